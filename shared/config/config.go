@@ -1,0 +1,179 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultPath is where tools look for the config when no path is given.
+const DefaultPath = "stsrotator.yaml"
+
+// Limits that come from AWS itself. They live here, not in callers, so the
+// infra app, the rotator and the docs can never disagree on them.
+const (
+	// MinDuration and MaxDuration bound durationSeconds. AssumeRole called
+	// from a Lambda is role chaining, which AWS caps at one hour whatever
+	// the role's MaxSessionDuration says.
+	MinDuration = 900 * time.Second
+	MaxDuration = 3600 * time.Second
+
+	// MinWriteInterval is AWS's sustained PutSecretValue guidance: at most
+	// one new version per secret every ten minutes.
+	MinWriteInterval = 10 * time.Minute
+
+	// MinRefreshBefore leaves the schedule at least a few sweeps to retry a
+	// failed rotation before consumers are left with expired credentials.
+	MinRefreshBefore = 5 * time.Minute
+
+	MaxNameLen           = 40
+	MaxSessionNameLen    = 64
+	MaxSessionPolicyLen  = 2048
+	MaxPolicyArns        = 10
+	MaxSessionTags       = 50
+	MaxSessionTagKeyLen  = 128
+	MaxSessionTagValLen  = 256
+	MaxResourceTags      = 50
+	MaxSecretNameLen     = 512
+	DefaultSecretPrefix  = "stsrotator/"
+	DefaultSessionPrefix = "stsrotator-"
+	DefaultConcurrency   = 16
+	MaxConcurrency       = 256
+	DefaultJitter        = 2 * time.Minute
+)
+
+// Config is a validated config file. Every target has its defaults applied,
+// so consumers never re-derive them.
+type Config struct {
+	// File is the path the config was read from; error messages use it.
+	File    string
+	Version int
+	Rotator Rotator
+	Alerts  Alerts
+	Targets []Target
+}
+
+// Rotator tunes the scheduled sweep.
+type Rotator struct {
+	// Concurrency bounds how many targets one sweep rotates at once.
+	Concurrency int
+	// Jitter is the most a target's rotation is brought forward, at random
+	// but stable per target, so targets declared together do not all
+	// rotate in the same sweep forever.
+	Jitter time.Duration
+}
+
+// Alerts says where humans are told about trouble.
+type Alerts struct {
+	Emails []string
+}
+
+// Target is one role whose credentials stsrotator keeps fresh in one secret.
+type Target struct {
+	Name           string
+	RoleArn        string
+	ExternalID     string
+	Duration       time.Duration
+	RefreshBefore  time.Duration
+	SessionName    string
+	SessionPolicy  string
+	PolicyArns     []string
+	SessionTags    []Tag
+	SourceIdentity string
+	SecretName     string
+	Readers        []string
+	Tags           []Tag
+	// STSRegion is the region whose regional STS endpoint mints this
+	// target's credentials; empty means the rotator's own region.
+	STSRegion string
+	// Line is where the target starts in the file, for later messages.
+	Line int
+}
+
+// Tag is a key/value pair; slices of them keep file order stable so that
+// everything derived from the config (templates, hashes) is reproducible.
+type Tag struct {
+	Key   string
+	Value string
+}
+
+// Target returns the target with the given name.
+func (c *Config) Target(name string) (Target, bool) {
+	for _, t := range c.Targets {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Target{}, false
+}
+
+// Names lists the target names in file order.
+func (c *Config) Names() []string {
+	names := make([]string, len(c.Targets))
+	for i, t := range c.Targets {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// MinRefresh is the smallest refreshBefore of any target; the schedule must
+// run often enough for it.
+func (c *Config) MinRefresh() time.Duration {
+	var m time.Duration
+	for i, t := range c.Targets {
+		if i == 0 || t.RefreshBefore < m {
+			m = t.RefreshBefore
+		}
+	}
+	return m
+}
+
+// SweepInterval is how often the scheduled sweep must run so that every
+// target gets at least three attempts inside its refreshBefore window.
+func (c *Config) SweepInterval() time.Duration {
+	iv := c.MinRefresh() / 3
+	iv = iv.Truncate(time.Minute)
+	if iv < time.Minute {
+		iv = time.Minute
+	}
+	return iv
+}
+
+// Load reads and validates the config at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w (fix: create it, or pass the right path)", path, err)
+	}
+	return Parse(path, data)
+}
+
+// Parse validates data as the config file named file. On failure the error
+// is an Errors listing every problem found.
+func Parse(file string, data []byte) (*Config, error) {
+	d := &decoder{file: file}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			d.add(0, "", "the file is empty", "declare at least one target under targets:")
+			return nil, d.errs
+		}
+		d.add(0, "", "not valid YAML: "+err.Error(), "fix the YAML syntax at the line shown")
+		return nil, d.errs
+	}
+	cfg := d.root(&root)
+	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
+		return nil, d.errs
+	}
+	cfg.File = file
+	return cfg, nil
+}
+

@@ -1,0 +1,249 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+const okTarget = `
+targets:
+  - name: app
+    roleArn: arn:aws:iam::123456789012:role/App
+`
+
+func TestParseErrors(t *testing.T) {
+	long := strings.Repeat("x", 2100)
+	cases := []struct {
+		why  string
+		yaml string
+		want []string // substrings that must appear, in this order, in one error
+	}{
+		{"a session above 1 h is refused and the message explains role chaining",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 7200\n",
+			[]string{"cfg.yaml:4:", "targets[0](app).durationSeconds", "above 3600", "role chaining", "fix: set durationSeconds to 3600 or less"}},
+		{"a session below STS's minimum is refused",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 60\n",
+			[]string{"cfg.yaml:4:", "below STS's minimum of 900"}},
+		{"a missing roleArn names the target's line and shows the ARN shape",
+			"targets:\n  - name: app\n",
+			[]string{"cfg.yaml:2:", "targets[0](app).roleArn", "is missing", "arn:aws:iam::<account-id>:role/<role-name>"}},
+		{"a typo in a key suggests the real key",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    refreshBefor: 10m\n",
+			[]string{"cfg.yaml:4:", "targets[0].refreshBefor", "unknown key", "did you mean refreshBefore?"}},
+		{"upper-case names are refused because resource names derive from them",
+			"targets:\n  - name: App_1\n    roleArn: arn:aws:iam::123456789012:role/App\n",
+			[]string{"cfg.yaml:2:", "targets[0].name", `"App_1" is not a valid name`, "lowercase"}},
+		{"duplicate names are refused with the first one's index",
+			okTarget + "  - name: app\n    roleArn: arn:aws:iam::123456789012:role/B\n",
+			[]string{"cfg.yaml:5:", "targets[1].name", "already the name of targets[0]"}},
+		{"refreshBefore too close to the session length would break the 10-minute write guidance",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 900\n    refreshBefore: 10m\n",
+			[]string{"cfg.yaml:5:", "refreshBefore", "one secret write per 10 minutes", "use at most 5m0s"}},
+		{"an over-long session policy is refused with its length",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    sessionPolicy: '{\"Statement\":[],\"Sid\":\"" + long + "\"}'\n",
+			[]string{"cfg.yaml:4:", "sessionPolicy", "STS accepts at most 2048"}},
+		{"a session policy that is not JSON is refused",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    sessionPolicy: 'allow everything'\n",
+			[]string{"cfg.yaml:4:", "sessionPolicy", "not valid JSON"}},
+		{"more than 10 policy ARNs is refused",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    policyArns: [" + strings.TrimSuffix(strings.Repeat("arn:aws:iam::aws:policy/P,", 11), ",") + "]\n",
+			[]string{"cfg.yaml:4:", "policyArns", "at most 10"}},
+		{"a bad default is reported once, at the defaults line, not per target",
+			"defaults:\n  durationSeconds: 4000\n" + okTarget + "  - name: b\n    roleArn: arn:aws:iam::123456789012:role/B\n",
+			[]string{"cfg.yaml:2:", "defaults.durationSeconds", "above 3600"}},
+		{"a session name outside STS's pattern is refused",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    sessionName: 'has space'\n",
+			[]string{"cfg.yaml:4:", "sessionName", "not a valid STS session name"}},
+		{"a reader that is not a principal is refused",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    readers: ['*']\n",
+			[]string{"cfg.yaml:4:", "readers[0]", "not an IAM principal"}},
+		{"a secret name ending like an ARN suffix is refused",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    secretName: creds-abcdef\n",
+			[]string{"cfg.yaml:4:", "secretName", "ARN suffix"}},
+		{"an empty file says what to declare",
+			"", []string{"cfg.yaml: the file is empty"}},
+		{"broken YAML is reported, not panicked on",
+			"targets: [\n", []string{"cfg.yaml: not valid YAML"}},
+		{"targets must be a list",
+			"targets: app\n", []string{"cfg.yaml:1:", "targets: must be a list"}},
+		{"an unsupported version is refused",
+			"version: 2\n" + okTarget, []string{"cfg.yaml:1:", "unsupported version"}},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			_, err := Parse("cfg.yaml", []byte(c.yaml))
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("want config.Errors, got %v", err)
+			}
+			for _, e := range es {
+				if containsInOrder(e.Error(), c.want) {
+					if c.why == "a bad default is reported once, at the defaults line, not per target" && len(es) != 1 {
+						t.Fatalf("want exactly one error, got %d:\n%v", len(es), err)
+					}
+					return
+				}
+			}
+			t.Fatalf("no error contains %q in order; got:\n%v", c.want, err)
+		})
+	}
+}
+
+func containsInOrder(s string, parts []string) bool {
+	for _, p := range parts {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return true
+}
+
+// Every problem is reported in one run, so users fix a config in one pass.
+func TestParseReportsAllProblemsAtOnce(t *testing.T) {
+	_, err := Parse("c.yaml", []byte(`
+targets:
+  - name: a
+    roleArn: nope
+    durationSeconds: 9999
+  - name: B
+    roleArn: arn:aws:iam::123456789012:role/B
+    colour: blue
+`))
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 4 {
+		t.Fatalf("want 4 problems, got %v", err)
+	}
+	lines := []int{4, 5, 6, 8}
+	for i, e := range es {
+		if e.Line != lines[i] {
+			t.Errorf("problem %d on line %d, want %d: %v", i, e.Line, lines[i], e)
+		}
+	}
+}
+
+func TestDefaultsInheritance(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte(`
+defaults:
+  durationSeconds: 1800
+  refreshBefore: 12m
+  externalId: shared-ext
+  tags: {team: a, env: prod}
+  sessionTags: {purpose: x}
+  readers: ["123456789012"]
+targets:
+  - name: inherits
+    roleArn: arn:aws:iam::123456789012:role/A
+  - name: overrides
+    roleArn: arn:aws:iam::123456789012:role/B
+    durationSeconds: 3600
+    refreshBefore: 900
+    externalId: own-ext
+    tags: {team: b}
+    readers: []
+    sessionName: custom.session
+    secretName: custom/creds
+    stsRegion: eu-west-1
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := cfg.Target("inherits")
+	b, _ := cfg.Target("overrides")
+	checks := []struct {
+		why       string
+		got, want any
+	}{
+		{"duration inherited", a.Duration, 30 * time.Minute},
+		{"refreshBefore inherited", a.RefreshBefore, 12 * time.Minute},
+		{"externalId inherited", a.ExternalID, "shared-ext"},
+		{"readers inherited", fmt.Sprint(a.Readers), "[123456789012]"},
+		{"tags inherited, sorted", fmt.Sprint(a.Tags), "[{env prod} {team a}]"},
+		{"session name derived from the target name", a.SessionName, "stsrotator-inherits"},
+		{"secret name derived from the target name", a.SecretName, "stsrotator/inherits"},
+		{"duration overridden", b.Duration, time.Hour},
+		{"integer refreshBefore is seconds", b.RefreshBefore, 15 * time.Minute},
+		{"externalId overridden", b.ExternalID, "own-ext"},
+		{"an explicit empty list overrides default readers", len(b.Readers), 0},
+		{"tags merge per key, target wins", fmt.Sprint(b.Tags), "[{env prod} {team b}]"},
+		{"session tags inherited", fmt.Sprint(b.SessionTags), "[{purpose x}]"},
+		{"sessionName kept", b.SessionName, "custom.session"},
+		{"secretName kept", b.SecretName, "custom/creds"},
+		{"stsRegion kept", b.STSRegion, "eu-west-1"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.why, c.got, c.want)
+		}
+	}
+}
+
+func TestBuiltInDefaults(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte(okTarget))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := cfg.Targets[0]
+	if tg.Duration != time.Hour || tg.RefreshBefore != 20*time.Minute {
+		t.Fatalf("built-in defaults: got %s/%s, want 1h/20m", tg.Duration, tg.RefreshBefore)
+	}
+	if cfg.Rotator.Concurrency != DefaultConcurrency || cfg.Rotator.Jitter != DefaultJitter {
+		t.Fatalf("rotator defaults: %+v", cfg.Rotator)
+	}
+	if got := cfg.SweepInterval(); got != 6*time.Minute {
+		t.Fatalf("sweep interval for a 20m refreshBefore: got %s, want 6m (three tries inside the window)", got)
+	}
+}
+
+// A YAML session policy is sent to STS as compact JSON.
+func TestSessionPolicyAsYAML(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte(okTarget+`    sessionPolicy:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Action: s3:GetObject
+          Resource: "*"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"Statement":[{"Action":"s3:GetObject","Effect":"Allow","Resource":"*"}],"Version":"2012-10-17"}`
+	if got := cfg.Targets[0].SessionPolicy; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(okTarget))
+	f.Add([]byte("defaults:\n  durationSeconds: 4000\n" + okTarget))
+	f.Add([]byte("targets: [{name: a, roleArn: x, tags: {a: b}, sessionPolicy: '{}'}]"))
+	f.Add([]byte("version: 1\nrotator: {concurrency: 0, jitter: 1h}\nalerts: {emails: [x]}\ntargets: []"))
+	f.Add([]byte("&a [*a]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("f.yaml", data)
+		if err == nil {
+			if len(cfg.Targets) == 0 {
+				t.Fatal("accepted a config with no targets")
+			}
+			for _, tg := range cfg.Targets {
+				if tg.Duration < MinDuration || tg.Duration > MaxDuration || tg.RefreshBefore > tg.Duration-MinWriteInterval {
+					t.Fatalf("accepted out-of-range timing: %+v", tg)
+				}
+			}
+			return
+		}
+		var es Errors
+		if !errors.As(err, &es) || len(es) == 0 {
+			t.Fatalf("error is not a config.Errors: %v", err)
+		}
+		for _, e := range es {
+			if e.Problem == "" || !strings.HasPrefix(e.Error(), "f.yaml") {
+				t.Fatalf("error without location or problem: %#v", e)
+			}
+		}
+	})
+}

@@ -1,0 +1,406 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The decoder walks yaml.Node trees by hand rather than unmarshalling into
+// structs: only the node tree knows line numbers and which keys were
+// actually written, and both are needed for messages and for defaults.
+
+type decoder struct {
+	file string
+	errs Errors
+	seen map[string]bool
+}
+
+func (d *decoder) add(line int, field, problem, fix string) {
+	key := fmt.Sprintf("%d\x00%s\x00%s", line, problem, fix)
+	if line > 0 {
+		// An invalid default inherited by many targets is one mistake.
+		if d.seen == nil {
+			d.seen = map[string]bool{}
+		}
+		if d.seen[key] {
+			return
+		}
+		d.seen[key] = true
+	}
+	d.errs = append(d.errs, &FieldError{File: d.file, Line: line, Field: field, Problem: problem, Fix: fix})
+}
+
+type val[T any] struct {
+	v    T
+	line int
+	set  bool
+	// path is the field path where the value was written (a target's own
+	// field or the defaults'), so errors point at what to edit.
+	path string
+}
+
+type rawTarget struct {
+	line           int
+	name           val[string]
+	roleArn        val[string]
+	externalID     val[string]
+	duration       val[time.Duration]
+	refreshBefore  val[time.Duration]
+	sessionName    val[string]
+	sessionPolicy  val[string]
+	policyArns     val[[]string]
+	sessionTags    val[[]Tag]
+	sourceIdentity val[string]
+	secretName     val[string]
+	readers        val[[]string]
+	tags           val[[]Tag]
+	stsRegion      val[string]
+}
+
+var (
+	topKeys     = []string{"version", "defaults", "rotator", "alerts", "targets"}
+	targetKeys  = []string{"name", "roleArn", "externalId", "durationSeconds", "refreshBefore", "sessionName", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "secretName", "readers", "tags", "stsRegion"}
+	defaultKeys = []string{"externalId", "durationSeconds", "refreshBefore", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "readers", "tags", "stsRegion"}
+)
+
+func (d *decoder) root(n *yaml.Node) *Config {
+	doc := n
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	cfg := &Config{Version: 1, Rotator: Rotator{Concurrency: DefaultConcurrency, Jitter: DefaultJitter}}
+	if doc.Kind != yaml.MappingNode {
+		d.add(doc.Line, "", "the top level must be a mapping", "start the file with `targets:` followed by a list of targets")
+		return cfg
+	}
+	var defaults rawTarget
+	var targetsNode *yaml.Node
+	d.mapping(doc, "", topKeys, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "version":
+			if v.Value != "1" || v.Tag != "!!int" {
+				d.add(v.Line, "version", fmt.Sprintf("unsupported version %q", v.Value), "set version: 1 or leave it out")
+			}
+		case "defaults":
+			defaults = d.target(v, "defaults", defaultKeys)
+		case "rotator":
+			d.rotator(v, &cfg.Rotator)
+		case "alerts":
+			d.mapping(v, "alerts", []string{"emails"}, func(_ string, _, ev *yaml.Node) {
+				cfg.Alerts.Emails = d.strings(ev, "alerts.emails").v
+				for i, e := range cfg.Alerts.Emails {
+					if !reEmail.MatchString(e) {
+						d.add(ev.Content[i].Line, fmt.Sprintf("alerts.emails[%d]", i), fmt.Sprintf("%q is not an email address", e), "write it as name@example.com")
+					}
+				}
+			})
+		case "targets":
+			targetsNode = v
+		}
+	})
+	if targetsNode == nil || targetsNode.Kind == yaml.ScalarNode && targetsNode.Tag == "!!null" {
+		d.add(doc.Line, "targets", "no targets declared", "add a `targets:` list with at least one entry that has name and roleArn")
+		return cfg
+	}
+	if targetsNode.Kind != yaml.SequenceNode {
+		d.add(targetsNode.Line, "targets", "must be a list", "write each target as a list item starting with `- name: …`")
+		return cfg
+	}
+	if len(targetsNode.Content) == 0 {
+		d.add(targetsNode.Line, "targets", "no targets declared", "add at least one entry with name and roleArn")
+	}
+	names := map[string]int{}
+	secrets := map[string]int{}
+	for i, tn := range targetsNode.Content {
+		path := fmt.Sprintf("targets[%d]", i)
+		raw := d.target(tn, path, targetKeys)
+		t, ok := d.resolve(path, raw, defaults)
+		if !ok {
+			continue
+		}
+		if first, dup := names[t.Name]; dup {
+			d.add(raw.name.line, path+".name", fmt.Sprintf("%q is already the name of targets[%d]", t.Name, first), "give every target a unique name")
+			continue
+		}
+		names[t.Name] = i
+		if first, dup := secrets[t.SecretName]; dup {
+			d.add(raw.line, path+".secretName", fmt.Sprintf("secret %q is already used by targets[%d]", t.SecretName, first), "give every target its own secretName")
+		} else {
+			secrets[t.SecretName] = i
+		}
+		cfg.Targets = append(cfg.Targets, t)
+	}
+	return cfg
+}
+
+// mapping visits each key of a mapping node, reporting unknown and
+// repeated keys with the closest valid key as the fix.
+func (d *decoder) mapping(n *yaml.Node, path string, allowed []string, visit func(key string, k, v *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		d.add(n.Line, path, "must be a mapping of key: value", "indent its fields under it, one per line")
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		field := join(path, k.Value)
+		if seen[k.Value] {
+			d.add(k.Line, field, "is set twice", "keep one of them")
+			continue
+		}
+		seen[k.Value] = true
+		if !contains(allowed, k.Value) {
+			fix := "valid keys here: " + strings.Join(allowed, ", ")
+			if s := closest(k.Value, allowed); s != "" {
+				fix = "did you mean " + s + "?"
+			}
+			d.add(k.Line, field, "unknown key", fix)
+			continue
+		}
+		visit(k.Value, k, v)
+	}
+}
+
+func (d *decoder) rotator(n *yaml.Node, r *Rotator) {
+	d.mapping(n, "rotator", []string{"concurrency", "jitter"}, func(key string, _, v *yaml.Node) {
+		switch key {
+		case "concurrency":
+			c, err := strconv.Atoi(v.Value)
+			if err != nil || v.Kind != yaml.ScalarNode || c < 1 || c > MaxConcurrency {
+				d.add(v.Line, "rotator.concurrency", fmt.Sprintf("%q is not a whole number from 1 to %d", v.Value, MaxConcurrency), fmt.Sprintf("use e.g. %d", DefaultConcurrency))
+				return
+			}
+			r.Concurrency = c
+		case "jitter":
+			j := d.duration(v, "rotator.jitter", false)
+			if j.set && (j.v < 0 || j.v > 10*time.Minute) {
+				d.add(v.Line, "rotator.jitter", fmt.Sprintf("%s is outside 0s–10m", j.v), "use e.g. 2m; 0s turns jitter off")
+				return
+			}
+			if j.set {
+				r.Jitter = j.v
+			}
+		}
+	})
+}
+
+func (d *decoder) target(n *yaml.Node, path string, allowed []string) rawTarget {
+	raw := rawTarget{line: n.Line}
+	d.mapping(n, path, allowed, func(key string, _, v *yaml.Node) {
+		p := path + "." + key
+		switch key {
+		case "name":
+			raw.name = d.str(v, p)
+		case "roleArn":
+			raw.roleArn = d.str(v, p)
+		case "externalId":
+			raw.externalID = d.str(v, p)
+		case "durationSeconds":
+			raw.duration = d.duration(v, p, true)
+		case "refreshBefore":
+			raw.refreshBefore = d.duration(v, p, false)
+		case "sessionName":
+			raw.sessionName = d.str(v, p)
+		case "sessionPolicy":
+			raw.sessionPolicy = d.policy(v, p)
+		case "policyArns":
+			raw.policyArns = d.strings(v, p)
+		case "sessionTags":
+			raw.sessionTags = d.tags(v, p)
+		case "sourceIdentity":
+			raw.sourceIdentity = d.str(v, p)
+		case "secretName":
+			raw.secretName = d.str(v, p)
+		case "readers":
+			raw.readers = d.strings(v, p)
+		case "tags":
+			raw.tags = d.tags(v, p)
+		case "stsRegion":
+			raw.stsRegion = d.str(v, p)
+		}
+	})
+	return raw
+}
+
+func (d *decoder) str(v *yaml.Node, path string) val[string] {
+	if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+		d.add(v.Line, path, "must be a single text value", "write it on the same line as the key, quoted if it has special characters")
+		return val[string]{line: v.Line}
+	}
+	return val[string]{v: v.Value, line: v.Line, set: true, path: path}
+}
+
+func (d *decoder) strings(v *yaml.Node, path string) val[[]string] {
+	if v.Kind != yaml.SequenceNode {
+		d.add(v.Line, path, "must be a list", "write one `- value` per line under it, or [] for none")
+		return val[[]string]{line: v.Line}
+	}
+	out := make([]string, 0, len(v.Content))
+	for i, e := range v.Content {
+		s := d.str(e, fmt.Sprintf("%s[%d]", path, i))
+		if s.set {
+			out = append(out, s.v)
+		}
+	}
+	return val[[]string]{v: out, line: v.Line, set: true, path: path}
+}
+
+func (d *decoder) tags(v *yaml.Node, path string) val[[]Tag] {
+	if v.Kind != yaml.MappingNode {
+		d.add(v.Line, path, "must be a mapping of key: value", "write one `Key: value` per line under it")
+		return val[[]Tag]{line: v.Line}
+	}
+	var out []Tag
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, e := v.Content[i], v.Content[i+1]
+		if seen[k.Value] {
+			d.add(k.Line, path+"."+k.Value, "is set twice", "keep one of them")
+			continue
+		}
+		seen[k.Value] = true
+		s := d.str(e, path+"."+k.Value)
+		if s.set {
+			out = append(out, Tag{Key: k.Value, Value: s.v})
+		}
+	}
+	return val[[]Tag]{v: out, line: v.Line, set: true, path: path}
+}
+
+// duration accepts whole seconds (durationSeconds must be) or, where
+// wholeSeconds is false, also Go durations such as 15m.
+func (d *decoder) duration(v *yaml.Node, path string, wholeSeconds bool) val[time.Duration] {
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!int" {
+		n, err := strconv.ParseInt(v.Value, 10, 64)
+		if err == nil && n >= 0 && n < 1<<31 {
+			return val[time.Duration]{v: time.Duration(n) * time.Second, line: v.Line, set: true, path: path}
+		}
+	}
+	if !wholeSeconds && v.Kind == yaml.ScalarNode {
+		if dur, err := time.ParseDuration(v.Value); err == nil {
+			return val[time.Duration]{v: dur, line: v.Line, set: true, path: path}
+		}
+	}
+	fix := "write a whole number of seconds, e.g. 3600"
+	if !wholeSeconds {
+		fix = "write a duration such as 15m or 900 (seconds)"
+	}
+	d.add(v.Line, path, fmt.Sprintf("%q is not a duration", v.Value), fix)
+	return val[time.Duration]{line: v.Line}
+}
+
+// policy accepts the session policy as a JSON string or as a YAML mapping,
+// and always yields compact JSON: STS counts the characters it is sent.
+func (d *decoder) policy(v *yaml.Node, path string) val[string] {
+	var doc any
+	switch v.Kind {
+	case yaml.ScalarNode:
+		if err := json.Unmarshal([]byte(v.Value), &doc); err != nil {
+			d.add(v.Line, path, "is not valid JSON: "+err.Error(), "write the policy as a JSON document, or as a YAML mapping")
+			return val[string]{line: v.Line}
+		}
+	case yaml.MappingNode:
+		if err := v.Decode(&doc); err != nil {
+			d.add(v.Line, path, "cannot be read: "+err.Error(), "write the policy as a JSON document")
+			return val[string]{line: v.Line}
+		}
+	default:
+		d.add(v.Line, path, "must be a JSON policy document", `write e.g. {"Version":"2012-10-17","Statement":[…]}`)
+		return val[string]{line: v.Line}
+	}
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		d.add(v.Line, path, "must be a JSON object", `write e.g. {"Version":"2012-10-17","Statement":[…]}`)
+		return val[string]{line: v.Line}
+	}
+	if _, ok := obj["Statement"]; !ok {
+		d.add(v.Line, path, "has no Statement", "add a Statement list; a session policy without one grants nothing")
+		return val[string]{line: v.Line}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(obj); err != nil {
+		d.add(v.Line, path, "cannot be encoded: "+err.Error(), "simplify the policy")
+		return val[string]{line: v.Line}
+	}
+	return val[string]{v: strings.TrimSpace(buf.String()), line: v.Line, set: true, path: path}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// closest suggests the valid key a typo most likely meant.
+func closest(s string, options []string) string {
+	best, bestD := "", 3
+	for _, o := range options {
+		if strings.EqualFold(o, s) {
+			return o
+		}
+		if dist := levenshtein(strings.ToLower(s), strings.ToLower(o)); dist < bestD {
+			best, bestD = o, dist
+		}
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// mergeTags overlays target tags on default tags, target winning per key,
+// keeping a stable order.
+func mergeTags(def, own []Tag) []Tag {
+	byKey := map[string]string{}
+	var keys []string
+	for _, list := range [][]Tag{def, own} {
+		for _, t := range list {
+			if _, ok := byKey[t.Key]; !ok {
+				keys = append(keys, t.Key)
+			}
+			byKey[t.Key] = t.Value
+		}
+	}
+	sort.Strings(keys)
+	out := make([]Tag, len(keys))
+	for i, k := range keys {
+		out[i] = Tag{Key: k, Value: byKey[k]}
+	}
+	return out
+}

@@ -1,0 +1,214 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var (
+	reName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	// IAM role ARNs, paths included; partitions as AWS lists them.
+	reRoleArn   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::(\d{12}):role/([\w+=,.@/-]+)$`)
+	rePolicyArn = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::(\d{12}|aws):policy/[\w+=,.@/-]+$`)
+	rePrincipal = regexp.MustCompile(`^(\d{12}|arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+))$`)
+	// STS RoleSessionName and SourceIdentity: [\w+=,.@-]*
+	reSession    = regexp.MustCompile(`^[\w+=,.@-]+$`)
+	reExternalID = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	reTagKey     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]+$`)
+	reTagValue   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]*$`)
+	reSecretName = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
+	// Secrets Manager appends "-" and six characters to form the ARN, so a
+	// name that already ends that way makes partial-ARN lookups ambiguous.
+	reSecretSuffix = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
+	reRegion       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	reEmail        = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+)
+
+// pick returns the target's own value if set, else the default's.
+func pick[T any](own, def val[T]) val[T] {
+	if own.set {
+		return own
+	}
+	return def
+}
+
+// origin names where a value came from, so an error about an inherited
+// default says to edit the defaults, not the target.
+func origin[T any](v val[T], fallback string) string {
+	if strings.HasPrefix(v.path, "defaults.") {
+		return v.path
+	}
+	return fallback
+}
+
+// resolve applies defaults to one target and validates the result.
+func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
+	before := len(d.errs)
+	t := Target{Line: raw.line}
+
+	name := raw.name
+	switch {
+	case !name.set:
+		d.add(raw.line, path+".name", "is missing", "add name: with lowercase letters, digits and hyphens, e.g. billing-reader")
+	case len(name.v) > MaxNameLen || !reName.MatchString(name.v):
+		d.add(name.line, path+".name", fmt.Sprintf("%q is not a valid name", name.v),
+			fmt.Sprintf("use 1–%d lowercase letters, digits and inner hyphens; other resource names are built from it", MaxNameLen))
+	}
+	t.Name = name.v
+	if t.Name != "" {
+		path = fmt.Sprintf("%s(%s)", path, t.Name)
+	}
+
+	role := raw.roleArn
+	switch {
+	case !role.set:
+		d.add(raw.line, path+".roleArn", "is missing", "add roleArn: arn:aws:iam::<account-id>:role/<role-name>")
+	case !reRoleArn.MatchString(role.v):
+		d.add(role.line, path+".roleArn", fmt.Sprintf("%q is not an IAM role ARN", role.v), "write arn:aws:iam::<12-digit account>:role/<role-name>")
+	}
+	t.RoleArn = role.v
+
+	ext := pick(raw.externalID, def.externalID)
+	if ext.set && (len(ext.v) < 2 || len(ext.v) > 1224 || !reExternalID.MatchString(ext.v)) {
+		d.add(ext.line, origin(ext, path+".externalId"), "must be 2–1224 characters of letters, digits and _+=,.@:/-", "use the external ID the role's trust policy expects")
+	}
+	t.ExternalID = ext.v
+
+	dur := pick(raw.duration, def.duration)
+	t.Duration = MaxDuration
+	if dur.set {
+		switch {
+		case dur.v > MaxDuration:
+			d.add(dur.line, origin(dur, path+".durationSeconds"),
+				fmt.Sprintf("%d is above 3600: AssumeRole from a Lambda is role chaining, and AWS caps chained sessions at 1 hour", int(dur.v.Seconds())),
+				"set durationSeconds to 3600 or less; stsrotator refreshes the secret before it expires")
+		case dur.v < MinDuration:
+			d.add(dur.line, origin(dur, path+".durationSeconds"),
+				fmt.Sprintf("%d is below STS's minimum of 900", int(dur.v.Seconds())), "set durationSeconds between 900 and 3600")
+		default:
+			t.Duration = dur.v
+		}
+	}
+
+	rb := pick(raw.refreshBefore, def.refreshBefore)
+	t.RefreshBefore = defaultRefreshBefore(t.Duration)
+	if rb.set {
+		maxRB := t.Duration - MinWriteInterval
+		switch {
+		case rb.v < MinRefreshBefore:
+			d.add(rb.line, origin(rb, path+".refreshBefore"), fmt.Sprintf("%s leaves the sweep no time to retry a failed rotation", rb.v),
+				fmt.Sprintf("use at least %s", MinRefreshBefore))
+		case rb.v > maxRB:
+			d.add(rb.line, origin(rb, path+".refreshBefore"),
+				fmt.Sprintf("%s is too close to the session length %s: credentials would be due again before AWS's guidance of one secret write per 10 minutes allows", rb.v, t.Duration),
+				fmt.Sprintf("use at most %s (session length minus 10m), or raise durationSeconds", maxRB))
+		default:
+			t.RefreshBefore = rb.v
+		}
+	}
+
+	sn := raw.sessionName
+	t.SessionName = DefaultSessionPrefix + t.Name
+	if sn.set {
+		if len(sn.v) < 2 || len(sn.v) > MaxSessionNameLen || !reSession.MatchString(sn.v) {
+			d.add(sn.line, path+".sessionName", fmt.Sprintf("%q is not a valid STS session name", sn.v),
+				"use 2–64 characters of letters, digits and _+=,.@-")
+		} else {
+			t.SessionName = sn.v
+		}
+	}
+
+	pol := pick(raw.sessionPolicy, def.sessionPolicy)
+	if pol.set && len(pol.v) > MaxSessionPolicyLen {
+		d.add(pol.line, origin(pol, path+".sessionPolicy"), fmt.Sprintf("is %d characters as compact JSON; STS accepts at most %d", len(pol.v), MaxSessionPolicyLen),
+			"shorten it, or move permissions into a managed policy listed in policyArns")
+	}
+	t.SessionPolicy = pol.v
+
+	pa := pick(raw.policyArns, def.policyArns)
+	if len(pa.v) > MaxPolicyArns {
+		d.add(pa.line, origin(pa, path+".policyArns"), fmt.Sprintf("has %d entries; STS accepts at most %d", len(pa.v), MaxPolicyArns), "merge policies or use sessionPolicy")
+	}
+	for i, a := range pa.v {
+		if !rePolicyArn.MatchString(a) {
+			d.add(pa.line, fmt.Sprintf("%s[%d]", origin(pa, path+".policyArns"), i), fmt.Sprintf("%q is not an IAM policy ARN", a), "write arn:aws:iam::<account or aws>:policy/<name>")
+		}
+	}
+	t.PolicyArns = pa.v
+
+	t.SessionTags = mergeTags(def.sessionTags.v, raw.sessionTags.v)
+	if len(t.SessionTags) > MaxSessionTags {
+		d.add(raw.sessionTags.line, path+".sessionTags", fmt.Sprintf("has %d tags (defaults included); STS accepts at most %d", len(t.SessionTags), MaxSessionTags), "remove some")
+	}
+	for _, tg := range t.SessionTags {
+		line := pick(raw.sessionTags, def.sessionTags).line
+		if len(tg.Key) == 0 || len(tg.Key) > MaxSessionTagKeyLen || !reTagKey.MatchString(tg.Key) {
+			d.add(line, path+".sessionTags."+tg.Key, "is not a valid session tag key", "use 1–128 letters, digits, spaces and _.:/=+-@")
+		}
+		if len(tg.Value) > MaxSessionTagValLen || !reTagValue.MatchString(tg.Value) {
+			d.add(line, path+".sessionTags."+tg.Key, "has an invalid value", "use at most 256 letters, digits, spaces and _.:/=+-@")
+		}
+	}
+
+	si := pick(raw.sourceIdentity, def.sourceIdentity)
+	if si.set && (len(si.v) < 2 || len(si.v) > 64 || !reSession.MatchString(si.v) || strings.HasPrefix(strings.ToLower(si.v), "aws:")) {
+		d.add(si.line, origin(si, path+".sourceIdentity"), fmt.Sprintf("%q is not a valid source identity", si.v),
+			"use 2–64 characters of letters, digits and _+=,.@-, not starting with aws:")
+	}
+	t.SourceIdentity = si.v
+
+	sec := raw.secretName
+	t.SecretName = DefaultSecretPrefix + t.Name
+	if sec.set {
+		switch {
+		case len(sec.v) == 0 || len(sec.v) > MaxSecretNameLen || !reSecretName.MatchString(sec.v):
+			d.add(sec.line, path+".secretName", fmt.Sprintf("%q is not a valid secret name", sec.v), "use up to 512 characters of letters, digits and /_+=.@-")
+		case reSecretSuffix.MatchString(sec.v):
+			d.add(sec.line, path+".secretName", fmt.Sprintf("%q ends in a hyphen and six characters, which Secrets Manager confuses with its ARN suffix", sec.v), "change the ending")
+		default:
+			t.SecretName = sec.v
+		}
+	}
+
+	rd := pick(raw.readers, def.readers)
+	for i, r := range rd.v {
+		if !rePrincipal.MatchString(r) {
+			d.add(rd.line, fmt.Sprintf("%s[%d]", origin(rd, path+".readers"), i), fmt.Sprintf("%q is not an IAM principal", r),
+				"write a 12-digit account ID or arn:aws:iam::<account>:role/<name> (or user/<name>, root)")
+		}
+	}
+	t.Readers = rd.v
+
+	t.Tags = mergeTags(def.tags.v, raw.tags.v)
+	if len(t.Tags) > MaxResourceTags {
+		d.add(raw.tags.line, path+".tags", fmt.Sprintf("has %d tags (defaults included); AWS accepts at most %d", len(t.Tags), MaxResourceTags), "remove some")
+	}
+	for _, tg := range t.Tags {
+		if strings.HasPrefix(strings.ToLower(tg.Key), "aws:") {
+			d.add(pick(raw.tags, def.tags).line, path+".tags."+tg.Key, "uses the reserved prefix aws:", "rename the tag")
+		}
+	}
+
+	reg := pick(raw.stsRegion, def.stsRegion)
+	if reg.set && !reRegion.MatchString(reg.v) {
+		d.add(reg.line, origin(reg, path+".stsRegion"), fmt.Sprintf("%q is not an AWS region", reg.v), "write e.g. eu-west-1, or leave it out to use the rotator's region")
+	}
+	t.STSRegion = reg.v
+
+	return t, len(d.errs) == before
+}
+
+// defaultRefreshBefore rotates with a third of the session left: for the
+// usual one-hour session that is 20 minutes, enough for several sweeps.
+func defaultRefreshBefore(session time.Duration) time.Duration {
+	rb := session / 3
+	if maxRB := session - MinWriteInterval; rb > maxRB {
+		rb = maxRB
+	}
+	if rb < MinRefreshBefore {
+		rb = MinRefreshBefore
+	}
+	return rb
+}
