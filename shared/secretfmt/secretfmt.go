@@ -1,0 +1,182 @@
+package secretfmt
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// ProcessVersion is the credential_process payload version AWS defines.
+const ProcessVersion = 1
+
+// MetadataSchema versions the Stsrotator object; bump it only for
+// additions, and keep Parse accepting every earlier value.
+const MetadataSchema = 1
+
+// Value is one secret version: credentials plus where they came from.
+type Value struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
+	Meta            Metadata
+}
+
+// Metadata tells consumers and operators what the credentials are for and
+// when a fresher version will exist.
+type Metadata struct {
+	Schema int `json:"schema"`
+	// Target is the config name of the target.
+	Target string `json:"target"`
+	// RoleArn is the role that was assumed.
+	RoleArn string `json:"roleArn"`
+	// Identity is the ARN sts:GetCallerIdentity returned for these
+	// credentials when the rotator verified them before writing.
+	Identity string `json:"identity"`
+	// IssuedAt is when the rotator obtained the credentials.
+	IssuedAt time.Time `json:"issuedAt"`
+	// RefreshAt is when the rotator will replace this version; consumers
+	// that cache should re-read the secret after it.
+	RefreshAt time.Time `json:"refreshAt"`
+}
+
+// wire is the exact JSON layout. Field order follows AWS's documentation
+// of credential_process so the value reads the way users expect it to.
+type wire struct {
+	Version         int       `json:"Version"`
+	AccessKeyID     string    `json:"AccessKeyId"`
+	SecretAccessKey string    `json:"SecretAccessKey"`
+	SessionToken    string    `json:"SessionToken"`
+	Expiration      string    `json:"Expiration"`
+	Stsrotator      *Metadata `json:"Stsrotator,omitempty"`
+}
+
+// Marshal renders v as the secret string.
+func Marshal(v Value) ([]byte, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
+	m := v.Meta
+	m.Schema = MetadataSchema
+	m.IssuedAt = m.IssuedAt.UTC()
+	m.RefreshAt = m.RefreshAt.UTC()
+	return json.Marshal(wire{
+		Version:         ProcessVersion,
+		AccessKeyID:     v.AccessKeyID,
+		SecretAccessKey: v.SecretAccessKey,
+		SessionToken:    v.SessionToken,
+		Expiration:      v.Expiration.UTC().Format(time.RFC3339),
+		Stsrotator:      &m,
+	})
+}
+
+// ProcessJSON renders only what credential_process defines, for tools that
+// print credentials and have no use for the metadata.
+func ProcessJSON(v Value) ([]byte, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(wire{
+		Version:         ProcessVersion,
+		AccessKeyID:     v.AccessKeyID,
+		SecretAccessKey: v.SecretAccessKey,
+		SessionToken:    v.SessionToken,
+		Expiration:      v.Expiration.UTC().Format(time.RFC3339),
+	})
+}
+
+// ErrInvalid marks a secret string that is not a usable stsrotator value.
+var ErrInvalid = errors.New("invalid stsrotator secret")
+
+var reKeyID = regexp.MustCompile(`^[A-Za-z0-9]{16,128}$`)
+
+// Parse reads a secret string. Errors wrap ErrInvalid, name the field that
+// is wrong and never quote the secret's content.
+func Parse(s []byte) (Value, error) {
+	var w wire
+	dec := json.NewDecoder(bytes.NewReader(s))
+	if err := dec.Decode(&w); err != nil {
+		// The decoder's message can quote input; report only its kind.
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te):
+			return Value{}, fmt.Errorf("%w: field %s has the wrong type (want %s)", ErrInvalid, te.Field, te.Type)
+		case errors.As(err, &se):
+			return Value{}, fmt.Errorf("%w: not JSON (syntax error at byte %d); the value must be credential_process JSON", ErrInvalid, se.Offset)
+		default:
+			return Value{}, fmt.Errorf("%w: not a JSON object; the value must be credential_process JSON", ErrInvalid)
+		}
+	}
+	if dec.More() {
+		return Value{}, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalid)
+	}
+	if w.Version != ProcessVersion {
+		return Value{}, fmt.Errorf("%w: Version is %d, want %d", ErrInvalid, w.Version, ProcessVersion)
+	}
+	exp, err := time.Parse(time.RFC3339, w.Expiration)
+	if err != nil {
+		return Value{}, fmt.Errorf("%w: Expiration is not an RFC 3339 time", ErrInvalid)
+	}
+	v := Value{
+		AccessKeyID:     w.AccessKeyID,
+		SecretAccessKey: w.SecretAccessKey,
+		SessionToken:    w.SessionToken,
+		Expiration:      exp.UTC(),
+	}
+	if w.Stsrotator != nil {
+		v.Meta = *w.Stsrotator
+	}
+	if err := v.check(); err != nil {
+		return Value{}, err
+	}
+	return v, nil
+}
+
+func (v Value) check() error {
+	switch {
+	case !reKeyID.MatchString(v.AccessKeyID):
+		return fmt.Errorf("%w: AccessKeyId is missing or malformed", ErrInvalid)
+	case v.SecretAccessKey == "":
+		return fmt.Errorf("%w: SecretAccessKey is missing", ErrInvalid)
+	case v.SessionToken == "":
+		// Without a token these would be long-term keys, which stsrotator
+		// never stores.
+		return fmt.Errorf("%w: SessionToken is missing", ErrInvalid)
+	case v.Expiration.IsZero():
+		return fmt.Errorf("%w: Expiration is missing", ErrInvalid)
+	}
+	return nil
+}
+
+// Remaining is how long the credentials stay valid at now (negative once
+// expired).
+func (v Value) Remaining(now time.Time) time.Duration { return v.Expiration.Sub(now) }
+
+// Expired reports whether the credentials are unusable at now.
+func (v Value) Expired(now time.Time) bool { return !now.Before(v.Expiration) }
+
+// Mask shows an access key ID as its first and last four characters, the
+// only form stsrotator ever logs or prints.
+func Mask(accessKeyID string) string {
+	if len(accessKeyID) < 12 {
+		return strings.Repeat("*", len(accessKeyID))
+	}
+	return accessKeyID[:4] + "…" + accessKeyID[len(accessKeyID)-4:]
+}
+
+// MaskedKey is Mask of the value's key.
+func (v Value) MaskedKey() string { return Mask(v.AccessKeyID) }
+
+// String never reveals secret material, so a Value printed by mistake in a
+// log or error is harmless.
+func (v Value) String() string {
+	return fmt.Sprintf("credentials{key=%s expires=%s target=%s}", v.MaskedKey(), v.Expiration.Format(time.RFC3339), v.Meta.Target)
+}
+
+// GoString guards %#v the same way.
+func (v Value) GoString() string { return v.String() }

@@ -1,0 +1,152 @@
+package secretfmt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
+)
+
+func sample() Value {
+	return Value{
+		AccessKeyID:     "ASIAEXAMPLEKEY123456",
+		SecretAccessKey: "SECRETsecretSECRETsecretSECRETsecret1234",
+		SessionToken:    "TOKENtokenTOKENtokenTOKEN",
+		Expiration:      time.Date(2026, 11, 25, 19, 0, 0, 0, time.UTC),
+		Meta: Metadata{
+			Target:    "billing-reader",
+			RoleArn:   "arn:aws:iam::123456789012:role/BillingReadOnly",
+			Identity:  "arn:aws:sts::123456789012:assumed-role/BillingReadOnly/stsrotator-billing-reader",
+			IssuedAt:  time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC),
+			RefreshAt: time.Date(2026, 11, 25, 18, 40, 0, 0, time.UTC),
+		},
+	}
+}
+
+// The SDK's own credential_process provider must accept the stored secret
+// byte for byte: that is the zero-code promise to consumers.
+func TestProcessCredsAcceptsSecretUnchanged(t *testing.T) {
+	v := sample()
+	v.Expiration = time.Now().Add(time.Hour).Truncate(time.Second).UTC()
+	b, err := Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "secret.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := processcreds.NewProvider("cat " + path).Retrieve(context.Background())
+	if err != nil {
+		t.Fatalf("processcreds rejected the secret: %v", err)
+	}
+	if creds.AccessKeyID != v.AccessKeyID || creds.SecretAccessKey != v.SecretAccessKey || creds.SessionToken != v.SessionToken {
+		t.Fatal("processcreds read different credentials than were written")
+	}
+	if !creds.CanExpire || !creds.Expires.Equal(v.Expiration) {
+		t.Fatalf("processcreds expiry %v (can expire %v), want %v", creds.Expires, creds.CanExpire, v.Expiration)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	v := sample()
+	b, err := Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), `{"Version":1,"AccessKeyId":"ASIAEXAMPLEKEY123456",`) {
+		t.Fatalf("credential_process fields must lead the document: %s", b)
+	}
+	if !strings.Contains(string(b), `"Expiration":"2026-11-25T19:00:00Z"`) {
+		t.Fatalf("Expiration must be RFC 3339 UTC: %s", b)
+	}
+	got, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Meta.Schema = MetadataSchema
+	if fmt.Sprint(got.Meta) != fmt.Sprint(v.Meta) || got.SecretAccessKey != v.SecretAccessKey || !got.Expiration.Equal(v.Expiration) {
+		t.Fatalf("round trip changed the value:\n got %+v\nwant %+v", got.Meta, v.Meta)
+	}
+	p, _ := ProcessJSON(v)
+	if strings.Contains(string(p), "Stsrotator") {
+		t.Fatalf("ProcessJSON must carry only credential_process fields: %s", p)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	good, _ := Marshal(sample())
+	cases := []struct {
+		why, in, want string
+	}{
+		{"garbage is named as not JSON", "hunter2 SECRETsecret", "not JSON"},
+		{"an empty secret is not JSON", "", "not a JSON object"},
+		{"a wrong Version is named", strings.Replace(string(good), `"Version":1`, `"Version":2`, 1), "Version is 2"},
+		{"a missing token is refused: stsrotator never stores long-term keys", strings.Replace(string(good), `"SessionToken":"TOKENtokenTOKENtokenTOKEN"`, `"SessionToken":""`, 1), "SessionToken is missing"},
+		{"a bad expiry is named", strings.Replace(string(good), `2026-11-25T19:00:00Z`, `tomorrow`, 1), "Expiration is not an RFC 3339 time"},
+		{"a wrongly typed field is named without quoting it", `{"Version":1,"AccessKeyId":12,"SecretAccessKey":"SECRETsecret"}`, "field AccessKeyId has the wrong type"},
+		{"a malformed key id is refused", strings.Replace(string(good), "ASIAEXAMPLEKEY123456", "AS IA", 1), "AccessKeyId is missing or malformed"},
+		{"trailing data is refused", string(good) + `{}`, "trailing data"},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			_, err := Parse([]byte(c.in))
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want ErrInvalid containing %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "TOKEN") {
+				t.Fatalf("error leaks secret material: %v", err)
+			}
+		})
+	}
+}
+
+func TestMask(t *testing.T) {
+	cases := []struct{ why, in, want string }{
+		{"a real key keeps 4+4 characters", "ASIAEXAMPLEKEY123456", "ASIA…3456"},
+		{"a short string is hidden entirely", "ASIA1234", "********"},
+		{"empty stays empty", "", ""},
+	}
+	for _, c := range cases {
+		if got := Mask(c.in); got != c.want {
+			t.Errorf("%s: Mask(%q) = %q, want %q", c.why, c.in, got, c.want)
+		}
+	}
+	v := sample()
+	for _, s := range []string{v.String(), fmt.Sprintf("%v %+v %#v %s", v, v, v, v)} {
+		if strings.Contains(s, v.SecretAccessKey) || strings.Contains(s, v.SessionToken) || strings.Contains(s, v.AccessKeyID) {
+			t.Fatalf("formatting a Value leaks secret material: %s", s)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	good, _ := Marshal(sample())
+	f.Add(good)
+	f.Add([]byte(`{"Version":1}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"Version":1,"AccessKeyId":"ASIAAAAAAAAAAAAAAAAA","SecretAccessKey":"x","SessionToken":"y","Expiration":"2026-01-01T00:00:00+02:00"}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		v, err := Parse(in)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		// Anything accepted must re-marshal into something accepted.
+		out, err := Marshal(v)
+		if err != nil {
+			t.Fatalf("accepted value does not marshal: %v", err)
+		}
+		if _, err := Parse(out); err != nil {
+			t.Fatalf("re-marshalled value rejected: %v", err)
+		}
+	})
+}
