@@ -1,0 +1,85 @@
+package metrics
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+)
+
+// Namespace is the CloudWatch namespace of every stsrotator metric.
+const Namespace = "stsrotator"
+
+// DimTarget is the dimension naming a config target.
+const DimTarget = "Target"
+
+// Metric names. Per-target metrics carry DimTarget; the others none.
+const (
+	// ValiditySeconds is how long the target's current secret stays valid,
+	// measured at the end of every rotation attempt (per target).
+	ValiditySeconds = "ValiditySeconds"
+	// Rotations counts new secret versions written (per target).
+	Rotations = "Rotations"
+	// RotationFailures counts attempts that wrote nothing because of an
+	// error (per target).
+	RotationFailures = "RotationFailures"
+	// SweepDuration is the wall time of one rotator invocation, in ms.
+	SweepDuration = "SweepDurationMs"
+)
+
+// Unit is a CloudWatch unit name.
+type Unit string
+
+// Units used by stsrotator.
+const (
+	Count        Unit = "Count"
+	Seconds      Unit = "Seconds"
+	Milliseconds Unit = "Milliseconds"
+)
+
+// Writer prints EMF lines; one line per Put keeps each datum independent
+// of the others and of log ordering. It is safe for concurrent use.
+type Writer struct {
+	mu  sync.Mutex
+	out io.Writer
+	now func() time.Time
+}
+
+// NewWriter writes EMF lines to out (in Lambda, stdout).
+func NewWriter(out io.Writer, now func() time.Time) *Writer {
+	return &Writer{out: out, now: now}
+}
+
+// Put emits one value. dims may be nil for an undimensioned metric.
+func (w *Writer) Put(name string, value float64, unit Unit, dims map[string]string) {
+	if w == nil {
+		return
+	}
+	keys := make([]string, 0, len(dims))
+	doc := map[string]any{name: value}
+	for k, v := range dims {
+		keys = append(keys, k)
+		doc[k] = v
+	}
+	dimSets := [][]string{keys}
+	doc["_aws"] = map[string]any{
+		"Timestamp": w.now().UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  Namespace,
+			"Dimensions": dimSets,
+			"Metrics":    []any{map[string]any{"Name": name, "Unit": string(unit)}},
+		}},
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, _ = w.out.Write(append(b, '\n'))
+}
+
+// PutTarget is Put with the Target dimension.
+func (w *Writer) PutTarget(target, name string, value float64, unit Unit) {
+	w.Put(name, value, unit, map[string]string{DimTarget: target})
+}
