@@ -1,0 +1,244 @@
+package awstest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/sivchari/kumo"
+)
+
+// Region is the region every test client uses.
+const Region = "us-east-1"
+
+// Env is one emulator and the clients pointed at it.
+type Env struct {
+	URL       string
+	Config    aws.Config
+	STS       *sts.Client
+	Secrets   *secretsmanager.Client
+	Transport *Transport
+	srv       *kumo.Server
+	id        int64
+}
+
+var envs atomic.Int64
+
+// Unique prefixes a resource name with this Env's own namespace. kumo
+// keeps its state in package-level storage shared by every server in the
+// process, so tests keep apart by name, not by server.
+func (e *Env) Unique(name string) string {
+	return fmt.Sprintf("t%d-%s", e.id, name)
+}
+
+// Start runs a fresh kumo for the test and closes it afterwards.
+func Start(tb testing.TB) *Env {
+	tb.Helper()
+	srv := kumo.NewServer()
+	tb.Cleanup(srv.Close)
+	return NewEnv(srv)
+}
+
+// NewEnv builds clients for a running emulator (benchmarks and the local
+// stack share this).
+func NewEnv(srv *kumo.Server) *Env {
+	tr := &Transport{Base: http.DefaultTransport.(*http.Transport).Clone(), calls: map[string]int{}}
+	tr.Base.(*http.Transport).MaxIdleConnsPerHost = 512
+	cfg := aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIAKUMOTESTKEY00000", "kumo-test-secret", ""),
+		HTTPClient:   &http.Client{Transport: tr},
+		BaseEndpoint: aws.String(srv.URL),
+	}
+	return &Env{
+		URL:       srv.URL,
+		Config:    cfg,
+		STS:       sts.NewFromConfig(cfg),
+		Secrets:   secretsmanager.NewFromConfig(cfg),
+		Transport: tr,
+		srv:       srv,
+		id:        envs.Add(1),
+	}
+}
+
+// Fault decides whether to fail a request instead of sending it; nil
+// means send it. op is the operation name (e.g. "AssumeRole").
+type Fault func(op string, body []byte) *http.Response
+
+// Transport records and shapes traffic to the emulator.
+type Transport struct {
+	Base http.RoundTripper
+	// Latency is added to every call, to model AWS's round trip.
+	Latency time.Duration
+	Fault   Fault
+
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+// Calls is how many requests reached (or were failed before reaching) the
+// emulator for op.
+func (t *Transport) Calls(op string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.calls[op]
+}
+
+// Total counts every call.
+func (t *Transport) Total() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, c := range t.calls {
+		n += c
+	}
+	return n
+}
+
+// Reset zeroes the counters.
+func (t *Transport) Reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.calls = map[string]int{}
+}
+
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		_ = req.Body.Close()
+		body = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	op := Operation(req, body)
+	t.mu.Lock()
+	t.calls[op]++
+	fault := t.Fault
+	t.mu.Unlock()
+	if t.Latency > 0 {
+		timer := time.NewTimer(t.Latency)
+		select {
+		case <-timer.C:
+		case <-req.Context().Done():
+			timer.Stop()
+			return nil, req.Context().Err()
+		}
+	}
+	if fault != nil {
+		if resp := fault(op, body); resp != nil {
+			resp.Request = req
+			return resp, nil
+		}
+	}
+	resp, err := t.Base.RoundTrip(req)
+	if err != nil || resp == nil {
+		return resp, err
+	}
+	// Remember every secret the emulator hands out, so leak checks know
+	// what to look for.
+	rb, rerr := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if rerr != nil {
+		return nil, rerr
+	}
+	Remember(rb)
+	resp.Body = io.NopCloser(bytes.NewReader(rb))
+	return resp, nil
+}
+
+// Operation names the AWS operation of a request in either protocol:
+// JSON protocols put it in X-Amz-Target, query protocols in Action=.
+func Operation(req *http.Request, body []byte) string {
+	if tgt := req.Header.Get("X-Amz-Target"); tgt != "" {
+		return tgt[strings.LastIndex(tgt, ".")+1:]
+	}
+	if v, err := url.ParseQuery(string(body)); err == nil && v.Get("Action") != "" {
+		return v.Get("Action")
+	}
+	return req.Method + " " + req.URL.Path
+}
+
+// QueryError builds the XML error response a query-protocol service (STS)
+// sends.
+func QueryError(status int, code, message string) *http.Response {
+	b := fmt.Sprintf(`<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>fault-injected</RequestId></ErrorResponse>`, code, message)
+	return &http.Response{
+		StatusCode: status, Status: fmt.Sprintf("%d %s", status, http.StatusText(status)),
+		Header: http.Header{"Content-Type": {"text/xml"}}, Body: io.NopCloser(strings.NewReader(b)),
+		ContentLength: int64(len(b)), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}
+}
+
+// JSONError builds the error response a JSON-protocol service (Secrets
+// Manager, EventBridge) sends.
+func JSONError(status int, code, message string) *http.Response {
+	b := fmt.Sprintf(`{"__type":%q,"message":%q}`, code, message)
+	return &http.Response{
+		StatusCode: status, Status: fmt.Sprintf("%d %s", status, http.StatusText(status)),
+		Header: http.Header{"Content-Type": {"application/x-amz-json-1.1"}, "X-Amzn-Errortype": {code}}, Body: io.NopCloser(strings.NewReader(b)),
+		ContentLength: int64(len(b)), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}
+}
+
+var (
+	secretsMu sync.Mutex
+	secrets   = map[string]bool{}
+	// STS XML and Secrets Manager JSON (including JSON inside SecretString).
+	reSecret = regexp.MustCompile(`(?:<SecretAccessKey>|<SessionToken>|\\?"(?:SecretAccessKey|SessionToken)\\?":\s*\\?")([A-Za-z0-9/+=]{8,})`)
+)
+
+// Remember records the secret material in an AWS response body.
+func Remember(body []byte) {
+	ms := reSecret.FindAllSubmatch(body, -1)
+	if len(ms) == 0 {
+		return
+	}
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	for _, m := range ms {
+		secrets[string(m[1])] = true
+	}
+}
+
+// SeenSecrets is how many distinct secret values crossed the wire.
+func SeenSecrets() int {
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	return len(secrets)
+}
+
+// Leaks returns the remembered secrets that appear in text, masked.
+func Leaks(text []byte) []string {
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	var out []string
+	for s := range secrets {
+		if bytes.Contains(text, []byte(s)) {
+			out = append(out, s[:4]+"…")
+		}
+	}
+	return out
+}
+
+// Context returns a context that ends with the test.
+func Context(tb testing.TB) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	return ctx
+}

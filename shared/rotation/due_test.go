@@ -1,0 +1,109 @@
+package rotation
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+func TestDecide(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tg := config.Target{Name: "app", Duration: time.Hour, RefreshBefore: 20 * time.Minute}
+	valid := func(left, age time.Duration) Current {
+		return Current{Exists: true, VersionID: "v1", Created: now.Add(-age), Value: secretfmt.Value{Expiration: now.Add(left)}}
+	}
+	cases := []struct {
+		why       string
+		cur       Current
+		force     bool
+		due       bool
+		urgent    bool
+		reasonHas string
+	}{
+		{"a missing secret is due at once", Current{}, false, true, true, "no current secret version"},
+		{"an unparsable secret is due at once", Current{Exists: true, ParseErr: errors.New("garbage")}, false, true, true, "unusable: garbage"},
+		{"expired credentials are due at once, even if written a minute ago", valid(-time.Second, time.Minute), false, true, true, "expired 1s ago"},
+		{"plenty left is fresh", valid(50*time.Minute, 10*time.Minute), false, false, false, "fresh: 50m0s left"},
+		{"exactly refreshBefore left is due", valid(20*time.Minute, 40*time.Minute), false, true, false, "below refreshBefore 20m0s"},
+		{"just above refreshBefore is fresh", valid(20*time.Minute+time.Second, 40*time.Minute), false, false, false, "fresh"},
+		{"force rotates fresh credentials when the write interval allows", valid(50*time.Minute, 10*time.Minute), true, true, false, "forced with 50m0s left"},
+		{"force within 10 minutes of the last write is held back", valid(55*time.Minute, 5*time.Minute), true, false, false, "next write allowed in 5m0s"},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			d := Decide(now, tg, c.cur, 0, c.force)
+			if d.Due != c.due || d.Urgent != c.urgent || !strings.Contains(d.Reason, c.reasonHas) {
+				t.Fatalf("got %+v, want due=%v urgent=%v reason containing %q", d, c.due, c.urgent, c.reasonHas)
+			}
+			if !d.Due && d.NextCheck.IsZero() {
+				t.Fatal("a not-due decision must say when to check again")
+			}
+		})
+	}
+}
+
+// Jitter brings rotation forward by a stable, bounded per-target offset.
+func TestJitter(t *testing.T) {
+	const j = 2 * time.Minute
+	seen := map[time.Duration]bool{}
+	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
+		o := JitterOffset(n, j)
+		if o < 0 || o >= j {
+			t.Fatalf("offset %s outside [0,%s)", o, j)
+		}
+		if JitterOffset(n, j) != o {
+			t.Fatal("offset must be stable per target")
+		}
+		seen[o] = true
+	}
+	if len(seen) < 6 {
+		t.Fatalf("8 targets got only %d distinct offsets: jitter does not spread them", len(seen))
+	}
+	if JitterOffset("a", 0) != 0 {
+		t.Fatal("zero jitter must mean no offset")
+	}
+}
+
+func TestToken(t *testing.T) {
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	cases := []struct {
+		why        string
+		a, b       [2]string
+		wantEquals bool
+	}{
+		{"the same superseded version gives the same token (retries and duplicates collide)", [2]string{"s", "v1"}, [2]string{"s", "v1"}, true},
+		{"a different superseded version gives a new token", [2]string{"s", "v1"}, [2]string{"s", "v2"}, false},
+		{"the first version of different secrets differs", [2]string{"s1", ""}, [2]string{"s2", ""}, false},
+	}
+	for _, c := range cases {
+		ta, tb := Token(c.a[0], c.a[1]), Token(c.b[0], c.b[1])
+		if (ta == tb) != c.wantEquals {
+			t.Errorf("%s: %s vs %s", c.why, ta, tb)
+		}
+		if !uuid.MatchString(ta) || len(ta) < 32 || len(ta) > 64 {
+			t.Errorf("%s: token %q is not a 32–64 character UUID", c.why, ta)
+		}
+	}
+}
+
+func TestExpectedIdentity(t *testing.T) {
+	cases := []struct{ why, role, want string }{
+		{"plain role", "arn:aws:iam::123456789012:role/App", "arn:aws:sts::123456789012:assumed-role/App/s"},
+		{"the role path is not part of the session ARN", "arn:aws:iam::123456789012:role/team/x/App", "arn:aws:sts::123456789012:assumed-role/App/s"},
+		{"the partition is kept", "arn:aws-cn:iam::123456789012:role/App", "arn:aws-cn:sts::123456789012:assumed-role/App/s"},
+	}
+	for _, c := range cases {
+		got, err := ExpectedIdentity(c.role, "s")
+		if err != nil || got != c.want {
+			t.Errorf("%s: got %q, %v; want %q", c.why, got, err, c.want)
+		}
+	}
+	if _, err := ExpectedIdentity("arn:aws:iam::123456789012:user/x", "s"); err == nil {
+		t.Error("a user ARN must be refused")
+	}
+}

@@ -1,0 +1,369 @@
+package rotation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+// STS is the narrowest STS surface the engine needs, with the SDK's exact
+// signatures so *sts.Client satisfies it.
+type STS interface {
+	AssumeRole(context.Context, *sts.AssumeRoleInput, ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
+	GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
+// Secrets is the narrowest Secrets Manager surface the engine needs.
+type Secrets interface {
+	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	CreateSecret(context.Context, *secretsmanager.CreateSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+}
+
+// VerifyMode selects how strictly new credentials are checked.
+type VerifyMode string
+
+const (
+	// VerifyIdentity (the default) requires GetCallerIdentity, called with
+	// the new credentials, to return exactly the assumed-role ARN for the
+	// target's role and session.
+	VerifyIdentity VerifyMode = "identity"
+	// VerifyCaller only requires STS to accept the new credentials. It
+	// exists for emulators that answer every caller with one fixed
+	// identity (kumo answers as its root account); never use it on AWS.
+	VerifyCaller VerifyMode = "caller"
+)
+
+// ParseVerifyMode reads the mode from configuration; empty is the default.
+func ParseVerifyMode(s string) (VerifyMode, error) {
+	switch VerifyMode(s) {
+	case "", VerifyIdentity:
+		return VerifyIdentity, nil
+	case VerifyCaller:
+		return VerifyCaller, nil
+	}
+	return "", fmt.Errorf("verify mode %q: want %q (AWS) or %q (emulators only)", s, VerifyIdentity, VerifyCaller)
+}
+
+// Tags the rotator puts on secrets it creates, so policies can scope to
+// what stsrotator owns.
+const (
+	TagManagedBy = "stsrotator:managed-by"
+	TagTarget    = "stsrotator:target"
+	ManagedBy    = "stsrotator"
+)
+
+// Engine rotates targets. Its fields are set once at start-up.
+type Engine struct {
+	STS     STS
+	Secrets Secrets
+	// Now is the clock; tests move it.
+	Now    func() time.Time
+	Log    *slog.Logger
+	Emit   *metrics.Writer
+	Verify VerifyMode
+	// KMSKeyID encrypts secrets the engine creates; empty uses the
+	// account's aws/secretsmanager key.
+	KMSKeyID string
+	// Jitter brings each target's rotation forward by a stable offset in
+	// [0, Jitter).
+	Jitter time.Duration
+}
+
+// Outcome classifies one attempt.
+type Outcome string
+
+const (
+	Rotated Outcome = "rotated"
+	Fresh   Outcome = "fresh"
+	// Superseded: another invocation replaced the same version first.
+	Superseded Outcome = "superseded"
+	Failed     Outcome = "failed"
+)
+
+// Result is the outcome of one attempt, safe to log: it carries no secret
+// material.
+type Result struct {
+	Target    string        `json:"target"`
+	Outcome   Outcome       `json:"outcome"`
+	Reason    string        `json:"reason"`
+	VersionID string        `json:"versionId,omitempty"`
+	Key       string        `json:"key,omitempty"` // masked
+	Expires   time.Time     `json:"expires,omitzero"`
+	Left      time.Duration `json:"-"`
+	LeftSec   int64         `json:"validitySeconds"`
+	Err       error         `json:"-"`
+}
+
+// Request asks for one target's rotation.
+type Request struct {
+	Force bool
+	// Why is recorded in logs; e.g. "schedule", "expired-token report".
+	Why string
+}
+
+// Rotate brings one target up to date. It never returns an error: every
+// failure is a Failed result, so one target cannot stop a sweep.
+func (e *Engine) Rotate(ctx context.Context, t config.Target, req Request) Result {
+	start := e.Now()
+	res := e.rotate(ctx, t, req)
+	res.Target = t.Name
+	if !res.Expires.IsZero() {
+		res.Left = res.Expires.Sub(e.Now())
+		res.LeftSec = int64(res.Left / time.Second)
+		e.Emit.PutTarget(t.Name, metrics.ValiditySeconds, float64(res.LeftSec), metrics.Seconds)
+	}
+	attrs := []any{
+		slog.String("target", t.Name), slog.String("outcome", string(res.Outcome)), slog.String("reason", res.Reason),
+		slog.String("why", req.Why), slog.Int64("validitySeconds", res.LeftSec), slog.Duration("took", e.Now().Sub(start)),
+	}
+	if res.Key != "" {
+		attrs = append(attrs, slog.String("key", res.Key), slog.String("versionId", res.VersionID), slog.Time("expires", res.Expires))
+	}
+	switch res.Outcome {
+	case Rotated:
+		e.Emit.PutTarget(t.Name, metrics.Rotations, 1, metrics.Count)
+		e.Log.InfoContext(ctx, "rotated", attrs...)
+	case Failed:
+		e.Emit.PutTarget(t.Name, metrics.RotationFailures, 1, metrics.Count)
+		attrs = append(attrs, slog.String("error", res.Err.Error()))
+		e.Log.ErrorContext(ctx, "rotation failed", attrs...)
+	default:
+		e.Log.InfoContext(ctx, string(res.Outcome), attrs...)
+	}
+	return res
+}
+
+func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) Result {
+	cur, err := e.current(ctx, t)
+	if err != nil {
+		return failed(fmt.Errorf("read secret %s: %w", t.SecretName, err))
+	}
+	now := e.Now()
+	d := Decide(now, t, cur, e.Jitter, req.Force)
+	if !d.Due {
+		r := Result{Outcome: Fresh, Reason: d.Reason}
+		if cur.Exists && cur.ParseErr == nil {
+			r.Key, r.Expires, r.VersionID = cur.Value.MaskedKey(), cur.Value.Expiration, cur.VersionID
+		}
+		return r
+	}
+
+	out, err := e.STS.AssumeRole(ctx, assumeInput(t), e.stsRegion(t))
+	if err != nil {
+		return failed(fmt.Errorf("assume role %s: %w", t.RoleArn, err))
+	}
+	if out.Credentials == nil || out.Credentials.Expiration == nil || out.AssumedRoleUser == nil {
+		return failed(fmt.Errorf("assume role %s: response has no credentials", t.RoleArn))
+	}
+	identity, err := e.verify(ctx, t, out)
+	if err != nil {
+		return failed(fmt.Errorf("verify credentials for %s: %w", t.RoleArn, err))
+	}
+	issued := e.Now()
+	val := secretfmt.Value{
+		AccessKeyID:     aws.ToString(out.Credentials.AccessKeyId),
+		SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
+		SessionToken:    aws.ToString(out.Credentials.SessionToken),
+		// Stored exactly as STS returned it, to the second, so consumers
+		// never believe credentials live longer than they do.
+		Expiration: out.Credentials.Expiration.UTC().Truncate(time.Second),
+		Meta: secretfmt.Metadata{
+			Target:   t.Name,
+			RoleArn:  t.RoleArn,
+			Identity: identity,
+			IssuedAt: issued,
+		},
+	}
+	val.Meta.RefreshAt = RefreshAt(t, val.Expiration, e.Jitter)
+	body, err := secretfmt.Marshal(val)
+	if err != nil {
+		return failed(fmt.Errorf("encode secret for %s: %w", t.Name, err))
+	}
+	token := Token(t.SecretName, cur.VersionID)
+	version, err := e.write(ctx, t, token, string(body), cur.Exists)
+	if isCode(err, "ResourceExistsException") {
+		// The token for superseding this version is already taken: a
+		// concurrent invocation won. Its credentials stand; ours are
+		// dropped unused and expire on their own.
+		return Result{Outcome: Superseded, Reason: "another invocation replaced version " + short(cur.VersionID) + " first"}
+	}
+	if err != nil {
+		return failed(fmt.Errorf("write secret %s: %w", t.SecretName, err))
+	}
+	return Result{Outcome: Rotated, Reason: d.Reason, VersionID: version, Key: val.MaskedKey(), Expires: val.Expiration}
+}
+
+// current reads AWSCURRENT. A missing secret is not an error: it is the
+// first rotation.
+func (e *Engine) current(ctx context.Context, t config.Target) (Current, error) {
+	out, err := e.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(t.SecretName)})
+	if isCode(err, "ResourceNotFoundException") {
+		return Current{}, nil
+	}
+	if err != nil {
+		return Current{}, err
+	}
+	cur := Current{Exists: true, VersionID: aws.ToString(out.VersionId), Created: aws.ToTime(out.CreatedDate)}
+	if out.SecretString == nil {
+		cur.ParseErr = fmt.Errorf("%w: the version holds binary data, not a string", secretfmt.ErrInvalid)
+		return cur, nil
+	}
+	cur.Value, cur.ParseErr = secretfmt.Parse([]byte(*out.SecretString))
+	return cur, nil
+}
+
+func assumeInput(t config.Target) *sts.AssumeRoleInput {
+	in := &sts.AssumeRoleInput{
+		RoleArn:         aws.String(t.RoleArn),
+		RoleSessionName: aws.String(t.SessionName),
+		DurationSeconds: aws.Int32(int32(t.Duration / time.Second)),
+	}
+	if t.ExternalID != "" {
+		in.ExternalId = aws.String(t.ExternalID)
+	}
+	if t.SessionPolicy != "" {
+		in.Policy = aws.String(t.SessionPolicy)
+	}
+	for _, a := range t.PolicyArns {
+		in.PolicyArns = append(in.PolicyArns, ststypes.PolicyDescriptorType{Arn: aws.String(a)})
+	}
+	for _, tg := range t.SessionTags {
+		in.Tags = append(in.Tags, ststypes.Tag{Key: aws.String(tg.Key), Value: aws.String(tg.Value)})
+	}
+	if t.SourceIdentity != "" {
+		in.SourceIdentity = aws.String(t.SourceIdentity)
+	}
+	return in
+}
+
+// stsRegion pins a target to its regional STS endpoint when configured.
+func (e *Engine) stsRegion(t config.Target) func(*sts.Options) {
+	return func(o *sts.Options) {
+		if t.STSRegion != "" {
+			o.Region = t.STSRegion
+		}
+	}
+}
+
+// verify calls GetCallerIdentity with the new credentials: proof that STS
+// accepts them and that they are the identity the target expects.
+func (e *Engine) verify(ctx context.Context, t config.Target, out *sts.AssumeRoleOutput) (string, error) {
+	c := out.Credentials
+	static := credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+	id, err := e.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, e.stsRegion(t), func(o *sts.Options) {
+		o.Credentials = static
+	})
+	if err != nil {
+		return "", fmt.Errorf("get caller identity with the new credentials: %w", err)
+	}
+	got := aws.ToString(id.Arn)
+	if e.Verify == VerifyCaller {
+		return got, nil
+	}
+	want, err := ExpectedIdentity(t.RoleArn, t.SessionName)
+	if err != nil {
+		return "", err
+	}
+	if got != want || aws.ToString(out.AssumedRoleUser.Arn) != want {
+		return "", fmt.Errorf("identity is %q (STS said %q), want %q", got, aws.ToString(out.AssumedRoleUser.Arn), want)
+	}
+	return got, nil
+}
+
+// ExpectedIdentity is the ARN GetCallerIdentity returns for a session of
+// roleArn: arn:<partition>:sts::<account>:assumed-role/<role name>/<session>.
+// The role's path is not part of it.
+func ExpectedIdentity(roleArn, session string) (string, error) {
+	parts := strings.SplitN(roleArn, ":", 6)
+	if len(parts) != 6 || !strings.HasPrefix(parts[5], "role/") {
+		return "", fmt.Errorf("role ARN %q is not arn:<partition>:iam::<account>:role/<name>", roleArn)
+	}
+	res := parts[5]
+	name := res[strings.LastIndex(res, "/")+1:]
+	return fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", parts[1], parts[4], name, session), nil
+}
+
+// write stores the new version, creating the secret on the target's first
+// rotation. The token makes both calls idempotent.
+func (e *Engine) write(ctx context.Context, t config.Target, token, body string, exists bool) (string, error) {
+	if exists {
+		return e.put(ctx, t, token, body)
+	}
+	in := &secretsmanager.CreateSecretInput{
+		Name:               aws.String(t.SecretName),
+		ClientRequestToken: aws.String(token),
+		SecretString:       aws.String(body),
+		Description:        aws.String(fmt.Sprintf("STS credentials for %s, kept fresh by stsrotator (credential_process JSON)", t.RoleArn)),
+		Tags:               []smtypes.Tag{{Key: aws.String(TagManagedBy), Value: aws.String(ManagedBy)}, {Key: aws.String(TagTarget), Value: aws.String(t.Name)}},
+	}
+	for _, tg := range t.Tags {
+		in.Tags = append(in.Tags, smtypes.Tag{Key: aws.String(tg.Key), Value: aws.String(tg.Value)})
+	}
+	if e.KMSKeyID != "" {
+		in.KmsKeyId = aws.String(e.KMSKeyID)
+	}
+	out, err := e.Secrets.CreateSecret(ctx, in)
+	if isCode(err, "ResourceExistsException") {
+		// The secret exists without a current version (the stack created
+		// it empty), or a concurrent first rotation created it: add ours.
+		return e.put(ctx, t, token, body)
+	}
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+func (e *Engine) put(ctx context.Context, t config.Target, token, body string) (string, error) {
+	out, err := e.Secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(t.SecretName),
+		ClientRequestToken: aws.String(token),
+		SecretString:       aws.String(body),
+	})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+func failed(err error) Result {
+	return Result{Outcome: Failed, Reason: Describe(err), Err: err}
+}
+
+// Describe turns an error into a short reason; AWS errors keep their code so
+// operators can search for it.
+func Describe(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return fmt.Sprintf("%s: %s", apiErr.ErrorCode(), apiErr.ErrorMessage())
+	}
+	return err.Error()
+}
+
+func isCode(err error, code string) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == code
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
