@@ -1,0 +1,34 @@
+// Package plantest generates configs of any size for tests of the infra
+// app: realistic ARNs spread over a few accounts, with every option that
+// changes what the stack emits (session tags, source identity, readers by
+// account and by ARN, tags, custom secret names).
+package plantest
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Config is a valid config file with n targets.
+func Config(n int) []byte {
+	var b strings.Builder
+	b.WriteString("version: 1\ndefaults:\n  tags:\n    team: platform\nalerts:\n  emails: [oncall@example.com]\ntargets:\n")
+	for i := 0; i < n; i++ {
+		acct := fmt.Sprintf("1000000000%02d", i%7)
+		fmt.Fprintf(&b, "  - name: target-%04d\n    roleArn: arn:aws:iam::%s:role/service/Workload%04dAccess\n", i, acct, i)
+		switch i % 4 {
+		case 0:
+			fmt.Fprintf(&b, "    sessionTags: {purpose: batch}\n")
+		case 1:
+			fmt.Fprintf(&b, "    sourceIdentity: stsrotator\n    refreshBefore: 10m\n")
+		case 2:
+			fmt.Fprintf(&b, "    secretName: workloads/%04d/credentials\n", i)
+		}
+		if i%3 == 0 {
+			fmt.Fprintf(&b, "    readers: [\"%s\"]\n", acct)
+		} else {
+			fmt.Fprintf(&b, "    readers: [arn:aws:iam::%s:role/Consumer%04d]\n", acct, i)
+		}
+	}
+	return []byte(b.String())
+}
