@@ -1,0 +1,312 @@
+package stack
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+)
+
+// Sizing of a rotator. A sweep is a few network calls per due target, run
+// config.Rotator.Concurrency at a time; memory buys CPU for TLS and JSON,
+// not heap.
+const (
+	MemoryMB   = 256
+	MinTimeout = time.Minute
+	MaxTimeout = 5 * time.Minute
+	// RetryAttempts is how often the scheduler retries a sweep it could not
+	// deliver before it goes to the dead-letter queue; the next sweep comes
+	// soon anyway, so a few retries are enough.
+	RetryAttempts = 2
+	// AlarmThresholdFloor keeps a validity threshold meaningful when a
+	// target's refreshBefore is barely longer than one sweep.
+	AlarmThresholdFloor = time.Minute
+	// TargetsPerAlarm is CloudWatch's limit on metrics in one alarm's math
+	// expression.
+	TargetsPerAlarm = 10
+)
+
+// Timeout is the rotator's timeout for a sweep interval: half of it, so a
+// sweep normally ends long before the next starts, within the bounds above.
+func Timeout(sweep time.Duration) time.Duration {
+	return min(max(sweep/2, MinTimeout), MaxTimeout)
+}
+
+// Rotator is one lane: the function, its role and its schedule.
+type Rotator struct {
+	Plan     plan.Lane
+	Function awslambda.Function
+	Role     awsiam.Role
+	Schedule awsscheduler.CfnSchedule
+}
+
+func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
+	scope := constructs.NewConstruct(sh.Stack, jsii.String(lp.ID))
+	r := &Rotator{Plan: lp}
+	logs := awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_ONE_MONTH,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	r.Role = awsiam.NewRole(scope, jsii.String("Role"), &awsiam.RoleProps{
+		Description: jsii.String(fmt.Sprintf("stsrotator %s/%s: assumes %d target roles and writes their secrets", sh.Plan.ID, lp.ID, len(lp.Targets))),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{
+			"Rotate": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: rotatorStatements(s, sh, lp, logs)}),
+		},
+	})
+	env := map[string]*string{lambdaenv.KMSKeyID: s.Key.KeyArn()}
+	if lp.ConfigEnv != "" {
+		env[lambdaenv.ConfigPath] = jsii.String(lp.ConfigEnv)
+	}
+	r.Function = awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
+		Description:   jsii.String(fmt.Sprintf("stsrotator rotator %s/%s: %s", sh.Plan.ID, lp.ID, targetList(lp.Targets))),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(codeDir), nil),
+		MemorySize:    jsii.Number(MemoryMB),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(Timeout(s.sweep).Seconds())),
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		LogGroup:      logs,
+		Role:          r.Role,
+		Environment:   &env,
+	})
+	r.schedule(s, scope)
+	r.alarms(s, scope)
+	return r
+}
+
+// rotatorStatements is the rotator's whole permission set; see
+// docs/infra.md for why each statement exists.
+func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGroup) *[]awsiam.PolicyStatement {
+	stmts := []awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:     jsii.String("WriteOwnLogs"),
+			Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+			// The log group's Arn attribute ends in ":*", which is how IAM
+			// names the streams of exactly this group.
+			Resources: &[]*string{logs.LogGroupArn()},
+		}),
+	}
+	// One statement per distinct action set, so each role ARN is written
+	// once however many targets use it.
+	type group struct {
+		sid     string
+		actions []string
+		arns    []string
+	}
+	var groups []*group
+	bySid := map[string]*group{}
+	for _, t := range lp.Targets {
+		actions, sid := AssumeActions(t)
+		g := bySid[sid]
+		if g == nil {
+			g = &group{sid: sid, actions: actions}
+			bySid[sid] = g
+			groups = append(groups, g)
+		}
+		if !contains(g.arns, t.RoleArn) {
+			g.arns = append(g.arns, t.RoleArn)
+		}
+	}
+	for _, g := range groups {
+		stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String(g.sid),
+			Actions:   jsii.Strings(g.actions...),
+			Resources: jsii.Strings(g.arns...),
+		}))
+	}
+	var secrets []*string
+	for _, t := range lp.Targets {
+		secrets = append(secrets, sh.Secrets[t.Name].Ref())
+	}
+	stmts = append(stmts,
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ReadAndWriteOwnSecrets"),
+			Actions:   jsii.Strings(SecretActions...),
+			Resources: &secrets,
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("UseTheKeyThroughSecretsManagerOnly"),
+			Actions:   jsii.Strings(KeyActions...),
+			Resources: &[]*string{s.Key.KeyArn()},
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"kms:ViaService": viaService("secretsmanager")},
+			},
+		}),
+	)
+	return &stmts
+}
+
+// SecretActions is what the rotator does to its own secrets: read the
+// current version's expiry, write the next one, and check the secret.
+var SecretActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+
+// KeyActions is what Secrets Manager does with the key on the rotator's
+// behalf: decrypt on reads, make and wrap a data key on writes.
+var KeyActions = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
+
+// AssumeActions is what the rotator needs on a target's role: AssumeRole,
+// plus TagSession when it passes session tags and SetSourceIdentity when it
+// sets a source identity (STS refuses either without its permission). The
+// second result names the statement for that combination.
+func AssumeActions(t config.Target) ([]string, string) {
+	actions, sid := []string{"sts:AssumeRole"}, "AssumeTargetRoles"
+	if t.SourceIdentity != "" {
+		actions = append(actions, "sts:SetSourceIdentity")
+		sid += "WithSourceIdentity"
+	}
+	if len(t.SessionTags) > 0 {
+		actions = append(actions, "sts:TagSession")
+		sid += "WithSessionTags"
+	}
+	return actions, sid
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func targetList(ts []config.Target) string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.Name
+	}
+	s := strings.Join(names, ", ")
+	if len(s) > 200 {
+		s = fmt.Sprintf("%s … (%d targets)", s[:180], len(ts))
+	}
+	return s
+}
+
+// schedule invokes the lane with an empty event — a sweep — every sweep
+// interval, with its own least-privilege role.
+func (r *Rotator) schedule(s *Service, scope constructs.Construct) {
+	role := awsiam.NewRole(scope, jsii.String("SchedulerRole"), &awsiam.RoleProps{
+		Description: jsii.String("stsrotator: lets EventBridge Scheduler start sweeps and dead-letter the undeliverable ones"),
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
+		}),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{
+			"Sweep": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Sid:       jsii.String("InvokeTheRotator"),
+					Actions:   jsii.Strings("lambda:InvokeFunction"),
+					Resources: &[]*string{r.Function.FunctionArn()},
+				}),
+				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Sid:       jsii.String("DeadLetterUndeliveredSweeps"),
+					Actions:   jsii.Strings("sqs:SendMessage"),
+					Resources: &[]*string{s.DeadLetterQueue.QueueArn()},
+				}),
+				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Sid:       jsii.String("EncryptDeadLettersThroughSQSOnly"),
+					Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+					Resources: &[]*string{s.Key.KeyArn()},
+					Conditions: &map[string]any{
+						"StringEquals": map[string]any{"kms:ViaService": viaService("sqs")},
+					},
+				}),
+			}}),
+		},
+	})
+	r.Schedule = awsscheduler.NewCfnSchedule(scope, jsii.String("Schedule"), &awsscheduler.CfnScheduleProps{
+		Description:        jsii.String("stsrotator sweep: rotate every due target of this lane"),
+		ScheduleExpression: jsii.String(RateExpression(s.sweep)),
+		FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
+		State:              jsii.String("ENABLED"),
+		Target: &awsscheduler.CfnSchedule_TargetProperty{
+			Arn:     r.Function.FunctionArn(),
+			RoleArn: role.RoleArn(),
+			Input:   jsii.String("{}"),
+			RetryPolicy: &awsscheduler.CfnSchedule_RetryPolicyProperty{
+				MaximumRetryAttempts: jsii.Number(RetryAttempts),
+				// A sweep older than one interval is superseded by the next.
+				MaximumEventAgeInSeconds: jsii.Number(max(s.sweep, time.Minute).Seconds()),
+			},
+			DeadLetterConfig: &awsscheduler.CfnSchedule_DeadLetterConfigProperty{Arn: s.DeadLetterQueue.QueueArn()},
+		},
+	})
+}
+
+// RateExpression is the EventBridge Scheduler rate for an interval of
+// whole minutes (config.SweepInterval truncates to minutes).
+func RateExpression(d time.Duration) string {
+	m := int(d / time.Minute)
+	if m == 1 {
+		return "rate(1 minute)"
+	}
+	return fmt.Sprintf("rate(%d minutes)", m)
+}
+
+// AlarmPeriod spans two sweeps, so every period holds at least one
+// datapoint per target even when a sweep runs late.
+func AlarmPeriod(sweep time.Duration) time.Duration {
+	return (2*sweep + time.Minute - 1).Truncate(time.Minute)
+}
+
+// ValidityThreshold is the validity left below which a target is alarmed:
+// a sweep short of its refreshBefore, i.e. after a due rotation has failed
+// at least once more than the schedule allows for.
+func ValidityThreshold(t config.Target, sweep time.Duration) time.Duration {
+	return max(t.RefreshBefore-sweep, AlarmThresholdFloor)
+}
+
+// alarms notify the topic when the rotator fails, and when any target's
+// validity left falls below its threshold. Up to TargetsPerAlarm targets
+// share one metric-math alarm; each term divides by that target's own
+// threshold, so "< 1" means "some target is below its threshold". FILL
+// turns a target that stopped reporting into a breach, not a silence.
+func (r *Rotator) alarms(s *Service, scope constructs.Construct) {
+	newAlarm(scope, "Errors", s.Topic, r.Function.MetricErrors(&awscloudwatch.MetricOptions{
+		Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
+	}), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
+		fmt.Sprintf("The stsrotator rotator %s failed a sweep; its log group has the error. Targets: %s", r.Plan.ID, targetList(r.Plan.Targets)))
+
+	period := AlarmPeriod(s.sweep)
+	for g := 0; g*TargetsPerAlarm < len(r.Plan.Targets); g++ {
+		ts := r.Plan.Targets[g*TargetsPerAlarm : min((g+1)*TargetsPerAlarm, len(r.Plan.Targets))]
+		using := map[string]awscloudwatch.IMetric{}
+		terms := make([]string, len(ts))
+		var why []string
+		for i, t := range ts {
+			id := fmt.Sprintf("v%d", i)
+			using[id] = awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace:     jsii.String(metrics.Namespace),
+				MetricName:    jsii.String(metrics.ValiditySeconds),
+				DimensionsMap: &map[string]*string{metrics.DimTarget: jsii.String(t.Name)},
+				Statistic:     jsii.String("Minimum"),
+				Period:        awscdk.Duration_Seconds(jsii.Number(period.Seconds())),
+			})
+			th := ValidityThreshold(t, s.sweep)
+			terms[i] = fmt.Sprintf("FILL(%s,0)/%d", id, int(th.Seconds()))
+			why = append(why, fmt.Sprintf("%s<%s", t.Name, th))
+		}
+		expr := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String("MIN([" + strings.Join(terms, ",") + "])"),
+			UsingMetrics: &using,
+			Label:        jsii.String("lowest validity left / threshold"),
+			Period:       awscdk.Duration_Seconds(jsii.Number(period.Seconds())),
+		})
+		newAlarm(scope, fmt.Sprintf("ValidityLow%d", g), s.Topic, expr, 1, awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, awscloudwatch.TreatMissingData_BREACHING,
+			"A target's credentials are close to expiring because rotation keeps failing (or it stopped reporting); check the rotator's logs. Thresholds: "+strings.Join(why, ", "))
+	}
+}

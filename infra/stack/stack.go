@@ -1,0 +1,226 @@
+package stack
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+)
+
+// Props is what the service is built from.
+type Props struct {
+	// StackName is the CloudFormation name of the root stack.
+	StackName string
+	// Plan places every target of the validated config.
+	Plan *plan.Plan
+	// CodeDir is the staged function package: bootstrap plus the config
+	// files of plan.Plan.Files.
+	CodeDir string
+}
+
+// Service is the built stack, with handles for steps wired in later.
+type Service struct {
+	Stack           awscdk.Stack
+	Key             awskms.Key
+	Topic           awssns.Topic
+	DeadLetterQueue awssqs.Queue
+	// ReportRule matches ExpiredToken reports consumers publish.
+	ReportRule awsevents.Rule
+	Shards     []*Shard
+
+	sweep time.Duration
+}
+
+// New defines the service in scope.
+func New(scope constructs.Construct, id string, props Props) *Service {
+	cfg := props.Plan.Config
+	st := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
+		StackName:   jsii.String(props.StackName),
+		Description: jsii.String(fmt.Sprintf("stsrotator: STS credentials for %d targets from %s, kept fresh in Secrets Manager", len(cfg.Targets), cfg.File)),
+	})
+	s := &Service{Stack: st, sweep: cfg.SweepInterval()}
+
+	s.Key = awskms.NewKey(st, jsii.String("Key"), &awskms.KeyProps{
+		Description:       jsii.String("stsrotator: encrypts the credential secrets, the alert topic and the dead-letter queue"),
+		EnableKeyRotation: jsii.Bool(true),
+		// Deleting the key would make every stored version unreadable,
+		// including ones a later deploy of the same config could reuse.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	allowReadersThroughSecretsManager(s.Key, cfg.Targets)
+	// CloudWatch alarms publish to the encrypted topic as the service
+	// principal, which has no IAM policy of its own to lean on.
+	s.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublishToTheAlertTopic"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		// In a key policy, "*" means this key.
+		Resources: jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+		},
+	}), jsii.Bool(false))
+
+	s.Topic = awssns.NewTopic(st, jsii.String("Alerts"), &awssns.TopicProps{
+		DisplayName: jsii.String("stsrotator alerts"),
+		MasterKey:   s.Key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	for _, e := range cfg.Alerts.Emails {
+		s.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+	}
+
+	s.DeadLetterQueue = awssqs.NewQueue(st, jsii.String("SweepDeadLetters"), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: s.Key,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(14)),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(s.DeadLetterQueue, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("This queue is itself the dead-letter queue of the EventBridge Scheduler sweeps; a queue behind it would only move the same alarm one hop further."),
+	}}, jsii.Bool(false))
+	s.alarm("DeadLettersWaiting", s.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+		Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
+	}), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
+		"A scheduled sweep could not be delivered to a rotator after every retry; the message in the dead-letter queue says which and why.")
+
+	s.ReportRule = awsevents.NewRule(st, jsii.String("ExpiredTokenReports"), &awsevents.RuleProps{
+		Description: jsii.String("ExpiredToken reports published by consumers of stsrotator secrets"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings(events.Source),
+			DetailType: jsii.Strings(events.DetailTypeExpiredToken),
+		},
+	})
+
+	keys := plan.OutputKeys(cfg)
+	for _, sp := range props.Plan.Shards {
+		s.Shards = append(s.Shards, newShard(s, sp, props.CodeDir, keys))
+	}
+	s.dashboard()
+	s.outputs(props.Plan, keys)
+	return s
+}
+
+// WireExpiredTokenReactor sends every ExpiredToken signal — consumer
+// reports and the CloudTrail errors of each shard — to target. It is the
+// hook for the reactor function, which a later change adds.
+func (s *Service) WireExpiredTokenReactor(target awsevents.IRuleTarget) {
+	s.ReportRule.AddTarget(target)
+	for _, sh := range s.Shards {
+		for _, r := range sh.CloudTrailRules {
+			r.AddTarget(target)
+		}
+	}
+}
+
+// alarm creates an alarm in the root stack that notifies the topic.
+func (s *Service) alarm(id string, m awscloudwatch.IMetric, threshold float64, op awscloudwatch.ComparisonOperator, missing awscloudwatch.TreatMissingData, why string) awscloudwatch.Alarm {
+	return newAlarm(s.Stack, id, s.Topic, m, threshold, op, missing, why)
+}
+
+func newAlarm(scope constructs.Construct, id string, topic awssns.ITopic, m awscloudwatch.IMetric, threshold float64, op awscloudwatch.ComparisonOperator, missing awscloudwatch.TreatMissingData, why string) awscloudwatch.Alarm {
+	a := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
+		Metric:             m,
+		Threshold:          jsii.Number(threshold),
+		ComparisonOperator: op,
+		EvaluationPeriods:  jsii.Number(1),
+		TreatMissingData:   missing,
+		AlarmDescription:   jsii.String(why),
+	})
+	a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+	return a
+}
+
+// dashboard shows every target with one search per widget, so its size
+// does not grow with the config and new targets appear without a deploy.
+func (s *Service) dashboard() {
+	period := awscdk.Duration_Minutes(jsii.Number(5))
+	search := func(metric, stat, label string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String(fmt.Sprintf(`SEARCH('{%s,%s} MetricName="%s"', '%s', %d)`,
+				metrics.Namespace, metrics.DimTarget, metric, stat, int(*period.ToSeconds(nil)))),
+			Label:  jsii.String(label),
+			Period: period,
+		})
+	}
+	awscloudwatch.NewDashboard(s.Stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		Widgets: &[]*[]awscloudwatch.IWidget{
+			{awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("Validity left per target (seconds, minimum)"),
+				Left:  &[]awscloudwatch.IMetric{search(metrics.ValiditySeconds, "Minimum", "")},
+				Width: jsii.Number(24), Height: jsii.Number(8),
+			})},
+			{
+				awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+					Title: jsii.String("Rotations per target"),
+					Left:  &[]awscloudwatch.IMetric{search(metrics.Rotations, "Sum", "")},
+					Width: jsii.Number(12), Height: jsii.Number(6),
+				}),
+				awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+					Title: jsii.String("Rotation failures per target"),
+					Left:  &[]awscloudwatch.IMetric{search(metrics.RotationFailures, "Sum", "")},
+					Width: jsii.Number(12), Height: jsii.Number(6),
+				}),
+			},
+		},
+	})
+}
+
+// outputs tells a user what to publish to and how to consume each secret.
+// Per-target outputs always live on the target's shard stack; they are
+// repeated on the root stack, which `cdk deploy` prints, only while they
+// fit CloudFormation's 200-output limit.
+func (s *Service) outputs(p *plan.Plan, keys map[string]string) {
+	out := func(id, value, desc string) {
+		awscdk.NewCfnOutput(s.Stack, jsii.String(id), &awscdk.CfnOutputProps{Value: jsii.String(value), Description: jsii.String(desc)})
+	}
+	awscdk.NewCfnOutput(s.Stack, jsii.String("AlertTopicArn"), &awscdk.CfnOutputProps{
+		Value: s.Topic.TopicArn(), Description: jsii.String("SNS topic the alarms notify; subscribe more endpoints here"),
+	})
+	bus := awsevents.EventBus_FromEventBusName(s.Stack, jsii.String("DefaultBus"), jsii.String("default"))
+	awscdk.NewCfnOutput(s.Stack, jsii.String("ExpiredTokenEventBusArn"), &awscdk.CfnOutputProps{
+		Value: bus.EventBusArn(), Description: jsii.String("Event bus to publish ExpiredToken reports to (PutEvents)"),
+	})
+	out("ExpiredTokenSource", events.Source, "Source of an ExpiredToken report")
+	out("ExpiredTokenDetailType", events.DetailTypeExpiredToken, "DetailType of an ExpiredToken report")
+	lanes := len(p.Lanes())
+	summary := fmt.Sprintf("%d targets in %d shard stacks, rotated by %d functions every %s", len(p.Config.Targets), len(p.Shards), lanes, s.sweep)
+	if len(p.Config.Targets) > plan.MaxRootOutputTargets {
+		summary += "; each target's SecretArn<Name> and AwsConfig<Name> outputs are on its shard stack (stsrotator-...-ShardNN)"
+	}
+	out("Summary", summary, "What this deploy manages")
+	if len(p.Config.Targets) > plan.MaxRootOutputTargets {
+		return
+	}
+	for _, sh := range s.Shards {
+		for _, t := range sh.Plan.Targets {
+			k := keys[t.Name]
+			awscdk.NewCfnOutput(s.Stack, jsii.String("SecretArn"+k), &awscdk.CfnOutputProps{
+				Value: sh.Secrets[t.Name].Ref(), Description: jsii.String("Secret holding the credentials of target " + t.Name),
+			})
+			out("AwsConfig"+k, ProfileLine(t.Name), "Line for a ~/.aws/config profile that uses target "+t.Name)
+		}
+	}
+}
+
+// ProfileLine is the ~/.aws/config line that makes the AWS SDKs and CLI
+// read a target's credentials from its secret.
+func ProfileLine(target string) string {
+	return "credential_process = stsrotator credential-process --target " + target
+}

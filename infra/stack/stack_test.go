@@ -1,0 +1,763 @@
+package stack_test
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/infra/stack"
+	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+)
+
+// Proves: the key rotates, and every secret, the topic and the queue are
+// encrypted with it (not with an AWS-managed key or not at all).
+func TestEverythingIsEncryptedWithTheKey(t *testing.T) {
+	fx := example(t)
+	assert(t, "key rotation", func() {
+		fx.root.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
+	})
+	key := fx.rootRef(t, "AWS::KMS::Key")
+	keyArn := map[string]any{"Fn::GetAtt": []any{key, "Arn"}}
+	for _, typ := range []string{"AWS::SNS::Topic", "AWS::SQS::Queue"} {
+		for id, r := range resources(fx.rootJS, typ) {
+			if got := props(r)["KmsMasterKeyId"]; !reflect.DeepEqual(got, keyArn) {
+				t.Errorf("%s %s: KmsMasterKeyId %s, want the stack's key", typ, id, js(got))
+			}
+		}
+	}
+	n := 0
+	for sid, tpl := range fx.shardJS {
+		for id, r := range resources(tpl, "AWS::SecretsManager::Secret") {
+			n++
+			if !fx.refersTo(sid, props(r)["KmsKeyId"], key) {
+				t.Errorf("%s/%s: KmsKeyId %s does not resolve to the stack's key", sid, id, js(props(r)["KmsKeyId"]))
+			}
+		}
+	}
+	if n != len(fx.plan.Config.Targets) {
+		t.Fatalf("%d secrets for %d targets", n, len(fx.plan.Config.Targets))
+	}
+}
+
+// Proves: each target has one secret, named and tagged from its config,
+// created empty (no generated or placeholder value that looks like
+// credentials), in the shard the plan put it in.
+func TestOneSecretPerTargetNamedAndTagged(t *testing.T) {
+	fx := example(t)
+	keys := plan.OutputKeys(fx.plan.Config)
+	for _, sh := range fx.plan.Shards {
+		secrets := resources(fx.shardJS[sh.ID], "AWS::SecretsManager::Secret")
+		if len(secrets) != len(sh.Targets) {
+			t.Fatalf("%s: %d secrets for %d targets", sh.ID, len(secrets), len(sh.Targets))
+		}
+		for _, tg := range sh.Targets {
+			p := props(secrets["Secret"+keys[tg.Name]])
+			if p == nil {
+				t.Fatalf("%s: no secret for %s", sh.ID, tg.Name)
+			}
+			if p["Name"] != tg.SecretName || p["SecretString"] != nil || p["GenerateSecretString"] != nil {
+				t.Errorf("%s: name %v, value %v/%v; want %s and no value", tg.Name, p["Name"], p["SecretString"], p["GenerateSecretString"], tg.SecretName)
+			}
+			want := map[string]any{"stsrotator:target": tg.Name}
+			for _, kv := range tg.Tags {
+				want[kv.Key] = kv.Value
+			}
+			got := map[string]any{}
+			for _, kv := range p["Tags"].([]any) {
+				m := kv.(map[string]any)
+				got[m["Key"].(string)] = m["Value"]
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: tags %v, want %v", tg.Name, got, want)
+			}
+		}
+	}
+	want := map[string]string{"billing-reader": "stsrotator/billing-reader", "deploy-bot": "stsrotator/deploy-bot", "audit-s3": "stsrotator/audit-s3"}
+	for name, secret := range want {
+		assert(t, "secret of "+name, func() {
+			fx.shards[shardOf(fx, name)].HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), map[string]any{
+				"Name": secret, "Tags": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "team", "Value": "platform"}}),
+			})
+		})
+	}
+}
+
+func shardOf(fx *fixture, target string) string {
+	for _, sh := range fx.plan.Shards {
+		for _, tg := range sh.Targets {
+			if tg.Name == target {
+				return sh.ID
+			}
+		}
+	}
+	return ""
+}
+
+// Proves: a secret's resource policy lets exactly its declared readers read
+// it, denies GetSecretValue to every other principal except its rotator,
+// denies reads without TLS, and is checked against public access.
+func TestSecretResourcePolicies(t *testing.T) {
+	fx := example(t)
+	cases := []struct {
+		why, target string
+		allow       any // the Allow statement's principal
+		notIn       map[string]any
+	}{
+		{"a role reader is allowed by ARN and is the only exception besides the rotator", "deploy-bot",
+			map[string]any{"AWS": "arn:aws:iam::123456789012:role/CiRunner"},
+			map[string]any{"aws:PrincipalArn": []any{"ROTATOR", "arn:aws:iam::123456789012:role/CiRunner"}}},
+		{"an account reader is allowed as the account and excepted by aws:PrincipalAccount", "audit-s3",
+			map[string]any{"AWS": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::210987654321:root"}}}},
+			map[string]any{"aws:PrincipalArn": []any{"ROTATOR"}, "aws:PrincipalAccount": []any{"210987654321"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			sid := shardOf(fx, c.target)
+			tpl := fx.shardJS[sid]
+			var rotatorRole string
+			for id := range resources(tpl, "AWS::IAM::Role") {
+				if strings.HasPrefix(id, "Rotator0Role") {
+					rotatorRole = id
+				}
+			}
+			notIn := map[string]any{}
+			for k, v := range c.notIn {
+				if l, ok := v.([]any); ok {
+					var out []any
+					for _, x := range l {
+						if x == "ROTATOR" {
+							x = map[string]any{"Fn::GetAtt": []any{rotatorRole, "Arn"}}
+						}
+						out = append(out, x)
+					}
+					v = out
+				}
+				notIn[k] = v
+			}
+			want := []any{
+				map[string]any{"Sid": "DeclaredReadersRead", "Effect": "Allow", "Principal": c.allow, "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
+				map[string]any{"Sid": "OnlyReadersAndTheRotatorRead", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+					"Condition": map[string]any{"StringNotEquals": notIn}},
+				map[string]any{"Sid": "DenyReadsWithoutTLS", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+					"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
+			}
+			pols := resources(tpl, "AWS::SecretsManager::ResourcePolicy")
+			if len(pols) != 1 {
+				t.Fatalf("%d resource policies in %s", len(pols), sid)
+			}
+			for _, p := range pols {
+				pp := props(p)
+				got := pp["ResourcePolicy"].(map[string]any)["Statement"]
+				if js(got) != js(want) {
+					t.Errorf("statements:\n got %s\nwant %s", js(got), js(want))
+				}
+				if pp["BlockPublicPolicy"] != true {
+					t.Error("BlockPublicPolicy is off")
+				}
+			}
+		})
+	}
+}
+
+// laneRole finds a lane's rotator role in its shard template.
+func laneRole(t *testing.T, tpl map[string]any, lane string) map[string]any {
+	t.Helper()
+	for id, r := range resources(tpl, "AWS::IAM::Role") {
+		if strings.HasPrefix(id, lane+"Role") {
+			return props(r)
+		}
+	}
+	t.Fatalf("no role for %s", lane)
+	return nil
+}
+
+// expectedRotatorStatements is the exact policy a lane must have, derived
+// from its targets independently of the code under test's grouping.
+func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyParam any, logGroup string) []any {
+	keys := plan.OutputKeys(fx.plan.Config)
+	type grp struct {
+		sid     string
+		actions []any
+		arns    []any
+	}
+	var order []string
+	groups := map[string]*grp{}
+	var secrets []any
+	for _, tg := range lane.Targets {
+		sid, actions := "AssumeTargetRoles", []any{"sts:AssumeRole"}
+		if tg.SourceIdentity != "" {
+			sid, actions = sid+"WithSourceIdentity", append(actions, "sts:SetSourceIdentity")
+		}
+		if len(tg.SessionTags) > 0 {
+			sid, actions = sid+"WithSessionTags", append(actions, "sts:TagSession")
+		}
+		g := groups[sid]
+		if g == nil {
+			g = &grp{sid: sid, actions: actions}
+			groups[sid] = g
+			order = append(order, sid)
+		}
+		dup := false
+		for _, a := range g.arns {
+			dup = dup || a == tg.RoleArn
+		}
+		if !dup {
+			g.arns = append(g.arns, tg.RoleArn)
+		}
+		secrets = append(secrets, map[string]any{"Ref": "Secret" + keys[tg.Name]})
+	}
+	one := func(xs []any) any {
+		if len(xs) == 1 {
+			return xs[0]
+		}
+		return xs
+	}
+	stmts := []any{map[string]any{"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": []any{"logs:CreateLogStream", "logs:PutLogEvents"},
+		"Resource": map[string]any{"Fn::GetAtt": []any{logGroup, "Arn"}}}}
+	for _, sid := range order {
+		g := groups[sid]
+		stmts = append(stmts, map[string]any{"Sid": sid, "Effect": "Allow", "Action": one(g.actions), "Resource": one(g.arns)})
+	}
+	via := map[string]any{"Fn::Join": []any{"", []any{"secretsmanager.", map[string]any{"Ref": "AWS::Region"}, ".", map[string]any{"Ref": "AWS::URLSuffix"}}}}
+	return append(stmts,
+		map[string]any{"Sid": "ReadAndWriteOwnSecrets", "Effect": "Allow",
+			"Action":   []any{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
+			"Resource": one(secrets)},
+		map[string]any{"Sid": "UseTheKeyThroughSecretsManagerOnly", "Effect": "Allow",
+			"Action": []any{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}, "Resource": keyParam,
+			"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": via}}},
+	)
+}
+
+// checkRotatorPolicies proves every lane's role holds exactly the expected
+// inline policy and nothing else (no managed policies, no other inline
+// policy), and that no statement has a wildcard action or resource.
+func checkRotatorPolicies(t *testing.T, fx *fixture) {
+	key := fx.rootRef(t, "AWS::KMS::Key")
+	for _, sh := range fx.plan.Shards {
+		tpl := fx.shardJS[sh.ID]
+		for _, lane := range sh.Lanes {
+			role := laneRole(t, tpl, lane.ID)
+			if role["ManagedPolicyArns"] != nil {
+				t.Errorf("%s/%s: managed policies %v", sh.ID, lane.ID, role["ManagedPolicyArns"])
+			}
+			pols := role["Policies"].([]any)
+			if len(pols) != 1 {
+				t.Fatalf("%s/%s: %d inline policies", sh.ID, lane.ID, len(pols))
+			}
+			stmts := pols[0].(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any)
+			keyParam := stmts[len(stmts)-1].(map[string]any)["Resource"]
+			if !fx.refersTo(sh.ID, keyParam, key) {
+				t.Errorf("%s/%s: KMS statement's resource %s is not the stack's key", sh.ID, lane.ID, js(keyParam))
+			}
+			var logGroup string
+			for id := range resources(tpl, "AWS::Logs::LogGroup") {
+				if strings.HasPrefix(id, lane.ID+"Logs") {
+					logGroup = id
+				}
+			}
+			want := expectedRotatorStatements(fx, sh, lane, keyParam, logGroup)
+			if js(stmts) != js(want) {
+				t.Errorf("%s/%s: rotator policy\n got %s\nwant %s", sh.ID, lane.ID, js(stmts), js(want))
+			}
+		}
+		for id, r := range resources(tpl, "AWS::IAM::Role") {
+			for _, s := range stmtsOf(r) {
+				if strings.Contains(js(s["Action"]), "*") || js(s["Resource"]) == `"*"` || strings.Contains(js(s["Resource"]), `"*"`) {
+					t.Errorf("%s/%s: wildcard in %s", sh.ID, id, js(s))
+				}
+			}
+		}
+	}
+}
+
+func stmtsOf(role map[string]any) []map[string]any {
+	var out []map[string]any
+	pols, _ := props(role)["Policies"].([]any)
+	for _, p := range pols {
+		for _, s := range p.(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			out = append(out, s.(map[string]any))
+		}
+	}
+	return out
+}
+
+// Proves: the rotator role may only assume the declared roles (TagSession
+// and SetSourceIdentity exactly where the target uses them), read and
+// write its own secrets, and use the key through Secrets Manager; never
+// "*". The example's three targets are spelled out literally as well.
+func TestRotatorPolicyIsExact(t *testing.T) {
+	fx := example(t)
+	checkRotatorPolicies(t, fx)
+	literal := map[string][]string{
+		"billing-reader": {"AssumeTargetRolesWithSessionTags", "sts:AssumeRole,sts:TagSession", "arn:aws:iam::123456789012:role/BillingReadOnly"},
+		"deploy-bot":     {"AssumeTargetRolesWithSourceIdentity", "sts:AssumeRole,sts:SetSourceIdentity", "arn:aws:iam::123456789012:role/DeployBot"},
+		"audit-s3":       {"AssumeTargetRoles", "sts:AssumeRole", "arn:aws:iam::210987654321:role/AuditS3Reader"},
+	}
+	for name, w := range literal {
+		found := false
+		for _, s := range stmtsOf(map[string]any{"Properties": laneRole(t, fx.shardJS[shardOf(fx, name)], "Rotator0")}) {
+			if s["Sid"] == w[0] {
+				found = true
+				acts := s["Action"]
+				if l, ok := acts.([]any); ok {
+					var ss []string
+					for _, a := range l {
+						ss = append(ss, a.(string))
+					}
+					acts = strings.Join(ss, ",")
+				}
+				if acts != w[1] || s["Resource"] != w[2] {
+					t.Errorf("%s: %s", name, js(s))
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no %s statement", name, w[0])
+		}
+	}
+}
+
+// Proves: the rotator runs provided.al2023 on arm64 with JSON logs into its
+// own log group, sized from the sweep interval, with the key ARN and (for
+// several lanes) its own config path in its environment.
+func TestRotatorFunction(t *testing.T) {
+	fx := example(t)
+	sweep := fx.plan.Config.SweepInterval()
+	for _, sh := range fx.plan.Shards {
+		fns := resources(fx.shardJS[sh.ID], "AWS::Lambda::Function")
+		if len(fns) != len(sh.Lanes) {
+			t.Fatalf("%s: %d functions for %d lanes", sh.ID, len(fns), len(sh.Lanes))
+		}
+		for _, lane := range sh.Lanes {
+			env := map[string]any{lambdaenv.KMSKeyID: assertions.Match_AnyValue()}
+			if lane.ConfigEnv != "" {
+				env[lambdaenv.ConfigPath] = lane.ConfigEnv
+			}
+			assert(t, sh.ID+"/"+lane.ID, func() {
+				fx.shards[sh.ID].HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+					"Runtime":       "provided.al2023",
+					"Architectures": []any{"arm64"},
+					"Handler":       "bootstrap",
+					"MemorySize":    stack.MemoryMB,
+					"Timeout":       stack.Timeout(sweep).Seconds(),
+					"LoggingConfig": map[string]any{"LogFormat": "JSON", "LogGroup": assertions.Match_AnyValue()},
+					"Environment":   map[string]any{"Variables": assertions.Match_ObjectEquals(&env)},
+				})
+			})
+		}
+		for id, f := range fns {
+			v := props(f)["Environment"].(map[string]any)["Variables"].(map[string]any)[lambdaenv.KMSKeyID]
+			if !fx.refersTo(sh.ID, v, fx.rootRef(t, "AWS::KMS::Key")) {
+				t.Errorf("%s/%s: %s=%s is not the key ARN", sh.ID, id, lambdaenv.KMSKeyID, js(v))
+			}
+		}
+	}
+	if got := stack.Timeout(sweep); got != 90*time.Second {
+		t.Errorf("timeout for the example's 3m sweep: %s, want 1m30s", got)
+	}
+}
+
+// Proves: each lane is invoked every sweep interval with {} (a sweep),
+// retried, and dead-lettered to the encrypted queue, by a role that may do
+// only that.
+func TestSweepSchedule(t *testing.T) {
+	fx := example(t)
+	dlq := fx.rootRef(t, "AWS::SQS::Queue")
+	for _, sh := range fx.plan.Shards {
+		tpl := fx.shardJS[sh.ID]
+		scheds := resources(tpl, "AWS::Scheduler::Schedule")
+		if len(scheds) != len(sh.Lanes) {
+			t.Fatalf("%s: %d schedules for %d lanes", sh.ID, len(scheds), len(sh.Lanes))
+		}
+		for id, s := range scheds {
+			p := props(s)
+			tg := p["Target"].(map[string]any)
+			if p["ScheduleExpression"] != "rate(3 minutes)" || js(p["FlexibleTimeWindow"]) != `{"Mode":"OFF"}` || p["State"] != "ENABLED" {
+				t.Errorf("%s/%s: %s", sh.ID, id, js(p))
+			}
+			if tg["Input"] != "{}" || js(tg["RetryPolicy"]) != `{"MaximumEventAgeInSeconds":180,"MaximumRetryAttempts":2}` {
+				t.Errorf("%s/%s: input %v, retry %s", sh.ID, id, tg["Input"], js(tg["RetryPolicy"]))
+			}
+			if !fx.refersTo(sh.ID, tg["DeadLetterConfig"].(map[string]any)["Arn"], dlq) {
+				t.Errorf("%s/%s: dead letters go to %s", sh.ID, id, js(tg["DeadLetterConfig"]))
+			}
+			fn := tg["Arn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+			if _, ok := resources(tpl, "AWS::Lambda::Function")[fn]; !ok {
+				t.Errorf("%s/%s: target %v is not a rotator", sh.ID, id, fn)
+			}
+			role := resources(tpl, "AWS::IAM::Role")[tg["RoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)]
+			var got []string
+			for _, st := range stmtsOf(role) {
+				got = append(got, fmt.Sprintf("%v %s", st["Action"], js(st["Resource"])))
+			}
+			if len(got) != 3 || got[0] != fmt.Sprintf(`lambda:InvokeFunction {"Fn::GetAtt":["%s","Arn"]}`, fn) ||
+				!strings.HasPrefix(got[1], "sqs:SendMessage ") || !strings.HasPrefix(got[2], "[kms:Decrypt kms:GenerateDataKey] ") {
+				t.Errorf("%s/%s: scheduler role may %v", sh.ID, id, got)
+			}
+		}
+	}
+	assert(t, "the queue refuses requests without TLS", func() {
+		fx.root.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{map[string]any{
+				"Effect": "Deny", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}, "Action": "sqs:*",
+				"Principal": map[string]any{"AWS": "*"}, "Resource": assertions.Match_AnyValue(),
+			}})},
+		})
+	})
+}
+
+// Proves: consumer reports match on the default bus by source and
+// detail-type from shared/events, and each shard's CloudTrail rules match
+// both ExpiredToken error codes for exactly that shard's role ARNs.
+func TestExpiredTokenRules(t *testing.T) {
+	fx := example(t)
+	checkCloudTrailRules(t, fx)
+	assert(t, "report rule", func() {
+		fx.root.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"EventPattern": map[string]any{"source": []any{"stsrotator"}, "detail-type": []any{"ExpiredToken Observed"}},
+			"EventBusName": assertions.Match_Absent(), "State": "ENABLED",
+		})
+	})
+	if events.Source != "stsrotator" || events.DetailTypeExpiredToken != "ExpiredToken Observed" {
+		t.Fatal("shared/events no longer says what the issue specifies")
+	}
+}
+
+func checkCloudTrailRules(t *testing.T, fx *fixture) {
+	t.Helper()
+	for _, sh := range fx.plan.Shards {
+		want := map[string]bool{}
+		for _, tg := range sh.Targets {
+			want[tg.RoleArn] = true
+		}
+		got := map[string]bool{}
+		for id, r := range resources(fx.shardJS[sh.ID], "AWS::Events::Rule") {
+			p := props(r)["EventPattern"].(map[string]any)
+			if n := len(js(p)); n > stack.MaxPatternChars {
+				t.Errorf("%s/%s: pattern of %d chars", sh.ID, id, n)
+			}
+			d := p["detail"].(map[string]any)
+			if js(p["detail-type"]) != `["AWS API Call via CloudTrail"]` || js(d["errorCode"]) != `["ExpiredToken","ExpiredTokenException"]` || props(r)["EventBusName"] != nil {
+				t.Errorf("%s/%s: %s", sh.ID, id, js(p))
+			}
+			for _, a := range d["userIdentity"].(map[string]any)["sessionContext"].(map[string]any)["sessionIssuer"].(map[string]any)["arn"].([]any) {
+				got[a.(string)] = true
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: rules match %v, want %v", sh.ID, got, want)
+		}
+	}
+}
+
+// Proves: the reactor hook sends both kinds of ExpiredToken signal — the
+// consumer reports and every shard's CloudTrail rules — to its target.
+func TestWireExpiredTokenReactor(t *testing.T) {
+	p := example(t).plan
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	svc := stack.New(app, "Hook", stack.Props{StackName: "hook", Plan: p, CodeDir: t.TempDir()})
+	q := awssqs.NewQueue(svc.Stack, jsii.String("StandIn"), nil)
+	svc.WireExpiredTokenReactor(awseventstargets.NewSqsQueue(q, nil))
+	hasTarget := assertions.Match_ObjectLike(&map[string]any{"Targets": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Arn": assertions.Match_AnyValue()})})})
+	assert(t, "report rule", func() {
+		assertions.Template_FromStack(svc.Stack, nil).AllResourcesProperties(jsii.String("AWS::Events::Rule"), hasTarget)
+	})
+	for _, sh := range svc.Shards {
+		assert(t, sh.Plan.ID, func() {
+			assertions.Template_FromStack(sh.Stack, nil).AllResourcesProperties(jsii.String("AWS::Events::Rule"), hasTarget)
+		})
+	}
+}
+
+// alarmActionIsTopic says whether an alarm in shard sid (or the root, when
+// sid is "") notifies the alert topic.
+func (fx *fixture) alarmActionIsTopic(sid string, r map[string]any, topic string) bool {
+	acts, _ := props(r)["AlarmActions"].([]any)
+	if len(acts) != 1 {
+		return false
+	}
+	if sid == "" {
+		return js(acts[0]) == fmt.Sprintf(`{"Ref":"%s"}`, topic)
+	}
+	return fx.refersTo(sid, acts[0], topic)
+}
+
+// Proves: every alarm notifies the topic; the root alarms on a non-empty
+// dead-letter queue; each lane alarms on rotator errors and has one
+// validity alarm per 10 targets whose expression covers each of them with
+// the metric, namespace and dimension from shared/metrics.
+func TestAlarmsNotifyTheTopic(t *testing.T) {
+	fx := example(t)
+	checkAlarms(t, fx)
+	assert(t, "dead-letter alarm", func() {
+		fx.root.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS", "Threshold": 1,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+		})
+	})
+	assert(t, "the example's validity threshold for deploy-bot is refreshBefore (10m) less one sweep (3m)", func() {
+		fx.shards[shardOf(fx, "deploy-bot")].HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"Metrics": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Expression": "MIN([FILL(v0,0)/420])"})}),
+		})
+	})
+}
+
+func checkAlarms(t *testing.T, fx *fixture) {
+	t.Helper()
+	topic := fx.rootRef(t, "AWS::SNS::Topic")
+	for id, r := range resources(fx.rootJS, "AWS::CloudWatch::Alarm") {
+		if !fx.alarmActionIsTopic("", r, topic) {
+			t.Errorf("root alarm %s does not notify the topic", id)
+		}
+	}
+	for _, sh := range fx.plan.Shards {
+		alarms := resources(fx.shardJS[sh.ID], "AWS::CloudWatch::Alarm")
+		covered := map[string]bool{}
+		errs := 0
+		for id, r := range alarms {
+			if !fx.alarmActionIsTopic(sh.ID, r, topic) {
+				t.Errorf("%s/%s does not notify the topic", sh.ID, id)
+			}
+			p := props(r)
+			if p["MetricName"] == "Errors" {
+				errs++
+				continue
+			}
+			if p["Threshold"] != 1.0 || p["ComparisonOperator"] != "LessThanThreshold" || p["TreatMissingData"] != "breaching" {
+				t.Errorf("%s/%s: %s", sh.ID, id, js(p))
+			}
+			ms := p["Metrics"].([]any)
+			if len(ms) > stack.TargetsPerAlarm+1 {
+				t.Errorf("%s/%s: %d metrics, CloudWatch allows %d", sh.ID, id, len(ms)-1, stack.TargetsPerAlarm)
+			}
+			for _, m := range ms {
+				st, ok := m.(map[string]any)["MetricStat"].(map[string]any)
+				if !ok {
+					continue
+				}
+				met := st["Metric"].(map[string]any)
+				dims := met["Dimensions"].([]any)
+				if met["Namespace"] != metrics.Namespace || met["MetricName"] != metrics.ValiditySeconds || len(dims) != 1 || dims[0].(map[string]any)["Name"] != metrics.DimTarget {
+					t.Errorf("%s/%s: %s", sh.ID, id, js(met))
+				}
+				covered[dims[0].(map[string]any)["Value"].(string)] = true
+			}
+		}
+		if errs != len(sh.Lanes) {
+			t.Errorf("%s: %d error alarms for %d lanes", sh.ID, errs, len(sh.Lanes))
+		}
+		for _, tg := range sh.Targets {
+			if !covered[tg.Name] {
+				t.Errorf("%s: no validity alarm covers %s", sh.ID, tg.Name)
+			}
+		}
+	}
+}
+
+// Proves: the dashboard graphs every target's validity left and rotations
+// (search expressions, so it neither grows with the config nor misses a
+// target).
+func TestDashboard(t *testing.T) {
+	fx := example(t)
+	body := js(props(resources(fx.rootJS, "AWS::CloudWatch::Dashboard")[fx.rootRef(t, "AWS::CloudWatch::Dashboard")])["DashboardBody"])
+	for _, m := range []string{metrics.ValiditySeconds, metrics.Rotations} {
+		want := fmt.Sprintf(`SEARCH('{%s,%s} MetricName=\\\"%s\\\"'`, metrics.Namespace, metrics.DimTarget, m)
+		if !strings.Contains(body, want) {
+			t.Errorf("dashboard has no %s search; body: %s", m, body)
+		}
+	}
+}
+
+// Proves: the root stack outputs what a user needs — topic, bus, source
+// and detail-type — and, for a config this small, each secret's ARN and
+// its exact ~/.aws/config line; the shard stacks carry the same
+// per-target outputs whatever the config's size.
+func TestOutputs(t *testing.T) {
+	fx := example(t)
+	keys := plan.OutputKeys(fx.plan.Config)
+	for id, v := range map[string]any{
+		"AlertTopicArn":           map[string]any{"Ref": fx.rootRef(t, "AWS::SNS::Topic")},
+		"ExpiredTokenEventBusArn": assertions.Match_AnyValue(),
+		"ExpiredTokenSource":      events.Source,
+		"ExpiredTokenDetailType":  events.DetailTypeExpiredToken,
+		"Summary":                 "3 targets in 3 shard stacks, rotated by 3 functions every 3m0s",
+	} {
+		assert(t, id, func() { fx.root.HasOutput(jsii.String(id), map[string]any{"Value": v}) })
+	}
+	for _, sh := range fx.plan.Shards {
+		for _, tg := range sh.Targets {
+			k := keys[tg.Name]
+			line := "credential_process = stsrotator credential-process --target " + tg.Name
+			assert(t, tg.Name, func() {
+				fx.root.HasOutput(jsii.String("AwsConfig"+k), map[string]any{"Value": line})
+				fx.root.HasOutput(jsii.String("SecretArn"+k), map[string]any{"Value": map[string]any{"Fn::GetAtt": assertions.Match_AnyValue()}})
+				fx.shards[sh.ID].HasOutput(jsii.String("AwsConfig"+k), map[string]any{"Value": line})
+				fx.shards[sh.ID].HasOutput(jsii.String("SecretArn"+k), map[string]any{"Value": map[string]any{"Ref": "Secret" + k}})
+			})
+		}
+	}
+}
+
+// Proves: cdk-nag's AWS Solutions rules report no unsuppressed finding,
+// and the only suppressions are the two reasoned ones (so a new one cannot
+// slip in unreviewed).
+func TestNagClean(t *testing.T) {
+	fx := example(t)
+	errs := assertions.Annotations_FromStack(fx.svc.Stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+	for _, e := range *errs {
+		t.Errorf("%s: %v", *e.Id, e.Entry.Data)
+	}
+	got := map[string]string{}
+	collect := func(tpl map[string]any) {
+		for _, r := range tpl["Resources"].(map[string]any) {
+			md, _ := r.(map[string]any)["Metadata"].(map[string]any)
+			nag, _ := md["cdk_nag"].(map[string]any)
+			rules, _ := nag["rules_to_suppress"].([]any)
+			for _, s := range rules {
+				sm := s.(map[string]any)
+				got[sm["id"].(string)] = sm["reason"].(string)
+			}
+		}
+	}
+	collect(fx.rootJS)
+	for _, tpl := range fx.shardJS {
+		collect(tpl)
+	}
+	want := map[string]string{"AwsSolutions-SMG4": "4 hours", "AwsSolutions-SQS3": "dead-letter queue"}
+	if len(got) != len(want) {
+		t.Errorf("suppressions %v, want only %v", got, want)
+	}
+	for id, must := range want {
+		if !strings.Contains(got[id], must) {
+			t.Errorf("%s: reason %q does not say why (%q)", id, got[id], must)
+		}
+	}
+}
+
+// Proves: the nag check is live — an unencrypted queue is reported as an
+// error, which is what fails a synth.
+func TestNagReportsAFinding(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	stack.Nag(app)
+	st := awscdk.NewStack(app, jsii.String("Bad"), nil)
+	awssqs.NewQueue(st, jsii.String("Plain"), &awssqs.QueueProps{Encryption: awssqs.QueueEncryption_UNENCRYPTED})
+	errs := assertions.Annotations_FromStack(st).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-SQS.*")))
+	if len(*errs) == 0 {
+		t.Fatal("cdk-nag reported nothing for an unencrypted queue without a dead-letter queue")
+	}
+}
+
+// CloudFormation and IAM limits that a 2,000-target config must respect.
+const (
+	maxResources   = 500
+	maxOutputs     = 200
+	maxParameters  = 200
+	maxTemplate    = 1_000_000
+	maxInlinePolic = 10_240
+)
+
+// Proves: a 2,000-target config synthesises into stacks inside
+// CloudFormation's limits (resources, outputs, parameters, template size),
+// every lane's inline policy stays under IAM's 10,240 characters even with
+// the longest partition, region and generated names, and the policies,
+// rules and alarms are as exact as for the example.
+func TestTwoThousandTargets(t *testing.T) {
+	fx := big(t)
+	t.Logf("2,000 targets: %d shards, %d lanes, synth and template read in %s", len(fx.plan.Shards), len(fx.plan.Lanes()), fx.took.Round(time.Second))
+	all := map[string]map[string]any{"root": fx.rootJS}
+	for id, tpl := range fx.shardJS {
+		all[id] = tpl
+	}
+	secrets := 0
+	for id, tpl := range all {
+		n := func(k string) int { m, _ := tpl[k].(map[string]any); return len(m) }
+		if n("Resources") > maxResources || n("Outputs") > maxOutputs || n("Parameters") > maxParameters || len(js(tpl)) > maxTemplate {
+			t.Errorf("%s: %d resources, %d outputs, %d parameters, %d bytes", id, n("Resources"), n("Outputs"), n("Parameters"), len(js(tpl)))
+		}
+		secrets += len(resources(tpl, "AWS::SecretsManager::Secret"))
+		for rid, r := range resources(tpl, "AWS::IAM::Role") {
+			if size := len(js(worstCase(tpl, props(r)["Policies"]))); size > maxInlinePolic {
+				t.Errorf("%s/%s: inline policies reach %d chars in the worst case", id, rid, size)
+			}
+		}
+	}
+	if secrets != 2000 {
+		t.Fatalf("%d secrets", secrets)
+	}
+	if _, ok := fx.rootJS["Outputs"].(map[string]any)["AwsConfigTarget0000"]; ok {
+		t.Error("per-target outputs on the root stack would exceed 200 outputs")
+	}
+	checkRotatorPolicies(t, fx)
+	checkCloudTrailRules(t, fx)
+	checkAlarms(t, fx)
+}
+
+// worstCase replaces every deploy-time value in v with the longest value
+// it can take, so the rendered length bounds the real one.
+func worstCase(tpl map[string]any, v any) any {
+	const (
+		partition = "aws-iso-b"
+		region    = "ap-southeast-7xx"
+		account   = "123456789012"
+		suffix    = "amazonaws.com.cn"
+		generated = 256 // a generated physical name (nested stack name + logical ID + suffix), generously
+	)
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = worstCase(tpl, x[i])
+		}
+		return out
+	case map[string]any:
+		if ref, ok := x["Ref"].(string); ok {
+			switch ref {
+			case "AWS::Partition":
+				return partition
+			case "AWS::Region":
+				return region
+			case "AWS::AccountId":
+				return account
+			case "AWS::URLSuffix":
+				return suffix
+			}
+			if r, ok := tpl["Resources"].(map[string]any)[ref].(map[string]any); ok && r["Type"] == "AWS::SecretsManager::Secret" {
+				return fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-abcdef", partition, region, account, props(r)["Name"])
+			}
+			// a parameter: the key or queue ARN passed from the root
+			return fmt.Sprintf("arn:%s:kms:%s:%s:key/%s", partition, region, account, strings.Repeat("f", 36))
+		}
+		if _, ok := x["Fn::GetAtt"]; ok {
+			return fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s:*", partition, region, account, strings.Repeat("n", generated))
+		}
+		if j, ok := x["Fn::Join"].([]any); ok {
+			var b strings.Builder
+			for i, part := range j[1].([]any) {
+				if i > 0 {
+					b.WriteString(j[0].(string))
+				}
+				b.WriteString(fmt.Sprint(worstCase(tpl, part)))
+			}
+			return b.String()
+		}
+		out := map[string]any{}
+		for k, e := range x {
+			out[k] = worstCase(tpl, e)
+		}
+		return out
+	}
+	return v
+}
+
