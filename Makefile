@@ -48,3 +48,23 @@ fuzz:
 
 clean:
 	rm -rf dist cdk.out
+
+# The CDK CLI comes from package-lock.json only; jsii's Node-version
+# warnings say nothing about this app, and synth must work offline.
+CDK := npx --no-install cdk
+CDK_ENV := JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 \
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=18,20 CDK_DISABLE_VERSION_CHECK=1
+# e.g. make synth CDK_ARGS='-c config=path/to.yaml'
+CDK_ARGS ?=
+
+node_modules/.bin/cdk: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+## synth: build, then synthesise the whole service into cdk.out (cdk-nag must pass)
+synth: build node_modules/.bin/cdk
+	$(CDK_ENV) $(CDK) synth --quiet --no-notices $(CDK_ARGS)
+
+## deploy: build, then deploy every stack to the account of your AWS credentials
+deploy: build node_modules/.bin/cdk
+	$(CDK_ENV) $(CDK) deploy --all --no-notices $(CDK_ARGS)
