@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+)
+
+// Event is the rotator's input. The schedule sends {} (sweep every
+// target); a caller asking for one target names it, optionally forcing.
+type Event struct {
+	Target string `json:"target,omitempty"`
+	Force  bool   `json:"force,omitempty"`
+	// Reason is recorded in logs, e.g. "expired-token report from app-1".
+	Reason string `json:"reason,omitempty"`
+}
+
+// Response reports what the invocation did; it never carries secrets.
+type Response struct {
+	Mode       string           `json:"mode"` // "sweep" or "target"
+	Summary    rotation.Summary `json:"summary"`
+	DurationMs int64            `json:"durationMs"`
+}
+
+// Handler serves one rotator invocation.
+type Handler struct {
+	Engine      *rotation.Engine
+	Config      *config.Config
+	Concurrency int
+	Log         *slog.Logger
+	Emit        *metrics.Writer
+	Now         func() time.Time
+}
+
+// ErrBadInput marks an event the rotator cannot act on; retrying it
+// cannot help.
+var ErrBadInput = errors.New("bad rotator input")
+
+// Handle rotates what the event asks for. It returns an error when the
+// input is bad or any target failed, so Lambda's error metric and the
+// schedule's retry policy see it; targets that succeeded stay rotated.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Response, error) {
+	start := h.Now()
+	ev, err := parseEvent(raw)
+	if err != nil {
+		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
+		return Response{}, err
+	}
+	targets := h.Config.Targets
+	resp := Response{Mode: "sweep"}
+	why := ev.Reason
+	if why == "" {
+		why = "schedule"
+	}
+	if ev.Target != "" {
+		t, ok := h.Config.Target(ev.Target)
+		if !ok {
+			err := fmt.Errorf("%w: unknown target %q; valid targets: %s", ErrBadInput, ev.Target, listNames(h.Config.Names()))
+			h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
+			return Response{}, err
+		}
+		targets, resp.Mode = []config.Target{t}, "target"
+	} else if ev.Force {
+		err := fmt.Errorf("%w: force needs a target; a forced sweep of every target would defeat the write-rate guidance", ErrBadInput)
+		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
+		return Response{}, err
+	}
+	_, resp.Summary = h.Engine.Sweep(ctx, targets, h.Concurrency, rotation.Request{Force: ev.Force, Why: why})
+	resp.DurationMs = h.Now().Sub(start).Milliseconds()
+	h.Emit.Put(metrics.SweepDuration, float64(resp.DurationMs), metrics.Milliseconds, nil)
+	h.Log.InfoContext(ctx, "done", slog.String("mode", resp.Mode), slog.Int("targets", len(targets)),
+		slog.Int("rotated", len(resp.Summary.Rotated)), slog.Int("fresh", resp.Summary.Fresh),
+		slog.Int("superseded", resp.Summary.Superseded), slog.Int("failed", len(resp.Summary.Failed)),
+		slog.Int64("durationMs", resp.DurationMs))
+	if !resp.Summary.OK() {
+		var parts []string
+		for _, f := range resp.Summary.Failed {
+			parts = append(parts, f.Target+": "+f.Reason)
+		}
+		return resp, fmt.Errorf("%d of %d targets failed: %s", len(resp.Summary.Failed), len(targets), strings.Join(parts, "; "))
+	}
+	return resp, nil
+}
+
+func parseEvent(raw json.RawMessage) (Event, error) {
+	var ev Event
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
+		return ev, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		return ev, fmt.Errorf(`%w: %v; send {} to sweep every target, or {"target":"<name>","force":true,"reason":"…"} for one`, ErrBadInput, err)
+	}
+	if dec.More() {
+		return ev, fmt.Errorf("%w: more than one JSON value; send a single object", ErrBadInput)
+	}
+	return ev, nil
+}
+
+// listNames keeps the error readable for configs with thousands of targets.
+func listNames(names []string) string {
+	const most = 20
+	if len(names) <= most {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s, … (%d more)", strings.Join(names[:most], ", "), len(names)-most)
+}

@@ -1,0 +1,66 @@
+// Command rotator is the scheduled Lambda that keeps every target's secret
+// fresh. It only wires: configuration, clients and the handler are built
+// once per execution environment.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	fail := func(msg string, err error) {
+		log.Error(msg, slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	cfg, err := config.Load(lambdaenv.ConfigFilePath())
+	if err != nil {
+		fail("load config", err)
+	}
+	verify, err := rotation.ParseVerifyMode(os.Getenv(lambdaenv.VerifyMode))
+	if err != nil {
+		fail("read "+lambdaenv.VerifyMode, err)
+	}
+	concurrency, err := lambdaenv.Int(lambdaenv.Concurrency, cfg.Rotator.Concurrency)
+	if err != nil {
+		fail("read "+lambdaenv.Concurrency, err)
+	}
+	// Five attempts with the SDK's backoff ride out throttling bursts
+	// without outlasting the sweep interval.
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryMaxAttempts(5))
+	if err != nil {
+		fail("load AWS config", err)
+	}
+	emit := metrics.NewWriter(os.Stdout, time.Now)
+	h := &Handler{
+		Engine: &rotation.Engine{
+			STS:      sts.NewFromConfig(awsCfg),
+			Secrets:  secretsmanager.NewFromConfig(awsCfg),
+			Now:      time.Now,
+			Log:      log,
+			Emit:     emit,
+			Verify:   verify,
+			KMSKeyID: os.Getenv(lambdaenv.KMSKeyID),
+			Jitter:   cfg.Rotator.Jitter,
+		},
+		Config:      cfg,
+		Concurrency: concurrency,
+		Log:         log,
+		Emit:        emit,
+		Now:         time.Now,
+	}
+	lambda.Start(h.Handle)
+}
