@@ -176,4 +176,3 @@ func Parse(file string, data []byte) (*Config, error) {
 	cfg.File = file
 	return cfg, nil
 }
-
