@@ -617,7 +617,7 @@ func TestNagClean(t *testing.T) {
 	fx := example(t)
 	errs := assertions.Annotations_FromStack(fx.svc.Stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 	for _, e := range *errs {
-		t.Errorf("%s: %v", *e.Id, e.Entry.Data)
+		t.Errorf("unsuppressed finding: %s", js(e))
 	}
 	got := map[string]string{}
 	collect := func(tpl map[string]any) {
@@ -760,4 +760,3 @@ func worstCase(tpl map[string]any, v any) any {
 	}
 	return v
 }
-

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stsrotator/stsrotator/infra/asset"
+	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/infra/stack"
+	"github.com/stsrotator/stsrotator/shared/config"
+)
+
+// Context keys a user sets with `cdk synth -c key=value`.
+const (
+	ContextConfig    = "config"
+	ContextStackName = "stackName"
+	// DefaultStackName is the root stack's name when none is given.
+	DefaultStackName = "stsrotator"
+	// StackID is the root stack's construct ID and cloud-assembly artifact.
+	StackID = "Stsrotator"
+	// RotatorBinary is what `make build` produces for the rotator,
+	// relative to the repository root.
+	RotatorBinary = "dist/rotator/bootstrap"
+)
+
+func main() {
+	err := run()
+	jsii.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	app := awscdk.NewApp(nil)
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	cfgPath := config.DefaultPath
+	if v, ok := app.Node().TryGetContext(jsii.String(ContextConfig)).(string); ok && v != "" {
+		cfgPath = v
+	}
+	stackName := DefaultStackName
+	if v, ok := app.Node().TryGetContext(jsii.String(ContextStackName)).(string); ok && v != "" {
+		stackName = v
+	}
+	// Messages name the path as the user wrote it; reading resolves it
+	// against the repository root, where cdk.json is.
+	readPath := cfgPath
+	if !filepath.IsAbs(readPath) {
+		readPath = filepath.Join(root, readPath)
+	}
+	data, err := os.ReadFile(readPath)
+	if err != nil {
+		return fmt.Errorf("read config %s: %w (fix: create it, or pass the right path with -c %s=path/to.yaml)", cfgPath, err, ContextConfig)
+	}
+	cfg, err := config.Parse(cfgPath, data)
+	if err != nil {
+		return err
+	}
+	p, err := plan.New(cfg, data)
+	if err != nil {
+		return err
+	}
+	stage, err := os.MkdirTemp("", "stsrotator-code-")
+	if err != nil {
+		return fmt.Errorf("stage the function package: %w", err)
+	}
+	// CDK copies the asset into the cloud assembly while the function is
+	// defined, so the staging directory is only needed until synth ends.
+	defer os.RemoveAll(stage)
+	code := filepath.Join(stage, "rotator")
+	if err := asset.Stage(code, filepath.Join(root, RotatorBinary), p.Files()); err != nil {
+		return err
+	}
+	stack.Nag(app)
+	stack.New(app, StackID, stack.Props{StackName: stackName, Plan: p, CodeDir: code})
+	app.Synth(nil)
+	return check(*app.Outdir())
+}
+
+// check fails the synth on error annotations (unsuppressed cdk-nag
+// findings, CDK validation errors). It reads them from the cloud assembly
+// on disk, where CDK also records those of nested stacks on the top-level
+// stack's artifact, so nothing escapes.
+func check(outdir string) error {
+	errs, err := assemblyErrors(outdir)
+	if err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("synth found %d error(s):\n  %s", len(errs), strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+type metadataEntry struct {
+	Type string `json:"type"`
+	Data any    `json:"data"`
+}
+
+// assemblyErrors lists every error metadata entry of every artifact in the
+// cloud assembly at outdir, as "construct path: message".
+func assemblyErrors(outdir string) ([]string, error) {
+	var manifest struct {
+		Artifacts map[string]struct {
+			Metadata               map[string][]metadataEntry `json:"metadata"`
+			AdditionalMetadataFile string                     `json:"additionalMetadataFile"`
+		} `json:"artifacts"`
+	}
+	if err := readJSON(filepath.Join(outdir, "manifest.json"), &manifest); err != nil {
+		return nil, err
+	}
+	var errs []string
+	collect := func(md map[string][]metadataEntry) {
+		for path, entries := range md {
+			for _, e := range entries {
+				if e.Type == "aws:cdk:error" {
+					errs = append(errs, fmt.Sprintf("%s: %v", path, e.Data))
+				}
+			}
+		}
+	}
+	for _, a := range manifest.Artifacts {
+		collect(a.Metadata)
+		if a.AdditionalMetadataFile != "" {
+			md := map[string][]metadataEntry{}
+			if err := readJSON(filepath.Join(outdir, a.AdditionalMetadataFile), &md); err != nil {
+				return nil, err
+			}
+			collect(md)
+		}
+	}
+	sort.Strings(errs)
+	return errs, nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read the cloud assembly: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("read the cloud assembly %s: %w", path, err)
+	}
+	return nil
+}
+
+// repoRoot is the nearest directory, from the working directory up, that
+// holds cdk.json: the CDK CLI runs the app there, and `go test` runs it
+// from a package directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find the repository root: %w", err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "cdk.json")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("find the repository root: no cdk.json in " + dir + " or above (fix: run from the repository)")
+		}
+	}
+}
