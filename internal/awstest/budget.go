@@ -1,0 +1,54 @@
+package awstest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// Budgets every function binary must meet (issue figures).
+const (
+	MaxBootstrapBytes = 12 << 20
+	MaxInit           = 20 * time.Millisecond
+)
+
+// CheckBudget builds functions/<name> for Lambda (linux/arm64, the flags of
+// `make build`) and fails if it exceeds MaxBootstrapBytes; then starts the
+// host build five times under kumo's Runtime API and fails if the median
+// time from process start to the first poll exceeds MaxInit.
+func CheckBudget(t *testing.T, name string, env []string) {
+	root := RepoRoot(t)
+	arm := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", arm, "./functions/"+name)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("arm64 build: %v\n%s", err, b)
+	}
+	st, err := os.Stat(arm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s arm64 bootstrap: %.2f MB (budget %d MB)", name, float64(st.Size())/(1<<20), MaxBootstrapBytes>>20)
+	if st.Size() > MaxBootstrapBytes {
+		t.Errorf("%s bootstrap is %d bytes, over the %d budget", name, st.Size(), MaxBootstrapBytes)
+	}
+
+	e := Start(t)
+	bin := BuildFunction(t, root, name)
+	var inits []time.Duration
+	for i := range 5 {
+		f := e.RunFunction(t, e.Unique(fmt.Sprintf("%s-%d", name, i)), bin, env, nil)
+		inits = append(inits, f.Init)
+		f.Stop(t)
+	}
+	slices.Sort(inits)
+	t.Logf("%s init, process start to first Runtime API poll, 5 starts: median %s, min %s, max %s (budget %s)", name, inits[2], inits[0], inits[4], MaxInit)
+	if inits[2] > MaxInit {
+		t.Errorf("%s median init %s is over the %s budget", name, inits[2], MaxInit)
+	}
+}
