@@ -1,0 +1,115 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version of the ExpiredToken detail. Fields are only
+// ever added; a consumer that sees a higher version reads what it knows.
+const SchemaVersion = 1
+
+// Error codes AWS uses for an expired session token.
+const (
+	CodeExpiredToken          = "ExpiredToken"
+	CodeExpiredTokenException = "ExpiredTokenException"
+)
+
+// IsExpiredCode reports whether an AWS error code means the token expired.
+func IsExpiredCode(code string) bool {
+	return code == CodeExpiredToken || code == CodeExpiredTokenException
+}
+
+// Observer says who saw the failure.
+type Observer struct {
+	// App is the application or job name.
+	App string `json:"app,omitempty"`
+	// Host is the machine, container or function that saw it.
+	Host string `json:"host,omitempty"`
+	// Via is how the report was produced: "library", "cli", "logs" or
+	// "manual".
+	Via string `json:"via"`
+}
+
+// ExpiredToken is the detail of a "ExpiredToken Observed" event: a
+// consumer's credentials, read from an stsrotator secret, were refused as
+// expired. It is the schema published as docs/expired-token.schema.json.
+type ExpiredToken struct {
+	SchemaVersion int `json:"schemaVersion"`
+	// Target is the config target name; SecretID (name or ARN) may be given
+	// instead or as well.
+	Target   string `json:"target,omitempty"`
+	SecretID string `json:"secretId,omitempty"`
+	// AccessKeyID is the failing key in masked form (first and last four
+	// characters), never the whole key.
+	AccessKeyID  string    `json:"accessKeyId,omitempty"`
+	Service      string    `json:"service,omitempty"`
+	Operation    string    `json:"operation,omitempty"`
+	Region       string    `json:"region,omitempty"`
+	ErrorCode    string    `json:"errorCode"`
+	ErrorMessage string    `json:"errorMessage,omitempty"`
+	ObservedAt   time.Time `json:"observedAt"`
+	Observer     Observer  `json:"observer"`
+}
+
+// ErrInvalid marks a detail that cannot be acted on.
+var ErrInvalid = errors.New("invalid ExpiredToken report")
+
+// reMasked accepts only the masked form, so a report can never carry a
+// whole access key into EventBridge, logs or alerts.
+var reMasked = regexp.MustCompile(`^[A-Z0-9]{4}…[A-Za-z0-9]{4}$`)
+
+const maxText = 1024
+
+// Validate names the first problem with the detail and how to fix it.
+func (e ExpiredToken) Validate() error {
+	bad := func(field, problem, fix string) error {
+		return fmt.Errorf("%w: %s %s (fix: %s)", ErrInvalid, field, problem, fix)
+	}
+	switch {
+	case e.SchemaVersion < 1:
+		return bad("schemaVersion", "is missing", fmt.Sprintf("set it to %d", SchemaVersion))
+	case e.Target == "" && e.SecretID == "":
+		return bad("target", "and secretId are both empty", "name the config target, or the secret's name or ARN")
+	case !IsExpiredCode(e.ErrorCode):
+		return bad("errorCode", fmt.Sprintf("is %q", truncate(e.ErrorCode, 64)), "report only ExpiredToken or ExpiredTokenException")
+	case e.AccessKeyID != "" && !reMasked.MatchString(e.AccessKeyID):
+		return bad("accessKeyId", "is not masked", "send only the first and last four characters, as ASIA…WXYZ")
+	case e.ObservedAt.IsZero():
+		return bad("observedAt", "is missing", "set it to the RFC 3339 time of the failure")
+	case e.Observer.Via == "":
+		return bad("observer.via", "is missing", `set it to "library", "cli", "logs" or "manual"`)
+	}
+	for field, v := range map[string]string{"target": e.Target, "secretId": e.SecretID, "service": e.Service, "operation": e.Operation,
+		"region": e.Region, "errorMessage": e.ErrorMessage, "observer.app": e.Observer.App, "observer.host": e.Observer.Host} {
+		if len(v) > maxText {
+			return bad(field, fmt.Sprintf("is %d bytes long", len(v)), fmt.Sprintf("keep it under %d", maxText))
+		}
+	}
+	return nil
+}
+
+// ParseExpiredToken reads and validates an event detail.
+func ParseExpiredToken(detail []byte) (ExpiredToken, error) {
+	var e ExpiredToken
+	// Unknown fields are allowed: later schema versions only add fields.
+	if err := json.NewDecoder(bytes.NewReader(detail)).Decode(&e); err != nil {
+		return ExpiredToken{}, fmt.Errorf("%w: %v (fix: send the JSON object described in docs/expired-token.schema.json)", ErrInvalid, err)
+	}
+	if err := e.Validate(); err != nil {
+		return ExpiredToken{}, err
+	}
+	return e, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
