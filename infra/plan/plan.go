@@ -184,10 +184,11 @@ func packLanes(ts []config.Target) [][]config.Target {
 }
 
 // TargetPolicyCost is the most characters a target adds to its lane's
-// inline policy: its role ARN in the sts statement and its secret's ARN in
-// the secretsmanager statement, each quoted and comma-separated.
+// inline policy: its role ARN in the sts statement, and its secret's ARN
+// and its secret's name pattern in the two secretsmanager statements, each
+// quoted and comma-separated.
 func TargetPolicyCost(t config.Target) int {
-	return len(t.RoleArn) + 3 + MaxSecretArnLen(t.SecretName) + 3
+	return len(t.RoleArn) + 3 + 2*(MaxSecretArnLen(t.SecretName)+3)
 }
 
 // MaxSecretArnLen is the longest ARN a secret with this name can have:

@@ -129,15 +129,31 @@ func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGrou
 			Resources: jsii.Strings(g.arns...),
 		}))
 	}
-	var secrets []*string
+	var secrets, names []*string
 	for _, t := range lp.Targets {
 		secrets = append(secrets, sh.Secrets[t.Name].Ref())
+		names = append(names, awscdk.Stack_Of(sh.Stack).FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
+			ResourceName: jsii.String(t.SecretName + SecretSuffixPattern), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}))
 	}
 	stmts = append(stmts,
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ReadAndWriteOwnSecrets"),
 			Actions:   jsii.Strings(SecretActions...),
 			Resources: &secrets,
+		}),
+		// The rotator creates a secret that has no current version: the
+		// stack's empty one (CreateSecret then answers ResourceExists and
+		// the rotator writes with PutSecretValue) or one deleted outside
+		// the stack. IAM authorises CreateSecret, and TagResource for its
+		// tags, against an ARN whose random suffix cannot be known in
+		// advance; "-??????" matches exactly that suffix of exactly this
+		// name, nothing wider.
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("CreateOwnSecretsWhenEmpty"),
+			Actions:   jsii.Strings(CreateActions...),
+			Resources: &names,
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("UseTheKeyThroughSecretsManagerOnly"),
@@ -154,6 +170,14 @@ func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGrou
 // SecretActions is what the rotator does to its own secrets: read the
 // current version's expiry, write the next one, and check the secret.
 var SecretActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+
+// CreateActions let the rotator create its own secrets by name; see
+// rotatorStatements.
+var CreateActions = []string{"secretsmanager:CreateSecret", "secretsmanager:TagResource"}
+
+// SecretSuffixPattern is the IAM pattern of the six random characters
+// Secrets Manager appends to a secret's name in its ARN.
+const SecretSuffixPattern = "-??????"
 
 // KeyActions is what Secrets Manager does with the key on the rotator's
 // behalf: decrypt on reads, make and wrap a data key on writes.
