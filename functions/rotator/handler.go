@@ -15,22 +15,6 @@ import (
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
-// Event is the rotator's input. The schedule sends {} (sweep every
-// target); a caller asking for one target names it, optionally forcing.
-type Event struct {
-	Target string `json:"target,omitempty"`
-	Force  bool   `json:"force,omitempty"`
-	// Reason is recorded in logs, e.g. "expired-token report from app-1".
-	Reason string `json:"reason,omitempty"`
-}
-
-// Response reports what the invocation did; it never carries secrets.
-type Response struct {
-	Mode       string           `json:"mode"` // "sweep" or "target"
-	Summary    rotation.Summary `json:"summary"`
-	DurationMs int64            `json:"durationMs"`
-}
-
 // Handler serves one rotator invocation.
 type Handler struct {
 	Engine      *rotation.Engine
@@ -48,15 +32,15 @@ var ErrBadInput = errors.New("bad rotator input")
 // Handle rotates what the event asks for. It returns an error when the
 // input is bad or any target failed, so Lambda's error metric and the
 // schedule's retry policy see it; targets that succeeded stay rotated.
-func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Response, error) {
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (rotation.Response, error) {
 	start := h.Now()
 	ev, err := parseEvent(raw)
 	if err != nil {
 		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
-		return Response{}, err
+		return rotation.Response{}, err
 	}
 	targets := h.Config.Targets
-	resp := Response{Mode: "sweep"}
+	resp := rotation.Response{Mode: "sweep"}
 	why := ev.Reason
 	if why == "" {
 		why = "schedule"
@@ -66,13 +50,13 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Response, er
 		if !ok {
 			err := fmt.Errorf("%w: unknown target %q; valid targets: %s", ErrBadInput, ev.Target, listNames(h.Config.Names()))
 			h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
-			return Response{}, err
+			return rotation.Response{}, err
 		}
 		targets, resp.Mode = []config.Target{t}, "target"
 	} else if ev.Force {
 		err := fmt.Errorf("%w: force needs a target; a forced sweep of every target would defeat the write-rate guidance", ErrBadInput)
 		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
-		return Response{}, err
+		return rotation.Response{}, err
 	}
 	_, resp.Summary = h.Engine.Sweep(ctx, targets, h.Concurrency, rotation.Request{Force: ev.Force, Why: why})
 	resp.DurationMs = h.Now().Sub(start).Milliseconds()
@@ -91,8 +75,8 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Response, er
 	return resp, nil
 }
 
-func parseEvent(raw json.RawMessage) (Event, error) {
-	var ev Event
+func parseEvent(raw json.RawMessage) (rotation.Invocation, error) {
+	var ev rotation.Invocation
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
 		return ev, nil

@@ -138,7 +138,7 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	if err != nil || fnErr != "" {
 		t.Fatalf("invoke: %v %s %s\nlogs:\n%s", err, fnErr, payload, out.String())
 	}
-	var resp Response
+	var resp rotation.Response
 	if err := json.Unmarshal(payload, &resp); err != nil || len(resp.Summary.Rotated) != 2 {
 		t.Fatalf("response %s: %v", payload, err)
 	}

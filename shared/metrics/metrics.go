@@ -83,3 +83,20 @@ func (w *Writer) Put(name string, value float64, unit Unit, dims map[string]stri
 func (w *Writer) PutTarget(target, name string, value float64, unit Unit) {
 	w.Put(name, value, unit, map[string]string{DimTarget: target})
 }
+
+// Reactor metrics.
+const (
+	// DimSource is the signal source: consumer, cloudtrail or logs.
+	DimSource = "Source"
+	// EventsReceived counts ExpiredToken signals (per source).
+	EventsReceived = "EventsReceived"
+	// ForcedRotations counts rotations a report caused (per target).
+	ForcedRotations = "ForcedRotations"
+	// StaleConsumers counts reports of keys older than the current
+	// version while it was valid (per target).
+	StaleConsumers = "StaleConsumers"
+	// UnmatchedEvents counts reports that named no known target or key.
+	UnmatchedEvents = "UnmatchedEvents"
+	// RejectedEvents counts events that could not be parsed.
+	RejectedEvents = "RejectedEvents"
+)

@@ -1,0 +1,19 @@
+package rotation
+
+// Invocation is the rotator function's input, shared by everything that
+// invokes it (the schedule, the reactor, the CLI's rotate). The schedule
+// sends {}: sweep every target. A caller asking for one target names it,
+// optionally forcing.
+type Invocation struct {
+	Target string `json:"target,omitempty"`
+	Force  bool   `json:"force,omitempty"`
+	// Reason is recorded in logs, e.g. "expired-token report from app-1".
+	Reason string `json:"reason,omitempty"`
+}
+
+// Response is the rotator function's output; it never carries secrets.
+type Response struct {
+	Mode       string  `json:"mode"` // "sweep" or "target"
+	Summary    Summary `json:"summary"`
+	DurationMs int64   `json:"durationMs"`
+}
