@@ -202,7 +202,7 @@ func (s *Service) outputs(p *plan.Plan, keys map[string]string) {
 	lanes := len(p.Lanes())
 	summary := fmt.Sprintf("%d targets in %d shard stacks, rotated by %d functions every %s", len(p.Config.Targets), len(p.Shards), lanes, s.sweep)
 	if len(p.Config.Targets) > plan.MaxRootOutputTargets {
-		summary += "; each target's SecretArn<Name> and AwsConfig<Name> outputs are on its shard stack (stsrotator-...-ShardNN)"
+		summary += fmt.Sprintf("; each target's SecretArn<Name> and AwsConfig<Name> outputs are on its nested stack %s-ShardNN…", *s.Stack.StackName())
 	}
 	out("Summary", summary, "What this deploy manages")
 	if len(p.Config.Targets) > plan.MaxRootOutputTargets {

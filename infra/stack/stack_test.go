@@ -27,6 +27,13 @@ func TestEverythingIsEncryptedWithTheKey(t *testing.T) {
 	assert(t, "key rotation", func() {
 		fx.root.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
 	})
+	assert(t, "the topic refuses publishing without TLS", func() {
+		fx.root.HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Effect": "Deny", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+			})})},
+		})
+	})
 	key := fx.rootRef(t, "AWS::KMS::Key")
 	keyArn := map[string]any{"Fn::GetAtt": []any{key, "Arn"}}
 	for _, typ := range []string{"AWS::SNS::Topic", "AWS::SQS::Queue"} {
@@ -710,6 +717,14 @@ func TestTwoThousandTargets(t *testing.T) {
 	checkRotatorPolicies(t, fx)
 	checkCloudTrailRules(t, fx)
 	checkAlarms(t, fx)
+	assert(t, "alerts.emails subscribe to the topic", func() {
+		fx.root.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{
+			"Protocol": "email", "Endpoint": "oncall@example.com", "TopicArn": map[string]any{"Ref": fx.rootRef(t, "AWS::SNS::Topic")},
+		})
+	})
+	assert(t, "the summary points at the shard stacks", func() {
+		fx.root.HasOutput(jsii.String("Summary"), map[string]any{"Value": assertions.Match_StringLikeRegexp(jsii.String("^2000 targets in 64 shard stacks.*nested stack stsrotator-ShardNN"))})
+	})
 }
 
 // worstCase replaces every deploy-time value in v with the longest value
