@@ -16,7 +16,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/sivchari/kumo"
 )
@@ -73,6 +76,15 @@ func NewEnv(srv *kumo.Server) *Env {
 		id:        envs.Add(1),
 	}
 }
+
+// SNS is an SNS client for the emulator.
+func (e *Env) SNS() *sns.Client { return sns.NewFromConfig(e.Config) }
+
+// SQS is an SQS client for the emulator.
+func (e *Env) SQS() *sqs.Client { return sqs.NewFromConfig(e.Config) }
+
+// EventBridge is an EventBridge client for the emulator.
+func (e *Env) EventBridge() *eventbridge.Client { return eventbridge.NewFromConfig(e.Config) }
 
 // Fault decides whether to fail a request instead of sending it; nil
 // means send it. op is the operation name (e.g. "AssumeRole").

@@ -1,0 +1,118 @@
+package reaction
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+)
+
+// Alert renders the message a human reads in an email: what happened,
+// what was done, what state the secret is in now, and what to run next.
+// It carries masked keys only.
+func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, prev Version, suppressed int, window time.Duration) (subject, body string) {
+	name := out.Target
+	if name == "" {
+		name = "unknown target"
+	}
+	var b strings.Builder
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(&b, "%-14s %s\n", label+":", fmt.Sprintf(format, args...))
+	}
+	what := fmt.Sprintf("%s got %s", orDash(s.Observer), orDash(s.ErrorCode))
+	if s.Service != "" || s.Operation != "" {
+		what += fmt.Sprintf(" calling %s:%s", orDash(s.Service), orDash(s.Operation))
+	}
+	if s.Region != "" {
+		what += " in " + s.Region
+	}
+	if !s.ObservedAt.IsZero() {
+		what += " at " + s.ObservedAt.UTC().Format(time.RFC3339)
+	}
+	line("What happened", "%s", what)
+	if s.Message != "" {
+		line("Error", "%s", s.Message)
+	}
+	line("Reported by", "%s (signal source: %s)", orDash(s.Observer), s.Source)
+	if out.Target != "" {
+		line("Target", "%s (role %s)", t.Name, t.RoleArn)
+		line("Secret", "%s", t.SecretName)
+	} else {
+		line("Received", "%s", describeIdentity(s))
+	}
+	if s.Key != "" {
+		desc := fmt.Sprintf("%s (%s)", s.Key, out.Decision.Key)
+		for _, v := range []Version{cur, prev} {
+			if v.Exists && v.ParseErr == nil && v.Value.MaskedKey() == s.Key && !v.Value.Meta.IssuedAt.IsZero() {
+				desc += fmt.Sprintf(", issued %s ago, expires %s", ago(now.Sub(v.Value.Meta.IssuedAt)), v.Value.Expiration.Format(time.RFC3339))
+				break
+			}
+		}
+		line("Failing key", "%s", desc)
+	}
+
+	var action, short string
+	switch out.Decision.Action {
+	case Force:
+		switch {
+		case out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated:
+			action = fmt.Sprintf("forced a rotation because %s → new key %s, valid until %s", out.Decision.Reason, out.Rotation.Key, out.Rotation.Expires.Format(time.RFC3339))
+			short = "rotated after ExpiredToken"
+		case out.Rotation != nil:
+			action = fmt.Sprintf("tried to force a rotation because %s, but it %s: %s", out.Decision.Reason, out.Rotation.Outcome, out.Rotation.Reason)
+			short = "ROTATION FAILED after ExpiredToken"
+		default:
+			action = "a rotation is needed because " + out.Decision.Reason
+			short = "rotation needed"
+		}
+	case Stale:
+		action = "no rotation: " + out.Decision.Reason + ". The consumer must re-read the secret (AWSCURRENT)"
+		short = "stale consumer"
+	case Recent:
+		action = "no rotation: " + out.Decision.Reason
+		short = "already rotated"
+	case Inform:
+		action = "no rotation: " + out.Decision.Reason
+		short = "ExpiredToken with valid credentials"
+	case Unmatched:
+		action = "alert only: " + out.Decision.Reason
+		short = "unmatched ExpiredToken report"
+	}
+	line("Action taken", "%s", action)
+	if cur.Exists && cur.ParseErr == nil {
+		line("Current", "version %s, key %s, expires %s (%s left)", shortID(cur.VersionID), cur.Value.MaskedKey(),
+			cur.Value.Expiration.Format(time.RFC3339), ago(cur.Value.Remaining(now)))
+		if out.Decision.Action == Stale {
+			line("Consumer fix", "re-read %s (version %s) before %s", t.SecretName, shortID(cur.VersionID), cur.Value.Expiration.Format(time.RFC3339))
+		}
+	}
+	if suppressed > 0 {
+		line("Suppressed", "%d similar report(s) in the previous %s were not alerted separately", suppressed, window)
+	}
+	if out.Target != "" {
+		line("Inspect", "stsrotator status --target %s", out.Target)
+	} else {
+		line("Inspect", "stsrotator status")
+	}
+	subject = fmt.Sprintf("stsrotator: %s — %s", name, short)
+	if len(subject) > 100 { // SNS's limit for email subjects
+		subject = strings.ToValidUTF8(subject[:97], "") + "..."
+	}
+	return subject, b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}

@@ -1,0 +1,118 @@
+package reaction
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+// DefaultWindow is the debounce window for forced rotations and alerts.
+const DefaultWindow = 5 * time.Minute
+
+// Version is one secret version as the reactor sees it.
+type Version struct {
+	Exists    bool
+	VersionID string
+	Value     secretfmt.Value
+	ParseErr  error
+}
+
+func (v Version) usable(now time.Time) bool {
+	return v.Exists && v.ParseErr == nil && !v.Value.Expired(now)
+}
+
+// Action is what the reactor does about a signal.
+type Action string
+
+const (
+	// Force: the failing credentials are the current ones and they are
+	// expired or near expiry (or the current version is unusable).
+	Force Action = "force-rotation"
+	// Stale: the consumer holds an older version while the current one is
+	// valid; re-reading the secret fixes it.
+	Stale Action = "stale-consumer"
+	// Recent: a rotation already happened inside the window.
+	Recent Action = "recently-rotated"
+	// Inform: nothing to rotate, but a human should look (e.g. a current,
+	// valid key reported as expired points at the consumer's clock).
+	Inform Action = "alert-only"
+	// Unmatched: no target or no known key matches the report.
+	Unmatched Action = "unmatched"
+)
+
+// KeyMatch says which version the reported key belongs to.
+type KeyMatch string
+
+const (
+	KeyNone     KeyMatch = "not reported"
+	KeyCurrent  KeyMatch = "current version"
+	KeyPrevious KeyMatch = "previous version"
+	KeyUnknown  KeyMatch = "no known version"
+)
+
+// Decision is the reactor's verdict on one signal for one target.
+type Decision struct {
+	Action Action
+	Key    KeyMatch
+	Reason string
+}
+
+// Decide is pure so every rule is table-tested.
+func Decide(now time.Time, t config.Target, s Signal, cur, prev Version, window time.Duration) Decision {
+	key := matchKey(s.Key, cur, prev)
+	if !cur.usable(now) {
+		why := "the current version is missing"
+		switch {
+		case cur.Exists && cur.ParseErr != nil:
+			why = "the current version is not valid credential_process JSON"
+		case cur.Exists:
+			why = fmt.Sprintf("the current credentials expired %s ago", ago(now.Sub(cur.Value.Expiration)))
+		}
+		return Decision{Action: Force, Key: key, Reason: why}
+	}
+	left := cur.Value.Remaining(now)
+	sinceIssue := now.Sub(cur.Value.Meta.IssuedAt)
+	recent := !cur.Value.Meta.IssuedAt.IsZero() && sinceIssue < window
+	switch key {
+	case KeyPrevious:
+		return Decision{Action: Stale, Key: key, Reason: fmt.Sprintf("the consumer uses the previous version; the current one is valid for %s more", ago(left))}
+	case KeyUnknown:
+		return Decision{Action: Unmatched, Key: key, Reason: "the reported key matches neither the current nor the previous version"}
+	}
+	if left < t.RefreshBefore {
+		if recent {
+			// Config keeps refreshBefore below the session length minus
+			// the write interval, so this only happens with tampered data.
+			return Decision{Action: Recent, Key: key, Reason: fmt.Sprintf("rotated %s ago yet only %s left", ago(sinceIssue), ago(left))}
+		}
+		return Decision{Action: Force, Key: key, Reason: fmt.Sprintf("the current credentials have only %s left (refreshBefore %s)", ago(left), t.RefreshBefore)}
+	}
+	if key == KeyNone {
+		if recent {
+			return Decision{Action: Recent, Key: key, Reason: fmt.Sprintf("rotated %s ago; the consumer should re-read the secret", ago(sinceIssue))}
+		}
+		return Decision{Action: Stale, Key: key, Reason: fmt.Sprintf("the current credentials are valid for %s more, so the consumer most likely holds an older copy", ago(left))}
+	}
+	return Decision{Action: Inform, Key: key, Reason: fmt.Sprintf("the reported key is the current one and valid for %s more: check the consumer's clock", ago(left))}
+}
+
+func matchKey(masked string, cur, prev Version) KeyMatch {
+	switch {
+	case masked == "":
+		return KeyNone
+	case cur.Exists && cur.ParseErr == nil && cur.Value.MaskedKey() == masked:
+		return KeyCurrent
+	case prev.Exists && prev.ParseErr == nil && prev.Value.MaskedKey() == masked:
+		return KeyPrevious
+	}
+	return KeyUnknown
+}
+
+func ago(d time.Duration) time.Duration {
+	if d < 0 {
+		d = -d
+	}
+	return d.Round(time.Second)
+}

@@ -1,0 +1,158 @@
+package reaction
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+func TestParseSamples(t *testing.T) {
+	want := map[string]Signal{
+		"consumer-report.json":                  {Source: FromConsumer, Target: "billing-reader", Key: "ASIA…7XQZ", Service: "s3", Operation: "GetObject", ErrorCode: "ExpiredToken"},
+		"logs-report.json":                      {Source: FromLogs, Target: "billing-reader", Service: "s3", Operation: "GetObject", ErrorCode: "ExpiredToken"},
+		"cloudtrail-expiredtoken.json":          {Source: FromCloudTrail, RoleArn: "arn:aws:iam::123456789012:role/BillingReadOnly", Session: "stsrotator-billing-reader", Key: "ASIA…7XQZ", Service: "s3", Operation: "ListBuckets", ErrorCode: "ExpiredToken"},
+		"cloudtrail-expiredtokenexception.json": {Source: FromCloudTrail, RoleArn: "arn:aws:iam::123456789012:role/BillingReadOnly", Session: "stsrotator-billing-reader", Key: "ASIA…7XQZ", Service: "dynamodb", Operation: "GetItem", ErrorCode: "ExpiredTokenException"},
+	}
+	for file, w := range want {
+		raw, err := os.ReadFile(filepath.Join("testdata/match", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ParseEvent(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if s.Source != w.Source || s.Target != w.Target || s.RoleArn != w.RoleArn || s.Session != w.Session || s.Key != w.Key ||
+			s.Service != w.Service || s.Operation != w.Operation || s.ErrorCode != w.ErrorCode || s.ObservedAt.IsZero() {
+			t.Errorf("%s: got %+v", file, s)
+		}
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := []struct{ why, file, in, want string }{
+		{"CloudTrail events with other error codes are not ours", "nearmiss/cloudtrail-accessdenied.json", "", `errorCode "AccessDenied"`},
+		{"other sources name what is accepted", "nearmiss/consumer-other-source.json", "", `neither an stsrotator report`},
+		{"a consumer report without its fields says what is missing", "", `{"source":"stsrotator","detail-type":"ExpiredToken Observed","detail":{"schemaVersion":1}}`, "target and secretId are both empty"},
+		{"CloudTrail without a session issuer cannot be matched", "", `{"detail-type":"AWS API Call via CloudTrail","detail":{"errorCode":"ExpiredToken","userIdentity":{"type":"IAMUser"}}}`, "sessionIssuer.arn"},
+		{"garbage is not an event", "", `<xml/>`, "not an EventBridge event"},
+	}
+	for _, c := range cases {
+		in := []byte(c.in)
+		if c.file != "" {
+			var err error
+			if in, err = os.ReadFile(filepath.Join("testdata", c.file)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := ParseEvent(in)
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want ErrMalformed containing %q", c.why, err, c.want)
+		}
+	}
+}
+
+func FuzzParseEvent(f *testing.F) {
+	for _, dir := range []string{"testdata/match", "testdata/nearmiss"} {
+		files, _ := os.ReadDir(dir)
+		for _, e := range files {
+			b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"detail-type":"AWS API Call via CloudTrail","detail":null}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s, err := ParseEvent(in)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			}
+			return
+		}
+		if s.Source == "" || (s.Target == "" && s.SecretID == "" && s.RoleArn == "") {
+			t.Fatalf("accepted a signal that cannot be matched: %+v", s)
+		}
+		if len(s.Key) > 0 && !strings.Contains(s.Key, "…") && len(s.Key) >= 12 {
+			t.Fatalf("an unmasked key got through: %q", s.Key)
+		}
+	})
+}
+
+func TestDecide(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tg := config.Target{Name: "app", RefreshBefore: 20 * time.Minute}
+	ver := func(key string, issued, expires time.Duration) Version {
+		return Version{Exists: true, VersionID: key, Value: secretfmt.Value{AccessKeyID: key, Expiration: now.Add(expires), Meta: secretfmt.Metadata{IssuedAt: now.Add(issued)}}}
+	}
+	cur := ver("ASIACURRENTKEY000001", -45*time.Minute, 15*time.Minute) // near expiry
+	curFresh := ver("ASIACURRENTKEY000001", -10*time.Minute, 50*time.Minute)
+	curJust := ver("ASIACURRENTKEY000001", -1*time.Minute, 59*time.Minute)
+	prev := ver("ASIAPREVIOUSKEY00002", -100*time.Minute, -40*time.Minute)
+	curKey, prevKey := secretfmt.Mask("ASIACURRENTKEY000001"), secretfmt.Mask("ASIAPREVIOUSKEY00002")
+	cases := []struct {
+		why    string
+		key    string
+		cur    Version
+		action Action
+		match  KeyMatch
+	}{
+		{"the current key near expiry forces a rotation", curKey, cur, Force, KeyCurrent},
+		{"the current key already expired forces a rotation", curKey, ver("ASIACURRENTKEY000001", -61*time.Minute, -time.Minute), Force, KeyCurrent},
+		{"a missing current version forces a rotation", prevKey, Version{}, Force, KeyPrevious},
+		{"a garbage current version forces a rotation, whatever key is reported", prevKey, Version{Exists: true, ParseErr: secretfmt.ErrInvalid}, Force, KeyPrevious},
+		{"an older key while the current is valid is a stale consumer, no rotation", prevKey, curFresh, Stale, KeyPrevious},
+		{"the current key with plenty left points at the consumer's clock", curKey, curFresh, Inform, KeyCurrent},
+		{"an unknown key is alert-only", secretfmt.Mask("ASIASOMEOTHERKEY0003"), curFresh, Unmatched, KeyUnknown},
+		{"no key, fresh current rotated a minute ago: already rotated", "", curJust, Recent, KeyNone},
+		{"no key, current valid for long: the consumer holds an old copy", "", curFresh, Stale, KeyNone},
+		{"no key, current near expiry: rotate", "", cur, Force, KeyNone},
+	}
+	for _, c := range cases {
+		d := Decide(now, tg, Signal{Key: c.key}, c.cur, prev, DefaultWindow)
+		if d.Action != c.action || d.Key != c.match || d.Reason == "" {
+			t.Errorf("%s: got %+v, want %s / %s", c.why, d, c.action, c.match)
+		}
+	}
+}
+
+func TestAlertText(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tg := config.Target{Name: "billing-reader", RoleArn: "arn:aws:iam::123456789012:role/BillingReadOnly", SecretName: "stsrotator/billing-reader"}
+	old := Version{Exists: true, VersionID: "11111111-aaaa", Value: secretfmt.Value{AccessKeyID: "ASIAOLDKEYOLDKEY7XQZ", SecretAccessKey: "oldsecretmaterial", SessionToken: "oldtokenmaterial",
+		Expiration: now.Add(10 * time.Minute), Meta: secretfmt.Metadata{IssuedAt: now.Add(-50 * time.Minute)}}}
+	cur := Version{Exists: true, VersionID: "22222222-bbbb", Value: secretfmt.Value{AccessKeyID: "ASIANEWKEYNEWKEYABCD", SecretAccessKey: "newsecretmaterial", SessionToken: "newtokenmaterial",
+		Expiration: now.Add(time.Hour), Meta: secretfmt.Metadata{IssuedAt: now}}}
+	s := Signal{Source: FromConsumer, Target: tg.Name, Key: "ASIA…7XQZ", Service: "s3", Operation: "GetObject", Region: "eu-west-1",
+		ErrorCode: "ExpiredToken", Message: "The provided token has expired.", ObservedAt: now.Add(-time.Second), Observer: "nightly-report on host-7 via cli"}
+	res := rotation.Result{Outcome: rotation.Rotated, Key: "ASIA…ABCD", Expires: cur.Value.Expiration}
+	out := Outcome{Target: tg.Name, Decision: Decision{Action: Force, Key: KeyCurrent, Reason: "the current credentials have only 10m0s left"}, Rotation: &res}
+	subject, body := Alert(now, s, out, tg, cur, old, 7, DefaultWindow)
+	if subject != "stsrotator: billing-reader — rotated after ExpiredToken" {
+		t.Errorf("subject: %q", subject)
+	}
+	for _, want := range []string{
+		"nightly-report on host-7 via cli got ExpiredToken calling s3:GetObject in eu-west-1",
+		"Target:        billing-reader (role arn:aws:iam::123456789012:role/BillingReadOnly)",
+		"Failing key:   ASIA…7XQZ (current version), issued 50m0s ago",
+		"Action taken:  forced a rotation because the current credentials have only 10m0s left → new key ASIA…ABCD",
+		"Current:       version 22222222, key ASIA…ABCD",
+		"Suppressed:    7 similar report(s)",
+		"Inspect:       stsrotator status --target billing-reader",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("alert lacks %q:\n%s", want, body)
+		}
+	}
+	for _, secret := range []string{"secretmaterial", "tokenmaterial", "ASIANEWKEY", "ASIAOLDKEY"} {
+		if strings.Contains(body+subject, secret) {
+			t.Fatalf("alert leaks %q", secret)
+		}
+	}
+}

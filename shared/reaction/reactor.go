@@ -1,0 +1,284 @@
+package reaction
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+// Secrets is the narrowest Secrets Manager surface the reactor needs.
+type Secrets interface {
+	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Publisher sends alerts.
+type Publisher interface {
+	Publish(context.Context, *sns.PublishInput, ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+// Rotator performs a forced rotation of one target. An error means the
+// request could not be made (worth a retry); a rotation that ran and
+// failed is a Result with Outcome Failed.
+type Rotator interface {
+	Rotate(ctx context.Context, t config.Target, reason string) (rotation.Result, error)
+}
+
+// Reactor handles signals. Build it once per process; it is safe for
+// concurrent use.
+type Reactor struct {
+	Config   *config.Config
+	Secrets  Secrets
+	Rotator  Rotator
+	Topic    Publisher
+	TopicArn string
+	Now      func() time.Time
+	Log      *slog.Logger
+	Emit     *metrics.Writer
+	// Window is the debounce window; zero means DefaultWindow.
+	Window time.Duration
+
+	mu     sync.Mutex
+	locks  map[string]*sync.Mutex
+	alerts map[string]*alertState
+}
+
+type alertState struct {
+	last       time.Time
+	suppressed int
+}
+
+// Outcome is what the reactor did with one signal.
+type Outcome struct {
+	Target     string
+	Decision   Decision
+	Rotation   *rotation.Result
+	Alerted    bool
+	Suppressed int
+}
+
+func (r *Reactor) window() time.Duration {
+	if r.Window > 0 {
+		return r.Window
+	}
+	return DefaultWindow
+}
+
+// React acts on one signal. It returns an error only for failures worth a
+// retry (AWS unreachable or throttling); everything else is an Outcome.
+func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
+	r.Emit.Put(metrics.EventsReceived, 1, metrics.Count, map[string]string{metrics.DimSource: s.Source})
+	t, ok := r.match(s)
+	if !ok {
+		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, nil)
+		d := Decision{Action: Unmatched, Key: KeyNone, Reason: "no target matches " + describeIdentity(s)}
+		out := Outcome{Decision: d}
+		return r.finish(ctx, "unmatched", out, s, config.Target{}, Version{}, Version{})
+	}
+
+	// One signal per target at a time in this process: the second waits
+	// and then sees the first one's rotation in Secrets Manager.
+	lock := r.lock(t.Name)
+	lock.Lock()
+	defer lock.Unlock()
+
+	cur, err := r.version(ctx, t, "AWSCURRENT")
+	if err != nil {
+		return Outcome{Target: t.Name}, err
+	}
+	prev, err := r.version(ctx, t, "AWSPREVIOUS")
+	if err != nil {
+		return Outcome{Target: t.Name}, err
+	}
+	now := r.Now()
+	d := Decide(now, t, s, cur, prev, r.window())
+	out := Outcome{Target: t.Name, Decision: d}
+	switch d.Action {
+	case Force:
+		res, err := r.Rotator.Rotate(ctx, t, fmt.Sprintf("ExpiredToken reported by %s (%s)", s.Observer, s.Source))
+		if err != nil {
+			return out, fmt.Errorf("request rotation of %s: %w", t.Name, err)
+		}
+		out.Rotation = &res
+		switch res.Outcome {
+		case rotation.Rotated:
+			r.Emit.PutTarget(t.Name, metrics.ForcedRotations, 1, metrics.Count)
+			if fresh, err := r.version(ctx, t, "AWSCURRENT"); err == nil {
+				cur = fresh
+			}
+		case rotation.Fresh, rotation.Superseded:
+			// Another invocation rotated first: that one alerts.
+			out.Decision = Decision{Action: Recent, Key: d.Key, Reason: "another invocation already rotated: " + res.Reason}
+		}
+	case Stale:
+		r.Emit.PutTarget(t.Name, metrics.StaleConsumers, 1, metrics.Count)
+	case Unmatched:
+		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, nil)
+	}
+	return r.finish(ctx, t.Name, out, s, t, cur, prev)
+}
+
+// finish logs the outcome and sends the (debounced) alert.
+func (r *Reactor) finish(ctx context.Context, alertKey string, out Outcome, s Signal, t config.Target, cur, prev Version) (Outcome, error) {
+	attrs := []any{slog.String("target", out.Target), slog.String("action", string(out.Decision.Action)),
+		slog.String("key", s.Key), slog.String("keyMatch", string(out.Decision.Key)), slog.String("reason", out.Decision.Reason),
+		slog.String("source", s.Source), slog.String("observer", s.Observer)}
+	if out.Rotation != nil {
+		attrs = append(attrs, slog.String("rotation", string(out.Rotation.Outcome)), slog.String("newKey", out.Rotation.Key))
+	}
+	send, suppressed := r.claimAlert(alertKey, out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated)
+	attrs = append(attrs, slog.Bool("alerted", send))
+	r.Log.InfoContext(ctx, "expired-token signal", attrs...)
+	if !send {
+		return out, nil
+	}
+	subject, body := Alert(r.Now(), s, out, t, cur, prev, suppressed, r.window())
+	_, err := r.Topic.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(r.TopicArn), Subject: aws.String(subject), Message: aws.String(body)})
+	if err != nil {
+		r.releaseAlert(alertKey, suppressed)
+		return out, fmt.Errorf("publish alert for %s: %w", alertKey, err)
+	}
+	out.Alerted, out.Suppressed = true, suppressed
+	return out, nil
+}
+
+// claimAlert allows one alert per key per window. A rotation that happened
+// always alerts: Secrets Manager's state already limits those to one per
+// window, and it is the alert a human most needs.
+func (r *Reactor) claimAlert(key string, rotated bool) (bool, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.alerts == nil {
+		r.alerts = map[string]*alertState{}
+	}
+	st := r.alerts[key]
+	if st == nil {
+		st = &alertState{}
+		r.alerts[key] = st
+	}
+	now := r.Now()
+	if !rotated && !st.last.IsZero() && now.Sub(st.last) < r.window() {
+		st.suppressed++
+		return false, 0
+	}
+	n := st.suppressed
+	st.last, st.suppressed = now, 0
+	return true, n
+}
+
+// releaseAlert undoes a claim whose alert could not be sent, so the retry
+// sends it with the count intact.
+func (r *Reactor) releaseAlert(key string, suppressed int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st := r.alerts[key]; st != nil {
+		st.last, st.suppressed = time.Time{}, st.suppressed+suppressed
+	}
+}
+
+func (r *Reactor) lock(target string) *sync.Mutex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.locks == nil {
+		r.locks = map[string]*sync.Mutex{}
+	}
+	l := r.locks[target]
+	if l == nil {
+		l = &sync.Mutex{}
+		r.locks[target] = l
+	}
+	return l
+}
+
+// match finds the target a signal is about: by name, by secret name or
+// ARN, or by role ARN (and session name, when several targets share a
+// role).
+func (r *Reactor) match(s Signal) (config.Target, bool) {
+	if s.Target != "" {
+		return r.Config.Target(s.Target)
+	}
+	if s.SecretID != "" {
+		for _, t := range r.Config.Targets {
+			if s.SecretID == t.SecretName || secretArnMatches(s.SecretID, t.SecretName) {
+				return t, true
+			}
+		}
+		return config.Target{}, false
+	}
+	var byRole []config.Target
+	for _, t := range r.Config.Targets {
+		if s.RoleArn != "" && sameRole(s.RoleArn, t.RoleArn) {
+			byRole = append(byRole, t)
+		}
+	}
+	for _, t := range byRole {
+		if s.Session == "" || s.Session == t.SessionName {
+			return t, true
+		}
+	}
+	return config.Target{}, false
+}
+
+// secretArnMatches accepts a full ARN (name plus Secrets Manager's
+// six-character suffix) or a partial one.
+func secretArnMatches(arn, name string) bool {
+	i := strings.Index(arn, ":secret:")
+	if !strings.HasPrefix(arn, "arn:") || i < 0 {
+		return false
+	}
+	rest := arn[i+len(":secret:"):]
+	return rest == name || (strings.HasPrefix(rest, name+"-") && len(rest) == len(name)+7)
+}
+
+// sameRole compares role ARNs ignoring the role's path, which CloudTrail's
+// sessionIssuer keeps but config authors may leave out.
+func sameRole(a, b string) bool {
+	if a == b {
+		return true
+	}
+	pa, pb := strings.SplitN(a, ":", 6), strings.SplitN(b, ":", 6)
+	if len(pa) != 6 || len(pb) != 6 || pa[4] != pb[4] || pa[1] != pb[1] {
+		return false
+	}
+	return pa[5][strings.LastIndex(pa[5], "/")+1:] == pb[5][strings.LastIndex(pb[5], "/")+1:]
+}
+
+func (r *Reactor) version(ctx context.Context, t config.Target, stage string) (Version, error) {
+	out, err := r.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(t.SecretName), VersionStage: aws.String(stage)})
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ResourceNotFoundException" {
+		return Version{}, nil
+	}
+	if err != nil {
+		return Version{}, fmt.Errorf("read %s of %s: %w", stage, t.SecretName, err)
+	}
+	v := Version{Exists: true, VersionID: aws.ToString(out.VersionId)}
+	v.Value, v.ParseErr = secretfmt.Parse([]byte(aws.ToString(out.SecretString)))
+	return v, nil
+}
+
+func describeIdentity(s Signal) string {
+	var parts []string
+	for _, kv := range [][2]string{{"target", s.Target}, {"secret", s.SecretID}, {"role", s.RoleArn}, {"session", s.Session}} {
+		if kv[1] != "" {
+			parts = append(parts, fmt.Sprintf("%s %q", kv[0], kv[1]))
+		}
+	}
+	if len(parts) == 0 {
+		return "an empty identity"
+	}
+	return strings.Join(parts, ", ")
+}
