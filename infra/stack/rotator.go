@@ -61,6 +61,7 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	r.Role = awsiam.NewRole(scope, jsii.String("Role"), &awsiam.RoleProps{
+		Path:        jsii.String(s.RotatorRolePath()),
 		Description: jsii.String(fmt.Sprintf("stsrotator %s/%s: assumes %d target roles and writes their secrets", sh.Plan.ID, lp.ID, len(lp.Targets))),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{

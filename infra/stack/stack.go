@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -43,7 +44,16 @@ type Service struct {
 	ReportRule awsevents.Rule
 	Shards     []*Shard
 
-	sweep time.Duration
+	sweep     time.Duration
+	stackName string
+}
+
+// RotatorRolePath is the IAM path of every rotator role of this stack, and
+// of nothing else. Lanes are re-packed as the config changes, so their
+// roles come and go; target roles trust the path instead (see the
+// RotatorRoleArnPattern output), which stays the same for the stack's life.
+func (s *Service) RotatorRolePath() string {
+	return "/" + s.stackName + "/rotator/"
 }
 
 // New defines the service in scope.
@@ -53,7 +63,7 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		StackName:   jsii.String(props.StackName),
 		Description: jsii.String(fmt.Sprintf("stsrotator: STS credentials for %d targets from %s, kept fresh in Secrets Manager", len(cfg.Targets), cfg.File)),
 	})
-	s := &Service{Stack: st, sweep: cfg.SweepInterval()}
+	s := &Service{Stack: st, sweep: cfg.SweepInterval(), stackName: props.StackName}
 
 	s.Key = awskms.NewKey(st, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("stsrotator: encrypts the credential secrets, the alert topic and the dead-letter queue"),
@@ -196,6 +206,13 @@ func (s *Service) outputs(p *plan.Plan, keys map[string]string) {
 	bus := awsevents.EventBus_FromEventBusName(s.Stack, jsii.String("DefaultBus"), jsii.String("default"))
 	awscdk.NewCfnOutput(s.Stack, jsii.String("ExpiredTokenEventBusArn"), &awscdk.CfnOutputProps{
 		Value: bus.EventBusArn(), Description: jsii.String("Event bus to publish ExpiredToken reports to (PutEvents)"),
+	})
+	awscdk.NewCfnOutput(s.Stack, jsii.String("RotatorRoleArnPattern"), &awscdk.CfnOutputProps{
+		Value: s.Stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"),
+			ResourceName: jsii.String(strings.TrimPrefix(s.RotatorRolePath(), "/") + "*"),
+		}),
+		Description: jsii.String("Every rotator role matches this; let target roles trust it (ArnLike aws:PrincipalArn)"),
 	})
 	out("ExpiredTokenSource", events.Source, "Source of an ExpiredToken report")
 	out("ExpiredTokenDetailType", events.DetailTypeExpiredToken, "DetailType of an ExpiredToken report")

@@ -261,6 +261,9 @@ func checkRotatorPolicies(t *testing.T, fx *fixture) {
 		tpl := fx.shardJS[sh.ID]
 		for _, lane := range sh.Lanes {
 			role := laneRole(t, tpl, lane.ID)
+			if role["Path"] != "/stsrotator/rotator/" {
+				t.Errorf("%s/%s: path %v; target roles trust /stsrotator/rotator/", sh.ID, lane.ID, role["Path"])
+			}
 			if role["ManagedPolicyArns"] != nil {
 				t.Errorf("%s/%s: managed policies %v", sh.ID, lane.ID, role["ManagedPolicyArns"])
 			}
@@ -285,6 +288,9 @@ func checkRotatorPolicies(t *testing.T, fx *fixture) {
 			}
 		}
 		for id, r := range resources(tpl, "AWS::IAM::Role") {
+			if props(r)["Path"] != nil && !strings.Contains(id, "Rotator") || strings.Contains(id, "SchedulerRole") && props(r)["Path"] != nil {
+				t.Errorf("%s/%s: only rotator roles may have the path target roles trust", sh.ID, id)
+			}
 			for _, s := range stmtsOf(r) {
 				if strings.Contains(js(s["Action"]), "*") || js(s["Resource"]) == `"*"` || strings.Contains(js(s["Resource"]), `"*"`) {
 					t.Errorf("%s/%s: wildcard in %s", sh.ID, id, js(s))
@@ -603,8 +609,10 @@ func TestOutputs(t *testing.T) {
 		"AlertTopicArn":           map[string]any{"Ref": fx.rootRef(t, "AWS::SNS::Topic")},
 		"ExpiredTokenEventBusArn": assertions.Match_AnyValue(),
 		"ExpiredTokenSource":      events.Source,
-		"ExpiredTokenDetailType":  events.DetailTypeExpiredToken,
-		"Summary":                 "3 targets in 3 shard stacks, rotated by 3 functions every 3m0s",
+		"RotatorRoleArnPattern": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::",
+			map[string]any{"Ref": "AWS::AccountId"}, ":role/stsrotator/rotator/*"}}},
+		"ExpiredTokenDetailType": events.DetailTypeExpiredToken,
+		"Summary":                "3 targets in 3 shard stacks, rotated by 3 functions every 3m0s",
 	} {
 		assert(t, id, func() { fx.root.HasOutput(jsii.String(id), map[string]any{"Value": v}) })
 	}
