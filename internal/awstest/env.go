@@ -99,7 +99,12 @@ type Transport struct {
 
 	mu    sync.Mutex
 	calls map[string]int
+	busy  atomic.Int64
 }
+
+// Busy is the total time spent inside AWS calls, so callers can subtract
+// it and measure their own overhead.
+func (t *Transport) Busy() time.Duration { return time.Duration(t.busy.Load()) }
 
 // Calls is how many requests reached (or were failed before reaching) the
 // emulator for op.
@@ -128,6 +133,8 @@ func (t *Transport) Reset() {
 }
 
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	defer func() { t.busy.Add(int64(time.Since(start))) }()
 	var body []byte
 	if req.Body != nil {
 		b, err := io.ReadAll(req.Body)

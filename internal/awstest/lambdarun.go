@@ -1,6 +1,7 @@
 package awstest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -101,9 +102,10 @@ func (e *Env) RunFunction(tb testing.TB, name, binary string, env []string, out 
 	}))
 	tb.Cleanup(front.Close)
 
-	var sink io.Writer = Logs
+	var own bytes.Buffer
+	sink := io.MultiWriter(Logs, &syncWriter{w: &own})
 	if out != nil {
-		sink = io.MultiWriter(Logs, out)
+		sink = io.MultiWriter(Logs, &syncWriter{w: &own}, out)
 	}
 	cmd := exec.Command(binary)
 	cmd.Env = append([]string{
@@ -129,7 +131,7 @@ func (e *Env) RunFunction(tb testing.TB, name, binary string, env []string, out 
 	case t := <-firstPoll:
 		f.Init = t.Sub(start)
 	case err := <-f.done:
-		tb.Fatalf("%s exited before polling for work: %v", name, err)
+		tb.Fatalf("%s exited before polling for work: %v\n%s", name, err, own.String())
 	case <-time.After(30 * time.Second):
 		tb.Fatalf("%s did not poll the Runtime API within 30s", name)
 	}
@@ -148,6 +150,17 @@ func (f *Function) Stop(tb testing.TB) {
 	case <-time.After(10 * time.Second):
 		tb.Errorf("function %s (pid %d) did not exit after kill", f.Name, f.cmd.Process.Pid)
 	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // Lambda is a Lambda API client for the emulator.

@@ -19,9 +19,6 @@ var (
 	reTagKey     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]+$`)
 	reTagValue   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]*$`)
 	reSecretName = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
-	// Secrets Manager appends "-" and six characters to form the ARN, so a
-	// name that already ends that way makes partial-ARN lookups ambiguous.
-	reSecretSuffix = regexp.MustCompile(`-[A-Za-z0-9]{6}$`)
 	reRegion       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
 	reEmail        = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
@@ -165,8 +162,6 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 		switch {
 		case len(sec.v) == 0 || len(sec.v) > MaxSecretNameLen || !reSecretName.MatchString(sec.v):
 			d.add(sec.line, path+".secretName", fmt.Sprintf("%q is not a valid secret name", sec.v), "use up to 512 characters of letters, digits and /_+=.@-")
-		case reSecretSuffix.MatchString(sec.v):
-			d.add(sec.line, path+".secretName", fmt.Sprintf("%q ends in a hyphen and six characters, which Secrets Manager confuses with its ARN suffix", sec.v), "change the ending")
 		default:
 			t.SecretName = sec.v
 		}

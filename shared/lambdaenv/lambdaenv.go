@@ -1,6 +1,9 @@
 package lambdaenv
 
 import (
+	"encoding/json"
+	"errors"
+	"io/fs"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,6 +31,11 @@ const (
 	EventBus = "STSROTATOR_EVENT_BUS"
 )
 
+// RoutesFile, next to the reactor's bootstrap, maps target names to the
+// rotator function serving them when the stack has more than one; without
+// it every target goes to RotatorFunction.
+const RoutesFile = "rotators.json"
+
 // ConfigFile is the config's file name inside every function package, next
 // to bootstrap.
 const ConfigFile = "stsrotator.yaml"
@@ -43,6 +51,36 @@ func ConfigFilePath() string {
 		return filepath.Join(root, ConfigFile)
 	}
 	return ConfigFile
+}
+
+// RotatorFor returns how a function finds the rotator serving a target:
+// the routes file if the package carries one, else RotatorFunction.
+func RotatorFor() (func(target string) string, error) {
+	fallback := os.Getenv(RotatorFunction)
+	dir := os.Getenv("LAMBDA_TASK_ROOT")
+	if dir == "" {
+		dir = filepath.Dir(ConfigFilePath())
+	}
+	data, err := os.ReadFile(filepath.Join(dir, RoutesFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		if fallback == "" {
+			return nil, fmt.Errorf("no %s and %s is not set: the reactor cannot reach a rotator", RoutesFile, RotatorFunction)
+		}
+		return func(string) string { return fallback }, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", RoutesFile, err)
+	}
+	var routes map[string]string
+	if err := json.Unmarshal(data, &routes); err != nil {
+		return nil, fmt.Errorf("read %s: %w (want {\"target\": \"function-name\"})", RoutesFile, err)
+	}
+	return func(target string) string {
+		if fn, ok := routes[target]; ok {
+			return fn
+		}
+		return fallback
+	}, nil
 }
 
 // Int reads an optional positive integer variable; unset gives def.

@@ -43,7 +43,7 @@ type fixture struct {
 	reactor *Reactor
 }
 
-func newFixture(t *testing.T, targets int) *fixture {
+func newFixture(t testing.TB, targets int) *fixture {
 	env := awstest.Start(t)
 	var b strings.Builder
 	b.WriteString("targets:\n")

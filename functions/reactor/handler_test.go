@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+	"github.com/stsrotator/stsrotator/shared/reaction"
+)
+
+// Malformed events are dropped with a logged reason and a metric, and the
+// invocation succeeds so asynchronous retries do not amplify them.
+func TestHandleDropsMalformedEvents(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte("targets:\n  - name: a\n    roleArn: arn:aws:iam::000000000000:role/A\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	h := &Handler{Reactor: &reaction.Reactor{Config: cfg, Now: time.Now}, Log: awstest.Logger(&logs), Emit: metrics.NewWriter(&logs, time.Now)}
+	cases := []struct{ why, in, reason string }{
+		{"not JSON", `hello`, "not an EventBridge event"},
+		{"someone else's event", `{"source":"myapp","detail-type":"Order Placed","detail":{}}`, "neither an stsrotator report"},
+		{"a report with a whole key", `{"source":"stsrotator","detail-type":"ExpiredToken Observed","detail":{"schemaVersion":1,"target":"a","accessKeyId":"ASIAABCDEFGHIJKLMNOP","errorCode":"ExpiredToken","observedAt":"2026-11-25T10:00:00Z","observer":{"via":"cli"}}}`, "accessKeyId is not masked"},
+	}
+	for _, c := range cases {
+		logs.Reset()
+		if err := h.Handle(context.Background(), []byte(c.in)); err != nil {
+			t.Errorf("%s: returned %v; a malformed event must not be retried", c.why, err)
+		}
+		if !strings.Contains(logs.String(), c.reason) || !strings.Contains(logs.String(), `"RejectedEvents":1`) {
+			t.Errorf("%s: want the reason %q logged and a RejectedEvents metric, got:\n%s", c.why, c.reason, logs.String())
+		}
+		if strings.Contains(logs.String(), "ASIAABCDEFGHIJKLMNOP") {
+			t.Errorf("%s: a whole access key reached the log", c.why)
+		}
+	}
+}
+
+// Issue budget: bootstrap ≤ 12 MB, init ≤ 20 ms.
+func TestBootstrapBudget(t *testing.T) {
+	cfg := filepath.Join(awstest.RepoRoot(t), "stsrotator.yaml")
+	if _, err := os.Stat(cfg); err != nil {
+		t.Fatal(err)
+	}
+	awstest.CheckBudget(t, "reactor", []string{lambdaenv.ConfigPath + "=" + cfg, lambdaenv.TopicArn + "=arn:aws:sns:us-east-1:000000000000:alerts", lambdaenv.RotatorFunction + "=rotator"})
+}

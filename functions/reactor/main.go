@@ -1,0 +1,66 @@
+// Command reactor handles ExpiredToken events from EventBridge: it forces
+// a rotation when the failing credentials are the current ones, tells
+// stale consumers to re-read, and alerts a human. It only wires.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+	"github.com/stsrotator/stsrotator/shared/reaction"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	fail := func(msg string, err error) {
+		log.Error(msg, slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	cfg, err := config.Load(lambdaenv.ConfigFilePath())
+	if err != nil {
+		fail("load config", err)
+	}
+	rotatorFor, err := lambdaenv.RotatorFor()
+	if err != nil {
+		fail("find the rotator", err)
+	}
+	topic := os.Getenv(lambdaenv.TopicArn)
+	if topic == "" {
+		fail("read "+lambdaenv.TopicArn, errMissing(lambdaenv.TopicArn))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryMaxAttempts(5))
+	if err != nil {
+		fail("load AWS config", err)
+	}
+	emit := metrics.NewWriter(os.Stdout, time.Now)
+	h := &Handler{
+		Reactor: &reaction.Reactor{
+			Config:   cfg,
+			Secrets:  secretsmanager.NewFromConfig(awsCfg),
+			Rotator:  reaction.InvokeRotator{Lambda: awslambda.NewFromConfig(awsCfg), FunctionFor: rotatorFor},
+			Topic:    sns.NewFromConfig(awsCfg),
+			TopicArn: topic,
+			Now:      time.Now,
+			Log:      log,
+			Emit:     emit,
+		},
+		Log:  log,
+		Emit: emit,
+	}
+	lambda.Start(h.Handle)
+}
+
+type errMissing string
+
+func (e errMissing) Error() string { return "environment variable " + string(e) + " is not set" }
