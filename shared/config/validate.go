@@ -19,8 +19,8 @@ var (
 	reTagKey     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]+$`)
 	reTagValue   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]*$`)
 	reSecretName = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
-	reRegion       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
-	reEmail        = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	reRegion     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	reEmail      = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
 
 // pick returns the target's own value if set, else the default's.
