@@ -1,0 +1,263 @@
+package credprovider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+// secretReader is the one Secrets Manager call the provider makes, with the
+// SDK's exact signature so *secretsmanager.Client satisfies it.
+type secretReader interface {
+	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Defaults, chosen so that a misbehaving rotator cannot turn every call of
+// a busy program into a Secrets Manager request.
+const (
+	// DefaultExpiryWindow is how long before Expiration a secret without a
+	// refresh hint is re-read.
+	DefaultExpiryWindow = 5 * time.Minute
+	// DefaultRetryAfter is the pause between re-reads while the secret is
+	// past its hint (the rotator is late) or a read has failed.
+	DefaultRetryAfter = 30 * time.Second
+	// DefaultFetchTimeout bounds one shared read, so one hung request
+	// cannot hold every caller that waits on it.
+	DefaultFetchTimeout = 10 * time.Second
+)
+
+// Errors a caller can test with errors.Is.
+var (
+	// ErrExpired: the secret holds credentials that have already expired
+	// and nothing unexpired is cached.
+	ErrExpired = errors.New("credentials in the secret have expired")
+	// ErrNotFound: the secret does not exist.
+	ErrNotFound = errors.New("secret not found")
+)
+
+// Provider serves one target's credentials. Create it with New; it is safe
+// for concurrent use.
+type Provider struct {
+	api        secretReader
+	secretID   string
+	target     string
+	now        func() time.Time
+	window     time.Duration
+	retryAfter time.Duration
+	timeout    time.Duration
+
+	// cur is read lock-free on the hot path; it changes only under mu.
+	cur      atomic.Pointer[entry]
+	mu       sync.Mutex
+	inflight *fetch
+}
+
+// entry is one cached secret version. Its fields never change after it is
+// published, so readers need no lock.
+type entry struct {
+	creds aws.Credentials
+	// fetchAfter is when the next caller must re-read. It is never later
+	// than creds.Expires, which is what keeps the hot path from returning
+	// expired credentials without checking anything else.
+	fetchAfter time.Time
+	version    string
+}
+
+type fetch struct {
+	done  chan struct{}
+	creds aws.Credentials
+	err   error
+}
+
+// Option configures a Provider.
+type Option func(*Provider)
+
+// WithSecretID reads the given secret (name or ARN) instead of the
+// target's default name.
+func WithSecretID(id string) Option { return func(p *Provider) { p.secretID = id } }
+
+// WithClock replaces time.Now; tests move it instead of sleeping.
+func WithClock(now func() time.Time) Option { return func(p *Provider) { p.now = now } }
+
+// WithExpiryWindow sets how long before Expiration a secret that carries
+// no refresh hint is re-read.
+func WithExpiryWindow(d time.Duration) Option { return func(p *Provider) { p.window = d } }
+
+// WithRetryAfter sets the pause between re-reads while the rotator is late
+// or reads fail.
+func WithRetryAfter(d time.Duration) Option { return func(p *Provider) { p.retryAfter = d } }
+
+// WithFetchTimeout bounds one read of the secret.
+func WithFetchTimeout(d time.Duration) Option { return func(p *Provider) { p.timeout = d } }
+
+// SecretName is the secret a target's credentials live in when the config
+// does not name another.
+func SecretName(target string) string { return config.DefaultSecretPrefix + target }
+
+// New returns a provider for target, reading its secret with api (a
+// *secretsmanager.Client using the program's own identity, never this
+// provider).
+func New(api secretReader, target string, opts ...Option) *Provider {
+	p := &Provider{
+		api: api, target: target, secretID: SecretName(target), now: time.Now,
+		window: DefaultExpiryWindow, retryAfter: DefaultRetryAfter, timeout: DefaultFetchTimeout,
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Target is the config target name the provider serves.
+func (p *Provider) Target() string { return p.target }
+
+// SecretID is the secret the provider reads.
+func (p *Provider) SecretID() string { return p.secretID }
+
+// Retrieve returns the target's credentials. Within the cache lifetime it
+// does not allocate and makes no call.
+func (p *Provider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	if e := p.cur.Load(); e != nil && p.now().Before(e.fetchAfter) {
+		return e.creds, nil
+	}
+	return p.refresh(ctx)
+}
+
+// refresh joins the fetch in flight or starts one. The fetch runs on its
+// own goroutine with a context detached from the caller's cancellation, so
+// the first caller giving up does not fail everyone waiting on it.
+func (p *Provider) refresh(ctx context.Context) (aws.Credentials, error) {
+	p.mu.Lock()
+	if e := p.cur.Load(); e != nil && p.now().Before(e.fetchAfter) {
+		p.mu.Unlock()
+		return e.creds, nil
+	}
+	f := p.inflight
+	if f == nil {
+		f = &fetch{done: make(chan struct{})}
+		p.inflight = f
+		go p.run(context.WithoutCancel(ctx), f)
+	}
+	p.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.creds, f.err
+	case <-ctx.Done():
+		return aws.Credentials{}, fmt.Errorf("read credentials for %s: %w", p.secretID, ctx.Err())
+	}
+}
+
+func (p *Provider) run(ctx context.Context, f *fetch) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	next, err := p.read(ctx)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer close(f.done)
+	p.inflight = nil
+	now := p.now()
+	if err == nil {
+		p.cur.Store(next)
+		f.creds = next.creds
+		return
+	}
+	// Keep serving what we have while it is still valid, but do not ask
+	// again on every call.
+	if e := p.cur.Load(); e != nil && now.Before(e.creds.Expires) {
+		kept := *e
+		kept.fetchAfter = earliest(now.Add(p.retryAfter), e.creds.Expires)
+		p.cur.Store(&kept)
+		f.creds = e.creds
+		return
+	}
+	f.err = err
+}
+
+func (p *Provider) read(ctx context.Context) (*entry, error) {
+	out, err := p.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(p.secretID)})
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException" {
+			return nil, fmt.Errorf("read secret %s: %w (fix: check the target name, or that the rotator has run)", p.secretID, ErrNotFound)
+		}
+		return nil, fmt.Errorf("read secret %s: %w", p.secretID, err)
+	}
+	if out.SecretString == nil {
+		return nil, fmt.Errorf("read secret %s: %w: the version holds binary data, not a string", p.secretID, secretfmt.ErrInvalid)
+	}
+	v, err := secretfmt.Parse([]byte(*out.SecretString))
+	if err != nil {
+		return nil, fmt.Errorf("read secret %s: %w", p.secretID, err)
+	}
+	now := p.now()
+	if v.Expired(now) {
+		return nil, fmt.Errorf("read secret %s: %w: key %s expired at %s (fix: run stsrotator status, then stsrotator rotate %s)",
+			p.secretID, ErrExpired, v.MaskedKey(), v.Expiration.Format(time.RFC3339), p.target)
+	}
+	return &entry{
+		creds: aws.Credentials{
+			AccessKeyID: v.AccessKeyID, SecretAccessKey: v.SecretAccessKey, SessionToken: v.SessionToken,
+			Source: "stsrotator:" + p.secretID, CanExpire: true, Expires: v.Expiration,
+		},
+		fetchAfter: p.nextFetch(now, v),
+		version:    aws.ToString(out.VersionId),
+	}, nil
+}
+
+// nextFetch is when this version stops being served without a re-read:
+// the rotator's own hint, else Expiration minus the window; never sooner
+// than retryAfter (a late rotator has not written anything newer yet) and
+// never later than Expiration.
+func (p *Provider) nextFetch(now time.Time, v secretfmt.Value) time.Time {
+	at := v.Meta.RefreshAt
+	if at.IsZero() || !at.Before(v.Expiration) {
+		at = v.Expiration.Add(-p.window)
+	}
+	if floor := now.Add(p.retryAfter); at.Before(floor) {
+		at = floor
+	}
+	return earliest(at, v.Expiration)
+}
+
+// Invalidate drops the cached credentials if they carry accessKeyID (or
+// whatever is cached, for ""), so the next Retrieve re-reads the secret.
+// Matching on the key means a burst of callers that all saw the same
+// refusal cause one re-read, not one each.
+func (p *Provider) Invalidate(accessKeyID string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.cur.Load()
+	if e == nil || (accessKeyID != "" && e.creds.AccessKeyID != accessKeyID) {
+		return false
+	}
+	// Dropped entirely: credentials AWS has refused must not come back as
+	// the fallback for a failed re-read.
+	p.cur.Store(nil)
+	return true
+}
+
+// Version is the secret version the cache holds ("" when empty).
+func (p *Provider) Version() string {
+	if e := p.cur.Load(); e != nil {
+		return e.version
+	}
+	return ""
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

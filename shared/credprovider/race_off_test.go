@@ -1,0 +1,5 @@
+//go:build !race
+
+package credprovider
+
+const raceEnabled = false

@@ -1,0 +1,264 @@
+package credprovider
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+// observedBus makes a unique bus in kumo with a rule for ExpiredToken
+// reports, and returns a function listing the details delivered on it.
+// kumo records every delivery to a rule target and exposes the record at
+// /kumo/eventbridge/delivered-events; the target ARN is never called.
+func observedBus(t *testing.T, env *awstest.Env) (string, func() []string) {
+	t.Helper()
+	ctx := awstest.Context(t)
+	eb := eventbridge.NewFromConfig(env.Config)
+	bus := env.Unique("consumers")
+	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
+		t.Fatal(err)
+	}
+	pattern, _ := json.Marshal(map[string][]string{"source": {events.Source}, "detail-type": {events.DetailTypeExpiredToken}})
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("expired"), EventBusName: aws.String(bus), EventPattern: aws.String(string(pattern))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("expired"), EventBusName: aws.String(bus),
+		Targets: []ebtypes.Target{{Id: aws.String("observer"), Arn: aws.String("arn:aws:sns:us-east-1:000000000000:" + bus)}}}); err != nil {
+		t.Fatal(err)
+	}
+	return bus, func() []string {
+		resp, err := http.Get(env.URL + "/kumo/eventbridge/delivered-events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var all []struct{ EventBusName, Source, DetailType, Detail string }
+		if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range all {
+			if e.EventBusName == bus && e.Source == events.Source && e.DetailType == events.DetailTypeExpiredToken {
+				got = append(got, e.Detail)
+			}
+		}
+		return got
+	}
+}
+
+// expiringSTS stands in front of kumo and answers ExpiredToken to any
+// request signed with a refused key, as AWS does once a session ends.
+type expiringSTS struct {
+	mu      sync.Mutex
+	refused map[string]bool
+	byKey   map[string]int
+}
+
+func (x *expiringSTS) server(t *testing.T, upstream string) *httptest.Server {
+	u, _ := url.Parse(upstream)
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := signedKey(r.Header.Get("Authorization"))
+		x.mu.Lock()
+		x.byKey[key]++
+		refused := x.refused[key]
+		x.mu.Unlock()
+		if refused {
+			resp := awstest.QueryError(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
+			for k, v := range resp.Header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(resp.StatusCode)
+			_, _ = io.Copy(w, resp.Body)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Issue proof: a call refused with ExpiredToken for the old key is retried
+// once with the rotated key and succeeds, the secret is re-read once, and
+// exactly one event lands on EventBridge.
+func TestExpiredTokenRecovery(t *testing.T) {
+	env := awstest.Start(t)
+	ctx := awstest.Context(t)
+	// The engine's clock moves past AWS's one-write-per-10-minutes
+	// guidance between the two versions; kumo's STS still stamps real
+	// expiry times, so the provider (on the wall clock) keeps the first.
+	engClock := &clock{t: time.Now()}
+	eng := &rotation.Engine{STS: env.STS, Secrets: env.Secrets, Now: engClock.Now, Log: awstest.Logger(nil),
+		Emit: metrics.NewWriter(awstest.Logs, engClock.Now), Verify: rotation.VerifyCaller}
+	tgt := config.Target{Name: "recover", RoleArn: "arn:aws:iam::000000000000:role/Recover", SessionName: "stsrotator-recover",
+		Duration: time.Hour, RefreshBefore: 20 * time.Minute, SecretName: env.Unique("stsrotator/recover")}
+	mint := func() {
+		engClock.Add(11 * time.Minute)
+		if r := eng.Rotate(ctx, tgt, rotation.Request{Force: true, Why: "test"}); r.Outcome != rotation.Rotated {
+			t.Fatalf("rotate: %+v", r)
+		}
+	}
+	mint()
+	bus, delivered := observedBus(t, env)
+
+	counter := &versionCounter{base: env.Transport, byV: map[string]int{}}
+	smCfg := env.Config.Copy()
+	smCfg.HTTPClient = &http.Client{Transport: counter}
+	p := New(secretsmanager.NewFromConfig(smCfg), tgt.Name, WithSecretID(tgt.SecretName))
+	old, err := p.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rotator replaces the version; the provider, inside its refresh
+	// hint, still holds the old key, which AWS now refuses.
+	mint()
+	fake := &expiringSTS{refused: map[string]bool{old.AccessKeyID: true}, byKey: map[string]int{}}
+	srv := fake.server(t, env.URL)
+
+	rep := &Reporter{API: eventbridge.NewFromConfig(env.Config), Bus: bus, App: "recovery-test", Host: "test-host",
+		OnError: func(err error) { t.Errorf("report not published: %v", err) }}
+	appCfg := Config(env.Config, p, rep)
+	appCfg.BaseEndpoint = aws.String(srv.URL)
+	client := sts.NewFromConfig(appCfg)
+
+	for i := range 3 {
+		if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	rep.Wait()
+
+	cur, _ := p.Retrieve(ctx)
+	fake.mu.Lock()
+	oldTries, newTries := fake.byKey[old.AccessKeyID], fake.byKey[cur.AccessKeyID]
+	fake.mu.Unlock()
+	if cur.AccessKeyID == old.AccessKeyID || oldTries != 1 || newTries != 3 {
+		t.Fatalf("old key sent %d times (want 1), new key %d times (want 3)", oldTries, newTries)
+	}
+	counter.mu.Lock()
+	reads := len(counter.byV)
+	for v, n := range counter.byV {
+		if n != 1 {
+			t.Errorf("version %s read %d times, want 1", v, n)
+		}
+	}
+	counter.mu.Unlock()
+	if reads != 2 {
+		t.Fatalf("read %d versions, want 2 (before and after the refusal)", reads)
+	}
+	got := delivered()
+	if len(got) != 1 {
+		t.Fatalf("%d events delivered on %s, want exactly 1", len(got), bus)
+	}
+	d, err := events.ParseExpiredToken([]byte(got[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := events.ExpiredToken{SchemaVersion: 1, Target: tgt.Name, SecretID: tgt.SecretName, AccessKeyID: secretfmt.Mask(old.AccessKeyID),
+		Service: "STS", Operation: "GetCallerIdentity", Region: awstest.Region, ErrorCode: "ExpiredToken",
+		ErrorMessage: "The security token included in the request is expired", ObservedAt: d.ObservedAt,
+		Observer: events.Observer{App: "recovery-test", Host: "test-host", Via: "library"}}
+	if d != want {
+		t.Fatalf("event detail\n got %+v\nwant %+v", d, want)
+	}
+	awstest.Logs.Write([]byte(got[0]))
+}
+
+// fakePutter records reports instead of sending them.
+type fakePutter struct {
+	mu   sync.Mutex
+	sent []events.ExpiredToken
+}
+
+func (f *fakePutter) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, e := range in.Entries {
+		d, err := events.ParseExpiredToken([]byte(aws.ToString(e.Detail)))
+		if err != nil {
+			return nil, err
+		}
+		f.sent = append(f.sent, d)
+	}
+	return &eventbridge.PutEventsOutput{Entries: []ebtypes.PutEventsResultEntry{{EventId: aws.String("e")}}}, nil
+}
+
+func TestReporterRateLimit(t *testing.T) {
+	clk := &clock{t: t0}
+	put := &fakePutter{}
+	r := &Reporter{API: put, Now: clk.Now, App: "a", Host: "h"}
+	report := func(target string) bool {
+		return r.Report(context.Background(), events.ExpiredToken{Target: target, ErrorCode: events.CodeExpiredToken})
+	}
+	cases := []struct {
+		why     string
+		advance time.Duration
+		target  string
+		sent    bool
+	}{
+		{"the first refusal of a target is reported", 0, "a", true},
+		{"a second one within the minute is not: the first is enough to rotate", 59 * time.Second, "a", false},
+		{"another target has its own limit", 0, "b", true},
+		{"after the minute the target is reported again", time.Second, "a", true},
+	}
+	for _, c := range cases {
+		clk.Add(c.advance)
+		if got := report(c.target); got != c.sent {
+			t.Errorf("%s: Report = %v", c.why, got)
+		}
+	}
+	r.Wait()
+	if len(put.sent) != 3 {
+		t.Fatalf("sent %d reports, want 3", len(put.sent))
+	}
+	for _, d := range put.sent {
+		if d.Observer != (events.Observer{App: "a", Host: "h", Via: "library"}) || d.ObservedAt.Before(t0) {
+			t.Fatalf("report not completed with observer and time: %+v", d)
+		}
+	}
+}
+
+// Errors other than ExpiredToken pass through untouched: no re-read, no
+// retry, no report.
+func TestOtherErrorsAreNotRecovered(t *testing.T) {
+	env := awstest.Start(t)
+	ctx := awstest.Context(t)
+	api := &fakeReader{}
+	api.set(value(21, time.Now().Add(time.Hour), time.Now().Add(40*time.Minute)))
+	p := New(api, "app")
+	put := &fakePutter{}
+	rep := &Reporter{API: put}
+	env.Transport.Fault = func(op string, _ []byte) *http.Response {
+		return awstest.QueryError(http.StatusForbidden, "AccessDenied", "not allowed")
+	}
+	client := sts.NewFromConfig(Config(env.Config, p, rep))
+	_, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	rep.Wait()
+	if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("got %v, want AccessDenied", err)
+	}
+	if n := env.Transport.Calls("GetCallerIdentity"); n != 1 || api.n() != 1 || len(put.sent) != 0 {
+		t.Fatalf("%d calls, %d reads, %d reports; want 1, 1, 0", n, api.n(), len(put.sent))
+	}
+}
