@@ -23,7 +23,7 @@ dist/%/bootstrap: FORCE
 FORCE:
 
 ## test: the whole suite, race detector on (what CI runs)
-test:
+test: node_modules/.bin/cdk
 	$(GO) test -race -count=1 ./...
 
 ## lint: gofmt, go vet, staticcheck
