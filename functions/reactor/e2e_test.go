@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -71,10 +70,10 @@ func TestReportThroughEventBridge(t *testing.T) {
 
 	rotatorName, reactorName := env.Unique("rotator"), env.Unique("reactor")
 	common := []string{lambdaenv.ConfigPath + "=" + cfgPath, lambdaenv.VerifyMode + "=" + string(rotation.VerifyCaller)}
-	var logs bytes.Buffer
-	env.RunFunction(t, rotatorName, awstest.BuildFunction(t, root, "rotator"), common, &logs)
+	logs := &awstest.Buffer{}
+	env.RunFunction(t, rotatorName, awstest.BuildFunction(t, root, "rotator"), common, logs)
 	env.RunFunction(t, reactorName, awstest.BuildFunction(t, root, "reactor"),
-		append(common, lambdaenv.TopicArn+"="+aws.ToString(topic.TopicArn), lambdaenv.RotatorFunction+"="+rotatorName), &logs)
+		append(common, lambdaenv.TopicArn+"="+aws.ToString(topic.TopicArn), lambdaenv.RotatorFunction+"="+rotatorName), logs)
 
 	eb := env.EventBridge()
 	rule := env.Unique("expired-token")

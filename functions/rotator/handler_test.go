@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,12 +125,12 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(testConfig(env)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
+	out := &awstest.Buffer{}
 	name := env.Unique("rotator")
 	fn := env.RunFunction(t, name, bin, []string{
 		lambdaenv.ConfigPath + "=" + cfgPath,
 		lambdaenv.VerifyMode + "=" + string(rotation.VerifyCaller),
-	}, &out)
+	}, out)
 	t.Logf("init (process start to first Runtime API poll): %s", fn.Init)
 
 	payload, fnErr, err := env.Invoke(awstest.Context(t), name, []byte(`{}`))

@@ -102,10 +102,10 @@ func (e *Env) RunFunction(tb testing.TB, name, binary string, env []string, out 
 	}))
 	tb.Cleanup(front.Close)
 
-	var own bytes.Buffer
-	sink := io.MultiWriter(Logs, &syncWriter{w: &own})
+	own := &Buffer{}
+	var sink io.Writer = &syncWriter{w: io.MultiWriter(Logs, own)}
 	if out != nil {
-		sink = io.MultiWriter(Logs, &syncWriter{w: &own}, out)
+		sink = &syncWriter{w: io.MultiWriter(Logs, own, out)}
 	}
 	cmd := exec.Command(binary)
 	cmd.Env = append([]string{
@@ -152,6 +152,26 @@ func (f *Function) Stop(tb testing.TB) {
 	}
 }
 
+// Buffer is a bytes.Buffer safe to read while a process writes to it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// syncWriter serialises the process's stdout and stderr copies.
 type syncWriter struct {
 	mu sync.Mutex
 	w  io.Writer
