@@ -119,6 +119,13 @@ func New(cfg *config.Config, source []byte) (*Plan, error) {
 		lanes += len(s.Lanes)
 		p.Shards = append(p.Shards, s)
 	}
+	var doc *document
+	if lanes > 1 {
+		var err error
+		if doc, err = parseDocument(source); err != nil {
+			return nil, fmt.Errorf("%s: split the config into lanes: %w", cfg.File, err)
+		}
+	}
 	for si := range p.Shards {
 		for li := range p.Shards[si].Lanes {
 			l := &p.Shards[si].Lanes[li]
@@ -129,7 +136,7 @@ func New(cfg *config.Config, source []byte) (*Plan, error) {
 			}
 			l.ConfigFile = path.Join(LaneDir, strings.ToLower(p.Shards[si].ID+"-"+l.ID)+".yaml")
 			l.ConfigEnv = path.Join(TaskRoot, l.ConfigFile)
-			data, err := subset(cfg, source, l.ConfigFile, l.Targets)
+			data, err := subset(cfg, doc, l.ConfigFile, l.Targets)
 			if err != nil {
 				return nil, err
 			}
@@ -197,14 +204,14 @@ func MaxSecretArnLen(name string) int {
 	return len("arn:") + maxPartitionLen + len(":secretsmanager:") + maxRegionLen + 1 + accountLen + len(":secret:") + len(name) + 7
 }
 
-// subset renders source with only the given targets under targets:, then
-// proves the result validates to exactly those targets.
-func subset(cfg *config.Config, source []byte, file string, keep []config.Target) ([]byte, error) {
+// subset renders the config with only the given targets under targets:,
+// then proves the result validates to exactly those targets.
+func subset(cfg *config.Config, doc *document, file string, keep []config.Target) ([]byte, error) {
 	names := make([]string, len(keep))
 	for i, t := range keep {
 		names[i] = t.Name
 	}
-	data, err := filterTargets(source, names)
+	data, err := doc.subset(names)
 	if err != nil {
 		return nil, fmt.Errorf("%s: write the lane config %s: %w", cfg.File, file, err)
 	}

@@ -172,13 +172,21 @@ func TestOutputKeys(t *testing.T) {
 // More targets than the shards can hold fails with the config file named
 // and a fix, rather than a template CloudFormation would reject.
 func TestTooManyTargets(t *testing.T) {
-	src := plantest.Config(8000)
+	var b strings.Builder
+	b.WriteString("targets:\n")
+	for i, n := 0, 0; n <= MaxTargetsPerShard; i++ {
+		if name := fmt.Sprintf("t%d", i); ShardOf(name) == 7 {
+			fmt.Fprintf(&b, "  - name: %s\n    roleArn: arn:aws:iam::123456789012:role/R\n", name)
+			n++
+		}
+	}
+	src := []byte(b.String())
 	cfg, err := config.Parse("big.yaml", src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = New(cfg, src)
-	if err == nil || !strings.Contains(err.Error(), "big.yaml: shard") || !strings.Contains(err.Error(), "fix:") {
+	if err == nil || !strings.Contains(err.Error(), "big.yaml: shard 7 would hold 96 targets") || !strings.Contains(err.Error(), "fix:") {
 		t.Fatalf("got %v", err)
 	}
 }
