@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/user"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Exit codes are a contract with scripts: they only ever gain new values.
+const (
+	ExitOK = 0
+	// ExitFailure: AWS or the network failed (access denied, throttling,
+	// unreachable endpoint), or the command failed in a way not listed
+	// below.
+	ExitFailure = 1
+	// ExitUsage: unknown command or flag, missing argument, no region, or
+	// a config file that does not load.
+	ExitUsage = 2
+	// ExitNotFound: the target is not declared, or its secret does not
+	// exist.
+	ExitNotFound = 3
+	// ExitInvalid: the secret is not a usable stsrotator value.
+	ExitInvalid = 4
+	// ExitExpired: the credentials have expired, or will within
+	// --min-validity.
+	ExitExpired = 5
+	// ExitRotationFailed: rotate reached the service, which could not
+	// rotate the target.
+	ExitRotationFailed = 6
+	// ExitUnhealthy: status found at least one secret expired, invalid,
+	// missing or unreadable.
+	ExitUnhealthy = 7
+)
+
+// Environment variables the CLI reads besides the SDK's own.
+const (
+	// EnvTimings makes credential-process report its phases on stderr.
+	EnvTimings = "STSROTATOR_TIMINGS"
+	// envGuard is set while credential-process runs, so a profile whose
+	// own credential_process is stsrotator fails at once instead of
+	// starting itself forever.
+	envGuard = "STSROTATOR_IN_CREDENTIAL_PROCESS"
+)
+
+// App runs commands. New fills every field for a real process.
+type App struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Setenv         func(string, string) error
+	Now            func() time.Time
+	Hostname       func() (string, error)
+	Username       func() string
+	// LoadAWS builds the SDK configuration from the global flags.
+	LoadAWS func(context.Context, Globals) (aws.Config, error)
+	// Listen opens serve's socket.
+	Listen func(network, addr string) (net.Listener, error)
+	// Tick paces status --watch; stop releases it.
+	Tick func(time.Duration) (ticks <-chan time.Time, stop func())
+	// Stat tells whether the default config file exists.
+	Stat func(string) (os.FileInfo, error)
+}
+
+// New returns an App wired to the process.
+func New(stdout, stderr io.Writer) *App {
+	return &App{
+		Stdout: stdout, Stderr: stderr,
+		Getenv: os.Getenv, Setenv: os.Setenv, Now: time.Now, Hostname: os.Hostname,
+		Username: func() string {
+			if u, err := user.Current(); err == nil && u.Username != "" {
+				return u.Username
+			}
+			return os.Getenv("USER")
+		},
+		LoadAWS: LoadAWS,
+		Listen:  net.Listen,
+		Tick: func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		},
+		Stat: os.Stat,
+	}
+}
+
+// Globals are the flags every command accepts.
+type Globals struct {
+	Profile, Region, EndpointURL, Config string
+}
+
+// LoadAWS resolves the standard AWS configuration (environment, shared
+// config and credentials files, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL),
+// with the flags taking precedence.
+func LoadAWS(ctx context.Context, g Globals) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if g.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(g.Profile))
+	}
+	if g.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(g.Region))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, coded(ExitUsage, fmt.Errorf("load AWS configuration: %w", err))
+	}
+	if g.EndpointURL != "" {
+		cfg.BaseEndpoint = aws.String(g.EndpointURL)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, coded(ExitUsage, errors.New("no AWS region (fix: pass --region, set AWS_REGION, or set region in the profile)"))
+	}
+	return cfg, nil
+}
+
+// exitError carries the exit code a failure maps to.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func coded(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+func codeOf(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return ExitFailure
+}
+
+// errHelp ends a command that printed its help on request.
+var errHelp = errors.New("help shown")
+
+type command struct {
+	name, summary string
+	run          func(a *App, ctx context.Context, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"credential-process", "print the AWS credential_process JSON for a target", (*App).credentialProcess},
+		{"env", "print the credentials as shell exports, dotenv or JSON", (*App).env},
+		{"status", "every managed secret at a glance, most urgent first", (*App).status},
+		{"rotate", "ask the deployed service to rotate a target now", (*App).rotate},
+		{"serve", "a loopback container-credentials endpoint for SDKs", (*App).serve},
+		{"report-expired", "publish an ExpiredToken Observed event for a target", (*App).reportExpired},
+		{"version", "print the build's version", (*App).version},
+	}
+}
+
+// Run executes one command line and returns the process exit code.
+func (a *App) Run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		a.usage(a.Stderr)
+		return ExitUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help":
+		a.usage(a.Stdout)
+		return ExitOK
+	case "help":
+		if len(args) == 1 {
+			a.usage(a.Stdout)
+			return ExitOK
+		}
+		name, args = args[1], []string{args[1], "--help"}
+	}
+	for _, c := range commands() {
+		if c.name != name {
+			continue
+		}
+		err := c.run(a, ctx, args[1:])
+		switch {
+		case err == nil:
+			return ExitOK
+		case errors.Is(err, errHelp):
+			return ExitOK
+		}
+		// One line: credential_process shows stderr to the user as is.
+		fmt.Fprintf(a.Stderr, "stsrotator %s: %s\n", name, oneLine(err.Error()))
+		return codeOf(err)
+	}
+	fmt.Fprintf(a.Stderr, "stsrotator: unknown command %q (run stsrotator help)\n", name)
+	return ExitUsage
+}
+
+func (a *App) usage(w io.Writer) {
+	fmt.Fprint(w, `stsrotator uses the AWS credentials that stsrotator keeps fresh in Secrets Manager.
+
+Usage: stsrotator <command> [flags]
+
+Commands:
+`)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range commands() {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+	}
+	_ = tw.Flush()
+	fmt.Fprint(w, `
+Every command takes --profile, --region, --endpoint-url and --config, and
+reads the standard AWS environment (AWS_PROFILE, AWS_REGION,
+AWS_ENDPOINT_URL, ...). Run stsrotator <command> --help for its flags.
+
+Exit codes: 0 ok, 1 AWS or other failure, 2 usage, 3 not found, 4 invalid
+secret, 5 expired, 6 rotation failed, 7 status found a problem.
+`)
+}
+
+// flags starts a command's flag set with the global flags.
+type flagSet struct {
+	*flag.FlagSet
+	g              Globals
+	name, synopsis string
+	about          string
+}
+
+func (a *App) flags(name, synopsis, about string) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), name: name, synopsis: synopsis, about: about}
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&fs.g.Profile, "profile", "", "AWS shared config `profile` to read the secret with (default: AWS_PROFILE or default)")
+	fs.StringVar(&fs.g.Region, "region", "", "AWS `region` (default: AWS_REGION or the profile's)")
+	fs.StringVar(&fs.g.EndpointURL, "endpoint-url", "", "AWS endpoint `URL` for every service (default: AWS_ENDPOINT_URL)")
+	fs.StringVar(&fs.g.Config, "config", "", "stsrotator config `file` mapping targets to secrets (default: ./"+defaultConfig+" if present)")
+	return fs
+}
+
+// parse accepts flags before and after positional arguments, as users
+// type them ("rotate NAME --json").
+func (a *App) parse(fs *flagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				a.help(fs, a.Stdout)
+				return nil, errHelp
+			}
+			return nil, coded(ExitUsage, fmt.Errorf("%w (run stsrotator %s --help)", err, fs.name))
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func (a *App) help(fs *flagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage: stsrotator %s %s\n\n%s\n\nFlags:\n", fs.name, fs.synopsis, strings.TrimSpace(fs.about))
+	type row struct{ name, usage string }
+	var rows []row
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(f)
+		n := "--" + f.Name
+		if kind != "" {
+			n += " " + kind
+		}
+		if f.DefValue != "" && f.DefValue != "false" && !strings.Contains(usage, "default") {
+			usage += " (default " + f.DefValue + ")"
+		}
+		rows = append(rows, row{n, usage})
+	})
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "  %s\t%s\n", r.name, r.usage)
+	}
+	_ = tw.Flush()
+}
+
+func noArgs(fs *flagSet, pos []string) error {
+	if len(pos) > 0 {
+		return coded(ExitUsage, fmt.Errorf("unexpected argument %q (run stsrotator %s --help)", pos[0], fs.name))
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

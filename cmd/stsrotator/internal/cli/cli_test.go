@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+// Every command explains itself, and the dispatcher's exit codes hold.
+func TestHelpAndUsage(t *testing.T) {
+	env := awstest.Start(t)
+	for _, c := range commands() {
+		a, out, errb := testApp(env, time.Now, nil)
+		r := execute(t, a, out, errb, c.name, "--help")
+		if r.code != ExitOK || !strings.Contains(r.stdout, "Usage: stsrotator "+c.name) || !strings.Contains(r.stdout, "--region") || r.stderr != "" {
+			t.Errorf("%s --help: exit %d, stdout %q, stderr %q", c.name, r.code, r.stdout, r.stderr)
+		}
+	}
+	cases := []struct {
+		why    string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"no command is a usage error, with the command list on stderr", nil, ExitUsage, "", "Commands:"},
+		{"help lists every command on stdout", []string{"help"}, ExitOK, "report-expired", ""},
+		{"help CMD is CMD --help", []string{"help", "serve"}, ExitOK, "Usage: stsrotator serve", ""},
+		{"an unknown command is a usage error", []string{"frobnicate"}, ExitUsage, "", `unknown command "frobnicate"`},
+		{"an unknown flag is a usage error naming the flag", []string{"status", "--colour"}, ExitUsage, "", "flag provided but not defined: -colour"},
+		{"a stray argument is a usage error", []string{"credential-process", "--target", "a", "extra"}, ExitUsage, "", `unexpected argument "extra"`},
+		{"credential-process needs a target or secret", []string{"credential-process"}, ExitUsage, "", "--target NAME"},
+		{"env refuses an unknown format", []string{"env", "--target", "a", "--format", "yaml"}, ExitUsage, "", `--format "yaml"`},
+		{"rotate needs a target", []string{"rotate"}, ExitUsage, "", "stsrotator rotate NAME"},
+		{"report-expired needs a target", []string{"report-expired"}, ExitUsage, "", "--target NAME"},
+		{"report-expired refuses a code that is not ExpiredToken", []string{"report-expired", "--target", "a", "--error-code", "AccessDenied"}, ExitUsage, "", `errorCode is "AccessDenied"`},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			a, out, errb := testApp(env, time.Now, nil)
+			r := execute(t, a, out, errb, c.args...)
+			if r.code != c.code || !strings.Contains(r.stdout, c.stdout) || !strings.Contains(r.stderr, c.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", r.code, c.code, r.stdout, c.stdout, r.stderr, c.stderr)
+			}
+			if strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 && c.code != ExitUsage {
+				t.Fatalf("stderr is more than one line: %q", r.stderr)
+			}
+		})
+	}
+}
+
+// credential-process and env hand out only usable credentials; every
+// failure is one stderr line, nothing on stdout, and its own exit code.
+func TestCredentialCommands(t *testing.T) {
+	env := awstest.Start(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	good := value(1, now.Add(time.Hour), now.Add(40*time.Minute))
+	putValue(t, env, env.Unique("stsrotator/good"), "good", good)
+	putValue(t, env, env.Unique("stsrotator/expired"), "expired", value(2, now.Add(-time.Minute), now.Add(-20*time.Minute)))
+	putValue(t, env, env.Unique("stsrotator/ending"), "ending", value(3, now.Add(30*time.Second), now.Add(-20*time.Minute)))
+	putRaw(t, env, env.Unique("stsrotator/garbage"), "garbage", "not json cliSecretKeyValue")
+	cfgPath := writeConfig(t, target(env, "good"))
+
+	wantJSON, _ := secretfmt.ProcessJSON(good)
+	cases := []struct {
+		why    string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"credential-process prints exactly the credential_process JSON", []string{"credential-process", "--secret-id", env.Unique("stsrotator/good")}, ExitOK, string(wantJSON) + "\n", ""},
+		{"a target maps to its secret through the config", []string{"credential-process", "--target", "good", "--config", cfgPath}, ExitOK, string(wantJSON) + "\n", ""},
+		{"a target the config does not declare is not found", []string{"credential-process", "--target", "nope", "--config", cfgPath}, ExitNotFound, "", `target "nope" is not declared`},
+		{"a missing secret is not found", []string{"credential-process", "--secret-id", env.Unique("stsrotator/absent")}, ExitNotFound, "", "secret not found"},
+		{"a malformed secret is invalid and its content is not quoted", []string{"credential-process", "--secret-id", env.Unique("stsrotator/garbage")}, ExitInvalid, "", "not JSON"},
+		{"expired credentials are refused", []string{"credential-process", "--secret-id", env.Unique("stsrotator/expired")}, ExitExpired, "", "expired at"},
+		{"credentials about to expire are refused too", []string{"credential-process", "--secret-id", env.Unique("stsrotator/ending")}, ExitExpired, "", "under --min-validity 1m0s"},
+		{"--min-validity can accept them", []string{"credential-process", "--secret-id", env.Unique("stsrotator/ending"), "--min-validity", "10s"}, ExitOK, `"Version":1`, ""},
+		{"env prints shell exports", []string{"env", "--secret-id", env.Unique("stsrotator/good")}, ExitOK,
+			"export AWS_ACCESS_KEY_ID='" + good.AccessKeyID + "'\nexport AWS_SECRET_ACCESS_KEY='" + good.SecretAccessKey + "'\nexport AWS_SESSION_TOKEN='" + good.SessionToken + "'\nexport AWS_CREDENTIAL_EXPIRATION='" + good.Expiration.Format(time.RFC3339) + "'\n", ""},
+		{"env prints dotenv", []string{"env", "--secret-id", env.Unique("stsrotator/good"), "--format", "dotenv"}, ExitOK, "AWS_SESSION_TOKEN=" + good.SessionToken + "\nAWS_CREDENTIAL_EXPIRATION=", ""},
+		{"env prints JSON", []string{"env", "--secret-id", env.Unique("stsrotator/good"), "--format", "json"}, ExitOK, `"AWS_SECRET_ACCESS_KEY":"` + good.SecretAccessKey + `"`, ""},
+		{"env refuses expired credentials like credential-process", []string{"env", "--secret-id", env.Unique("stsrotator/expired")}, ExitExpired, "", "expired at"},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			a, out, errb := testApp(env, func() time.Time { return now }, nil)
+			r := execute(t, a, out, errb, c.args...)
+			if r.code != c.code || !strings.Contains(r.stderr, c.stderr) {
+				t.Fatalf("exit %d (want %d), stderr %q (want %q)", r.code, c.code, r.stderr, c.stderr)
+			}
+			if c.code == ExitOK && (r.stderr != "" || (strings.HasSuffix(c.stdout, "\n") && r.stdout != c.stdout) || !strings.Contains(r.stdout, c.stdout)) {
+				t.Fatalf("stdout %q, want %q; stderr %q", r.stdout, c.stdout, r.stderr)
+			}
+			if c.code != ExitOK {
+				if r.stdout != "" {
+					t.Fatalf("a failure printed to stdout: %q", r.stdout)
+				}
+				if strings.Count(r.stderr, "\n") != 1 {
+					t.Fatalf("want exactly one stderr line, got %q", r.stderr)
+				}
+			}
+			noSecrets(t, "stderr", r.stderr)
+		})
+	}
+}
+
+// report-expired publishes one valid event, masking a whole key.
+func TestReportExpired(t *testing.T) {
+	env := awstest.Start(t)
+	bus, delivered := observedBus(t, env)
+	a, out, errb := testApp(env, func() time.Time { return time.Date(2026, 11, 25, 10, 15, 29, 0, time.UTC) }, map[string]string{"STSROTATOR_EVENT_BUS": bus})
+	r := execute(t, a, out, errb, "report-expired", "--target", "billing-reader", "--access-key-id", "ASIAABCDEFGHIJKL7XQZ",
+		"--service", "s3", "--operation", "GetObject", "--app", "nightly-report", "--message", "The provided token has expired.")
+	if r.code != ExitOK || strings.TrimSpace(r.stdout) == "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	got := delivered()
+	if len(got) != 1 {
+		t.Fatalf("%d events on %s, want 1", len(got), bus)
+	}
+	d, err := events.ParseExpiredToken([]byte(got[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := events.ExpiredToken{SchemaVersion: 1, Target: "billing-reader", AccessKeyID: "ASIA…7XQZ", Service: "s3", Operation: "GetObject",
+		Region: awstest.Region, ErrorCode: "ExpiredToken", ErrorMessage: "The provided token has expired.",
+		ObservedAt: time.Date(2026, 11, 25, 10, 15, 29, 0, time.UTC), Observer: events.Observer{App: "nightly-report", Host: "test-host", Via: "cli"}}
+	if d != want {
+		t.Fatalf("detail\n got %+v\nwant %+v", d, want)
+	}
+}

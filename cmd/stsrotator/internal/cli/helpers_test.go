@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// syncBuffer is a bytes.Buffer safe for serve's concurrent log lines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// run is one in-process command line against kumo.
+type run struct {
+	code           int
+	stdout, stderr string
+}
+
+// testApp is an App whose AWS calls go to env, whose clock is now and
+// whose environment is env vars only, so nothing on the test machine leaks
+// in.
+func testApp(env *awstest.Env, now func() time.Time, vars map[string]string) (*App, *syncBuffer, *syncBuffer) {
+	out, errb := &syncBuffer{}, &syncBuffer{}
+	a := New(out, errb)
+	a.Now = now
+	a.Getenv = func(k string) string { return vars[k] }
+	a.Setenv = func(string, string) error { return nil }
+	a.Hostname = func() (string, error) { return "test-host", nil }
+	a.Username = func() string { return "tester" }
+	a.Stat = func(string) (os.FileInfo, error) { return nil, os.ErrNotExist }
+	a.LoadAWS = func(_ context.Context, g Globals) (aws.Config, error) {
+		cfg := env.Config.Copy()
+		if g.Region != "" {
+			cfg.Region = g.Region
+		}
+		return cfg, nil
+	}
+	return a, out, errb
+}
+
+// execute runs args and sends everything but credential output to the
+// leak-checked log sink.
+func execute(t *testing.T, a *App, out, errb *syncBuffer, args ...string) run {
+	t.Helper()
+	code := a.Run(awstest.Context(t), args)
+	r := run{code: code, stdout: out.String(), stderr: errb.String()}
+	_, _ = awstest.Logs.Write([]byte(r.stderr))
+	if len(args) > 0 && args[0] != "credential-process" && args[0] != "env" {
+		_, _ = awstest.Logs.Write([]byte(r.stdout))
+	}
+	return r
+}
+
+// value builds a secret version with distinct, leak-detectable material.
+func value(n int, expires, refreshAt time.Time) secretfmt.Value {
+	return secretfmt.Value{
+		AccessKeyID:     fmt.Sprintf("ASIACLITESTKEY%06d", n),
+		SecretAccessKey: fmt.Sprintf("cliSecretKeyValue%020d", n),
+		SessionToken:    fmt.Sprintf("cliSessionTokenValue%020d", n),
+		Expiration:      expires.UTC().Truncate(time.Second),
+		Meta: secretfmt.Metadata{Target: "t", RoleArn: "arn:aws:iam::000000000000:role/T",
+			IssuedAt: expires.Add(-time.Hour).UTC(), RefreshAt: refreshAt.UTC()},
+	}
+}
+
+// putRaw creates a managed secret holding body.
+func putRaw(t *testing.T, env *awstest.Env, name, target, body string) {
+	t.Helper()
+	_, err := env.Secrets.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String(name), SecretString: aws.String(body),
+		Tags: []smtypes.Tag{{Key: aws.String(rotation.TagManagedBy), Value: aws.String(rotation.ManagedBy)}, {Key: aws.String(rotation.TagTarget), Value: aws.String(target)}},
+	})
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	awstest.Remember([]byte(body))
+}
+
+func putValue(t *testing.T, env *awstest.Env, name, target string, v secretfmt.Value) {
+	t.Helper()
+	v.Meta.Target = target
+	b, err := secretfmt.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putRaw(t, env, name, target, string(b))
+}
+
+// mint writes real credentials from kumo's STS into the target's secret,
+// the way the deployed rotator does.
+func mint(t *testing.T, env *awstest.Env, tg config.Target) {
+	t.Helper()
+	eng := &rotation.Engine{STS: env.STS, Secrets: env.Secrets, Now: time.Now, Log: awstest.Logger(nil),
+		Emit: metrics.NewWriter(awstest.Logs, time.Now), Verify: rotation.VerifyCaller}
+	if r := eng.Rotate(awstest.Context(t), tg, rotation.Request{Why: "test"}); r.Outcome != rotation.Rotated {
+		t.Fatalf("mint %s: %+v", tg.Name, r)
+	}
+}
+
+func target(env *awstest.Env, name string) config.Target {
+	return config.Target{Name: name, RoleArn: "arn:aws:iam::000000000000:role/" + name, SessionName: "stsrotator-" + name,
+		Duration: time.Hour, RefreshBefore: 20 * time.Minute, SecretName: env.Unique("stsrotator/" + name)}
+}
+
+// writeConfig writes a config mapping each target to its (unique) secret.
+func writeConfig(t *testing.T, tgs ...config.Target) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("targets:\n")
+	for _, tg := range tgs {
+		fmt.Fprintf(&b, "  - name: %s\n    roleArn: %s\n    secretName: %s\n", tg.Name, tg.RoleArn, tg.SecretName)
+	}
+	path := filepath.Join(t.TempDir(), "stsrotator.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Load(path); err != nil {
+		t.Fatalf("test config does not load: %v", err)
+	}
+	return path
+}
+
+// observedBus makes a unique bus with a rule for ExpiredToken reports and
+// returns a function listing the details kumo delivered on it. kumo
+// records deliveries to rule targets at /kumo/eventbridge/delivered-events;
+// the target ARN itself is never called.
+func observedBus(t *testing.T, env *awstest.Env) (string, func() []string) {
+	t.Helper()
+	ctx := awstest.Context(t)
+	eb := eventbridge.NewFromConfig(env.Config)
+	bus := env.Unique("cli-reports")
+	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
+		t.Fatal(err)
+	}
+	pattern, _ := json.Marshal(map[string][]string{"source": {events.Source}, "detail-type": {events.DetailTypeExpiredToken}})
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("expired"), EventBusName: aws.String(bus), EventPattern: aws.String(string(pattern))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("expired"), EventBusName: aws.String(bus),
+		Targets: []ebtypes.Target{{Id: aws.String("observer"), Arn: aws.String("arn:aws:sns:us-east-1:000000000000:" + bus)}}}); err != nil {
+		t.Fatal(err)
+	}
+	return bus, func() []string {
+		resp, err := http.Get(env.URL + "/kumo/eventbridge/delivered-events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var all []struct{ EventBusName, Detail string }
+		if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range all {
+			if e.EventBusName == bus {
+				got = append(got, e.Detail)
+			}
+		}
+		return got
+	}
+}
+
+// noSecrets fails if any secret material that crossed the wire is in s.
+func noSecrets(t *testing.T, what, s string) {
+	t.Helper()
+	if leaks := awstest.Leaks([]byte(s)); len(leaks) > 0 {
+		t.Fatalf("%s contains secret material %v", what, leaks)
+	}
+}

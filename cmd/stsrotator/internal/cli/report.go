@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+func (a *App) reportExpired(ctx context.Context, args []string) error {
+	var d events.ExpiredToken
+	var bus, key, observed string
+	fs := a.flags("report-expired", "--target NAME [--secret-id ID] [flags]", `
+Publishes an "ExpiredToken Observed" event so the target is rotated before
+the next scheduled sweep. For scripts:
+
+  aws s3 cp s3://bucket/key . --profile billing || stsrotator report-expired --target billing-reader --service s3
+
+An access key given with --access-key-id is masked before it is sent. Prints
+the event ID.`)
+	fs.StringVar(&d.Target, "target", "", "config target `name` whose credentials were refused")
+	fs.StringVar(&d.SecretID, "secret-id", "", "the secret's `name or ARN`, if the target is not known")
+	fs.StringVar(&key, "access-key-id", "", "the refused access `key` (sent masked)")
+	fs.StringVar(&d.Service, "service", "", "AWS `service` called, e.g. s3")
+	fs.StringVar(&d.Operation, "operation", "", "`operation` called, e.g. GetObject")
+	fs.StringVar(&d.ErrorCode, "error-code", events.CodeExpiredToken, "the AWS error `code`: ExpiredToken or ExpiredTokenException")
+	fs.StringVar(&d.ErrorMessage, "message", "", "the AWS error `message`")
+	fs.StringVar(&d.Observer.App, "app", "", "the application or job that saw it")
+	fs.StringVar(&d.Observer.Host, "host", "", "where it was seen (default: this host's name)")
+	fs.StringVar(&d.Observer.Via, "via", "cli", "how it was seen: cli, logs or manual")
+	fs.StringVar(&observed, "observed-at", "", "RFC 3339 `time` of the failure (default: now)")
+	fs.StringVar(&bus, "event-bus", "", "event `bus` name or ARN (default: $"+lambdaenv.EventBus+" or "+events.DefaultBus+")")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(fs, pos); err != nil {
+		return err
+	}
+	if d.Target == "" && d.SecretID == "" {
+		return coded(ExitUsage, errors.New("name the target with --target NAME (or the secret with --secret-id ID)"))
+	}
+	if key != "" {
+		if strings.Contains(key, "…") {
+			d.AccessKeyID = key
+		} else {
+			d.AccessKeyID = secretfmt.Mask(key)
+		}
+	}
+	d.ObservedAt = a.Now().UTC().Truncate(time.Second)
+	if observed != "" {
+		t, err := time.Parse(time.RFC3339, observed)
+		if err != nil {
+			return coded(ExitUsage, fmt.Errorf("--observed-at %q: want an RFC 3339 time such as 2026-11-25T10:15:29Z", observed))
+		}
+		d.ObservedAt = t
+	}
+	if d.Observer.Host == "" {
+		d.Observer.Host, _ = a.Hostname()
+	}
+	if bus == "" {
+		bus = a.Getenv(lambdaenv.EventBus)
+	}
+	switch d.Observer.Via {
+	case "cli", "logs", "manual", "library":
+	default:
+		return coded(ExitUsage, fmt.Errorf("--via %q: want cli, logs or manual", d.Observer.Via))
+	}
+	d.SchemaVersion = events.SchemaVersion
+	if err := d.Validate(); err != nil {
+		return coded(ExitUsage, err)
+	}
+	cfg, err := a.LoadAWS(ctx, fs.g)
+	if err != nil {
+		return err
+	}
+	d.Region = cfg.Region
+	id, err := events.Publish(ctx, eventbridge.NewFromConfig(cfg), bus, d)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(a.Stdout, id)
+	return err
+}

@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+)
+
+// DefaultRotatorFunction is the rotator's name in a default deployment.
+const DefaultRotatorFunction = "stsrotator-rotator"
+
+// invoker is the one Lambda call rotate makes.
+type invoker interface {
+	Invoke(context.Context, *lambda.InvokeInput, ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
+}
+
+// rotateRequest is the rotator's event for a one-target rotation.
+type rotateRequest struct {
+	Target string `json:"target"`
+	Force  bool   `json:"force"`
+	Reason string `json:"reason"`
+}
+
+// rotateResponse is what the rotator returns.
+type rotateResponse struct {
+	Mode       string           `json:"mode"`
+	Summary    rotation.Summary `json:"summary"`
+	DurationMs int64            `json:"durationMs"`
+}
+
+// functionError is Lambda's payload for a failed invocation.
+type functionError struct {
+	ErrorMessage string `json:"errorMessage"`
+	ErrorType    string `json:"errorType"`
+}
+
+func (a *App) rotate(ctx context.Context, args []string) error {
+	var target, function string
+	var asJSON bool
+	fs := a.flags("rotate", "NAME [--function NAME] [--json]", `
+Asks the deployed rotator to replace the target's credentials now, whatever
+their age, and reports the result: the new masked key, its expiry and the
+secret version. Exits 6 if the service could not rotate the target.`)
+	fs.StringVar(&target, "target", "", "target `name` (or give it as the argument)")
+	fs.StringVar(&function, "function", "", "rotator Lambda `name or ARN` (default: $"+lambdaenv.RotatorFunction+" or "+DefaultRotatorFunction+")")
+	fs.BoolVar(&asJSON, "json", false, "print the rotator's JSON response")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) == 1 && target == "":
+		target = pos[0]
+	case len(pos) > 1 || (len(pos) == 1 && target != ""):
+		return coded(ExitUsage, errors.New("name one target"))
+	case target == "":
+		return coded(ExitUsage, errors.New("name the target: stsrotator rotate NAME"))
+	}
+	if function == "" {
+		function = a.Getenv(lambdaenv.RotatorFunction)
+	}
+	if function == "" {
+		function = DefaultRotatorFunction
+	}
+	cfg, err := a.LoadAWS(ctx, fs.g)
+	if err != nil {
+		return err
+	}
+	return a.invokeRotate(ctx, lambda.NewFromConfig(cfg), function, target, asJSON)
+}
+
+func (a *App) invokeRotate(ctx context.Context, api invoker, function, target string, asJSON bool) error {
+	host, _ := a.Hostname()
+	payload, err := json.Marshal(rotateRequest{Target: target, Force: true, Reason: fmt.Sprintf("stsrotator rotate by %s@%s", a.Username(), host)})
+	if err != nil {
+		return err
+	}
+	start := a.Now()
+	out, err := api.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(function), Payload: payload})
+	if err != nil {
+		return fmt.Errorf("invoke rotator %s: %w", function, err)
+	}
+	if fe := aws.ToString(out.FunctionError); fe != "" {
+		var e functionError
+		_ = json.Unmarshal(out.Payload, &e)
+		if e.ErrorMessage == "" {
+			e.ErrorMessage = "no error message"
+		}
+		return coded(ExitRotationFailed, fmt.Errorf("rotator %s failed (%s): %s: %s", function, fe, dash(e.ErrorType), e.ErrorMessage))
+	}
+	var resp rotateResponse
+	if err := json.Unmarshal(out.Payload, &resp); err != nil {
+		return fmt.Errorf("rotator %s answered something other than its response: %w", function, err)
+	}
+	if asJSON {
+		if _, err := fmt.Fprintf(a.Stdout, "%s\n", out.Payload); err != nil {
+			return err
+		}
+	}
+	took := time.Duration(resp.DurationMs) * time.Millisecond
+	if took == 0 {
+		took = a.Now().Sub(start)
+	}
+	s := resp.Summary
+	for _, r := range s.Rotated {
+		if !asJSON {
+			fmt.Fprintf(a.Stdout, "%s: %s, new key %s, expires %s (valid %s), version %s, in %s\n",
+				r.Target, r.Outcome, dash(r.Key), stamp(r.Expires), ago(time.Duration(r.LeftSec)*time.Second), dash(r.VersionID), took.Round(time.Millisecond))
+		}
+	}
+	if !asJSON && s.Superseded > 0 {
+		fmt.Fprintf(a.Stdout, "%s: another rotation replaced the version first; its credentials stand\n", target)
+	}
+	if !asJSON && s.Fresh > 0 {
+		fmt.Fprintf(a.Stdout, "%s: fresh, nothing to do\n", target)
+	}
+	if len(s.Failed) > 0 {
+		r := s.Failed[0]
+		return coded(ExitRotationFailed, fmt.Errorf("%s: rotation failed: %s", r.Target, r.Reason))
+	}
+	if len(s.Rotated)+s.Superseded+s.Fresh == 0 {
+		return coded(ExitRotationFailed, fmt.Errorf("%s: the rotator reported no result for the target (mode %q)", target, resp.Mode))
+	}
+	return nil
+}

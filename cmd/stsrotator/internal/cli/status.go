@@ -1,0 +1,376 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/stsrotator/stsrotator/shared/rotation"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+// secretReader and secretLister are the Secrets Manager calls status
+// makes, with the SDK's exact signatures.
+type secretReader interface {
+	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+type secretLister interface {
+	ListSecrets(context.Context, *secretsmanager.ListSecretsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
+}
+
+// Health, most urgent first; the order is the sort order.
+type Health int
+
+const (
+	HealthError    Health = iota // the secret could not be read
+	HealthMissing                // declared but never written
+	HealthInvalid                // not a usable stsrotator value
+	HealthExpired                // the credentials no longer work
+	HealthExpiring               // under ExpiringWithin left
+	HealthLate                   // past its refresh time: the rotator is behind
+	HealthOK
+)
+
+// ExpiringWithin is when status starts shouting about a secret that still
+// works.
+const ExpiringWithin = 5 * time.Minute
+
+func (h Health) String() string {
+	return [...]string{"ERROR", "MISSING", "INVALID", "EXPIRED", "EXPIRING", "LATE", "OK"}[h]
+}
+
+func (h Health) MarshalText() ([]byte, error) { return []byte(strings.ToLower(h.String())), nil }
+
+// unhealthy is what makes status exit non-zero: a consumer of this secret
+// is failing now.
+func (h Health) unhealthy() bool { return h <= HealthExpired }
+
+// Row is one secret's status; it carries no secret material.
+type Row struct {
+	Target       string    `json:"target"`
+	SecretID     string    `json:"secretId"`
+	RoleArn      string    `json:"roleArn,omitempty"`
+	Key          string    `json:"accessKeyId,omitempty"` // masked
+	IssuedAt     time.Time `json:"issuedAt,omitzero"`
+	ExpiresAt    time.Time `json:"expiresAt,omitzero"`
+	RefreshAt    time.Time `json:"refreshAt,omitzero"`
+	Validity     int64     `json:"validitySeconds"`
+	LastRotation time.Time `json:"lastRotation,omitzero"`
+	Health       Health    `json:"health"`
+	Problem      string    `json:"problem,omitempty"`
+	left         time.Duration
+	life         time.Duration
+}
+
+func (a *App) status(ctx context.Context, args []string) error {
+	var asJSON, watch, all bool
+	var every time.Duration
+	fs := a.flags("status", "[--watch] [--json] [--all]", `
+Shows every managed secret, most urgent first: target, role, masked access
+key, when it was issued and expires, validity left with a bar, the last
+rotation and its health (ERROR, MISSING, INVALID, EXPIRED, EXPIRING, LATE,
+OK). With a config file it shows the config's targets; without one, or with
+--all, every secret tagged `+rotation.TagManagedBy+`.
+
+Exits 7 if any secret is expired, invalid, missing or unreadable.`)
+	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	fs.BoolVar(&watch, "watch", false, "redraw until interrupted")
+	fs.DurationVar(&every, "interval", 10*time.Second, "redraw `interval` for --watch")
+	fs.BoolVar(&all, "all", false, "with a config, also list every managed secret in the account")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(fs, pos); err != nil {
+		return err
+	}
+	cfg, err := a.LoadAWS(ctx, fs.g)
+	if err != nil {
+		return err
+	}
+	sm := secretsmanager.NewFromConfig(cfg)
+	draw := func() ([]Row, error) {
+		refs, err := a.statusRefs(ctx, fs.g, sm, all)
+		if err != nil {
+			return nil, err
+		}
+		rows := readRows(ctx, sm, refs, a.Now())
+		if watch && !asJSON {
+			// Home and clear, so each frame replaces the last.
+			fmt.Fprint(a.Stdout, "\x1b[H\x1b[2J")
+		}
+		if asJSON {
+			return rows, writeJSON(a.Stdout, rows)
+		}
+		return rows, writeTable(a.Stdout, rows, a.Now())
+	}
+	if !watch {
+		rows, err := draw()
+		if err != nil {
+			return err
+		}
+		return unhealthy(rows)
+	}
+	ticks, stop := a.Tick(every)
+	defer stop()
+	for {
+		if _, err := draw(); err != nil {
+			fmt.Fprintf(a.Stderr, "stsrotator status: %s\n", oneLine(err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticks:
+		}
+	}
+}
+
+func unhealthy(rows []Row) error {
+	var bad []string
+	for _, r := range rows {
+		if r.Health.unhealthy() {
+			bad = append(bad, r.Target+" "+r.Health.String())
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return coded(ExitUnhealthy, fmt.Errorf("%d of %d secrets need attention: %s", len(bad), len(rows), strings.Join(bad, ", ")))
+}
+
+// statusRefs lists the secrets to show: the config's targets, the
+// account's managed secrets, or both.
+func (a *App) statusRefs(ctx context.Context, g Globals, sm secretLister, all bool) ([]ref, error) {
+	conf, err := a.loadConfig(g)
+	if err != nil {
+		return nil, err
+	}
+	var refs []ref
+	seen := map[string]bool{}
+	if conf != nil {
+		for _, t := range conf.Targets {
+			refs = append(refs, ref{Target: t.Name, SecretID: t.SecretName, RoleArn: t.RoleArn})
+			seen[t.SecretName] = true
+		}
+		if !all {
+			return refs, nil
+		}
+	}
+	managed, err := listManaged(ctx, sm)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range managed {
+		if !seen[r.SecretID] {
+			refs = append(refs, r)
+		}
+	}
+	return refs, nil
+}
+
+// listManaged lists secrets tagged stsrotator:managed-by. The filter is
+// also applied here because not every Secrets Manager implementation
+// honours ListSecrets filters (the kumo emulator ignores them).
+func listManaged(ctx context.Context, sm secretLister) ([]ref, error) {
+	in := &secretsmanager.ListSecretsInput{
+		Filters:    []smtypes.Filter{{Key: smtypes.FilterNameStringTypeTagKey, Values: []string{rotation.TagManagedBy}}},
+		MaxResults: aws.Int32(100),
+	}
+	var refs []ref
+	for {
+		out, err := sm.ListSecrets(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list secrets tagged %s: %w", rotation.TagManagedBy, err)
+		}
+		for _, s := range out.SecretList {
+			managed, target := false, ""
+			for _, t := range s.Tags {
+				switch aws.ToString(t.Key) {
+				case rotation.TagManagedBy:
+					managed = true
+				case rotation.TagTarget:
+					target = aws.ToString(t.Value)
+				}
+			}
+			if managed {
+				refs = append(refs, ref{Target: target, SecretID: aws.ToString(s.Name)})
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return refs, nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// readRows reads every secret, a few at a time, and sorts the rows by
+// urgency.
+func readRows(ctx context.Context, sm secretReader, refs []ref, now time.Time) []Row {
+	rows := make([]Row, len(refs))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, r := range refs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rows[i] = readRow(ctx, sm, r, now)
+		})
+	}
+	wg.Wait()
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Health != rows[j].Health {
+			return rows[i].Health < rows[j].Health
+		}
+		if rows[i].left != rows[j].left {
+			return rows[i].left < rows[j].left
+		}
+		return rows[i].Target < rows[j].Target
+	})
+	return rows
+}
+
+func readRow(ctx context.Context, sm secretReader, r ref, now time.Time) Row {
+	row := Row{Target: r.Target, SecretID: r.SecretID, RoleArn: r.RoleArn}
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.SecretID)})
+	var ae smithy.APIError
+	switch {
+	case errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException":
+		row.Health, row.Problem = HealthMissing, "no secret yet (has the rotator run?)"
+		return row
+	case err != nil:
+		row.Health, row.Problem = HealthError, oneLine(err.Error())
+		return row
+	case out.SecretString == nil:
+		row.Health, row.Problem = HealthInvalid, "the version holds binary data"
+		return row
+	}
+	row.LastRotation = aws.ToTime(out.CreatedDate)
+	v, err := secretfmt.Parse([]byte(*out.SecretString))
+	if err != nil {
+		row.Health, row.Problem = HealthInvalid, err.Error()
+		return row
+	}
+	if row.Target == "" {
+		row.Target = v.Meta.Target
+	}
+	if row.RoleArn == "" {
+		row.RoleArn = v.Meta.RoleArn
+	}
+	row.Key, row.IssuedAt, row.ExpiresAt, row.RefreshAt = v.MaskedKey(), v.Meta.IssuedAt, v.Expiration, v.Meta.RefreshAt
+	row.left = v.Remaining(now)
+	row.Validity = max(int64(row.left/time.Second), 0)
+	if !v.Meta.IssuedAt.IsZero() {
+		row.life = v.Expiration.Sub(v.Meta.IssuedAt)
+	}
+	switch {
+	case v.Expired(now):
+		row.Health, row.Problem = HealthExpired, "expired "+ago(-row.left)+" ago"
+	case row.left < ExpiringWithin:
+		row.Health, row.Problem = HealthExpiring, "expires in "+ago(row.left)
+	case !v.Meta.RefreshAt.IsZero() && !now.Before(v.Meta.RefreshAt):
+		row.Health, row.Problem = HealthLate, "rotation due "+ago(now.Sub(v.Meta.RefreshAt))+" ago"
+	default:
+		row.Health = HealthOK
+	}
+	return row
+}
+
+func writeJSON(w io.Writer, rows []Row) error {
+	if rows == nil {
+		rows = []Row{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rows)
+}
+
+func writeTable(w io.Writer, rows []Row, now time.Time) error {
+	if len(rows) == 0 {
+		_, err := fmt.Fprintln(w, "no managed secrets found")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tROLE\tKEY\tISSUED\tEXPIRES\tLEFT\t\tLAST ROTATION\tHEALTH")
+	for _, r := range rows {
+		health := r.Health.String()
+		if r.Problem != "" {
+			health += ": " + r.Problem
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(r.Target), dash(shortRole(r.RoleArn)), dash(r.Key),
+			stamp(r.IssuedAt), stamp(r.ExpiresAt), left(r), bar(r), agoStamp(r.LastRotation, now), health)
+	}
+	return tw.Flush()
+}
+
+// bar draws validity left as a share of the credentials' lifetime.
+func bar(r Row) string {
+	const width = 10
+	if r.life <= 0 || r.ExpiresAt.IsZero() {
+		return ""
+	}
+	n := int(float64(width)*float64(r.left)/float64(r.life) + 0.5)
+	n = min(max(n, 0), width)
+	return "[" + strings.Repeat("█", n) + strings.Repeat("·", width-n) + "]"
+}
+
+func left(r Row) string {
+	if r.ExpiresAt.IsZero() {
+		return "-"
+	}
+	if r.left <= 0 {
+		return "0s"
+	}
+	return ago(r.left)
+}
+
+func ago(d time.Duration) string {
+	switch {
+	case d >= time.Hour:
+		return d.Truncate(time.Minute).String()
+	case d >= time.Minute:
+		return d.Truncate(time.Second).String()
+	default:
+		return d.Round(time.Second).String()
+	}
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04Z")
+}
+
+func agoStamp(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return ago(now.Sub(t)) + " ago"
+}
+
+func shortRole(arn string) string {
+	if i := strings.LastIndex(arn, ":role/"); i >= 0 {
+		return arn[i+len(":role/"):]
+	}
+	return arn
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
