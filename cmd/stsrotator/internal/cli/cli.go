@@ -151,7 +151,7 @@ var errHelp = errors.New("help shown")
 
 type command struct {
 	name, summary string
-	run          func(a *App, ctx context.Context, args []string) error
+	run           func(a *App, ctx context.Context, args []string) error
 }
 
 func commands() []command {
