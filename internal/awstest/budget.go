@@ -41,15 +41,20 @@ func CheckBudget(t *testing.T, name string, env []string) {
 	}
 
 	e := Start(t)
-	bin := BuildFunction(t, root, name)
-	var inits []time.Duration
-	for i := range 9 {
-		f := e.RunFunction(t, e.Unique(fmt.Sprintf("%s-%d", name, i)), bin, env, nil)
-		inits = append(inits, f.Init)
-		f.Stop(t)
+	starts := func(label, bin string, env []string) []time.Duration {
+		var inits []time.Duration
+		for i := range 9 {
+			f := e.RunFunction(t, e.Unique(fmt.Sprintf("%s-%d", label, i)), bin, env, nil)
+			inits = append(inits, f.Init)
+			f.Stop(t)
+		}
+		slices.Sort(inits)
+		return inits
 	}
-	slices.Sort(inits)
-	t.Logf("%s init, process start to first Runtime API poll, 9 starts: fastest %s, median %s, slowest %s (budget %s)", name, inits[0], inits[4], inits[8], MaxInit)
+	inits := starts(name, BuildFunction(t, root, name), env)
+	base := starts("noop", BuildPackage(t, root, "./internal/awstest/testdata/noop"), nil)
+	t.Logf("%s init, process start to first Runtime API poll, 9 starts: fastest %s, median %s, slowest %s (budget %s); baseline no-op function median %s, ratio %.2f",
+		name, inits[0], inits[4], inits[8], MaxInit, base[4], float64(inits[4])/float64(base[4]))
 	if inits[0] > MaxInit {
 		t.Errorf("%s fastest init %s is over the %s budget", name, inits[0], MaxInit)
 	}

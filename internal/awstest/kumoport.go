@@ -3,12 +3,12 @@ package awstest
 import (
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
+
+	"github.com/stsrotator/stsrotator/internal/emulator"
 )
 
 // MainWithKumoPort is Main for packages whose tests need kumo to deliver
@@ -45,16 +45,13 @@ func MainWithKumoPort(m *testing.M) {
 // localhost:$KUMO_PORT, where kumo's EventBridge delivers to Lambda.
 func (e *Env) ServeKumoPort(tb testing.TB) {
 	tb.Helper()
-	port := os.Getenv("KUMO_PORT")
-	if port == "" {
+	port, err := strconv.Atoi(os.Getenv("KUMO_PORT"))
+	if err != nil {
 		tb.Fatal("KUMO_PORT is not set: use awstest.MainWithKumoPort in TestMain")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:"+port)
+	srv, err := emulator.ServeOn(port, e.URL)
 	if err != nil {
-		tb.Fatalf("listen on KUMO_PORT %s: %v", port, err)
+		tb.Fatal(err)
 	}
-	target, _ := url.Parse(e.URL)
-	srv := &http.Server{Handler: httputil.NewSingleHostReverseProxy(target)}
-	go func() { _ = srv.Serve(l) }()
 	tb.Cleanup(func() { _ = srv.Close() })
 }
