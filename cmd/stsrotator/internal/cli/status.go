@@ -54,6 +54,18 @@ func (h Health) String() string {
 
 func (h Health) MarshalText() ([]byte, error) { return []byte(strings.ToLower(h.String())), nil }
 
+// UnmarshalText reads what MarshalText wrote, for scripts and tests that
+// read status --json back.
+func (h *Health) UnmarshalText(b []byte) error {
+	for c := HealthError; c <= HealthOK; c++ {
+		if strings.EqualFold(c.String(), string(b)) {
+			*h = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown health %q", b)
+}
+
 // unhealthy is what makes status exit non-zero: a consumer of this secret
 // is failing now.
 func (h Health) unhealthy() bool { return h <= HealthExpired }

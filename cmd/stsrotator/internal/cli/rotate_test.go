@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/stsrotator/stsrotator/internal/awstest"
+)
+
+// fakeLambda answers the Lambda Invoke REST call as the rotator would.
+type fakeLambda struct {
+	function string
+	payload  rotateRequest
+	status   int
+	fnError  string
+	body     string
+}
+
+func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// POST /2015-03-31/functions/{name}/invocations
+	f.function = strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/2015-03-31/functions/"), "/invocations")
+	b, _ := io.ReadAll(r.Body)
+	_ = json.Unmarshal(b, &f.payload)
+	if f.fnError != "" {
+		w.Header().Set("X-Amz-Function-Error", f.fnError)
+	}
+	w.WriteHeader(f.status)
+	_, _ = io.WriteString(w, f.body)
+}
+
+func TestRotate(t *testing.T) {
+	const rotated = `{"mode":"target","summary":{"rotated":[{"target":"billing-reader","outcome":"rotated","reason":"forced","versionId":"0d9c7a5e-1b2c-4d3e","key":"ASIA…abcd","expires":"2026-11-25T20:00:00Z","validitySeconds":3599}],"fresh":0,"superseded":0,"failed":[]},"durationMs":812}`
+	cases := []struct {
+		why      string
+		args     []string
+		env      map[string]string
+		lambda   fakeLambda
+		code     int
+		function string
+		stdout   string
+		stderr   string
+	}{
+		{"a rotation reports the new masked key, expiry and version", []string{"rotate", "billing-reader"}, nil,
+			fakeLambda{status: 200, body: rotated}, ExitOK, DefaultRotatorFunction,
+			"billing-reader: rotated, new key ASIA…abcd, expires 2026-11-25 20:00Z (valid 59m59s), version 0d9c7a5e-1b2c-4d3e, in 812ms", ""},
+		{"the function comes from the environment", []string{"rotate", "billing-reader"}, map[string]string{"STSROTATOR_ROTATOR_FUNCTION": "prod-rotator"},
+			fakeLambda{status: 200, body: rotated}, ExitOK, "prod-rotator", "rotated", ""},
+		{"--function beats the environment, and flags may follow the name", []string{"rotate", "billing-reader", "--function", "flag-rotator"}, map[string]string{"STSROTATOR_ROTATOR_FUNCTION": "prod-rotator"},
+			fakeLambda{status: 200, body: rotated}, ExitOK, "flag-rotator", "rotated", ""},
+		{"--json prints the rotator's response", []string{"rotate", "--json", "--target", "billing-reader"}, nil,
+			fakeLambda{status: 200, body: rotated}, ExitOK, DefaultRotatorFunction, `"durationMs":812`, ""},
+		{"a function error exits 6 with its type and message", []string{"rotate", "billing-reader"}, nil,
+			fakeLambda{status: 200, fnError: "Unhandled", body: `{"errorMessage":"target \"billing-reader\" is not in the config","errorType":"errorString"}`}, ExitRotationFailed, DefaultRotatorFunction,
+			"", `failed (Unhandled): errorString: target "billing-reader" is not in the config`},
+		{"a failed rotation exits 6 with the rotator's reason", []string{"rotate", "billing-reader"}, nil,
+			fakeLambda{status: 200, body: `{"mode":"target","summary":{"rotated":[],"fresh":0,"superseded":0,"failed":[{"target":"billing-reader","outcome":"failed","reason":"assume role: AccessDenied","validitySeconds":0}]},"durationMs":90}`},
+			ExitRotationFailed, DefaultRotatorFunction, "", "billing-reader: rotation failed: assume role: AccessDenied"},
+		{"losing a race to another rotation is success", []string{"rotate", "billing-reader"}, nil,
+			fakeLambda{status: 200, body: `{"mode":"target","summary":{"rotated":[],"fresh":0,"superseded":1,"failed":[]},"durationMs":90}`},
+			ExitOK, DefaultRotatorFunction, "another rotation replaced the version first", ""},
+		{"Lambda refusing the call is an AWS failure", []string{"rotate", "billing-reader"}, nil,
+			fakeLambda{status: 404, body: `{"Type":"User","message":"Function not found"}`}, ExitFailure, DefaultRotatorFunction, "", "invoke rotator stsrotator-rotator"},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			env := awstest.Start(t)
+			f := c.lambda
+			if f.status == 404 {
+				f.fnError = ""
+			}
+			srv := httptest.NewServer(&f)
+			defer srv.Close()
+			a, out, errb := testApp(env, time.Now, c.env)
+			a.LoadAWS = func(context.Context, Globals) (aws.Config, error) {
+				cfg := env.Config.Copy()
+				cfg.BaseEndpoint = aws.String(srv.URL)
+				cfg.RetryMaxAttempts = 1
+				return cfg, nil
+			}
+			r := execute(t, a, out, errb, c.args...)
+			if r.code != c.code || !strings.Contains(r.stdout, c.stdout) || !strings.Contains(r.stderr, c.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", r.code, c.code, r.stdout, c.stdout, r.stderr, c.stderr)
+			}
+			if f.function != c.function {
+				t.Fatalf("invoked %q, want %q", f.function, c.function)
+			}
+			if f.payload != (rotateRequest{Target: "billing-reader", Force: true, Reason: "stsrotator rotate by tester@test-host"}) {
+				t.Fatalf("payload %+v", f.payload)
+			}
+		})
+	}
+}

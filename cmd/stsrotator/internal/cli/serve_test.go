@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+type staticSource struct {
+	creds aws.Credentials
+	err   error
+}
+
+func (s staticSource) Retrieve(context.Context) (aws.Credentials, error) { return s.creds, s.err }
+
+// The endpoint serves only the holder of the token, on loopback, at one
+// path.
+func TestEndpoint(t *testing.T) {
+	exp := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	ok := staticSource{creds: aws.Credentials{AccessKeyID: "ASIASERVETESTKEY0001", SecretAccessKey: "serveSecretValue0001", SessionToken: "serveTokenValue0001", Expires: exp, CanExpire: true}}
+	cases := []struct {
+		why    string
+		src    staticSource
+		remote string
+		path   string
+		token  string
+		status int
+		body   string
+	}{
+		{"the token holder gets the ECS-format credentials", ok, "127.0.0.1:5000", "/credentials", "tok", 200, `"Token":"serveTokenValue0001","Expiration":"2026-11-25T20:00:00Z"`},
+		{"IPv6 loopback is loopback", ok, "[::1]:5000", "/credentials", "tok", 200, `"AccessKeyId":"ASIASERVETESTKEY0001"`},
+		{"no token is refused", ok, "127.0.0.1:5000", "/credentials", "", 401, "missing or wrong Authorization token"},
+		{"a wrong token is refused", ok, "127.0.0.1:5000", "/credentials", "tok2", 401, "missing or wrong Authorization token"},
+		{"a non-loopback client is refused even with the token", ok, "10.1.2.3:5000", "/credentials", "tok", 403, "only loopback"},
+		{"another path is not found", ok, "127.0.0.1:5000", "/", "tok", 404, "served at /credentials"},
+		{"a failed read is a 503 with the reason, no credentials", staticSource{err: errors.New("read secret x: expired")}, "127.0.0.1:5000", "/credentials", "tok", 503, "read secret x: expired"},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			var logs []string
+			e := &endpoint{src: c.src, token: "tok", log: func(f string, a ...any) { logs = append(logs, f) }}
+			req := httptest.NewRequest(http.MethodGet, c.path, nil)
+			req.RemoteAddr = c.remote
+			if c.token != "" {
+				req.Header.Set("Authorization", c.token)
+			}
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.body) {
+				t.Fatalf("status %d body %s; want %d containing %s", rec.Code, rec.Body, c.status, c.body)
+			}
+			if c.status != 200 {
+				var e struct{ Code, Message string }
+				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code == "" || strings.Contains(rec.Body.String(), "serveSecret") {
+					t.Fatalf("error body %s", rec.Body)
+				}
+			}
+			if len(logs) != 1 {
+				t.Fatalf("want one log line per request, got %d", len(logs))
+			}
+		})
+	}
+}
