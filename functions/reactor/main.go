@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -43,7 +42,8 @@ func main() {
 	if err != nil {
 		fail("load AWS config", err)
 	}
-	emit := metrics.NewWriter(os.Stdout, time.Now)
+	now := lambdaenv.Clock()
+	emit := metrics.NewWriter(os.Stdout, now)
 	h := &Handler{
 		Reactor: &reaction.Reactor{
 			Config:   cfg,
@@ -51,7 +51,7 @@ func main() {
 			Rotator:  reaction.InvokeRotator{Lambda: awslambda.NewFromConfig(awsCfg), FunctionFor: rotatorFor},
 			Topic:    sns.NewFromConfig(awsCfg),
 			TopicArn: topic,
-			Now:      time.Now,
+			Now:      now,
 			Log:      log,
 			Emit:     emit,
 		},

@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -44,12 +43,13 @@ func main() {
 	if err != nil {
 		fail("load AWS config", err)
 	}
-	emit := metrics.NewWriter(os.Stdout, time.Now)
+	now := lambdaenv.Clock()
+	emit := metrics.NewWriter(os.Stdout, now)
 	h := &Handler{
 		Engine: &rotation.Engine{
 			STS:      sts.NewFromConfig(awsCfg),
 			Secrets:  secretsmanager.NewFromConfig(awsCfg),
-			Now:      time.Now,
+			Now:      now,
 			Log:      log,
 			Emit:     emit,
 			Verify:   verify,
@@ -60,7 +60,7 @@ func main() {
 		Concurrency: concurrency,
 		Log:         log,
 		Emit:        emit,
-		Now:         time.Now,
+		Now:         now,
 	}
 	lambda.Start(h.Handle)
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // Environment variables the stack sets on its functions.
@@ -29,7 +31,44 @@ const (
 	RotatorFunction = "STSROTATOR_ROTATOR_FUNCTION"
 	// EventBus is the bus ExpiredToken reports are published to.
 	EventBus = "STSROTATOR_EVENT_BUS"
+	// DevClockFile names a file holding a duration (e.g. "41m") that the
+	// functions add to the wall clock, so the local stack and its
+	// end-to-end test can pass refreshBefore in seconds. It is honoured
+	// only when AWS_ENDPOINT_URL points the function at an emulator.
+	DevClockFile = "STSROTATOR_DEV_CLOCK_FILE"
 )
+
+// Clock is the functions' time source: the wall clock, or on an emulator
+// with DevClockFile set, the wall clock moved by the file's duration.
+func Clock() func() time.Time {
+	file := os.Getenv(DevClockFile)
+	if file == "" || os.Getenv("AWS_ENDPOINT_URL") == "" {
+		return time.Now
+	}
+	return func() time.Time {
+		now := time.Now()
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return now
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(string(b)))
+		if err != nil {
+			return now
+		}
+		return now.Add(d)
+	}
+}
+
+// SetDevClock moves the clock of every function reading file to the wall
+// clock plus offset.
+func SetDevClock(file string, offset time.Duration) error {
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, []byte(offset.String()), 0o600); err != nil {
+		return err
+	}
+	// Rename is atomic, so a reader never sees a half-written offset.
+	return os.Rename(tmp, file)
+}
 
 // RoutesFile, next to the reactor's bootstrap, maps target names to the
 // rotator function serving them when the stack has more than one; without
