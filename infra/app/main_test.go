@@ -96,18 +96,22 @@ func assembly(t *testing.T, outdir string) (hashes []string, templates map[strin
 // offline — produces a cloud assembly with the manifest, the root and
 // shard templates and the function asset; and that a second synth of the
 // unchanged tree gives the same asset hashes and identical templates.
+//
+// Each synth writes to its own directory (-o), so the test neither
+// clobbers a user's cdk.out nor races another synth; asset hashes depend on
+// content only, so the directories do not matter.
 func TestMakeSynthIsReproducible(t *testing.T) {
-	outdir := filepath.Join(root(t), "cdk.out")
-	out, took1, err := makeSynth(t)
+	outdir, outdir2 := filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "two")
+	out, took1, err := makeSynth(t, "-o", outdir)
 	if err != nil {
 		t.Fatalf("make synth: %v\n%s", err, out)
 	}
 	hashes1, templates1 := assembly(t, outdir)
-	out, took2, err := makeSynth(t)
+	out, took2, err := makeSynth(t, "-o", outdir2)
 	if err != nil {
 		t.Fatalf("second make synth: %v\n%s", err, out)
 	}
-	hashes2, templates2 := assembly(t, outdir)
+	hashes2, templates2 := assembly(t, outdir2)
 	t.Logf("make synth of the example: %s, then %s", took1.Round(100*time.Millisecond), took2.Round(100*time.Millisecond))
 
 	var code int
