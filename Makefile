@@ -27,6 +27,8 @@ FORCE:
 ## test: the whole suite, race detector on (what CI runs)
 test: node_modules/.bin/cdk
 	$(GO) test -race -count=1 $(PKGS)
+	@echo "== budgets (timed: no race detector, one package at a time)"
+	set -o pipefail; $(GO) test -count=1 -p 1 -run 'Budget' -v $(PKGS) | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|budget|ratio|floor|median' 
 
 ## lint: gofmt, go vet, staticcheck
 lint:

@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/shared/config"
-	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/reaction"
 )
@@ -42,13 +39,4 @@ func TestHandleDropsMalformedEvents(t *testing.T) {
 			t.Errorf("%s: a whole access key reached the log", c.why)
 		}
 	}
-}
-
-// Issue budget: bootstrap ≤ 12 MB, init ≤ 20 ms.
-func TestBootstrapBudget(t *testing.T) {
-	cfg := filepath.Join(awstest.RepoRoot(t), "stsrotator.yaml")
-	if _, err := os.Stat(cfg); err != nil {
-		t.Fatal(err)
-	}
-	awstest.CheckBudget(t, "reactor", []string{lambdaenv.ConfigPath + "=" + cfg, lambdaenv.TopicArn + "=arn:aws:sns:us-east-1:000000000000:alerts", lambdaenv.RotatorFunction + "=rotator"})
 }

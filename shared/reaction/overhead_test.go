@@ -1,3 +1,8 @@
+// Budget tests time things, so they run without the race detector's
+// slowdown, one package at a time: see the test target in the Makefile.
+
+//go:build !race
+
 package reaction
 
 import (
