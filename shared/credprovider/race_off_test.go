@@ -1,5 +1,0 @@
-//go:build !race
-
-package credprovider
-
-const raceEnabled = false
