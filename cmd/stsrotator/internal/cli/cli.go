@@ -225,7 +225,7 @@ secret, 5 expired, 6 rotation failed, 7 status found a problem.
 `)
 }
 
-// flags starts a command's flag set with the global flags.
+// flagSet is a command's flags plus the global ones every command takes.
 type flagSet struct {
 	*flag.FlagSet
 	g              Globals
@@ -233,6 +233,9 @@ type flagSet struct {
 	about          string
 }
 
+// flags starts a command's flag set with the global flags. Parse errors
+// are reported by Run, not by the flag package, so they go to stderr once
+// and --help goes to stdout.
 func (a *App) flags(name, synopsis, about string) *flagSet {
 	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), name: name, synopsis: synopsis, about: about}
 	fs.SetOutput(io.Discard)
