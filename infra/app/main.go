@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -31,6 +32,8 @@ const (
 	RotatorBinary = "dist/rotator/bootstrap"
 )
 
+var reStackName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
+
 func main() {
 	err := run()
 	jsii.Close()
@@ -53,6 +56,9 @@ func run() error {
 	stackName := DefaultStackName
 	if v, ok := app.Node().TryGetContext(jsii.String(ContextStackName)).(string); ok && v != "" {
 		stackName = v
+	}
+	if err := checkStackName(stackName); err != nil {
+		return err
 	}
 	// Messages name the path as the user wrote it; reading resolves it
 	// against the repository root, where cdk.json is.
@@ -87,6 +93,16 @@ func run() error {
 	stack.New(app, StackID, stack.Props{StackName: stackName, Plan: p, CodeDir: code})
 	app.Synth(nil)
 	return check(*app.Outdir())
+}
+
+// checkStackName refuses names CloudFormation or Lambda would reject
+// later, at deploy time, in a less helpful way.
+func checkStackName(name string) error {
+	if !reStackName.MatchString(name) || len(name) > stack.MaxStackNameLen {
+		return fmt.Errorf("-c %s=%q: not a usable stack name (fix: use 1–%d letters, digits and hyphens, starting with a letter; function names are built from it)",
+			ContextStackName, name, stack.MaxStackNameLen)
+	}
+	return nil
 }
 
 // check fails the synth on error annotations (unsuppressed cdk-nag

@@ -226,3 +226,26 @@ func TestMakeSynthTwoThousandTargets(t *testing.T) {
 		t.Fatalf("root stack has %d resources", n)
 	}
 }
+
+// Proves: stack names that CloudFormation or Lambda would reject at deploy
+// time are refused at synth, with a fix; each case says why.
+func TestCheckStackName(t *testing.T) {
+	cases := []struct {
+		why  string
+		name string
+		ok   bool
+	}{
+		{"the default is accepted", DefaultStackName, true},
+		{"letters, digits and hyphens are accepted", "stsrotator-prod-2", true},
+		{"a leading digit is refused, as CloudFormation does", "2prod", false},
+		{"an underscore is refused, as CloudFormation does", "sts_rotator", false},
+		{"a name leaving no room for -shardNN-rotatorNN in 64 characters is refused", strings.Repeat("a", 47), false},
+		{"the longest name that fits is accepted", strings.Repeat("a", 46), true},
+	}
+	for _, c := range cases {
+		err := checkStackName(c.name)
+		if (err == nil) != c.ok || err != nil && !strings.Contains(err.Error(), "fix:") {
+			t.Errorf("%s: %q gave %v", c.why, c.name, err)
+		}
+	}
+}

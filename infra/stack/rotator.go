@@ -73,6 +73,7 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 		env[lambdaenv.ConfigPath] = jsii.String(lp.ConfigEnv)
 	}
 	r.Function = awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
+		FunctionName:  jsii.String(FunctionName(s.stackName, sh.Plan.ID, lp.ID)),
 		Description:   jsii.String(fmt.Sprintf("stsrotator rotator %s/%s: %s", sh.Plan.ID, lp.ID, targetList(lp.Targets))),
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:  awslambda.Architecture_ARM_64(),
@@ -88,6 +89,17 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 	r.schedule(s, scope)
 	r.alarms(s, scope)
 	return r
+}
+
+// MaxStackNameLen keeps every rotator's function name within Lambda's 64
+// characters: the longest suffix is "-shard63-rotator99".
+const MaxStackNameLen = 64 - len("-shard63-rotator99")
+
+// FunctionName is a rotator lane's function name. It is fixed at synth so
+// that the reactor's package can carry the routes from target to rotator
+// (lambdaenv.RoutesFile), which a deploy-time name could not be written to.
+func FunctionName(stackName, shardID, laneID string) string {
+	return strings.ToLower(stackName + "-" + shardID + "-" + laneID)
 }
 
 // rotatorStatements is the rotator's whole permission set; see

@@ -56,6 +56,20 @@ func (s *Service) RotatorRolePath() string {
 	return "/" + s.stackName + "/rotator/"
 }
 
+// Routes maps each target to the name of the rotator function serving it,
+// the content of the reactor's lambdaenv.RoutesFile.
+func (s *Service) Routes() map[string]string {
+	routes := map[string]string{}
+	for _, sh := range s.Shards {
+		for _, r := range sh.Rotators {
+			for _, t := range r.Plan.Targets {
+				routes[t.Name] = FunctionName(s.stackName, sh.Plan.ID, r.Plan.ID)
+			}
+		}
+	}
+	return routes
+}
+
 // New defines the service in scope.
 func New(scope constructs.Construct, id string, props Props) *Service {
 	cfg := props.Plan.Config

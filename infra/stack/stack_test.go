@@ -365,6 +365,7 @@ func TestRotatorFunction(t *testing.T) {
 			}
 			assert(t, sh.ID+"/"+lane.ID, func() {
 				fx.shards[sh.ID].HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+					"FunctionName":  strings.ToLower("stsrotator-" + sh.ID + "-" + lane.ID),
 					"Runtime":       "provided.al2023",
 					"Architectures": []any{"arm64"},
 					"Handler":       "bootstrap",
@@ -384,6 +385,33 @@ func TestRotatorFunction(t *testing.T) {
 	}
 	if got := stack.Timeout(sweep); got != 90*time.Second {
 		t.Errorf("timeout for the example's 3m sweep: %s, want 1m30s", got)
+	}
+}
+
+// Proves: the routes the reactor will carry send every target to the
+// function of the lane that holds it, and no two lanes share a name.
+func TestRoutes(t *testing.T) {
+	fx := big(t)
+	routes := fx.svc.Routes()
+	if len(routes) != 2000 {
+		t.Fatalf("%d routes", len(routes))
+	}
+	names := map[string]bool{}
+	for _, sh := range fx.plan.Shards {
+		for id, f := range resources(fx.shardJS[sh.ID], "AWS::Lambda::Function") {
+			name := props(f)["FunctionName"].(string)
+			if names[name] || len(name) > 64 {
+				t.Errorf("%s/%s: name %q reused or too long", sh.ID, id, name)
+			}
+			names[name] = true
+		}
+		for _, lane := range sh.Lanes {
+			for _, tg := range lane.Targets {
+				if want := strings.ToLower("stsrotator-" + sh.ID + "-" + lane.ID); routes[tg.Name] != want {
+					t.Errorf("%s routes to %q, want %q", tg.Name, routes[tg.Name], want)
+				}
+			}
+		}
 	}
 }
 
