@@ -60,6 +60,8 @@ type Provider struct {
 	cur      atomic.Pointer[entry]
 	mu       sync.Mutex
 	inflight *fetch
+	// refused is the last key AWS refused; guarded by mu.
+	refused string
 }
 
 // entry is one cached secret version. Its fields never change after it is
@@ -70,6 +72,7 @@ type entry struct {
 	// than creds.Expires, which is what keeps the hot path from returning
 	// expired credentials without checking anything else.
 	fetchAfter time.Time
+	fetchedAt  time.Time
 	version    string
 }
 
@@ -211,6 +214,7 @@ func (p *Provider) read(ctx context.Context) (*entry, error) {
 			Source: "stsrotator:" + p.secretID, CanExpire: true, Expires: v.Expiration,
 		},
 		fetchAfter: p.nextFetch(now, v),
+		fetchedAt:  now,
 		version:    aws.ToString(out.VersionId),
 	}, nil
 }
@@ -230,17 +234,28 @@ func (p *Provider) nextFetch(now time.Time, v secretfmt.Value) time.Time {
 	return earliest(at, v.Expiration)
 }
 
-// Invalidate drops the cached credentials if they carry accessKeyID (or
-// whatever is cached, for ""), so the next Retrieve re-reads the secret.
-// Matching on the key means a burst of callers that all saw the same
-// refusal cause one re-read, not one each.
+// Invalidate is told that AWS refused accessKeyID ("" for unknown) and
+// reports whether the next Retrieve can return other credentials, that
+// is, whether retrying the refused call can help.
+//
+// It drops the cache only if it holds that key, so a burst of callers that
+// all saw one refusal costs one re-read. If the re-read brought back the
+// same key (the rotator has not replaced it yet), it is kept for
+// retryAfter: re-reading on every refused call would turn an outage into
+// a flood of GetSecretValue calls.
 func (p *Provider) Invalidate(accessKeyID string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e := p.cur.Load()
-	if e == nil || (accessKeyID != "" && e.creds.AccessKeyID != accessKeyID) {
+	switch {
+	case e == nil:
+		return true
+	case accessKeyID != "" && e.creds.AccessKeyID != accessKeyID:
+		return true
+	case e.creds.AccessKeyID == p.refused && p.now().Before(e.fetchedAt.Add(p.retryAfter)):
 		return false
 	}
+	p.refused = e.creds.AccessKeyID
 	// Dropped entirely: credentials AWS has refused must not come back as
 	// the fallback for a failed re-read.
 	p.cur.Store(nil)

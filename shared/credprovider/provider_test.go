@@ -175,7 +175,8 @@ func TestRetrieve(t *testing.T) {
 }
 
 // Invalidation is by key, so a burst of callers that all saw one refusal
-// costs one re-read.
+// costs one re-read, and a key the rotator has not replaced yet is not
+// re-read on every refused call.
 func TestInvalidate(t *testing.T) {
 	clk := &clock{t: t0}
 	api := &fakeReader{}
@@ -188,19 +189,26 @@ func TestInvalidate(t *testing.T) {
 	}
 	cases := []struct {
 		why     string
+		advance time.Duration
+		set     *secretfmt.Value
 		key     string
-		dropped bool
+		retry   bool
 		reads   int
 		serves  string
 	}{
-		{"another key is not what is cached: nothing happens", "ASIAOTHERKEY00000000", false, 1, v1.AccessKeyID},
-		{"the cached key is dropped and the next call re-reads", v1.AccessKeyID, true, 2, v2.AccessKeyID},
-		{"the same refusal seen by a later caller does not drop the new key", v1.AccessKeyID, false, 2, v2.AccessKeyID},
-		{"an empty key drops whatever is cached", "", true, 3, v2.AccessKeyID},
+		{"another key is not what is cached: nothing is dropped, and a retry gets the cache", 0, nil, "ASIAOTHERKEY00000000", true, 1, v1.AccessKeyID},
+		{"the cached key is dropped; the re-read finds the same key (rotator not done)", 0, nil, v1.AccessKeyID, true, 2, v1.AccessKeyID},
+		{"refused again right after that re-read: kept, and a retry is pointless", 10 * time.Second, nil, v1.AccessKeyID, false, 2, v1.AccessKeyID},
+		{"refused again after the retry interval: re-read, now finding the rotated key", 20 * time.Second, &v2, v1.AccessKeyID, true, 3, v2.AccessKeyID},
+		{"the old key seen by a late caller does not drop the new one", 0, nil, v1.AccessKeyID, true, 3, v2.AccessKeyID},
+		{"an unknown key drops whatever is cached", 0, nil, "", true, 4, v2.AccessKeyID},
 	}
-	api.set(v2)
 	for _, c := range cases {
-		if got := p.Invalidate(c.key); got != c.dropped {
+		clk.Add(c.advance)
+		if c.set != nil {
+			api.set(*c.set)
+		}
+		if got := p.Invalidate(c.key); got != c.retry {
 			t.Fatalf("%s: Invalidate = %v", c.why, got)
 		}
 		got, err := p.Retrieve(ctx)

@@ -190,7 +190,7 @@ func (m *recoverMiddleware) HandleFinalize(ctx context.Context, in middleware.Fi
 	if err == nil || !errors.As(err, &ae) || !events.IsExpiredCode(ae.ErrorCode()) {
 		return out, md, err
 	}
-	m.p.Invalidate(held.key)
+	retry := m.p.Invalidate(held.key)
 	if m.r != nil {
 		d := events.ExpiredToken{
 			Target: m.p.Target(), SecretID: m.p.SecretID(),
@@ -201,6 +201,9 @@ func (m *recoverMiddleware) HandleFinalize(ctx context.Context, in middleware.Fi
 			d.AccessKeyID = secretfmt.Mask(held.key)
 		}
 		m.r.Report(ctx, d)
+	}
+	if !retry {
+		return out, md, err
 	}
 	if rerr := pristine.RewindStream(); rerr != nil {
 		return out, md, err

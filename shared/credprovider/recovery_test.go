@@ -262,3 +262,30 @@ func TestOtherErrorsAreNotRecovered(t *testing.T) {
 		t.Fatalf("%d calls, %d reads, %d reports; want 1, 1, 0", n, api.n(), len(put.sent))
 	}
 }
+
+// While the rotator has not replaced a refused key, calls fail fast: one
+// re-read and one retry for the first refusal, then none until the retry
+// interval passes, and one report.
+func TestRefusedKeyNotReplacedYet(t *testing.T) {
+	env := awstest.Start(t)
+	ctx := awstest.Context(t)
+	clk := &clock{t: time.Now()}
+	api := &fakeReader{}
+	api.set(value(31, clk.Now().Add(time.Hour), clk.Now().Add(40*time.Minute)))
+	p := New(api, "stuck", WithClock(clk.Now))
+	put := &fakePutter{}
+	rep := &Reporter{API: put, Now: clk.Now}
+	env.Transport.Fault = func(op string, _ []byte) *http.Response {
+		return awstest.QueryError(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
+	}
+	client := sts.NewFromConfig(Config(env.Config, p, rep))
+	for i := range 3 {
+		if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil || !strings.Contains(err.Error(), "ExpiredToken") {
+			t.Fatalf("call %d: got %v, want the ExpiredToken error", i, err)
+		}
+	}
+	rep.Wait()
+	if n := env.Transport.Calls("GetCallerIdentity"); n != 4 || api.n() != 2 || len(put.sent) != 1 {
+		t.Fatalf("%d requests, %d reads, %d reports; want 4 (2 + 1 + 1), 2, 1", n, api.n(), len(put.sent))
+	}
+}
