@@ -72,3 +72,16 @@ synth: build node_modules/.bin/cdk
 ## deploy: build, then deploy every stack to the account of your AWS credentials
 deploy: build node_modules/.bin/cdk
 	$(CDK_ENV) $(CDK) deploy --all --no-notices $(CDK_ARGS)
+
+LOCAL_PORT ?= 4566
+# The assembly is re-synthesised only when something it is built from
+# changed, so a warm `make local` goes straight to the emulator.
+ASSEMBLY_INPUTS := $(shell git ls-files '*.go' go.mod go.sum cdk.json package-lock.json 2>/dev/null) stsrotator.yaml
+
+cdk.out/manifest.json: $(ASSEMBLY_INPUTS)
+	$(MAKE) synth
+
+## local: the whole system on the embedded emulator (kumo), narrated; Ctrl-C stops it
+local: cdk.out/manifest.json
+	@t0=$$(date +%s%N); $(GO) build -o dist/stsrotator-local ./cmd/stsrotator-local && \
+		STSROTATOR_LOCAL_T0=$$t0 exec dist/stsrotator-local --port $(LOCAL_PORT) $(LOCAL_ARGS)

@@ -55,24 +55,29 @@ func Start(tb testing.TB) *Env {
 	return NewEnv(srv)
 }
 
-// NewEnv builds clients for a running emulator (benchmarks and the local
-// stack share this).
+// NewEnv builds clients for a running emulator.
 func NewEnv(srv *kumo.Server) *Env {
+	e := Connect(srv.URL)
+	e.srv = srv
+	return e
+}
+
+// Connect builds clients for an emulator already listening at url.
+func Connect(url string) *Env {
 	tr := &Transport{Base: http.DefaultTransport.(*http.Transport).Clone(), calls: map[string]int{}}
 	tr.Base.(*http.Transport).MaxIdleConnsPerHost = 512
 	cfg := aws.Config{
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAKUMOTESTKEY00000", "kumo-test-secret", ""),
 		HTTPClient:   &http.Client{Transport: tr},
-		BaseEndpoint: aws.String(srv.URL),
+		BaseEndpoint: aws.String(url),
 	}
 	return &Env{
-		URL:       srv.URL,
+		URL:       url,
 		Config:    cfg,
 		STS:       sts.NewFromConfig(cfg),
 		Secrets:   secretsmanager.NewFromConfig(cfg),
 		Transport: tr,
-		srv:       srv,
 		id:        envs.Add(1),
 	}
 }

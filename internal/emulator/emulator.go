@@ -6,6 +6,7 @@ import (
 
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -79,10 +80,14 @@ func ServeOn(port int, target string) (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: httputil.NewSingleHostReverseProxy(u), ReadHeaderTimeout: 10 * time.Second}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = quiet
+	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second, ErrorLog: quiet}
 	go func() { _ = srv.Serve(l) }()
 	return srv, nil
 }
+
+var quiet = log.New(io.Discard, "", 0)
 
 // Build builds a main package exactly as `make build` does, but for the
 // host: the deployed arm64 bootstrap cannot run on an x86 machine.
@@ -153,6 +158,9 @@ func Run(ctx context.Context, lc *lambda.Client, endpoint, name, binary string, 
 	var once sync.Once
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.FlushInterval = -1
+	// A stopped function's pending long poll ends in a canceled proxy
+	// request: expected, not worth a log line.
+	proxy.ErrorLog = quiet
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/invocation/next") {
 			once.Do(func() { firstPoll <- time.Now() })

@@ -1,0 +1,177 @@
+// Command stsrotator-local runs the whole of stsrotator on an embedded AWS
+// emulator (kumo) and narrates it: `make local`. It only wires; the stack
+// and the script live in internal/localstack.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stsrotator/stsrotator/internal/localstack"
+)
+
+func main() {
+	t0 := time.Now()
+	// `make local` passes its own start so the first-mint time includes
+	// the build steps it ran.
+	if ns, err := strconv.ParseInt(os.Getenv("STSROTATOR_LOCAL_T0"), 10, 64); err == nil {
+		t0 = time.Unix(0, ns)
+	}
+	port := flag.Int("port", 4566, "loopback port the emulator listens on")
+	assembly := flag.String("assembly", "cdk.out", "synthesized cloud assembly (make synth)")
+	once := flag.Bool("once", false, "run the scripted demo, then stop instead of waiting for Ctrl-C")
+	verbose := flag.Bool("verbose", false, "print the functions' JSON logs too (default: .local/functions.log)")
+	flag.Parse()
+
+	// kumo reads KUMO_PORT once, when the process starts, to address
+	// EventBridge → Lambda deliveries, and logs every delivery to stdout
+	// from its own handler. So the work happens in a child started with
+	// KUMO_PORT set, whose stdout passes through a filter that keeps the
+	// narration readable.
+	if os.Getenv(childMarker) == "" {
+		os.Exit(supervise(t0, *port, *verbose))
+	}
+	if err := run(t0, *port, *assembly, *once, *verbose); err != nil {
+		fmt.Fprintln(os.Stderr, "stsrotator-local:", err)
+		os.Exit(1)
+	}
+}
+
+const childMarker = "STSROTATOR_LOCAL_CHILD"
+
+func supervise(t0 time.Time, port int, verbose bool) int {
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Env = append(os.Environ(), childMarker+"=1", "KUMO_PORT="+strconv.Itoa(port), fmt.Sprintf("STSROTATOR_LOCAL_T0=%d", t0.UnixNano()))
+	cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// Ctrl-C reaches the child through the process group; it shuts down.
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "time=") && strings.Contains(line, "msg=\"delivered event to Lambda\"") && !verbose {
+			continue
+		}
+		fmt.Println(line)
+	}
+	if err := cmd.Wait(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	work := filepath.Join(root, ".local")
+	if err := os.RemoveAll(work); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	var fnLog io.Writer = os.Stderr
+	if !verbose {
+		f, err := os.Create(filepath.Join(work, "functions.log"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fnLog = f
+	}
+	// kumo logs each delivery through slog's default logger; those lines
+	// belong with the functions' logs, not in the narration.
+	slog.SetDefault(slog.New(slog.NewTextHandler(fnLog, nil)))
+	n := &localstack.Narrator{Out: os.Stdout}
+	n.Say("starting kumo on 127.0.0.1:%d and the functions from %s", port, assembly)
+	s, err := localstack.Start(ctx, localstack.Options{Root: root, Assembly: assembly, Port: port, WorkDir: work, FunctionLog: fnLog})
+	if err != nil {
+		return err
+	}
+	n.Stack = s
+	closeStack := func() error {
+		if err := s.Close(); err != nil {
+			return err
+		}
+		n.Say("stopped: functions and emulator shut down")
+		return nil
+	}
+	n.Say("up: %d secrets, %d rules, %d rotator lane(s) every %s, reactor, alert topic (from %s)",
+		len(s.Assembly.Secrets), len(s.Assembly.Rules), len(s.Assembly.Lanes), s.Assembly.Lanes[0].Every, assembly)
+	if _, err := localstack.Demo(ctx, s, os.Stdout, t0); err != nil {
+		_ = closeStack()
+		return err
+	}
+	if err := s.SetClock(0); err != nil {
+		_ = closeStack()
+		return err
+	}
+	if once {
+		return closeStack()
+	}
+
+	n.Say("clock back to now; the schedule ticks every %s. Try, in another shell:", s.Assembly.Lanes[0].Every)
+	fmt.Printf("\n    export %s\n", strings.Join(s.ClientEnv(), " "))
+	fmt.Printf("    alias stsrotator=%s\n", s.CLIPath())
+	fmt.Printf("    stsrotator status\n")
+	fmt.Printf("    stsrotator credential-process --target %s\n", s.Config.Targets[0].Name)
+	fmt.Printf("    stsrotator report-expired --target %s\n\n", s.Config.Targets[0].Name)
+	n.Say("Ctrl-C stops everything")
+
+	go func() {
+		for ctx.Err() == nil {
+			text, ok, err := s.NextAlert(ctx, 20*time.Second)
+			if err != nil || !ok {
+				continue
+			}
+			n.Say("alert:")
+			for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+				fmt.Printf("    │ %s\n", line)
+			}
+		}
+	}()
+	ticker := time.NewTicker(s.Assembly.Lanes[0].Every)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Println()
+			return closeStack()
+		case <-ticker.C:
+			sum, err := s.Tick(ctx)
+			if err != nil {
+				n.Say("tick failed: %v", err)
+				continue
+			}
+			n.Say("tick: %d rotated, %d fresh, %d failed", len(sum.Rotated), sum.Fresh, len(sum.Failed))
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package localstack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/reaction"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+// Narrator prints timestamped, human-readable lines.
+type Narrator struct {
+	Out   io.Writer
+	Stack *Stack
+}
+
+// Say prints one line stamped with the wall clock and, when the functions'
+// clock has been moved ahead, by how much.
+func (n *Narrator) Say(format string, args ...any) {
+	stamp := time.Now().Format("15:04:05.000")
+	if n.Stack != nil {
+		if off := n.Stack.Now().Sub(time.Now()).Round(time.Minute); off > 0 {
+			stamp += fmt.Sprintf(" (clock +%s)", strings.TrimSuffix(off.String(), "0s"))
+		}
+	}
+	fmt.Fprintf(n.Out, "[%s] %s\n", stamp, fmt.Sprintf(format, args...))
+}
+
+// Result is what the scripted run observed, for the end-to-end test.
+type Result struct {
+	FirstMint    time.Duration
+	Minted       []string
+	TickRotated  []string
+	ForcedTarget string
+	ForcedAlert  string
+	StaleAlert   string
+	// Final is credential-process's output for the forced target.
+	Final string
+}
+
+// Demo runs the script: mint everything, pass refreshBefore so the tick
+// rotates, report the current key near expiry (forced rotation + alert),
+// then report a stale key (alert only). t0 is when the command started.
+func Demo(ctx context.Context, s *Stack, out io.Writer, t0 time.Time) (Result, error) {
+	n := &Narrator{Out: out, Stack: s}
+	var res Result
+
+	sum, err := s.Tick(ctx)
+	if err != nil {
+		return res, fmt.Errorf("first sweep: %w", err)
+	}
+	res.FirstMint = time.Since(t0)
+	for _, r := range sum.Rotated {
+		res.Minted = append(res.Minted, r.Target)
+		n.Say("minted %-16s key %s, valid %s", r.Target, r.Key, time.Duration(r.LeftSec)*time.Second)
+	}
+	if len(sum.Failed) > 0 || len(res.Minted) != len(s.Config.Targets) {
+		return res, fmt.Errorf("first sweep minted %d of %d targets (failed: %+v)", len(res.Minted), len(s.Config.Targets), sum.Failed)
+	}
+	n.Say("first credential minted %.1fs after the command started", res.FirstMint.Seconds())
+	n.Status(ctx)
+
+	// Move the functions' clock just past the earliest refresh point: only
+	// the targets with the shortest fresh period are due.
+	first, second := refreshOrder(s.Config.Targets)
+	o1 := first.Duration - first.RefreshBefore + time.Minute
+	if err := s.SetClock(o1); err != nil {
+		return res, err
+	}
+	n.Say("clock moved %s ahead: %s is inside its refreshBefore (%s); the schedule ticks", o1, first.Name, first.RefreshBefore)
+	sum, err = s.Tick(ctx)
+	if err != nil {
+		return res, fmt.Errorf("tick: %w", err)
+	}
+	for _, r := range sum.Rotated {
+		res.TickRotated = append(res.TickRotated, r.Target)
+		n.Say("tick rotated %s: %s → new key %s", r.Target, r.Reason, r.Key)
+	}
+
+	// A consumer of the other target hits ExpiredToken with the current
+	// key once it is close to expiry.
+	o2 := second.Duration - second.RefreshBefore + time.Minute
+	if err := s.SetClock(o2); err != nil {
+		return res, err
+	}
+	old := currentKey(ctx, s, second.Name)
+	res.ForcedTarget = second.Name
+	n.Say("clock moved %s ahead; a consumer of %s reports ExpiredToken for the current key %s:", o2, second.Name, old)
+	if err := n.report(ctx, second.Name, old); err != nil {
+		return res, err
+	}
+	if res.ForcedAlert, err = n.alert(ctx); err != nil {
+		return res, err
+	}
+	n.Say("%s now has key %s", second.Name, currentKey(ctx, s, second.Name))
+
+	// The same consumer, still holding the old key after the debounce
+	// window, is told it is stale: no rotation.
+	if err := s.SetClock(o2 + reaction.DefaultWindow + time.Minute); err != nil {
+		return res, err
+	}
+	n.Say("a consumer still using %s's previous key %s reports again:", second.Name, old)
+	if err := n.report(ctx, second.Name, old); err != nil {
+		return res, err
+	}
+	if res.StaleAlert, err = n.alert(ctx); err != nil {
+		return res, err
+	}
+
+	stdout, stderr, err := s.CLI(ctx, "credential-process", "--target", second.Name)
+	if err != nil {
+		return res, fmt.Errorf("credential-process: %v: %s", err, stderr)
+	}
+	res.Final = stdout
+	v, err := secretfmt.Parse([]byte(stdout))
+	if err != nil {
+		return res, fmt.Errorf("credential-process printed something credential_process cannot read: %w", err)
+	}
+	n.Say("stsrotator credential-process --target %s → credential_process JSON with key %s, expires %s", second.Name, v.MaskedKey(), v.Expiration.Format(time.RFC3339))
+	n.Status(ctx)
+	return res, nil
+}
+
+func (n *Narrator) report(ctx context.Context, target, key string) error {
+	args := []string{"report-expired", "--target", target, "--access-key-id", key, "--service", "s3", "--operation", "GetObject", "--app", "local-demo",
+		"--message", "The provided token has expired."}
+	n.Say("  $ stsrotator %s", strings.Join(args, " "))
+	id, stderr, err := n.Stack.CLI(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("report-expired: %v: %s", err, stderr)
+	}
+	n.Say("  event %s published to EventBridge", strings.TrimSpace(id))
+	return nil
+}
+
+func (n *Narrator) alert(ctx context.Context) (string, error) {
+	text, ok, err := n.Stack.NextAlert(ctx, 60*time.Second)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("no alert arrived within 60s")
+	}
+	n.Say("alert on the SNS topic:")
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		fmt.Fprintf(n.Out, "    │ %s\n", line)
+	}
+	return text, nil
+}
+
+// Status prints the status table.
+func (n *Narrator) Status(ctx context.Context) {
+	n.Say("status:")
+	fmt.Fprintf(n.Out, "    %-16s %-10s %-9s %-20s %s\n", "TARGET", "KEY", "VERSIONS", "EXPIRES", "LEFT")
+	for _, r := range n.Stack.Status(ctx) {
+		if r.Err != nil {
+			fmt.Fprintf(n.Out, "    %-16s %v\n", r.Target, r.Err)
+			continue
+		}
+		fmt.Fprintf(n.Out, "    %-16s %-10s %-9d %-20s %s\n", r.Target, r.Key, r.Versions, r.Expires.Format(time.RFC3339), r.Left.Round(time.Second))
+	}
+}
+
+func currentKey(ctx context.Context, s *Stack, target string) string {
+	for _, r := range s.Status(ctx) {
+		if r.Target == target {
+			return r.Key
+		}
+	}
+	return ""
+}
+
+// refreshOrder returns the target that falls due first and one that falls
+// due strictly later (by session length minus refreshBefore).
+func refreshOrder(ts []config.Target) (config.Target, config.Target) {
+	fresh := func(t config.Target) time.Duration { return t.Duration - t.RefreshBefore }
+	first, second := ts[0], ts[0]
+	for _, t := range ts {
+		if fresh(t) < fresh(first) {
+			first = t
+		}
+	}
+	for _, t := range ts {
+		if fresh(t) > fresh(first) && (fresh(second) <= fresh(first) || fresh(t) < fresh(second)) {
+			second = t
+		}
+	}
+	return first, second
+}

@@ -1,0 +1,374 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/stsrotator/stsrotator/internal/emulator"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+// Options configure a local stack.
+type Options struct {
+	// Root is the repository root (functions are built from it).
+	Root string
+	// Assembly is the synthesized cloud assembly (cdk.out).
+	Assembly string
+	// Port serves the emulator on 127.0.0.1:Port; it must equal KUMO_PORT.
+	Port int
+	// WorkDir holds the built binaries, the dev clock and the reactor's
+	// package.
+	WorkDir string
+	// FunctionLog receives every line the functions print.
+	FunctionLog io.Writer
+}
+
+// Stack is stsrotator running on kumo.
+type Stack struct {
+	Endpoint string
+	Assembly *Assembly
+	// Config is the config the assembly's functions carry.
+	Config *config.Config
+
+	opts      Options
+	server    *emulator.Server
+	aws       aws.Config
+	clockFile string
+	cli       string
+	lanes     []*emulator.Process
+	reactor   *emulator.Process
+	topicArn  string
+	queueURL  string
+	mu        sync.Mutex
+	offset    time.Duration
+}
+
+// ReactorName is the local name of the reactor function.
+const ReactorName = "stsrotator-reactor"
+
+// Start builds the functions and the CLI for the host, starts kumo, and
+// creates what the assembly describes: secrets, topic, rules with the
+// reactor as target, and one rotator per lane.
+func Start(ctx context.Context, opts Options) (s *Stack, err error) {
+	asm, err := LoadAssembly(opts.Assembly)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(filepath.Join(asm.Lanes[0].AssetDir, lambdaenv.ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	bins, err := buildAll(opts.Root, opts.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := emulator.Start(opts.Port)
+	if err != nil {
+		return nil, err
+	}
+	s = &Stack{Endpoint: srv.URL, Assembly: asm, Config: cfg, opts: opts, server: srv, cli: bins["stsrotator"],
+		clockFile: filepath.Join(opts.WorkDir, "dev-clock")}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	if err := lambdaenv.SetDevClock(s.clockFile, 0); err != nil {
+		return nil, err
+	}
+	s.aws = aws.Config{Region: emulator.Region, BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKey, emulator.SecretKey, "")}
+
+	// Secrets as the stack creates them: named, with no value yet.
+	sm := secretsmanager.NewFromConfig(s.aws)
+	for _, name := range asm.Secrets {
+		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), Description: aws.String("stsrotator (local)")}); err != nil {
+			return nil, fmt.Errorf("create secret %s: %w", name, err)
+		}
+	}
+	if err := s.alertInbox(ctx); err != nil {
+		return nil, err
+	}
+
+	common := []string{lambdaenv.VerifyMode + "=" + string(rotation.VerifyCaller), lambdaenv.DevClockFile + "=" + s.clockFile}
+	routes := map[string]string{}
+	lc := lambda.NewFromConfig(s.aws)
+	for _, l := range asm.Lanes {
+		env := append([]string{"LAMBDA_TASK_ROOT=" + l.AssetDir}, common...)
+		for k, v := range l.Env {
+			if k == lambdaenv.ConfigPath {
+				// The template names the path inside Lambda's /var/task.
+				v = filepath.Join(l.AssetDir, strings.TrimPrefix(v, "/var/task/"))
+			}
+			env = append(env, k+"="+v)
+		}
+		laneCfg := filepath.Join(l.AssetDir, lambdaenv.ConfigFile)
+		if p := l.Env[lambdaenv.ConfigPath]; p != "" {
+			laneCfg = filepath.Join(l.AssetDir, strings.TrimPrefix(p, "/var/task/"))
+		}
+		lcfg, err := config.Load(laneCfg)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range lcfg.Targets {
+			routes[t.Name] = l.Name
+		}
+		p, err := emulator.Run(ctx, lc, srv.URL, l.Name, bins["rotator"], env, opts.FunctionLog)
+		if err != nil {
+			return nil, err
+		}
+		s.lanes = append(s.lanes, p)
+	}
+
+	// The reactor's package: the config and the routes to each lane.
+	taskRoot := filepath.Join(opts.WorkDir, "reactor-task")
+	if err := os.MkdirAll(taskRoot, 0o755); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(asm.Lanes[0].AssetDir, lambdaenv.ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	rb, _ := json.Marshal(routes)
+	for name, b := range map[string][]byte{lambdaenv.ConfigFile: data, lambdaenv.RoutesFile: rb} {
+		if err := os.WriteFile(filepath.Join(taskRoot, name), b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	s.reactor, err = emulator.Run(ctx, lc, srv.URL, ReactorName, bins["reactor"],
+		append([]string{"LAMBDA_TASK_ROOT=" + taskRoot, lambdaenv.TopicArn + "=" + s.topicArn}, common...), opts.FunctionLog)
+	if err != nil {
+		return nil, err
+	}
+
+	eb := eventbridge.NewFromConfig(s.aws)
+	for i, r := range asm.Rules {
+		name := fmt.Sprintf("stsrotator-rule-%d", i)
+		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventPattern: aws.String(r.Pattern)}); err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+		}
+		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), Targets: []ebtypes.Target{{
+			Id: aws.String("reactor"), Arn: aws.String(fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", emulator.Region, emulator.Account, ReactorName))}}}); err != nil {
+			return nil, fmt.Errorf("rule %s target: %w", r.ID, err)
+		}
+	}
+	return s, nil
+}
+
+// alertInbox creates the topic and an SQS queue subscribed to it, so alerts
+// can be read back and shown.
+func (s *Stack) alertInbox(ctx context.Context) error {
+	topic, err := sns.NewFromConfig(s.aws).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("stsrotator-" + strings.ToLower(s.Assembly.Topics[0]))})
+	if err != nil {
+		return fmt.Errorf("create topic: %w", err)
+	}
+	s.topicArn = aws.ToString(topic.TopicArn)
+	q := sqs.NewFromConfig(s.aws)
+	queue, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("stsrotator-alert-inbox")})
+	if err != nil {
+		return fmt.Errorf("create alert inbox: %w", err)
+	}
+	s.queueURL = aws.ToString(queue.QueueUrl)
+	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: queue.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return err
+	}
+	_, err = sns.NewFromConfig(s.aws).Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+		Endpoint: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])})
+	return err
+}
+
+func buildAll(root, dir string) (map[string]string, error) {
+	pkgs := map[string]string{"rotator": "./functions/rotator", "reactor": "./functions/reactor", "stsrotator": "./cmd/stsrotator"}
+	out := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	for name, pkg := range pkgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bin, err := emulator.Build(root, pkg, filepath.Join(dir, "bin"))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			out[name] = bin
+		}()
+	}
+	wg.Wait()
+	return out, firstErr
+}
+
+// SetClock moves every function's clock to the wall clock plus offset.
+func (s *Stack) SetClock(offset time.Duration) error {
+	s.mu.Lock()
+	s.offset = offset
+	s.mu.Unlock()
+	return lambdaenv.SetDevClock(s.clockFile, offset)
+}
+
+// Now is the functions' current time.
+func (s *Stack) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Now().Add(s.offset)
+}
+
+// Tick does what the schedules do: invoke every lane with its input.
+func (s *Stack) Tick(ctx context.Context) (rotation.Summary, error) {
+	var all rotation.Summary
+	lc := lambda.NewFromConfig(s.aws)
+	for i, l := range s.Assembly.Lanes {
+		payload, fnErr, err := emulator.Invoke(ctx, lc, s.lanes[i].Name, []byte(l.Input))
+		if err != nil {
+			return all, err
+		}
+		var resp rotation.Response
+		if fnErr != "" {
+			return all, fmt.Errorf("%s: %s", l.Name, payload)
+		}
+		if err := json.Unmarshal(payload, &resp); err != nil {
+			return all, fmt.Errorf("%s answered %s: %w", l.Name, payload, err)
+		}
+		all.Rotated = append(all.Rotated, resp.Summary.Rotated...)
+		all.Failed = append(all.Failed, resp.Summary.Failed...)
+		all.Fresh += resp.Summary.Fresh
+		all.Superseded += resp.Summary.Superseded
+	}
+	return all, nil
+}
+
+// Row is one line of the status table.
+type Row struct {
+	Target, Key, VersionID string
+	Expires, Issued        time.Time
+	Left                   time.Duration
+	Versions               int
+	Err                    error
+}
+
+// Status reads every target's current version (as consumers would) and
+// sorts the most urgent first.
+func (s *Stack) Status(ctx context.Context) []Row {
+	sm := secretsmanager.NewFromConfig(s.aws)
+	now := s.Now()
+	var rows []Row
+	for _, t := range s.Config.Targets {
+		r := Row{Target: t.Name}
+		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(t.SecretName)})
+		if err != nil {
+			r.Err = err
+			rows = append(rows, r)
+			continue
+		}
+		v, err := secretfmt.Parse([]byte(aws.ToString(out.SecretString)))
+		r.Err, r.Key, r.VersionID = err, v.MaskedKey(), aws.ToString(out.VersionId)
+		r.Expires, r.Issued, r.Left = v.Expiration, v.Meta.IssuedAt, v.Remaining(now)
+		if d, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.SecretName)}); err == nil {
+			r.Versions = len(d.VersionIdsToStages)
+		}
+		rows = append(rows, r)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Left < rows[j].Left })
+	return rows
+}
+
+// CLI runs the stsrotator CLI against the emulator, as a user would.
+func (s *Stack) CLI(ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.CommandContext(ctx, s.cli, args...)
+	cmd.Env = append(os.Environ(), s.ClientEnv()...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// CLIPath is the built CLI.
+func (s *Stack) CLIPath() string { return s.cli }
+
+// ClientEnv is what a shell needs to talk to the local stack.
+func (s *Stack) ClientEnv() []string {
+	return []string{"AWS_ENDPOINT_URL=" + s.Endpoint, "AWS_REGION=" + emulator.Region,
+		"AWS_ACCESS_KEY_ID=" + emulator.AccessKey, "AWS_SECRET_ACCESS_KEY=" + emulator.SecretKey}
+}
+
+// NextAlert waits up to wait for the next alert on the topic.
+func (s *Stack) NextAlert(ctx context.Context, wait time.Duration) (string, bool, error) {
+	q := sqs.NewFromConfig(s.aws)
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		secs := int32(min(20, max(1, time.Until(deadline).Seconds())))
+		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(s.queueURL), WaitTimeSeconds: secs, MaxNumberOfMessages: 1})
+		if err != nil {
+			return "", false, err
+		}
+		for _, m := range out.Messages {
+			_, _ = q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(s.queueURL), ReceiptHandle: m.ReceiptHandle})
+			return alertText(aws.ToString(m.Body)), true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// alertText unwraps SNS's JSON envelope when the queue receives one.
+func alertText(body string) string {
+	var env struct{ Subject, Message string }
+	if json.Unmarshal([]byte(body), &env) == nil && env.Message != "" {
+		return env.Subject + "\n" + env.Message
+	}
+	return body
+}
+
+// Pids lists the function processes, for leak checks.
+func (s *Stack) Pids() []int {
+	var pids []int
+	for _, p := range append(append([]*emulator.Process{}, s.lanes...), s.reactor) {
+		if p != nil {
+			pids = append(pids, p.Pid())
+		}
+	}
+	return pids
+}
+
+// Close stops every function and the emulator. An error names anything
+// that could not be stopped.
+func (s *Stack) Close() error {
+	var errs []string
+	for _, p := range append(append([]*emulator.Process{}, s.lanes...), s.reactor) {
+		if p == nil {
+			continue
+		}
+		if err := p.Stop(); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	s.server.Close()
+	if len(errs) > 0 {
+		return fmt.Errorf("left behind: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
