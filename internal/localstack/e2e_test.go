@@ -81,7 +81,7 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	creds, err := processcreds.NewProvider(s.CLIPath()+" credential-process --target "+res.ForcedTarget).Retrieve(ctx)
+	creds, err := processcreds.NewProvider(s.CLIPath() + " credential-process --target " + res.ForcedTarget).Retrieve(ctx)
 	if err != nil {
 		t.Fatalf("processcreds with the CLI: %v", err)
 	}
