@@ -8,8 +8,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,12 +31,7 @@ func TestMain(m *testing.M) { awstest.MainWithKumoPort(m) }
 // the SDK's processcreds provider → nothing is left behind.
 func TestLocalStackEndToEnd(t *testing.T) {
 	root := awstest.RepoRoot(t)
-	asm := filepath.Join(t.TempDir(), "cdk.out")
-	synth := exec.Command("make", "--no-print-directory", "synth", "CDK_ARGS=-o "+asm)
-	synth.Dir = root
-	if out, err := synth.CombinedOutput(); err != nil {
-		t.Fatalf("make synth: %v\n%s", err, out)
-	}
+	asm := synthesized(t)
 	var port int
 	if _, err := fmt.Sscan(os.Getenv("KUMO_PORT"), &port); err != nil {
 		t.Fatal("KUMO_PORT not set")
@@ -111,6 +106,32 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	} else {
 		_ = l.Close()
 	}
+}
+
+var (
+	synthOnce sync.Once
+	synthDir  string
+	synthErr  error
+)
+
+// synthesized runs `make synth` once per test binary, exactly as a user
+// would, into a temporary assembly.
+func synthesized(t *testing.T) string {
+	synthOnce.Do(func() {
+		synthDir, synthErr = os.MkdirTemp("", "stsrotator-assembly-")
+		if synthErr != nil {
+			return
+		}
+		cmd := exec.Command("make", "--no-print-directory", "synth", "CDK_ARGS=-o "+synthDir)
+		cmd.Dir = awstest.RepoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			synthErr = fmt.Errorf("make synth: %w\n%s", err, out)
+		}
+	})
+	if synthErr != nil {
+		t.Fatal(synthErr)
+	}
+	return synthDir
 }
 
 type staticProvider struct{ c aws.Credentials }
