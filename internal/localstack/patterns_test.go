@@ -38,7 +38,7 @@ func TestSynthesizedPatternsMatchSamples(t *testing.T) {
 			t.Fatalf("kumo refused the synthesized pattern of %s: %v\n%s", r.ID, err, r.Pattern)
 		}
 		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), EventBusName: aws.String(bus),
-			Targets: []ebtypes.Target{{Id: aws.String("sink"), Arn: aws.String("arn:aws:sqs:us-east-1:000000000000:" + env.Unique("sink"))}}}); err != nil {
+			Targets: []ebtypes.Target{{Id: aws.String("sink"), Arn: aws.String("arn:aws:sns:us-east-1:000000000000:" + env.Unique("sink"))}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -32,15 +32,16 @@ const (
 	// failed rotation before consumers are left with expired credentials.
 	MinRefreshBefore = 5 * time.Minute
 
-	MaxNameLen           = 40
-	MaxSessionNameLen    = 64
-	MaxSessionPolicyLen  = 2048
-	MaxPolicyArns        = 10
-	MaxSessionTags       = 50
-	MaxSessionTagKeyLen  = 128
-	MaxSessionTagValLen  = 256
-	MaxResourceTags      = 50
-	MaxSecretNameLen     = 512
+	MaxNameLen          = 40
+	MaxSessionNameLen   = 64
+	MaxSessionPolicyLen = 2048
+	MaxPolicyArns       = 10
+	MaxSessionTags      = 50
+	MaxSessionTagKeyLen = 128
+	MaxSessionTagValLen = 256
+	MaxResourceTags     = 50
+	MaxSecretNameLen    = 512
+
 	DefaultSecretPrefix  = "stsrotator/"
 	DefaultSessionPrefix = "stsrotator-"
 	DefaultConcurrency   = 16
@@ -92,6 +93,9 @@ type Target struct {
 	// STSRegion is the region whose regional STS endpoint mints this
 	// target's credentials; empty means the rotator's own region.
 	STSRegion string
+	// LogGroups are CloudWatch Logs groups of this target's consumers; a
+	// subscription filter turns their ExpiredToken lines into reports.
+	LogGroups []string
 	// Line is where the target starts in the file, for later messages.
 	Line int
 }

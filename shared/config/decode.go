@@ -62,11 +62,12 @@ type rawTarget struct {
 	readers        val[[]string]
 	tags           val[[]Tag]
 	stsRegion      val[string]
+	logGroups      val[[]string]
 }
 
 var (
 	topKeys     = []string{"version", "defaults", "rotator", "alerts", "targets"}
-	targetKeys  = []string{"name", "roleArn", "externalId", "durationSeconds", "refreshBefore", "sessionName", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "secretName", "readers", "tags", "stsRegion"}
+	targetKeys  = []string{"name", "roleArn", "externalId", "durationSeconds", "refreshBefore", "sessionName", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "secretName", "readers", "tags", "stsRegion", "logGroups"}
 	defaultKeys = []string{"externalId", "durationSeconds", "refreshBefore", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "readers", "tags", "stsRegion"}
 )
 
@@ -118,6 +119,7 @@ func (d *decoder) root(n *yaml.Node) *Config {
 	}
 	names := map[string]int{}
 	secrets := map[string]int{}
+	groups := map[string]int{}
 	for i, tn := range targetsNode.Content {
 		path := fmt.Sprintf("targets[%d]", i)
 		raw := d.target(tn, path, targetKeys)
@@ -134,6 +136,13 @@ func (d *decoder) root(n *yaml.Node) *Config {
 			d.add(raw.line, path+".secretName", fmt.Sprintf("secret %q is already used by targets[%d]", t.SecretName, first), "give every target its own secretName")
 		} else {
 			secrets[t.SecretName] = i
+		}
+		for _, g := range t.LogGroups {
+			if first, dup := groups[g]; dup {
+				// A report must name one target; a shared group could not.
+				d.add(raw.logGroups.line, path+".logGroups", fmt.Sprintf("log group %q is already watched for targets[%d]", g, first), "watch each log group for one target only")
+			}
+			groups[g] = i
 		}
 		cfg.Targets = append(cfg.Targets, t)
 	}
@@ -224,6 +233,8 @@ func (d *decoder) target(n *yaml.Node, path string, allowed []string) rawTarget 
 			raw.tags = d.tags(v, p)
 		case "stsRegion":
 			raw.stsRegion = d.str(v, p)
+		case "logGroups":
+			raw.logGroups = d.strings(v, p)
 		}
 	})
 	return raw

@@ -21,6 +21,7 @@ var (
 	reSecretName = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
 	reRegion     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
 	reEmail      = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	reLogGroup   = regexp.MustCompile(`^[.\-_/#A-Za-z0-9]+$`)
 )
 
 // pick returns the target's own value if set, else the default's.
@@ -191,6 +192,14 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 		d.add(reg.line, origin(reg, path+".stsRegion"), fmt.Sprintf("%q is not an AWS region", reg.v), "write e.g. eu-west-1, or leave it out to use the rotator's region")
 	}
 	t.STSRegion = reg.v
+
+	lg := raw.logGroups
+	for i, g := range lg.v {
+		if len(g) > 512 || !reLogGroup.MatchString(g) {
+			d.add(lg.line, fmt.Sprintf("%s.logGroups[%d]", path, i), fmt.Sprintf("%q is not a CloudWatch Logs group name", g), "use up to 512 characters of letters, digits and ._-/#")
+		}
+	}
+	t.LogGroups = lg.v
 
 	return t, len(d.errs) == before
 }
