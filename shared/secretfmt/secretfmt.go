@@ -57,26 +57,18 @@ type wire struct {
 
 // Marshal renders v as the secret string.
 func Marshal(v Value) ([]byte, error) {
-	if err := v.check(); err != nil {
-		return nil, err
-	}
 	m := v.Meta
 	m.Schema = MetadataSchema
 	m.IssuedAt = m.IssuedAt.UTC()
 	m.RefreshAt = m.RefreshAt.UTC()
-	return json.Marshal(wire{
-		Version:         ProcessVersion,
-		AccessKeyID:     v.AccessKeyID,
-		SecretAccessKey: v.SecretAccessKey,
-		SessionToken:    v.SessionToken,
-		Expiration:      v.Expiration.UTC().Format(time.RFC3339),
-		Stsrotator:      &m,
-	})
+	return render(v, &m)
 }
 
 // ProcessJSON renders only what credential_process defines, for tools that
 // print credentials and have no use for the metadata.
-func ProcessJSON(v Value) ([]byte, error) {
+func ProcessJSON(v Value) ([]byte, error) { return render(v, nil) }
+
+func render(v Value, meta *Metadata) ([]byte, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
@@ -86,6 +78,7 @@ func ProcessJSON(v Value) ([]byte, error) {
 		SecretAccessKey: v.SecretAccessKey,
 		SessionToken:    v.SessionToken,
 		Expiration:      v.Expiration.UTC().Format(time.RFC3339),
+		Stsrotator:      meta,
 	})
 }
 
