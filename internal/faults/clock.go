@@ -1,0 +1,44 @@
+package faults
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/stsrotator/stsrotator/shared/rotation"
+)
+
+// SimulatedExpiry is a rotation.STS whose AssumeRole Expiration follows a
+// simulated clock. The emulator stamps Expiration as wall-clock now plus
+// the duration and cannot be given a clock, so without this a simulated
+// hour would mint credentials that expired in the simulated past. It adds
+// the simulated clock's offset from the wall clock and changes nothing
+// else: the session length the emulator chose is kept to the second.
+type SimulatedExpiry struct {
+	STS rotation.STS
+	// Now is the simulated clock.
+	Now func() time.Time
+}
+
+// AssumeRole calls the emulator and re-bases the Expiration it returned.
+func (s SimulatedExpiry) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, opts ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+	out, err := s.STS.AssumeRole(ctx, in, opts...)
+	if err != nil || out.Credentials == nil || out.Credentials.Expiration == nil {
+		return out, err
+	}
+	shifted := *out
+	creds := *out.Credentials
+	creds.Expiration = aws.Time(creds.Expiration.Add(s.Now().Sub(time.Now())))
+	shifted.Credentials = &creds
+	return &shifted, nil
+}
+
+// GetCallerIdentity is the emulator's own.
+func (s SimulatedExpiry) GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, opts ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
+	return s.STS.GetCallerIdentity(ctx, in, opts...)
+}
+
+var _ rotation.STS = SimulatedExpiry{}
+
