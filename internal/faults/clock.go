@@ -41,4 +41,3 @@ func (s SimulatedExpiry) GetCallerIdentity(ctx context.Context, in *sts.GetCalle
 }
 
 var _ rotation.STS = SimulatedExpiry{}
-
