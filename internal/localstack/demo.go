@@ -23,7 +23,7 @@ type Narrator struct {
 func (n *Narrator) Say(format string, args ...any) {
 	stamp := time.Now().Format("15:04:05.000")
 	if n.Stack != nil {
-		if off := n.Stack.Now().Sub(time.Now()).Round(time.Minute); off > 0 {
+		if off := time.Until(n.Stack.Now()).Round(time.Minute); off > 0 {
 			stamp += fmt.Sprintf(" (clock +%s)", strings.TrimSuffix(off.String(), "0s"))
 		}
 	}
