@@ -25,10 +25,13 @@ type Ledger struct {
 	// into a secret (secret + "\x00" + key).
 	stored map[string]uint64
 	writes map[string]int
+	// ignored maps a secret whose CreateSecret the service answered with
+	// a version ID other than the ClientRequestToken sent to both IDs.
+	ignored map[string][2]string
 }
 
 func newLedger() *Ledger {
-	return &Ledger{issued: map[string]string{}, verified: map[string]uint64{}, stored: map[string]uint64{}, writes: map[string]int{}}
+	return &Ledger{issued: map[string]string{}, verified: map[string]uint64{}, stored: map[string]uint64{}, writes: map[string]int{}, ignored: map[string][2]string{}}
 }
 
 // record notes one call the service acted on; seen says whether its
@@ -58,11 +61,15 @@ func (l *Ledger) record(c Call, status int, body []byte, seen bool) {
 			}
 		}
 	case "PutSecretValue", "CreateSecret":
-		var in struct{ SecretId, Name, SecretString string }
+		var in struct{ SecretId, Name, SecretString, ClientRequestToken string }
 		if json.Unmarshal(c.Body, &in) != nil || in.SecretString == "" {
 			return
 		}
 		secret := in.SecretId + in.Name
+		var out struct{ VersionId string }
+		if c.Op == "CreateSecret" && json.Unmarshal(body, &out) == nil && in.ClientRequestToken != "" && out.VersionId != in.ClientRequestToken {
+			l.ignored[secret] = [2]string{out.VersionId, in.ClientRequestToken}
+		}
 		l.writes[secret]++
 		var v struct{ AccessKeyId string }
 		_ = json.Unmarshal([]byte(in.SecretString), &v)
@@ -91,6 +98,19 @@ func (l *Ledger) Writes(secret string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.writes[secret]
+}
+
+// IgnoredToken returns the version ID the service gave secret's first
+// version and the ClientRequestToken CreateSecret had sent for it, when
+// they differ. kumo's CreateSecret ignores the token, so a CreateSecret
+// retried after its answer was lost is not recognised as the same request:
+// the rotator's fallback PutSecretValue then stores the same credentials a
+// second time, under the token.
+func (l *Ledger) IgnoredToken(secret string) (versionID, token string, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids, ok := l.ignored[secret]
+	return ids[0], ids[1], ok
 }
 
 // Provenance says why a version of secret holding accessKeyID cannot be
