@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -101,6 +102,8 @@ func Parse(s []byte) (Value, error) {
 			return Value{}, fmt.Errorf("%w: field %s has the wrong type (want %s)", ErrInvalid, te.Field, te.Type)
 		case errors.As(err, &se):
 			return Value{}, fmt.Errorf("%w: not JSON (syntax error at byte %d); the value must be credential_process JSON", ErrInvalid, se.Offset)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return Value{}, fmt.Errorf("%w: the JSON ends early, after %d bytes (cut short?); the value must be complete credential_process JSON", ErrInvalid, len(s))
 		default:
 			return Value{}, fmt.Errorf("%w: not a JSON object; the value must be credential_process JSON", ErrInvalid)
 		}
