@@ -35,7 +35,7 @@ func (s SimulatedExpiry) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput
 	}
 	shifted := *out
 	creds := *out.Credentials
-	creds.Expiration = aws.Time(creds.Expiration.Add(s.Now().Sub(time.Now())))
+	creds.Expiration = aws.Time(creds.Expiration.Add(time.Until(s.Now())))
 	shifted.Credentials = &creds
 	return &shifted, nil
 }
