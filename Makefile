@@ -85,3 +85,10 @@ cdk.out/manifest.json: $(ASSEMBLY_INPUTS)
 local: cdk.out/manifest.json
 	@t0=$$(date +%s%N); $(GO) build -o dist/stsrotator-local ./cmd/stsrotator-local && \
 		STSROTATOR_LOCAL_T0=$$t0 exec dist/stsrotator-local --port $(LOCAL_PORT) $(LOCAL_ARGS)
+
+## soak: the resilience suite at full length (a simulated day at 30% faults, 6 storm windows, 400 sweep/reactor races under -race); STSROTATOR_SEED=n replays a failing seed
+SOAK_PKGS := ./shared/rotation/ ./shared/reaction/ ./shared/credprovider/
+.PHONY: soak
+soak:
+	set -o pipefail; STSROTATOR_SOAK=1 $(GO) test -count=1 -timeout 30m -run 'Resilience' -v $(SOAK_PKGS) | grep -vE '^=== (RUN|PAUSE|CONT)'
+	set -o pipefail; STSROTATOR_SOAK=1 $(GO) test -race -count=1 -timeout 30m -run 'ResilienceSweepRacesReactor' -v ./shared/reaction/ | grep -vE '^=== (RUN|PAUSE|CONT)'
