@@ -13,8 +13,10 @@
 //
 // The one thing it changes about the emulator's answers is Expiration:
 // SimulatedExpiry re-bases AssumeRole's wall-clock Expiration onto a
-// simulated clock, so a simulated day can run in seconds. Everything else
-// is the emulator's own behaviour, and nothing here should be read as a
+// simulated clock, so a simulated day can run in seconds. Optionally,
+// SerializePerResource lets one request per secret reach the emulator at a
+// time, because kumo's own Secrets Manager code races. Everything else is
+// the emulator's own behaviour, and nothing here should be read as a
 // statement about AWS.
 //
 // It is test support: production code never imports it.
