@@ -17,6 +17,7 @@ import (
 	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/infra/stack"
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 )
 
 // Context keys a user sets with `cdk synth -c key=value`.
@@ -30,6 +31,9 @@ const (
 	// RotatorBinary is what `make build` produces for the rotator,
 	// relative to the repository root.
 	RotatorBinary = "dist/rotator/bootstrap"
+	// ReactorBinary and LogWatchBinary are the other two functions.
+	ReactorBinary  = "dist/reactor/bootstrap"
+	LogWatchBinary = "dist/logwatch/bootstrap"
 )
 
 var reStackName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
@@ -90,7 +94,23 @@ func run() error {
 		return err
 	}
 	stack.Nag(app)
-	stack.New(app, StackID, stack.Props{StackName: stackName, Plan: p, CodeDir: code})
+	svc := stack.New(app, StackID, stack.Props{StackName: stackName, Plan: p, CodeDir: code})
+	// The reactor's package carries the routes from target to rotator,
+	// known only once the lanes are laid out.
+	routes, err := json.Marshal(svc.Routes())
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", lambdaenv.RoutesFile, err)
+	}
+	reactorCode := filepath.Join(stage, "reactor")
+	if err := asset.Stage(reactorCode, filepath.Join(root, ReactorBinary), map[string][]byte{lambdaenv.ConfigFile: data, lambdaenv.RoutesFile: routes}); err != nil {
+		return err
+	}
+	reactor := svc.AddReactor(reactorCode)
+	logwatchCode := filepath.Join(stage, "logwatch")
+	if err := asset.Stage(logwatchCode, filepath.Join(root, LogWatchBinary), map[string][]byte{lambdaenv.ConfigFile: data}); err != nil {
+		return err
+	}
+	svc.AddLogWatch(reactor, logwatchCode)
 	app.Synth(nil)
 	return check(*app.Outdir())
 }

@@ -26,6 +26,9 @@ import (
 type fixture struct {
 	plan   *plan.Plan
 	svc    *stack.Service
+	// reactor is the ExpiredToken reactor and log watcher, wired as the
+	// app wires them.
+	reactor *stack.Reactor
 	root   assertions.Template
 	rootJS map[string]any
 	// shard templates by shard ID
@@ -102,6 +105,18 @@ func build(file string, src []byte) (fx *fixture) {
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(tmp, "cdk.out"))})
 	stack.Nag(app)
 	fx.svc = stack.New(app, "Stsrotator", stack.Props{StackName: "stsrotator", Plan: fx.plan, CodeDir: code})
+	routes, _ := json.Marshal(fx.svc.Routes())
+	reactorCode, logwatchCode := filepath.Join(tmp, "reactor"), filepath.Join(tmp, "logwatch")
+	if err := asset.Stage(reactorCode, bin, map[string][]byte{"stsrotator.yaml": src, "rotators.json": routes}); err != nil {
+		fx.buildErr = err
+		return fx
+	}
+	if err := asset.Stage(logwatchCode, bin, map[string][]byte{"stsrotator.yaml": src}); err != nil {
+		fx.buildErr = err
+		return fx
+	}
+	fx.reactor = fx.svc.AddReactor(reactorCode)
+	fx.svc.AddLogWatch(fx.reactor, logwatchCode)
 	fx.root = assertions.Template_FromStack(fx.svc.Stack, nil)
 	fx.rootJS = *fx.root.ToJSON()
 	for _, sh := range fx.svc.Shards {

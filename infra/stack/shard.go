@@ -48,7 +48,7 @@ func newShard(s *Service, sp plan.Shard, codeDir string, keys map[string]string)
 	for _, t := range sp.Targets {
 		r := sh.rotatorOf(t.Name)
 		k := keys[t.Name]
-		restrictReads(ns, sh.Secrets[t.Name], t, k, r.Role)
+		restrictReads(ns, sh.Secrets[t.Name], t, k, r.Role, s.ReactorRole)
 		awscdk.NewCfnOutput(ns, jsii.String("SecretArn"+k), &awscdk.CfnOutputProps{
 			Value: sh.Secrets[t.Name].Ref(), Description: jsii.String("Secret holding the credentials of target " + t.Name),
 		})
@@ -96,8 +96,10 @@ func newSecret(s *Service, ns awscdk.NestedStack, t config.Target, key string) a
 
 // restrictReads is the secret's resource policy: the declared readers may
 // read it, nobody else may (not even principals of this account whose own
-// IAM policies would allow it), and nobody may read it without TLS.
-func restrictReads(ns awscdk.NestedStack, sec awssecretsmanager.CfnSecret, t config.Target, key string, rotator awsiam.IRole) {
+// IAM policies would allow it) but the rotator and the reactor, which
+// compares reported keys with the current and previous versions, and
+// nobody may read it without TLS.
+func restrictReads(ns awscdk.NestedStack, sec awssecretsmanager.CfnSecret, t config.Target, key string, rotator, reactor awsiam.IRole) {
 	accounts, arns := readers(t)
 	// In a secret's resource policy "*" is the only valid Resource: it
 	// means the secret the policy is attached to.
@@ -118,7 +120,7 @@ func restrictReads(ns awscdk.NestedStack, sec awssecretsmanager.CfnSecret, t con
 			Resources:  thisSecret,
 		}))
 	}
-	allowed := []*string{rotator.RoleArn()}
+	allowed := []*string{rotator.RoleArn(), reactor.RoleArn()}
 	for _, a := range arns {
 		allowed = append(allowed, jsii.String(a))
 	}
@@ -132,7 +134,7 @@ func restrictReads(ns awscdk.NestedStack, sec awssecretsmanager.CfnSecret, t con
 	}
 	stmts = append(stmts,
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("OnlyReadersAndTheRotatorRead"),
+			Sid:        jsii.String("OnlyReadersAndStsrotatorRead"),
 			Effect:     awsiam.Effect_DENY,
 			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
 			Actions:    jsii.Strings("secretsmanager:GetSecretValue"),

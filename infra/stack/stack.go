@@ -19,6 +19,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 )
@@ -43,9 +44,13 @@ type Service struct {
 	// ReportRule matches ExpiredToken reports consumers publish.
 	ReportRule awsevents.Rule
 	Shards     []*Shard
+	// ReactorRole may read every target's secret; AddReactor gives it its
+	// function and permissions.
+	ReactorRole awsiam.Role
 
 	sweep     time.Duration
 	stackName string
+	config    *config.Config
 }
 
 // RotatorRolePath is the IAM path of every rotator role of this stack, and
@@ -77,7 +82,7 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		StackName:   jsii.String(props.StackName),
 		Description: jsii.String(fmt.Sprintf("stsrotator: STS credentials for %d targets from %s, kept fresh in Secrets Manager", len(cfg.Targets), cfg.File)),
 	})
-	s := &Service{Stack: st, sweep: cfg.SweepInterval(), stackName: props.StackName}
+	s := &Service{Stack: st, sweep: cfg.SweepInterval(), stackName: props.StackName, config: cfg}
 
 	s.Key = awskms.NewKey(st, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("stsrotator: encrypts the credential secrets, the alert topic and the dead-letter queue"),
@@ -131,6 +136,8 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 			DetailType: jsii.Strings(events.DetailTypeExpiredToken),
 		},
 	})
+
+	s.ReactorRole = newReactorRole(s)
 
 	keys := plan.OutputKeys(cfg)
 	for _, sp := range props.Plan.Shards {

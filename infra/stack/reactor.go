@@ -1,0 +1,210 @@
+package stack
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogsdestinations"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/logwatch"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+)
+
+// Reactor sizing. It runs as one process (reserved concurrency 1) so its
+// alert debounce, kept in memory, is exact; Lambda queues asynchronous
+// events while it is busy. It waits for a rotator's synchronous answer, so
+// its timeout covers the longest rotator timeout.
+const (
+	ReactorConcurrency = 1
+	ReactorMemoryMB    = 256
+	// ReactorMaxEventAge bounds how long a queued report stays worth
+	// acting on: after an hour the credentials it names have expired and
+	// the schedule has replaced them anyway.
+	ReactorMaxEventAge = time.Hour
+)
+
+// ReactorTimeout is the reactor's timeout: a rotator's plus margin for its
+// own reads and the alert.
+func ReactorTimeout(sweep time.Duration) time.Duration { return Timeout(sweep) + 30*time.Second }
+
+// Reactor is the ExpiredToken reactor and, when any target lists
+// logGroups, the log watcher feeding it.
+type Reactor struct {
+	Function awslambda.Function
+	Role     awsiam.Role
+	LogWatch awslambda.Function
+}
+
+// newReactorRole is created before the shards so each secret's resource
+// policy can let exactly this role read it.
+func newReactorRole(s *Service) awsiam.Role {
+	return awsiam.NewRole(s.Stack, jsii.String("ReactorRole"), &awsiam.RoleProps{
+		Path:        jsii.String("/" + s.stackName + "/reactor/"),
+		Description: jsii.String("stsrotator reactor: reads target secrets, asks rotators to rotate, alerts"),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+	})
+}
+
+// AddReactor defines the reactor function from codeDir (bootstrap, the
+// config and lambdaenv.RoutesFile) and sends every ExpiredToken rule to it.
+func (s *Service) AddReactor(codeDir string) *Reactor {
+	scope := constructs.NewConstruct(s.Stack, jsii.String("Reactor"))
+	r := &Reactor{Role: s.ReactorRole}
+	logs := awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_ONE_MONTH,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	stack := awscdk.Stack_Of(s.Stack)
+	secrets := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
+		ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	rotators := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("lambda"), Resource: jsii.String("function"),
+		ResourceName: jsii.String(rotatorNamePattern(s.stackName)), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	stmts := []awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("WriteOwnLogs"),
+			Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+			Resources: &[]*string{logs.LogGroupArn()},
+		}),
+		// Up to thousands of secrets cannot be listed in one policy; the
+		// tag is put on every secret by this stack (and by the rotator on
+		// secrets it creates), and each secret's resource policy denies
+		// every reader but its own, the rotator and this role.
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("ReadTargetSecrets"),
+			Actions:    jsii.Strings("secretsmanager:GetSecretValue"),
+			Resources:  &[]*string{secrets},
+			Conditions: &map[string]any{"Null": map[string]any{"secretsmanager:ResourceTag/" + rotation.TagTarget: "false"}},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("DecryptSecretsThroughSecretsManager"),
+			Actions:    jsii.Strings("kms:Decrypt"),
+			Resources:  &[]*string{s.Key.KeyArn()},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": "secretsmanager." + *awscdk.Aws_REGION() + ".amazonaws.com"}},
+		}),
+		// Rotator names are fixed at synth (<stack>-shardNN-rotatorN); the
+		// pattern covers exactly this stack's lanes as the config grows.
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("AskRotatorsToRotate"),
+			Actions:   jsii.Strings("lambda:InvokeFunction"),
+			Resources: &[]*string{rotators},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("Alert"),
+			Actions:   jsii.Strings("sns:Publish"),
+			Resources: &[]*string{s.Topic.TopicArn()},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("EncryptAlertsThroughSNS"),
+			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+			Resources:  &[]*string{s.Key.KeyArn()},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": "sns." + *awscdk.Aws_REGION() + ".amazonaws.com"}},
+		}),
+	}
+	policy := awsiam.NewPolicy(scope, jsii.String("Policy"), &awsiam.PolicyProps{Statements: &stmts})
+	r.Role.AttachInlinePolicy(policy)
+	cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Secrets: thousands of target secrets cannot be listed in one policy, so reads are scoped by the stsrotator:target tag and each secret's resource policy names this role. " +
+			"Rotators: their names are fixed at synth as <stack>-shardNN-rotatorN and the pattern matches only those."),
+		AppliesTo: &[]any{
+			"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:*",
+			"Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:" + rotatorNamePattern(s.stackName),
+		},
+	}}, jsii.Bool(true))
+
+	reserved := float64(ReactorConcurrency)
+	r.Function = awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
+		FunctionName:                 jsii.String(s.stackName + "-reactor"),
+		Description:                  jsii.String("stsrotator reactor: ExpiredToken reports → forced rotation, stale-consumer notice, alert"),
+		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:                 awslambda.Architecture_ARM_64(),
+		Handler:                      jsii.String("bootstrap"),
+		Code:                         awslambda.Code_FromAsset(jsii.String(codeDir), nil),
+		MemorySize:                   jsii.Number(ReactorMemoryMB),
+		Timeout:                      awscdk.Duration_Seconds(jsii.Number(ReactorTimeout(s.sweep).Seconds())),
+		ReservedConcurrentExecutions: &reserved,
+		LoggingFormat:                awslambda.LoggingFormat_JSON,
+		LogGroup:                     logs,
+		Role:                         r.Role,
+		Environment:                  &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn()},
+		MaxEventAge:                  awscdk.Duration_Seconds(jsii.Number(ReactorMaxEventAge.Seconds())),
+		RetryAttempts:                jsii.Number(2),
+	})
+	s.WireExpiredTokenReactor(awseventstargets.NewLambdaFunction(r.Function, nil))
+	s.alarm("ReactorErrors", r.Function.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
+		1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
+		"The ExpiredToken reactor failed after Lambda's retries: reports may have gone unanswered. Its log group says why.")
+	return r
+}
+
+// AddLogWatch subscribes the log watcher (codeDir: bootstrap and the
+// config) to every target's logGroups. It does nothing when none has any.
+func (s *Service) AddLogWatch(r *Reactor, codeDir string) {
+	var groups []string
+	for _, t := range s.config.Targets {
+		groups = append(groups, t.LogGroups...)
+	}
+	if len(groups) == 0 {
+		return
+	}
+	scope := constructs.NewConstruct(s.Stack, jsii.String("LogWatch"))
+	logs := awslogs.NewLogGroup(scope, jsii.String("Logs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_ONE_MONTH,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	bus := awscdk.Stack_Of(s.Stack).FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("event-bus"),
+		ResourceName: jsii.String(events.DefaultBus), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
+	role := awsiam.NewRole(scope, jsii.String("Role"), &awsiam.RoleProps{
+		Path:        jsii.String("/" + s.stackName + "/logwatch/"),
+		Description: jsii.String("stsrotator log watcher: turns ExpiredToken log lines into reports"),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{"Report": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid: jsii.String("WriteOwnLogs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: &[]*string{logs.LogGroupArn()},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid: jsii.String("PublishReports"), Actions: jsii.Strings("events:PutEvents"), Resources: &[]*string{bus},
+				Conditions: &map[string]any{"StringEquals": map[string]any{"events:source": events.Source}},
+			}),
+		}})},
+	})
+	r.LogWatch = awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
+		FunctionName:  jsii.String(s.stackName + "-logwatch"),
+		Description:   jsii.String("stsrotator log watcher: ExpiredToken lines in consumers' log groups → reports"),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(codeDir), nil),
+		MemorySize:    jsii.Number(128),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(30)),
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		LogGroup:      logs,
+		Role:          role,
+	})
+	dest := awslogsdestinations.NewLambdaDestination(r.LogWatch, nil)
+	for i, g := range groups {
+		awslogs.NewSubscriptionFilter(scope, jsii.String("Subscription"+strconv.Itoa(i)), &awslogs.SubscriptionFilterProps{
+			LogGroup:      awslogs.LogGroup_FromLogGroupName(scope, jsii.String("Group"+strconv.Itoa(i)), jsii.String(g)),
+			Destination:   dest,
+			FilterPattern: awslogs.FilterPattern_Literal(jsii.String(logwatch.FilterPattern)),
+		})
+	}
+}
+
+// rotatorNamePattern matches every rotator lane's FunctionName of a stack
+// and nothing else of it.
+func rotatorNamePattern(stackName string) string {
+	return strings.ToLower(stackName) + "-shard*"
+}
