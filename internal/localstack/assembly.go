@@ -21,6 +21,9 @@ type Assembly struct {
 	Rules   []Rule
 	Lanes   []Lane
 	Topics  []string
+	// ReactorDir is the reactor's function package (bootstrap, config,
+	// routes to the lanes); empty if the assembly has no reactor.
+	ReactorDir string
 }
 
 // Rule is an EventBridge rule as synthesized.
@@ -103,6 +106,9 @@ func LoadAssembly(dir string) (*Assembly, error) {
 			case "AWS::Lambda::Function":
 				path, _ := r.Metadata["aws:cdk:path"].(string)
 				asset, _ := r.Metadata["aws:asset:path"].(string)
+				if strings.Contains(path, "/Reactor/") && asset != "" {
+					a.ReactorDir = filepath.Join(dir, asset)
+				}
 				if !strings.Contains(path, "/Rotator") || asset == "" {
 					continue
 				}

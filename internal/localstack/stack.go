@@ -142,19 +142,23 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		s.lanes = append(s.lanes, p)
 	}
 
-	// The reactor's package: the config and the routes to each lane.
-	taskRoot := filepath.Join(opts.WorkDir, "reactor-task")
-	if err := os.MkdirAll(taskRoot, 0o755); err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(filepath.Join(asm.Lanes[0].AssetDir, lambdaenv.ConfigFile))
-	if err != nil {
-		return nil, err
-	}
-	rb, _ := json.Marshal(routes)
-	for name, b := range map[string][]byte{lambdaenv.ConfigFile: data, lambdaenv.RoutesFile: rb} {
-		if err := os.WriteFile(filepath.Join(taskRoot, name), b, 0o644); err != nil {
+	// The reactor's package as synthesized, with its routes to the lanes;
+	// an assembly without one gets the same files written here.
+	taskRoot := asm.ReactorDir
+	if taskRoot == "" {
+		taskRoot = filepath.Join(opts.WorkDir, "reactor-task")
+		if err := os.MkdirAll(taskRoot, 0o755); err != nil {
 			return nil, err
+		}
+		data, err := os.ReadFile(filepath.Join(asm.Lanes[0].AssetDir, lambdaenv.ConfigFile))
+		if err != nil {
+			return nil, err
+		}
+		rb, _ := json.Marshal(routes)
+		for name, b := range map[string][]byte{lambdaenv.ConfigFile: data, lambdaenv.RoutesFile: rb} {
+			if err := os.WriteFile(filepath.Join(taskRoot, name), b, 0o644); err != nil {
+				return nil, err
+			}
 		}
 	}
 	s.reactor, err = emulator.Run(ctx, lc, srv.URL, ReactorName, bins["reactor"],
