@@ -25,7 +25,7 @@ const (
 	ContextConfig    = "config"
 	ContextStackName = "stackName"
 	// DefaultStackName is the root stack's name when none is given.
-	DefaultStackName = "stsrotator"
+	DefaultStackName = plan.DefaultStackName
 	// StackID is the root stack's construct ID and cloud-assembly artifact.
 	StackID = "Stsrotator"
 	// RotatorBinary is what `make build` produces for the rotator,

@@ -87,6 +87,33 @@ type Lane struct {
 	Config []byte
 }
 
+// DefaultStackName is the root stack's name when none is given; the CLI
+// assumes it too when it looks for a target's rotator.
+const DefaultStackName = "stsrotator"
+
+// FunctionName is a rotator lane's Lambda function name. It is fixed at
+// synth so the reactor's package can carry the routes from target to
+// rotator (lambdaenv.RoutesFile) and the CLI can find a target's rotator
+// from the config alone.
+func FunctionName(stackName, shardID, laneID string) string {
+	return strings.ToLower(stackName + "-" + shardID + "-" + laneID)
+}
+
+// FunctionFor names the rotator function serving target in a stack named
+// stackName.
+func (p *Plan) FunctionFor(stackName, target string) (string, bool) {
+	for _, s := range p.Shards {
+		for _, l := range s.Lanes {
+			for _, t := range l.Targets {
+				if t.Name == target {
+					return FunctionName(stackName, s.ID, l.ID), true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
 // ShardOf is the bucket of a target name: FNV-1a, stable across Go versions
 // and machines, unlike map order or hash/maphash.
 func ShardOf(name string) int {

@@ -99,7 +99,7 @@ const MaxStackNameLen = 64 - len("-shard63-rotator99")
 // that the reactor's package can carry the routes from target to rotator
 // (lambdaenv.RoutesFile), which a deploy-time name could not be written to.
 func FunctionName(stackName, shardID, laneID string) string {
-	return strings.ToLower(stackName + "-" + shardID + "-" + laneID)
+	return plan.FunctionName(stackName, shardID, laneID)
 }
 
 // rotatorStatements is the rotator's whole permission set; see

@@ -5,17 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
-
-// DefaultRotatorFunction is the rotator's name in a default deployment.
-const DefaultRotatorFunction = "stsrotator-rotator"
 
 // invoker is the one Lambda call rotate makes.
 type invoker interface {
@@ -43,14 +43,19 @@ type functionError struct {
 }
 
 func (a *App) rotate(ctx context.Context, args []string) error {
-	var target, function string
+	var target, function, stackName string
 	var asJSON bool
-	fs := a.flags("rotate", "NAME [--function NAME] [--json]", `
+	fs := a.flags("rotate", "NAME [--function NAME | --stack NAME] [--json]", `
 Asks the deployed rotator to replace the target's credentials now, whatever
 their age, and reports the result: the new masked key, its expiry and the
-secret version. Exits 6 if the service could not rotate the target.`)
+secret version. Exits 6 if the service could not rotate the target.
+
+The rotator serving the target is found from the config (--config, or
+./stsrotator.yaml) and the stack name, as the stack names it; --function
+overrides that.`)
 	fs.StringVar(&target, "target", "", "target `name` (or give it as the argument)")
-	fs.StringVar(&function, "function", "", "rotator Lambda `name or ARN` (default: $"+lambdaenv.RotatorFunction+" or "+DefaultRotatorFunction+")")
+	fs.StringVar(&function, "function", "", "rotator Lambda `name or ARN` (default: $"+lambdaenv.RotatorFunction+", else found from the config)")
+	fs.StringVar(&stackName, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName)")
 	fs.BoolVar(&asJSON, "json", false, "print the rotator's JSON response")
 	pos, err := a.parse(fs, args)
 	if err != nil {
@@ -68,13 +73,40 @@ secret version. Exits 6 if the service could not rotate the target.`)
 		function = a.Getenv(lambdaenv.RotatorFunction)
 	}
 	if function == "" {
-		function = DefaultRotatorFunction
+		if function, err = a.rotatorOf(fs.g, stackName, target); err != nil {
+			return err
+		}
 	}
 	cfg, err := a.LoadAWS(ctx, fs.g)
 	if err != nil {
 		return err
 	}
 	return a.invokeRotate(ctx, lambda.NewFromConfig(cfg), function, target, asJSON)
+}
+
+// rotatorOf finds the function serving target the way the stack lays
+// targets out: the same plan, from the same config.
+func (a *App) rotatorOf(g Globals, stackName, target string) (string, error) {
+	cfg, err := a.loadConfig(g)
+	if err != nil {
+		return "", err
+	}
+	if cfg == nil {
+		return "", coded(ExitUsage, fmt.Errorf("no config to find the rotator of %q in: pass --config, run where stsrotator.yaml is, or name it with --function", target))
+	}
+	src, err := os.ReadFile(cfg.File)
+	if err != nil {
+		return "", err
+	}
+	p, err := plan.New(cfg, src)
+	if err != nil {
+		return "", err
+	}
+	fn, ok := p.FunctionFor(stackName, target)
+	if !ok {
+		return "", coded(ExitNotFound, fmt.Errorf("target %q is not in %s; valid targets: %s", target, cfg.File, strings.Join(cfg.Names(), ", ")))
+	}
+	return fn, nil
 }
 
 func (a *App) invokeRotate(ctx context.Context, api invoker, function, target string, asJSON bool) error {

@@ -36,6 +36,12 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, f.body)
 }
 
+// exampleRotator is the lane the stack gives billing-reader in the
+// repository's stsrotator.yaml (plan.FunctionFor).
+const exampleRotator = "stsrotator-shard12-rotator0"
+
+var withConfig = []string{"--config", "../../../../stsrotator.yaml"}
+
 func TestRotate(t *testing.T) {
 	const rotated = `{"mode":"target","summary":{"rotated":[{"target":"billing-reader","outcome":"rotated","reason":"forced","versionId":"0d9c7a5e-1b2c-4d3e","key":"ASIA…abcd","expires":"2026-11-25T20:00:00Z","validitySeconds":3599}],"fresh":0,"superseded":0,"failed":[]},"durationMs":812}`
 	cases := []struct {
@@ -48,26 +54,26 @@ func TestRotate(t *testing.T) {
 		stdout   string
 		stderr   string
 	}{
-		{"a rotation reports the new masked key, expiry and version", []string{"rotate", "billing-reader"}, nil,
-			fakeLambda{status: 200, body: rotated}, ExitOK, DefaultRotatorFunction,
+		{"a rotation reports the new masked key, expiry and version", append([]string{"rotate", "billing-reader"}, withConfig...), nil,
+			fakeLambda{status: 200, body: rotated}, ExitOK, exampleRotator,
 			"billing-reader: rotated, new key ASIA…abcd, expires 2026-11-25 20:00Z (valid 59m59s), version 0d9c7a5e-1b2c-4d3e, in 812ms", ""},
 		{"the function comes from the environment", []string{"rotate", "billing-reader"}, map[string]string{"STSROTATOR_ROTATOR_FUNCTION": "prod-rotator"},
 			fakeLambda{status: 200, body: rotated}, ExitOK, "prod-rotator", "rotated", ""},
 		{"--function beats the environment, and flags may follow the name", []string{"rotate", "billing-reader", "--function", "flag-rotator"}, map[string]string{"STSROTATOR_ROTATOR_FUNCTION": "prod-rotator"},
 			fakeLambda{status: 200, body: rotated}, ExitOK, "flag-rotator", "rotated", ""},
-		{"--json prints the rotator's response", []string{"rotate", "--json", "--target", "billing-reader"}, nil,
-			fakeLambda{status: 200, body: rotated}, ExitOK, DefaultRotatorFunction, `"durationMs":812`, ""},
-		{"a function error exits 6 with its type and message", []string{"rotate", "billing-reader"}, nil,
-			fakeLambda{status: 200, fnError: "Unhandled", body: `{"errorMessage":"target \"billing-reader\" is not in the config","errorType":"errorString"}`}, ExitRotationFailed, DefaultRotatorFunction,
+		{"--json prints the rotator's response", append([]string{"rotate", "--json", "--target", "billing-reader"}, withConfig...), nil,
+			fakeLambda{status: 200, body: rotated}, ExitOK, exampleRotator, `"durationMs":812`, ""},
+		{"a function error exits 6 with its type and message", append([]string{"rotate", "billing-reader"}, withConfig...), nil,
+			fakeLambda{status: 200, fnError: "Unhandled", body: `{"errorMessage":"target \"billing-reader\" is not in the config","errorType":"errorString"}`}, ExitRotationFailed, exampleRotator,
 			"", `failed (Unhandled): errorString: target "billing-reader" is not in the config`},
-		{"a failed rotation exits 6 with the rotator's reason", []string{"rotate", "billing-reader"}, nil,
+		{"a failed rotation exits 6 with the rotator's reason", append([]string{"rotate", "billing-reader"}, withConfig...), nil,
 			fakeLambda{status: 200, body: `{"mode":"target","summary":{"rotated":[],"fresh":0,"superseded":0,"failed":[{"target":"billing-reader","outcome":"failed","reason":"assume role: AccessDenied","validitySeconds":0}]},"durationMs":90}`},
-			ExitRotationFailed, DefaultRotatorFunction, "", "billing-reader: rotation failed: assume role: AccessDenied"},
-		{"losing a race to another rotation is success", []string{"rotate", "billing-reader"}, nil,
+			ExitRotationFailed, exampleRotator, "", "billing-reader: rotation failed: assume role: AccessDenied"},
+		{"losing a race to another rotation is success", append([]string{"rotate", "billing-reader"}, withConfig...), nil,
 			fakeLambda{status: 200, body: `{"mode":"target","summary":{"rotated":[],"fresh":0,"superseded":1,"failed":[]},"durationMs":90}`},
-			ExitOK, DefaultRotatorFunction, "another rotation replaced the version first", ""},
-		{"Lambda refusing the call is an AWS failure", []string{"rotate", "billing-reader"}, nil,
-			fakeLambda{status: 404, body: `{"Type":"User","message":"Function not found"}`}, ExitFailure, DefaultRotatorFunction, "", "invoke rotator stsrotator-rotator"},
+			ExitOK, exampleRotator, "another rotation replaced the version first", ""},
+		{"Lambda refusing the call is an AWS failure", append([]string{"rotate", "billing-reader"}, withConfig...), nil,
+			fakeLambda{status: 404, body: `{"Type":"User","message":"Function not found"}`}, ExitFailure, exampleRotator, "", "invoke rotator "+exampleRotator},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
@@ -96,5 +102,27 @@ func TestRotate(t *testing.T) {
 				t.Fatalf("payload %+v", f.payload)
 			}
 		})
+	}
+}
+
+// Without --function, rotate finds the rotator from the config; it says
+// how to proceed when it cannot.
+func TestRotateNeedsToFindTheRotator(t *testing.T) {
+	cases := []struct {
+		why    string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no config and no --function names both ways out", []string{"rotate", "billing-reader"}, ExitUsage, "pass --config, run where stsrotator.yaml is, or name it with --function"},
+		{"a target the config does not declare lists the valid ones", append([]string{"rotate", "nope"}, withConfig...), ExitNotFound, "valid targets: billing-reader, deploy-bot, audit-s3"},
+	}
+	for _, c := range cases {
+		env := awstest.Start(t)
+		a, out, errb := testApp(env, time.Now, nil)
+		r := execute(t, a, out, errb, c.args...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.stderr) {
+			t.Errorf("%s: exit %d (want %d), stderr %q (want %q)", c.why, r.code, c.code, r.stderr, c.stderr)
+		}
 	}
 }
