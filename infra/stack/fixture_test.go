@@ -24,13 +24,13 @@ import (
 // fixture is one synthesised service and its templates as plain JSON, so
 // most checks walk Go maps instead of crossing into jsii per assertion.
 type fixture struct {
-	plan   *plan.Plan
-	svc    *stack.Service
+	plan *plan.Plan
+	svc  *stack.Service
 	// reactor is the ExpiredToken reactor and log watcher, wired as the
 	// app wires them.
 	reactor *stack.Reactor
-	root   assertions.Template
-	rootJS map[string]any
+	root    assertions.Template
+	rootJS  map[string]any
 	// shard templates by shard ID
 	shards   map[string]assertions.Template
 	shardJS  map[string]map[string]any

@@ -73,7 +73,7 @@ func TestRotate(t *testing.T) {
 			fakeLambda{status: 200, body: `{"mode":"target","summary":{"rotated":[],"fresh":0,"superseded":1,"failed":[]},"durationMs":90}`},
 			ExitOK, exampleRotator, "another rotation replaced the version first", ""},
 		{"Lambda refusing the call is an AWS failure", append([]string{"rotate", "billing-reader"}, withConfig...), nil,
-			fakeLambda{status: 404, body: `{"Type":"User","message":"Function not found"}`}, ExitFailure, exampleRotator, "", "invoke rotator "+exampleRotator},
+			fakeLambda{status: 404, body: `{"Type":"User","message":"Function not found"}`}, ExitFailure, exampleRotator, "", "invoke rotator " + exampleRotator},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
