@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	awsevents "github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/shared/config"
@@ -46,26 +41,14 @@ func TestSubscriptionBecomesReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eb := env.EventBridge()
-	bus := env.Unique("reports")
-	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
-		t.Fatal(err)
-	}
-	pattern, _ := json.Marshal(map[string]any{"source": []string{events.Source}, "detail-type": []string{events.DetailTypeExpiredToken}})
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(bus), EventBusName: aws.String(bus), EventPattern: aws.String(string(pattern))}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(bus), EventBusName: aws.String(bus),
-		Targets: []ebtypes.Target{{Id: aws.String("sink"), Arn: aws.String("arn:aws:sns:us-east-1:000000000000:" + bus)}}}); err != nil {
-		t.Fatal(err)
-	}
+	bus, delivered := env.ObservedBus(t, "reports")
 	var logs bytes.Buffer
 	now := time.Date(2026, 11, 25, 10, 16, 0, 0, time.UTC)
-	h := &Handler{Router: logwatch.NewRouter(cfg, logwatch.DefaultInterval, func() time.Time { return now }), Events: eb, Bus: bus, Log: awstest.Logger(&logs)}
+	h := &Handler{Router: logwatch.NewRouter(cfg, logwatch.DefaultInterval, func() time.Time { return now }), Events: env.EventBridge(), Bus: bus, Log: awstest.Logger(&logs)}
 	if err := h.Handle(ctx, load(t, "testdata/subscription.json")); err != nil {
 		t.Fatal(err)
 	}
-	details := delivered(t, env, bus)
+	details := delivered()
 	if len(details) != 1 {
 		t.Fatalf("want 1 report (two ExpiredToken lines within one interval), got %d", len(details))
 	}
@@ -90,7 +73,7 @@ func TestSubscriptionBecomesReport(t *testing.T) {
 	if err := h.Handle(ctx, load(t, "testdata/subscription.json")); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(delivered(t, env, bus)); n != 2 {
+	if n := len(delivered()); n != 2 {
 		t.Fatalf("after the interval: %d reports, want 2", n)
 	}
 }
@@ -117,29 +100,6 @@ func TestDropsWhatItCannotUse(t *testing.T) {
 			t.Errorf("%s: log %q lacks %q", c.why, logs.String(), c.want)
 		}
 	}
-}
-
-func delivered(t *testing.T, env *awstest.Env, bus string) []string {
-	resp, err := http.Get(env.URL + "/kumo/eventbridge/delivered-events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var all []struct {
-		EventBusName string `json:"EventBusName"`
-		Detail       string `json:"Detail"`
-	}
-	if err := json.Unmarshal(body, &all); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range all {
-		if e.EventBusName == bus {
-			out = append(out, e.Detail)
-		}
-	}
-	return out
 }
 
 func FuzzReport(f *testing.F) {

@@ -2,8 +2,6 @@ package localstack
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -87,23 +85,8 @@ func publish(t *testing.T, env *awstest.Env, eb *eventbridge.Client, bus, file s
 		t.Fatalf("put %s: %v %+v", filepath.Base(file), err, out)
 	}
 	id := aws.ToString(out.Entries[0].EventId)
-	// kumo records deliveries synchronously inside PutEvents and lists
-	// them at its test endpoint.
-	resp, err := http.Get(env.URL + "/kumo/eventbridge/delivered-events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var delivered []struct {
-		EventID  string `json:"EventId"`
-		RuleName string `json:"RuleName"`
-	}
-	if err := json.Unmarshal(body, &delivered); err != nil {
-		t.Fatalf("delivered events: %v: %s", err, body)
-	}
 	var matched []string
-	for _, d := range delivered {
+	for _, d := range env.Delivered(t) {
 		if d.EventID == id {
 			if r, ok := rules[d.RuleName]; ok {
 				matched = append(matched, r)

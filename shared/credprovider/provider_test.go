@@ -25,19 +25,6 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-// clock only moves when told to.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 // value builds a secret version; n makes keys distinct per version.
@@ -144,7 +131,7 @@ func TestRetrieve(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
-			clk := &clock{t: t0}
+			clk := awstest.NewClock(t0)
 			api := &fakeReader{}
 			p := New(api, "app", WithClock(clk.Now))
 			for i, s := range c.steps {
@@ -178,7 +165,7 @@ func TestRetrieve(t *testing.T) {
 // costs one re-read, and a key the rotator has not replaced yet is not
 // re-read on every refused call.
 func TestInvalidate(t *testing.T) {
-	clk := &clock{t: t0}
+	clk := awstest.NewClock(t0)
 	api := &fakeReader{}
 	p := New(api, "app", WithClock(clk.Now))
 	v1, v2 := value(1, t0.Add(time.Hour), t0.Add(40*time.Minute)), value(2, t0.Add(time.Hour), t0.Add(40*time.Minute))
@@ -269,7 +256,7 @@ func TestConcurrentRetrieveAcrossRotation(t *testing.T) {
 	env := awstest.Start(t)
 	name := env.Unique("stsrotator/burst")
 	now := time.Now().UTC().Truncate(time.Second)
-	clk := &clock{t: now}
+	clk := awstest.NewClock(now)
 	v1 := value(11, now.Add(time.Hour), now.Add(40*time.Minute))
 	v2 := value(12, now.Add(2*time.Hour), now.Add(100*time.Minute))
 	putSecret(t, env, name, v1, true)

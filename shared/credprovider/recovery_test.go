@@ -2,7 +2,6 @@ package credprovider
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,46 +25,6 @@ import (
 	"github.com/stsrotator/stsrotator/shared/rotation"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
-
-// observedBus makes a unique bus in kumo with a rule for ExpiredToken
-// reports, and returns a function listing the details delivered on it.
-// kumo records every delivery to a rule target and exposes the record at
-// /kumo/eventbridge/delivered-events; the target ARN is never called.
-func observedBus(t *testing.T, env *awstest.Env) (string, func() []string) {
-	t.Helper()
-	ctx := awstest.Context(t)
-	eb := eventbridge.NewFromConfig(env.Config)
-	bus := env.Unique("consumers")
-	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
-		t.Fatal(err)
-	}
-	pattern, _ := json.Marshal(map[string][]string{"source": {events.Source}, "detail-type": {events.DetailTypeExpiredToken}})
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("expired"), EventBusName: aws.String(bus), EventPattern: aws.String(string(pattern))}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("expired"), EventBusName: aws.String(bus),
-		Targets: []ebtypes.Target{{Id: aws.String("observer"), Arn: aws.String("arn:aws:sns:us-east-1:000000000000:" + bus)}}}); err != nil {
-		t.Fatal(err)
-	}
-	return bus, func() []string {
-		resp, err := http.Get(env.URL + "/kumo/eventbridge/delivered-events")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var all []struct{ EventBusName, Source, DetailType, Detail string }
-		if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, e := range all {
-			if e.EventBusName == bus && e.Source == events.Source && e.DetailType == events.DetailTypeExpiredToken {
-				got = append(got, e.Detail)
-			}
-		}
-		return got
-	}
-}
 
 // expiringSTS stands in front of kumo and answers ExpiredToken to any
 // request signed with a refused key, as AWS does once a session ends.
@@ -108,7 +67,7 @@ func TestExpiredTokenRecovery(t *testing.T) {
 	// The engine's clock moves past AWS's one-write-per-10-minutes
 	// guidance between the two versions; kumo's STS still stamps real
 	// expiry times, so the provider (on the wall clock) keeps the first.
-	engClock := &clock{t: time.Now()}
+	engClock := awstest.NewClock(time.Now())
 	eng := &rotation.Engine{STS: env.STS, Secrets: env.Secrets, Now: engClock.Now, Log: awstest.Logger(nil),
 		Emit: metrics.NewWriter(awstest.Logs, engClock.Now), Verify: rotation.VerifyCaller}
 	tgt := config.Target{Name: "recover", RoleArn: "arn:aws:iam::000000000000:role/Recover", SessionName: "stsrotator-recover",
@@ -205,7 +164,7 @@ func (f *fakePutter) PutEvents(_ context.Context, in *eventbridge.PutEventsInput
 }
 
 func TestReporterRateLimit(t *testing.T) {
-	clk := &clock{t: t0}
+	clk := awstest.NewClock(t0)
 	put := &fakePutter{}
 	r := &Reporter{API: put, Now: clk.Now, App: "a", Host: "h"}
 	report := func(target string) bool {
@@ -269,7 +228,7 @@ func TestOtherErrorsAreNotRecovered(t *testing.T) {
 func TestRefusedKeyNotReplacedYet(t *testing.T) {
 	env := awstest.Start(t)
 	ctx := awstest.Context(t)
-	clk := &clock{t: time.Now()}
+	clk := awstest.NewClock(time.Now())
 	api := &fakeReader{}
 	api.set(value(31, clk.Now().Add(time.Hour), clk.Now().Add(40*time.Minute)))
 	p := New(api, "stuck", WithClock(clk.Now))
@@ -288,4 +247,9 @@ func TestRefusedKeyNotReplacedYet(t *testing.T) {
 	if n := env.Transport.Calls("GetCallerIdentity"); n != 4 || api.n() != 2 || len(put.sent) != 1 {
 		t.Fatalf("%d requests, %d reads, %d reports; want 4 (2 + 1 + 1), 2, 1", n, api.n(), len(put.sent))
 	}
+}
+
+// observedBus is awstest.Env.ObservedBus with this package's bus name.
+func observedBus(t *testing.T, env *awstest.Env) (string, func() []string) {
+	return env.ObservedBus(t, "consumers")
 }

@@ -50,7 +50,7 @@ func TestResilienceHandEditedGarbage(t *testing.T) {
 		t.Run(c.why, func(t *testing.T) {
 			env := awstest.Start(t)
 			ctx := awstest.Context(t)
-			clk := &clock{t: time.Now()}
+			clk := awstest.NewClock(time.Now())
 			eng := &rotation.Engine{STS: faults.SimulatedExpiry{STS: env.STS, Now: clk.Now}, Secrets: env.Secrets, Now: clk.Now,
 				Log: awstest.Logger(nil), Emit: metrics.NewWriter(awstest.Logs, clk.Now), Verify: rotation.VerifyCaller}
 			cfg, err := config.Parse("t.yaml", []byte("targets:\n  - name: app\n    roleArn: arn:aws:iam::000000000000:role/App\n    secretName: "+env.Unique("app")+"\n"))

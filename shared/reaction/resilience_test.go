@@ -49,7 +49,7 @@ type resilient struct {
 	env   *awstest.Env
 	clean *awstest.Env
 	inj   *faults.Injector
-	clk   *clock
+	clk   *awstest.Clock
 	cfg   *config.Config
 	sweep *rotation.Engine
 	react *Reactor
@@ -82,7 +82,7 @@ func newResilient(t testing.TB, targets int) *resilient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Now()}
+	clk := awstest.NewClock(time.Now())
 	emf := &lineSink{}
 	log := slog.New(slog.NewJSONHandler(awstest.Logs, &slog.HandlerOptions{Level: slog.LevelError}))
 	engine := func() *rotation.Engine {

@@ -21,23 +21,11 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // fixture is a reactor wired to kumo: real Secrets Manager, real STS
 // through the rotation engine, real SNS.
 type fixture struct {
 	env     *awstest.Env
-	clk     *clock
+	clk     *awstest.Clock
 	cfg     *config.Config
 	engine  *rotation.Engine
 	reactor *Reactor
@@ -54,7 +42,7 @@ func newFixture(t testing.TB, targets int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Now()}
+	clk := awstest.NewClock(time.Now())
 	log := awstest.Logger(nil)
 	emit := metrics.NewWriter(awstest.Logs, clk.Now)
 	eng := &rotation.Engine{STS: env.STS, Secrets: env.Secrets, Now: clk.Now, Log: log, Emit: emit, Verify: rotation.VerifyCaller}

@@ -22,7 +22,7 @@ import (
 func sweepBudget(tb testing.TB, n, concurrency int, latency time.Duration) (wall, floor time.Duration, perRotation float64) {
 	env := awstest.Start(tb)
 	ctx := awstest.Context(tb)
-	clk := &clock{t: time.Now()}
+	clk := awstest.NewClock(time.Now())
 	eng := newEngine(env, clk)
 	targets := make([]config.Target, n)
 	for i := range targets {

@@ -25,19 +25,6 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-// clock is a test clock that only moves when told to.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 const testConfig = `
 targets:
   - name: alpha
@@ -64,7 +51,7 @@ func loadTargets(t testing.TB, env *awstest.Env) []config.Target {
 	return cfg.Targets
 }
 
-func newEngine(env *awstest.Env, clk *clock) *Engine {
+func newEngine(env *awstest.Env, clk *awstest.Clock) *Engine {
 	return &Engine{
 		STS: env.STS, Secrets: env.Secrets, Now: clk.Now,
 		Log:    awstest.Logger(nil),
@@ -100,7 +87,7 @@ func secretValue(t testing.TB, env *awstest.Env, secret string) (string, secretf
 func TestSweepAgainstKumo(t *testing.T) {
 	env := awstest.Start(t)
 	ctx := awstest.Context(t)
-	clk := &clock{t: time.Now()}
+	clk := awstest.NewClock(time.Now())
 	eng := newEngine(env, clk)
 	targets := loadTargets(t, env)
 
@@ -176,7 +163,7 @@ func TestSweepAgainstKumo(t *testing.T) {
 // AssumeRole is sent every option the target declares.
 func TestAssumeRoleCarriesEveryOption(t *testing.T) {
 	env := awstest.Start(t)
-	clk := &clock{t: time.Now()}
+	clk := awstest.NewClock(time.Now())
 	eng := newEngine(env, clk)
 	var got []*sts.AssumeRoleInput
 	var mu sync.Mutex
@@ -228,7 +215,7 @@ targets:
 func TestDuplicateInvocationAddsNoVersion(t *testing.T) {
 	env := awstest.Start(t)
 	ctx := awstest.Context(t)
-	clk := &clock{t: time.Now()}
+	clk := awstest.NewClock(time.Now())
 	eng := newEngine(env, clk)
 	tg := loadTargets(t, env)[0]
 	if r := eng.Rotate(ctx, tg, Request{}); r.Outcome != Rotated {
@@ -258,7 +245,7 @@ func TestDuplicateInvocationAddsNoVersion(t *testing.T) {
 func TestFailureIsolatedToItsTarget(t *testing.T) {
 	env := awstest.Start(t)
 	ctx := awstest.Context(t)
-	clk := &clock{t: time.Now()}
+	clk := awstest.NewClock(time.Now())
 	eng := newEngine(env, clk)
 	targets := loadTargets(t, env)
 	if _, sum := eng.Sweep(ctx, targets, 3, Request{}); len(sum.Rotated) != 3 {
@@ -291,7 +278,7 @@ func TestFailureIsolatedToItsTarget(t *testing.T) {
 func TestRepairsGarbage(t *testing.T) {
 	env := awstest.Start(t)
 	ctx := awstest.Context(t)
-	clk := &clock{t: time.Now()}
+	clk := awstest.NewClock(time.Now())
 	eng := newEngine(env, clk)
 	tg := loadTargets(t, env)[0]
 	if _, err := env.Secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(tg.SecretName), SecretString: aws.String("not json")}); err != nil {
@@ -324,7 +311,7 @@ func TestStrictIdentityVerification(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
 			env := awstest.Start(t)
-			clk := &clock{t: time.Now()}
+			clk := awstest.NewClock(time.Now())
 			eng := newEngine(env, clk)
 			eng.Verify = VerifyIdentity
 			stub := &identitySTS{assumedArn: good, identity: c.identity, err: c.gciErr, now: clk.Now}

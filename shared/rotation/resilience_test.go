@@ -50,7 +50,7 @@ type faulty struct {
 	env   *awstest.Env
 	clean *awstest.Env // bypasses the injector: the test's own eyes
 	inj   *faults.Injector
-	clk   *clock
+	clk   *awstest.Clock
 	eng   *Engine
 	emf   *emfSink
 }
@@ -60,7 +60,7 @@ func newFaulty(t testing.TB, seed uint64, rules ...faults.Rule) *faulty {
 	inj := faults.New(env.Transport.Base, seed, rules...)
 	env.Transport.Base = inj
 	fenv := env.Retrying(faults.Retryer(sdkAttempts))
-	clk := &clock{t: time.Now()}
+	clk := awstest.NewClock(time.Now())
 	emf := &emfSink{}
 	// Errors go to the package sink, so the leak check covers every
 	// failure message; the thousands of routine lines a simulated day

@@ -3,9 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,14 +12,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/shared/config"
-	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
@@ -152,50 +147,15 @@ func writeConfig(t *testing.T, tgs ...config.Target) string {
 	return path
 }
 
-// observedBus makes a unique bus with a rule for ExpiredToken reports and
-// returns a function listing the details kumo delivered on it. kumo
-// records deliveries to rule targets at /kumo/eventbridge/delivered-events;
-// the target ARN itself is never called.
-func observedBus(t *testing.T, env *awstest.Env) (string, func() []string) {
-	t.Helper()
-	ctx := awstest.Context(t)
-	eb := eventbridge.NewFromConfig(env.Config)
-	bus := env.Unique("cli-reports")
-	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
-		t.Fatal(err)
-	}
-	pattern, _ := json.Marshal(map[string][]string{"source": {events.Source}, "detail-type": {events.DetailTypeExpiredToken}})
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("expired"), EventBusName: aws.String(bus), EventPattern: aws.String(string(pattern))}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("expired"), EventBusName: aws.String(bus),
-		Targets: []ebtypes.Target{{Id: aws.String("observer"), Arn: aws.String("arn:aws:sns:us-east-1:000000000000:" + bus)}}}); err != nil {
-		t.Fatal(err)
-	}
-	return bus, func() []string {
-		resp, err := http.Get(env.URL + "/kumo/eventbridge/delivered-events")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var all []struct{ EventBusName, Detail string }
-		if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, e := range all {
-			if e.EventBusName == bus {
-				got = append(got, e.Detail)
-			}
-		}
-		return got
-	}
-}
-
 // noSecrets fails if any secret material that crossed the wire is in s.
 func noSecrets(t *testing.T, what, s string) {
 	t.Helper()
 	if leaks := awstest.Leaks([]byte(s)); len(leaks) > 0 {
 		t.Fatalf("%s contains secret material %v", what, leaks)
 	}
+}
+
+// observedBus is awstest.Env.ObservedBus with this package's bus name.
+func observedBus(t *testing.T, env *awstest.Env) (string, func() []string) {
+	return env.ObservedBus(t, "cli-reports")
 }
