@@ -152,7 +152,10 @@ func (a *App) invokeRotate(ctx context.Context, api invoker, function, target st
 		fmt.Fprintf(a.Stdout, "%s: another rotation replaced the version first; its credentials stand\n", target)
 	}
 	if !asJSON && s.Fresh > 0 {
-		fmt.Fprintf(a.Stdout, "%s: fresh, nothing to do\n", target)
+		// rotate always forces; the rotator still holds back a write within
+		// ten minutes of the last unless the current credentials are
+		// expired or unusable (AWS's PutSecretValue guidance).
+		fmt.Fprintf(a.Stdout, "%s: not rotated: written less than 10 minutes ago and still valid (AWS advises at most one write per secret per 10 minutes)\n", target)
 	}
 	if len(s.Failed) > 0 {
 		r := s.Failed[0]

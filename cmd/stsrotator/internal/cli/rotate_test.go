@@ -3,16 +3,23 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
 // fakeLambda answers the Lambda Invoke REST call as the rotator would.
@@ -123,6 +130,42 @@ func TestRotateNeedsToFindTheRotator(t *testing.T) {
 		r := execute(t, a, out, errb, c.args...)
 		if r.code != c.code || !strings.Contains(r.stderr, c.stderr) {
 			t.Errorf("%s: exit %d (want %d), stderr %q (want %q)", c.why, r.code, c.code, r.stderr, c.stderr)
+		}
+	}
+}
+
+// rotate against the real rotator binary under kumo's Lambda Runtime API,
+// found from the config the way the stack names it: the first call
+// rotates, an immediate second one is held back by the write interval.
+func TestRotateThroughKumo(t *testing.T) {
+	env := awstest.Start(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "stsrotator.yaml")
+	src := fmt.Sprintf("targets:\n  - name: billing-reader\n    roleArn: arn:aws:iam::000000000000:role/BillingReadOnly\n    secretName: %s\n", env.Unique("stsrotator/billing-reader"))
+	if err := os.WriteFile(cfgPath, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.New(cfg, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _ := p.FunctionFor(plan.DefaultStackName, "billing-reader")
+	env.RunFunction(t, name, awstest.BuildFunction(t, awstest.RepoRoot(t), "rotator"),
+		[]string{lambdaenv.ConfigPath + "=" + cfgPath, lambdaenv.VerifyMode + "=" + string(rotation.VerifyCaller)}, nil)
+
+	cases := []struct{ why, stdout string }{
+		{"the first forced rotation mints and reports the masked key", "billing-reader: rotated, new key ASIA…"},
+		{"a second one within 10 minutes is held back, and says why", "not rotated: written less than 10 minutes ago"},
+	}
+	for _, c := range cases {
+		a, out, errb := testApp(env, time.Now, nil)
+		r := execute(t, a, out, errb, "rotate", "billing-reader", "--config", cfgPath)
+		if r.code != ExitOK || !strings.Contains(r.stdout, c.stdout) {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", c.why, r.code, r.stdout, r.stderr)
 		}
 	}
 }
