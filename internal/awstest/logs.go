@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -56,4 +57,10 @@ func Main(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// CountEMF is how many EMF lines in text report metric with value 1: how
+// an operator's dashboard would count rotations or failures.
+func CountEMF(text, metric string) int {
+	return strings.Count(text, fmt.Sprintf(`"%s":1,`, metric))
 }

@@ -1,7 +1,6 @@
 package reaction
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,24 +23,6 @@ import (
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
-// lineSink collects one test's EMF lines.
-type lineSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *lineSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *lineSink) count(metric string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.buf.String(), fmt.Sprintf(`"%s":1,`, metric))
-}
-
 // resilient is the reactor and the scheduled sweep side by side on kumo,
 // every call passing the fault layer (which records what the services
 // acted on), on a simulated clock that Expiration follows.
@@ -53,7 +34,7 @@ type resilient struct {
 	cfg   *config.Config
 	sweep *rotation.Engine
 	react *Reactor
-	emf   *lineSink
+	emf   *awstest.Buffer
 
 	mu sync.Mutex
 	// alerts counts SNS Publish calls SNS accepted, per target.
@@ -83,7 +64,7 @@ func newResilient(t testing.TB, targets int) *resilient {
 		t.Fatal(err)
 	}
 	clk := awstest.NewClock(time.Now())
-	emf := &lineSink{}
+	emf := &awstest.Buffer{}
 	log := slog.New(slog.NewJSONHandler(awstest.Logs, &slog.HandlerOptions{Level: slog.LevelError}))
 	engine := func() *rotation.Engine {
 		return &rotation.Engine{STS: faults.SimulatedExpiry{STS: fenv.STS, Now: clk.Now}, Secrets: fenv.Secrets, Now: clk.Now,
@@ -246,7 +227,7 @@ func TestResilienceStorm(t *testing.T) {
 	}
 	tot := r.inj.Totals()
 	t.Logf("%d windows, %d reports in %s: %d forced rotations (ForcedRotations metrics %d), %d alerts; AWS calls %d; %s",
-		windows, totalReports, time.Since(start).Round(time.Millisecond), totalRotations, r.emf.count(metrics.ForcedRotations), totalAlerts, tot.Attempted, strings.ReplaceAll(strings.TrimSpace(r.inj.Summary()), "\n", "; "))
+		windows, totalReports, time.Since(start).Round(time.Millisecond), totalRotations, awstest.CountEMF(r.emf.String(), metrics.ForcedRotations), totalAlerts, tot.Attempted, strings.ReplaceAll(strings.TrimSpace(r.inj.Summary()), "\n", "; "))
 }
 
 // Issue figures: the scheduled sweep and the reactor rotate the same
@@ -342,7 +323,7 @@ func TestResilienceSweepRacesReactor(t *testing.T) {
 		prev[p.secret] = last{p.token, p.at}
 	}
 	t.Logf("%d rounds × %d targets, sweep and reactor at once (%d rounds past Expiration): %d writes, %d within 10 min of the previous, %d repeated-token puts kumo applied as overwrites; rotation outcomes: Rotations metrics %d, ForcedRotations %d, RotationFailures %d",
-		iterations, targets, expiredRounds, writes, tooSoon, sameTokenPuts, r.emf.count(metrics.Rotations), r.emf.count(metrics.ForcedRotations), r.emf.count(metrics.RotationFailures))
+		iterations, targets, expiredRounds, writes, tooSoon, sameTokenPuts, awstest.CountEMF(r.emf.String(), metrics.Rotations), awstest.CountEMF(r.emf.String(), metrics.ForcedRotations), awstest.CountEMF(r.emf.String(), metrics.RotationFailures))
 	if want := iterations * targets; writes != want {
 		t.Errorf("%d logical writes for %d rotations due", writes, want)
 	}

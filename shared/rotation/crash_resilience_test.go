@@ -84,7 +84,7 @@ func TestResilienceCrashPoints(t *testing.T) {
 			if a.versions != want {
 				t.Fatalf("%d versions, want %d: a crash must neither lose nor stack a version", a.versions, want)
 			}
-			if fails := f.emf.count("RotationFailures"); (c.want == Failed) != (fails == 1) {
+			if fails := awstest.CountEMF(f.emf.String(), "RotationFailures"); (c.want == Failed) != (fails == 1) {
 				t.Fatalf("%d RotationFailures metrics for an interrupted run that ended %s", fails, c.want)
 			}
 		})

@@ -1,13 +1,11 @@
 package rotation
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,26 +22,6 @@ import (
 // The functions' own attempt count (awsconfig.WithRetryMaxAttempts(5)).
 const sdkAttempts = 5
 
-// emfSink keeps the EMF lines one test's engine writes, so failures can be
-// counted where an operator would see them.
-type emfSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *emfSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-// count is how many EMF lines report metric name with value 1.
-func (s *emfSink) count(name string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.buf.String(), fmt.Sprintf(`"%s":1,`, name))
-}
-
 // faulty is an engine whose every AWS call passes a fault injector, with
 // the SDK's standard retryer and a simulated clock.
 type faulty struct {
@@ -52,7 +30,7 @@ type faulty struct {
 	inj   *faults.Injector
 	clk   *awstest.Clock
 	eng   *Engine
-	emf   *emfSink
+	emf   *awstest.Buffer
 }
 
 func newFaulty(t testing.TB, seed uint64, rules ...faults.Rule) *faulty {
@@ -61,7 +39,7 @@ func newFaulty(t testing.TB, seed uint64, rules ...faults.Rule) *faulty {
 	env.Transport.Base = inj
 	fenv := env.Retrying(faults.Retryer(sdkAttempts))
 	clk := awstest.NewClock(time.Now())
-	emf := &emfSink{}
+	emf := &awstest.Buffer{}
 	// Errors go to the package sink, so the leak check covers every
 	// failure message; the thousands of routine lines a simulated day
 	// writes are dropped to keep that check fast.
@@ -218,7 +196,7 @@ func TestResilienceFaultyDay(t *testing.T) {
 	}
 	a := f.auditSecrets(t, secrets)
 	tot := f.inj.Totals()
-	emfFailures := f.emf.count(metrics.RotationFailures)
+	emfFailures := awstest.CountEMF(f.emf.String(), metrics.RotationFailures)
 	t.Logf("seed %d, 100 targets, simulated %s in %s: %d sweeps every %s, %d checks, %d minted; AWS calls attempted %d, failed %d (%.1f%%) %v; rotations %d, failed attempts %d, RotationFailures metrics %d; versions %d: invalid %d, unverified %d, duplicate %d (+%d kumo CreateSecret-token copies), written too soon %d; expired at a check %d, least validity at a check %s",
 		seed, span, time.Since(start).Round(time.Millisecond), sweeps, interval, checks, len(minted), tot.Attempted, tot.Failed, 100*float64(tot.Failed)/float64(tot.Attempted), tot.ByKind,
 		rotated, failedAttempts, emfFailures, a.versions, a.invalid, a.unverified, a.duplicates, a.emulatorDuplicates, a.tooSoon, expiredAtCheck, minLeft)
@@ -235,7 +213,7 @@ func TestResilienceFaultyDay(t *testing.T) {
 	if share := float64(tot.Failed) / float64(tot.Attempted); share < 0.25 || share > 0.35 {
 		t.Errorf("the layer failed %.1f%% of calls, not the 30%% asked for: the figures above do not test what they claim", share*100)
 	}
-	if got := f.emf.count(metrics.Rotations); got != rotated {
+	if got := awstest.CountEMF(f.emf.String(), metrics.Rotations); got != rotated {
 		t.Errorf("%d rotations but %d Rotations metrics", rotated, got)
 	}
 }

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,18 +22,8 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-// syncBuffer is a bytes.Buffer safe for serve's concurrent log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuffer is safe for serve's concurrent log lines.
+type syncBuffer = awstest.Buffer
 
 // run is one in-process command line against kumo.
 type run struct {
