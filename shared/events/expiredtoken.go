@@ -42,7 +42,8 @@ type Observer struct {
 type ExpiredToken struct {
 	SchemaVersion int `json:"schemaVersion"`
 	// Target is the config target name; SecretID (name or ARN) may be given
-	// instead or as well.
+	// instead or as well. With neither, the masked AccessKeyID alone is
+	// matched against every target's current and previous versions.
 	Target   string `json:"target,omitempty"`
 	SecretID string `json:"secretId,omitempty"`
 	// AccessKeyID is the failing key in masked form (first and last four
@@ -74,8 +75,8 @@ func (e ExpiredToken) Validate() error {
 	switch {
 	case e.SchemaVersion < 1:
 		return bad("schemaVersion", "is missing", fmt.Sprintf("set it to %d", SchemaVersion))
-	case e.Target == "" && e.SecretID == "":
-		return bad("target", "and secretId are both empty", "name the config target, or the secret's name or ARN")
+	case e.Target == "" && e.SecretID == "" && e.AccessKeyID == "":
+		return bad("target, secretId and accessKeyId", "are all empty", "name the config target, the secret's name or ARN, or at least the masked key that failed")
 	case !IsExpiredCode(e.ErrorCode):
 		return bad("errorCode", fmt.Sprintf("is %q", truncate(e.ErrorCode, 64)), "report only ExpiredToken or ExpiredTokenException")
 	case e.AccessKeyID != "" && !reMasked.MatchString(e.AccessKeyID):

@@ -33,7 +33,7 @@ func TestParseExpiredToken(t *testing.T) {
 	cases := []struct{ why, detail, want string }{
 		{"a whole access key is refused so it can never reach logs", `{"schemaVersion":1,"target":"a","accessKeyId":"ASIAABCDEFGHIJKLMNOP","errorCode":"ExpiredToken","observedAt":"2026-11-25T10:00:00Z","observer":{"via":"cli"}}`, "accessKeyId is not masked"},
 		{"another error code is refused", `{"schemaVersion":1,"target":"a","errorCode":"AccessDenied","observedAt":"2026-11-25T10:00:00Z","observer":{"via":"cli"}}`, `errorCode is "AccessDenied"`},
-		{"no target and no secret cannot be matched", `{"schemaVersion":1,"errorCode":"ExpiredToken","observedAt":"2026-11-25T10:00:00Z","observer":{"via":"cli"}}`, "target and secretId are both empty"},
+		{"no target, no secret and no key cannot be matched", `{"schemaVersion":1,"errorCode":"ExpiredToken","observedAt":"2026-11-25T10:00:00Z","observer":{"via":"cli"}}`, "target, secretId and accessKeyId are all empty"},
 		{"a missing time is named", `{"schemaVersion":1,"target":"a","errorCode":"ExpiredToken","observer":{"via":"cli"}}`, "observedAt is missing"},
 		{"a missing version is named", `{"target":"a","errorCode":"ExpiredToken","observedAt":"2026-11-25T10:00:00Z","observer":{"via":"cli"}}`, "schemaVersion is missing"},
 		{"not JSON points to the schema", `target=a`, "docs/expired-token.schema.json"},

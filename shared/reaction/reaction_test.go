@@ -40,7 +40,7 @@ func TestParseRejects(t *testing.T) {
 	cases := []struct{ why, file, in, want string }{
 		{"CloudTrail events with other error codes are not ours", "nearmiss/cloudtrail-accessdenied.json", "", `errorCode "AccessDenied"`},
 		{"other sources name what is accepted", "nearmiss/consumer-other-source.json", "", `neither an stsrotator report`},
-		{"a consumer report without its fields says what is missing", "", `{"source":"stsrotator","detail-type":"ExpiredToken Observed","detail":{"schemaVersion":1}}`, "target and secretId are both empty"},
+		{"a consumer report without its fields says what is missing", "", `{"source":"stsrotator","detail-type":"ExpiredToken Observed","detail":{"schemaVersion":1}}`, "target, secretId and accessKeyId are all empty"},
 		{"CloudTrail without a session issuer cannot be matched", "", `{"detail-type":"AWS API Call via CloudTrail","detail":{"errorCode":"ExpiredToken","userIdentity":{"type":"IAMUser"}}}`, "sessionIssuer.arn"},
 		{"garbage is not an event", "", `<xml/>`, "not an EventBridge event"},
 	}
@@ -76,7 +76,7 @@ func FuzzParseEvent(f *testing.F) {
 			}
 			return
 		}
-		if s.Source == "" || (s.Target == "" && s.SecretID == "" && s.RoleArn == "") {
+		if s.Source == "" || (s.Target == "" && s.SecretID == "" && s.RoleArn == "" && s.Key == "") {
 			t.Fatalf("accepted a signal that cannot be matched: %+v", s)
 		}
 		if len(s.Key) > 0 && !strings.Contains(s.Key, "…") && len(s.Key) >= 12 {

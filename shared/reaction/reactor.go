@@ -82,6 +82,12 @@ func (r *Reactor) window() time.Duration {
 func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 	r.Emit.Put(metrics.EventsReceived, 1, metrics.Count, map[string]string{metrics.DimSource: s.Source})
 	t, ok := r.match(s)
+	if !ok && s.Target == "" && s.SecretID == "" && s.RoleArn == "" && s.Key != "" {
+		var err error
+		if t, ok, err = r.matchKey(ctx, s.Key); err != nil {
+			return Outcome{}, err
+		}
+	}
 	if !ok {
 		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, nil)
 		d := Decision{Action: Unmatched, Key: KeyNone, Reason: "no target matches " + describeIdentity(s)}
@@ -230,6 +236,25 @@ func (r *Reactor) match(s Signal) (config.Target, bool) {
 		}
 	}
 	return config.Target{}, false
+}
+
+// matchKey finds the target whose current or previous version holds the
+// masked key: the last resort for a report that names nothing else. It
+// reads two versions per target, so it is only used when nothing cheaper
+// identifies the target.
+func (r *Reactor) matchKey(ctx context.Context, masked string) (config.Target, bool, error) {
+	for _, t := range r.Config.Targets {
+		for _, stage := range []string{"AWSCURRENT", "AWSPREVIOUS"} {
+			v, err := r.version(ctx, t, stage)
+			if err != nil {
+				return config.Target{}, false, err
+			}
+			if v.Exists && v.ParseErr == nil && v.Value.MaskedKey() == masked {
+				return t, true, nil
+			}
+		}
+	}
+	return config.Target{}, false, nil
 }
 
 // secretArnMatches accepts a full ARN (name plus Secrets Manager's

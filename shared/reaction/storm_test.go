@@ -190,3 +190,19 @@ func TestUnmatchedAlerts(t *testing.T) {
 		}
 	}
 }
+
+// A report that names only the masked key is matched against every
+// target's current and previous versions.
+func TestMatchByKeyAlone(t *testing.T) {
+	f := newFixture(t, 3)
+	tg := f.cfg.Targets[1]
+	key := f.currentKey(t, tg)
+	out, err := f.reactor.React(awstest.Context(t), Signal{Source: FromConsumer, Key: key, ErrorCode: "ExpiredToken", Observer: "t"})
+	if err != nil || out.Target != tg.Name || out.Decision.Key != KeyCurrent {
+		t.Fatalf("want %s matched by its current key, got %+v %v", tg.Name, out, err)
+	}
+	out, err = f.reactor.React(awstest.Context(t), Signal{Source: FromConsumer, Key: "ASIA…none", ErrorCode: "ExpiredToken", Observer: "t"})
+	if err != nil || out.Decision.Action != Unmatched {
+		t.Fatalf("an unknown key alone is unmatched: %+v %v", out, err)
+	}
+}
