@@ -74,6 +74,9 @@ deploy: build node_modules/.bin/cdk
 	$(CDK_ENV) $(CDK) deploy --all --no-notices $(CDK_ARGS)
 
 LOCAL_PORT ?= 4566
+# Taken when make starts, so the first-mint time `make local` prints
+# includes a synth it had to run.
+LOCAL_T0 := $(shell date +%s%N)
 # The assembly is re-synthesised only when something it is built from
 # changed, so a warm `make local` goes straight to the emulator.
 ASSEMBLY_INPUTS := $(shell git ls-files '*.go' go.mod go.sum cdk.json package-lock.json 2>/dev/null) stsrotator.yaml
@@ -83,8 +86,8 @@ cdk.out/manifest.json: $(ASSEMBLY_INPUTS)
 
 ## local: the whole system on the embedded emulator (kumo), narrated; Ctrl-C stops it
 local: cdk.out/manifest.json
-	@t0=$$(date +%s%N); $(GO) build -o dist/stsrotator-local ./cmd/stsrotator-local && \
-		STSROTATOR_LOCAL_T0=$$t0 exec dist/stsrotator-local --port $(LOCAL_PORT) $(LOCAL_ARGS)
+	@$(GO) build -o dist/stsrotator-local ./cmd/stsrotator-local && \
+		STSROTATOR_LOCAL_T0=$(LOCAL_T0) exec dist/stsrotator-local --port $(LOCAL_PORT) $(LOCAL_ARGS)
 
 ## soak: the resilience suite at full length (a simulated day at 30% faults, 6 storm windows, 400 sweep/reactor races under -race); STSROTATOR_SEED=n replays a failing seed
 SOAK_PKGS := ./shared/rotation/ ./shared/reaction/ ./shared/credprovider/

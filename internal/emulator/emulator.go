@@ -74,7 +74,7 @@ func (s *Server) Close() {
 func ServeOn(port int, target string) (*http.Server, error) {
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
-		return nil, fmt.Errorf("listen on 127.0.0.1:%d: %w", port, err)
+		return nil, fmt.Errorf("listen on 127.0.0.1:%d: %w (is another emulator running? pick another port, e.g. make local LOCAL_PORT=4567)", port, err)
 	}
 	u, err := url.Parse(target)
 	if err != nil {
