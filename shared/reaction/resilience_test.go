@@ -172,38 +172,21 @@ func TestResilienceStorm(t *testing.T) {
 		reports := reportsIn(w)
 		totalReports += reports
 		windowStart := r.clk.Now()
-		var mu sync.Mutex
 		rotations := map[string]int{}
-		work := make(chan Signal)
-		var wg sync.WaitGroup
-		for range 16 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for s := range work {
-					out, err := r.react.React(context.Background(), s)
-					if err != nil {
-						t.Errorf("react: %v", err)
-						continue
-					}
-					if out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated {
-						mu.Lock()
-						rotations[out.Target]++
-						mu.Unlock()
-					}
-				}
-			}()
-		}
-		// The window's reports spread over 60 simulated seconds.
-		step := time.Minute / time.Duration(reports)
-		for i := range reports {
-			tg := r.cfg.Targets[i%targets]
-			r.clk.Add(step)
-			work <- Signal{Source: FromConsumer, Target: tg.Name, Key: oldKeys[tg.Name], ErrorCode: "ExpiredToken",
-				Service: "s3", Operation: "GetObject", ObservedAt: r.clk.Now(), Observer: fmt.Sprintf("worker-%d", i)}
-		}
-		close(work)
-		wg.Wait()
+		concurrently(t, r.react, func(send func(Signal)) {
+			// The window's reports spread over 60 simulated seconds.
+			step := time.Minute / time.Duration(reports)
+			for i := range reports {
+				tg := r.cfg.Targets[i%targets]
+				r.clk.Add(step)
+				send(Signal{Source: FromConsumer, Target: tg.Name, Key: oldKeys[tg.Name], ErrorCode: "ExpiredToken",
+					Service: "s3", Operation: "GetObject", ObservedAt: r.clk.Now(), Observer: fmt.Sprintf("worker-%d", i)})
+			}
+		}, func(out Outcome) {
+			if out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated {
+				rotations[out.Target]++
+			}
+		})
 		alerts := r.takeAlerts()
 		nRot, nAlert := 0, 0
 		for _, tg := range r.cfg.Targets {

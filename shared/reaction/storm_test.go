@@ -74,8 +74,10 @@ func (f *fixture) versions(t *testing.T, tg config.Target) int {
 	return len(out.VersionIdsToStages)
 }
 
-// storm sends signals from 16 goroutines at once and tallies what happened.
-func (f *fixture) storm(t *testing.T, signals []Signal) (rotations, alerts, suppressed int) {
+// concurrently has 16 workers react to what produce sends, calling each
+// with every outcome under one lock, so tallies need no locking of their
+// own.
+func concurrently(t *testing.T, r *Reactor, produce func(send func(Signal)), each func(Outcome)) {
 	var mu sync.Mutex
 	work := make(chan Signal)
 	var wg sync.WaitGroup
@@ -84,28 +86,37 @@ func (f *fixture) storm(t *testing.T, signals []Signal) (rotations, alerts, supp
 		go func() {
 			defer wg.Done()
 			for s := range work {
-				out, err := f.reactor.React(context.Background(), s)
+				out, err := r.React(context.Background(), s)
 				if err != nil {
 					t.Errorf("react: %v", err)
 					continue
 				}
 				mu.Lock()
-				if out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated {
-					rotations++
-				}
-				if out.Alerted {
-					alerts++
-					suppressed += out.Suppressed
-				}
+				each(out)
 				mu.Unlock()
 			}
 		}()
 	}
-	for _, s := range signals {
-		work <- s
-	}
+	produce(func(s Signal) { work <- s })
 	close(work)
 	wg.Wait()
+}
+
+// storm sends signals from 16 goroutines at once and tallies what happened.
+func (f *fixture) storm(t *testing.T, signals []Signal) (rotations, alerts, suppressed int) {
+	concurrently(t, f.reactor, func(send func(Signal)) {
+		for _, s := range signals {
+			send(s)
+		}
+	}, func(out Outcome) {
+		if out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated {
+			rotations++
+		}
+		if out.Alerted {
+			alerts++
+			suppressed += out.Suppressed
+		}
+	})
 	return rotations, alerts, suppressed
 }
 
