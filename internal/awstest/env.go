@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/sivchari/kumo"
+
+	"github.com/stsrotator/stsrotator/internal/emulator"
 )
 
 // Region is the region every test client uses.
@@ -140,15 +142,9 @@ func (t *Transport) Reset() {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	defer func() { t.busy.Add(int64(time.Since(start))) }()
-	var body []byte
-	if req.Body != nil {
-		b, err := io.ReadAll(req.Body)
-		if err != nil {
-			return nil, err
-		}
-		_ = req.Body.Close()
-		body = b
-		req.Body = io.NopCloser(bytes.NewReader(b))
+	body, err := emulator.ReplayBody(req)
+	if err != nil {
+		return nil, err
 	}
 	op := Operation(req, body)
 	t.mu.Lock()

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/stsrotator/stsrotator/internal/emulator"
 )
 
 // Kind is one way an AWS call can fail.
@@ -227,15 +229,9 @@ func kinds(m map[Kind]int) string {
 
 // RoundTrip implements http.RoundTripper.
 func (i *Injector) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		b, err := io.ReadAll(req.Body)
-		if err != nil {
-			return nil, err
-		}
-		_ = req.Body.Close()
-		body = b
-		req.Body = io.NopCloser(bytes.NewReader(b))
+	body, err := emulator.ReplayBody(req)
+	if err != nil {
+		return nil, err
 	}
 	c := Call{Service: service(req), Op: operation(req, body), Body: body, Header: req.Header}
 	c.Resource = resource(c, i.ledger)
