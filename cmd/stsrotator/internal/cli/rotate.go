@@ -22,20 +22,6 @@ type invoker interface {
 	Invoke(context.Context, *lambda.InvokeInput, ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
 }
 
-// rotateRequest is the rotator's event for a one-target rotation.
-type rotateRequest struct {
-	Target string `json:"target"`
-	Force  bool   `json:"force"`
-	Reason string `json:"reason"`
-}
-
-// rotateResponse is what the rotator returns.
-type rotateResponse struct {
-	Mode       string           `json:"mode"`
-	Summary    rotation.Summary `json:"summary"`
-	DurationMs int64            `json:"durationMs"`
-}
-
 // functionError is Lambda's payload for a failed invocation.
 type functionError struct {
 	ErrorMessage string `json:"errorMessage"`
@@ -111,7 +97,7 @@ func (a *App) rotatorOf(g Globals, stackName, target string) (string, error) {
 
 func (a *App) invokeRotate(ctx context.Context, api invoker, function, target string, asJSON bool) error {
 	host, _ := a.Hostname()
-	payload, err := json.Marshal(rotateRequest{Target: target, Force: true, Reason: fmt.Sprintf("stsrotator rotate by %s@%s", a.Username(), host)})
+	payload, err := json.Marshal(rotation.Invocation{Target: target, Force: true, Reason: fmt.Sprintf("stsrotator rotate by %s@%s", a.Username(), host)})
 	if err != nil {
 		return err
 	}
@@ -128,7 +114,7 @@ func (a *App) invokeRotate(ctx context.Context, api invoker, function, target st
 		}
 		return coded(ExitRotationFailed, fmt.Errorf("rotator %s failed (%s): %s: %s", function, fe, dash(e.ErrorType), e.ErrorMessage))
 	}
-	var resp rotateResponse
+	var resp rotation.Response
 	if err := json.Unmarshal(out.Payload, &resp); err != nil {
 		return fmt.Errorf("rotator %s answered something other than its response: %w", function, err)
 	}
