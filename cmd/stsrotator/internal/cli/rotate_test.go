@@ -15,10 +15,7 @@ import (
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
-// exampleRotator is the lane the stack gives billing-reader in the
-// repository's stsrotator.yaml (plan.FunctionFor).
-const exampleRotator = "stsrotator-shard12-rotator0"
-
+// withConfig points at the repository's example config.
 var withConfig = []string{"--config", "../../../../stsrotator.yaml"}
 
 // startRotator runs the real rotator binary under kumo's Runtime API as
