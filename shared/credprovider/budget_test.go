@@ -16,9 +16,6 @@ import (
 // Issue budget: a cached Retrieve costs at most 100 ns. Best of five runs,
 // so one descheduling on a shared machine does not fail the suite.
 func TestCachedRetrieveWithinBudget(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing budget: skipped with -short")
-	}
 	p := cachedProvider(t)
 	exp := time.Now().Add(time.Hour)
 	c := aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
