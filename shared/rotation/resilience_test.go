@@ -43,7 +43,9 @@ func newFaulty(t testing.TB, seed uint64, rules ...faults.Rule) *faulty {
 	// Errors go to the package sink, so the leak check covers every
 	// failure message; the thousands of routine lines a simulated day
 	// writes are dropped to keep that check fast.
-	log := slog.New(slog.NewJSONHandler(awstest.Logs, &slog.HandlerOptions{Level: slog.LevelError}))
+	// The short run logs everything, so the package's leak check reads
+	// every line a faulty run writes; the soak keeps only errors.
+	log := slog.New(slog.NewJSONHandler(awstest.Logs, &slog.HandlerOptions{Level: awstest.Scale(slog.LevelInfo, slog.LevelError)}))
 	eng := &Engine{
 		STS: faults.SimulatedExpiry{STS: fenv.STS, Now: clk.Now}, Secrets: fenv.Secrets, Now: clk.Now,
 		Log: log, Emit: metrics.NewWriter(emf, clk.Now), Verify: VerifyCaller, Jitter: 2 * time.Minute,
