@@ -23,7 +23,7 @@ func main() {
 		log.Error("load config", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryMaxAttempts(5))
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryMaxAttempts(lambdaenv.AWSMaxAttempts))
 	if err != nil {
 		log.Error("load AWS config", slog.String("error", err.Error()))
 		os.Exit(1)

@@ -38,7 +38,7 @@ func main() {
 	if topic == "" {
 		fail("read "+lambdaenv.TopicArn, errMissing(lambdaenv.TopicArn))
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryMaxAttempts(5))
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryMaxAttempts(lambdaenv.AWSMaxAttempts))
 	if err != nil {
 		fail("load AWS config", err)
 	}

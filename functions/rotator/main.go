@@ -37,9 +37,7 @@ func main() {
 	if err != nil {
 		fail("read "+lambdaenv.Concurrency, err)
 	}
-	// Five attempts with the SDK's backoff ride out throttling bursts
-	// without outlasting the sweep interval.
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryMaxAttempts(5))
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryMaxAttempts(lambdaenv.AWSMaxAttempts))
 	if err != nil {
 		fail("load AWS config", err)
 	}

@@ -70,6 +70,12 @@ func SetDevClock(file string, offset time.Duration) error {
 	return os.Rename(tmp, file)
 }
 
+// AWSMaxAttempts is how many times every function's SDK clients try an
+// AWS call (the SDK's standard retryer and backoff): enough to ride out a
+// throttling burst without outlasting a sweep. The resilience suite runs
+// with the same number.
+const AWSMaxAttempts = 5
+
 // RoutesFile, next to the reactor's bootstrap, maps target names to the
 // rotator function serving them when the stack has more than one; without
 // it every target goes to RotatorFunction.

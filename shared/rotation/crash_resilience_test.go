@@ -6,6 +6,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/internal/faults"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 )
 
 // Issue figures: the rotator dies between AssumeRole and PutSecretValue,
@@ -34,7 +35,7 @@ func TestResilienceCrashPoints(t *testing.T) {
 		{"PutSecretValue's response is lost once: the SDK retries with the same token and one version results",
 			false, faults.Rule{Op: "PutSecretValue", Rate: 1, Kinds: []faults.Kind{faults.Drop}, Limit: 1}, false, Rotated, Fresh},
 		{"every PutSecretValue attempt times out after the write: the run reports failure, the stored version stands",
-			false, faults.Rule{Op: "PutSecretValue", Rate: 1, Kinds: []faults.Kind{faults.Timeout}, Limit: sdkAttempts}, false, Failed, Fresh},
+			false, faults.Rule{Op: "PutSecretValue", Rate: 1, Kinds: []faults.Kind{faults.Timeout}, Limit: lambdaenv.AWSMaxAttempts}, false, Failed, Fresh},
 		{"dies after CreateSecret reached Secrets Manager on the first mint: the next run finds the version fresh",
 			true, faults.Rule{Op: "CreateSecret", Rate: 1, Kinds: []faults.Kind{faults.KillAfter}}, true, Failed, Fresh},
 		{"dies just before CreateSecret leaves on the first mint: the next run creates the secret",

@@ -15,12 +15,10 @@ import (
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/internal/faults"
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
-
-// The functions' own attempt count (awsconfig.WithRetryMaxAttempts(5)).
-const sdkAttempts = 5
 
 // faulty is an engine whose every AWS call passes a fault injector, with
 // the SDK's standard retryer and a simulated clock.
@@ -37,7 +35,7 @@ func newFaulty(t testing.TB, seed uint64, rules ...faults.Rule) *faulty {
 	env := awstest.Start(t)
 	inj := faults.New(env.Transport.Base, seed, rules...)
 	env.Transport.Base = inj
-	fenv := env.Retrying(faults.Retryer(sdkAttempts))
+	fenv := env.Retrying(faults.Retryer(lambdaenv.AWSMaxAttempts))
 	clk := awstest.NewClock(time.Now())
 	emf := &awstest.Buffer{}
 	// Errors go to the package sink, so the leak check covers every
