@@ -22,7 +22,7 @@ type Assembly struct {
 	Lanes   []Lane
 	Topics  []string
 	// ReactorDir is the reactor's function package (bootstrap, config,
-	// routes to the lanes); empty if the assembly has no reactor.
+	// routes to the lanes).
 	ReactorDir string
 }
 
@@ -168,6 +168,9 @@ func LoadAssembly(dir string) (*Assembly, error) {
 	}
 	if len(a.Lanes) == 0 || len(a.Secrets) == 0 || len(a.Topics) == 0 {
 		return nil, fmt.Errorf("%s holds %d rotators, %d secrets and %d topics: not an stsrotator assembly", dir, len(a.Lanes), len(a.Secrets), len(a.Topics))
+	}
+	if a.ReactorDir == "" {
+		return nil, fmt.Errorf("%s has no reactor function: synthesise it again with this tree (make synth)", dir)
 	}
 	return a, nil
 }

@@ -113,7 +113,6 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 
 	common := []string{lambdaenv.VerifyMode + "=" + string(rotation.VerifyCaller), lambdaenv.DevClockFile + "=" + s.clockFile}
-	routes := map[string]string{}
 	lc := lambda.NewFromConfig(s.aws)
 	for _, l := range asm.Lanes {
 		env := append([]string{"LAMBDA_TASK_ROOT=" + l.AssetDir}, common...)
@@ -124,17 +123,6 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			}
 			env = append(env, k+"="+v)
 		}
-		laneCfg := filepath.Join(l.AssetDir, lambdaenv.ConfigFile)
-		if p := l.Env[lambdaenv.ConfigPath]; p != "" {
-			laneCfg = filepath.Join(l.AssetDir, strings.TrimPrefix(p, "/var/task/"))
-		}
-		lcfg, err := config.Load(laneCfg)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range lcfg.Targets {
-			routes[t.Name] = l.Name
-		}
 		p, err := emulator.Run(ctx, lc, srv.URL, l.Name, bins["rotator"], env, opts.FunctionLog)
 		if err != nil {
 			return nil, err
@@ -142,25 +130,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		s.lanes = append(s.lanes, p)
 	}
 
-	// The reactor's package as synthesized, with its routes to the lanes;
-	// an assembly without one gets the same files written here.
+	// The reactor's package as synthesized: the config and the routes to
+	// the lanes, whose local names are the deployed ones.
 	taskRoot := asm.ReactorDir
-	if taskRoot == "" {
-		taskRoot = filepath.Join(opts.WorkDir, "reactor-task")
-		if err := os.MkdirAll(taskRoot, 0o755); err != nil {
-			return nil, err
-		}
-		data, err := os.ReadFile(filepath.Join(asm.Lanes[0].AssetDir, lambdaenv.ConfigFile))
-		if err != nil {
-			return nil, err
-		}
-		rb, _ := json.Marshal(routes)
-		for name, b := range map[string][]byte{lambdaenv.ConfigFile: data, lambdaenv.RoutesFile: rb} {
-			if err := os.WriteFile(filepath.Join(taskRoot, name), b, 0o644); err != nil {
-				return nil, err
-			}
-		}
-	}
 	s.reactor, err = emulator.Run(ctx, lc, srv.URL, ReactorName, bins["reactor"],
 		append([]string{"LAMBDA_TASK_ROOT=" + taskRoot, lambdaenv.TopicArn + "=" + s.topicArn}, common...), opts.FunctionLog)
 	if err != nil {
