@@ -145,8 +145,24 @@ func (v Value) check() error {
 		return fmt.Errorf("%w: SessionToken is missing", ErrInvalid)
 	case v.Expiration.IsZero():
 		return fmt.Errorf("%w: Expiration is missing", ErrInvalid)
+	case !inRange(v.Expiration):
+		return fmt.Errorf("%w: Expiration is outside years %d–%d in UTC; write the time STS returned", ErrInvalid, minYear, maxYear)
+	case !v.Meta.IssuedAt.IsZero() && !inRange(v.Meta.IssuedAt):
+		return fmt.Errorf("%w: Stsrotator.issuedAt is outside years %d–%d in UTC", ErrInvalid, minYear, maxYear)
+	case !v.Meta.RefreshAt.IsZero() && !inRange(v.Meta.RefreshAt):
+		return fmt.Errorf("%w: Stsrotator.refreshAt is outside years %d–%d in UTC", ErrInvalid, minYear, maxYear)
 	}
 	return nil
+}
+
+// RFC 3339 allows offsets that move a year-0000 or year-9999 time out of
+// the four-digit range once converted to UTC, where it can no longer be
+// written back; no credential is issued outside these years anyway.
+const minYear, maxYear = 1970, 9999
+
+func inRange(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= minYear && y <= maxYear
 }
 
 // Remaining is how long the credentials stay valid at now (negative once

@@ -93,6 +93,8 @@ func TestParseRejects(t *testing.T) {
 		{"a wrongly typed field is named without quoting it", `{"Version":1,"AccessKeyId":12,"SecretAccessKey":"SECRETsecret"}`, "field AccessKeyId has the wrong type"},
 		{"a malformed key id is refused", strings.Replace(string(good), "ASIAEXAMPLEKEY123456", "AS IA", 1), "AccessKeyId is missing or malformed"},
 		{"trailing data is refused", string(good) + `{}`, "trailing data"},
+		{"an offset that pushes the expiry before year 0001 in UTC is refused, not accepted and then unwritable", strings.Replace(string(good), `2026-11-25T19:00:00Z`, `0000-01-01T00:00:00+01:00`, 1), "Expiration is outside years"},
+		{"a metadata time outside the writable range is named", strings.Replace(string(good), `"issuedAt":"2026-11-25T18:00:00Z"`, `"issuedAt":"0000-01-01T00:00:00+01:00"`, 1), "issuedAt is outside years"},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
