@@ -65,12 +65,14 @@ node_modules/.bin/cdk: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# synth and deploy need no `build` prerequisite: cdk.json's "build" runs
+# `make build` before every synth, and a second build would only cost time.
 ## synth: build, then synthesise the whole service into cdk.out (cdk-nag must pass)
-synth: build node_modules/.bin/cdk
+synth: node_modules/.bin/cdk
 	$(CDK_ENV) $(CDK) synth --quiet --no-notices $(CDK_ARGS)
 
 ## deploy: build, then deploy every stack to the account of your AWS credentials
-deploy: build node_modules/.bin/cdk
+deploy: node_modules/.bin/cdk
 	$(CDK_ENV) $(CDK) deploy --all --no-notices $(CDK_ARGS)
 
 LOCAL_PORT ?= 4566
@@ -78,8 +80,10 @@ LOCAL_PORT ?= 4566
 # includes a synth it had to run.
 LOCAL_T0 := $(shell date +%s%N)
 # The assembly is re-synthesised only when something it is built from
-# changed, so a warm `make local` goes straight to the emulator.
-ASSEMBLY_INPUTS := $(shell git ls-files '*.go' go.mod go.sum cdk.json package-lock.json 2>/dev/null) stsrotator.yaml
+# changed, so a warm `make local` goes straight to the emulator. Tests, the
+# CLI and internal/ (the local runner and test harnesses) are not part of it.
+ASSEMBLY_INPUTS := $(shell git ls-files 'infra/*.go' 'functions/*.go' 'shared/*.go' ':!:*_test.go' \
+	go.mod go.sum cdk.json package-lock.json 2>/dev/null) stsrotator.yaml
 
 cdk.out/manifest.json: $(ASSEMBLY_INPUTS)
 	$(MAKE) synth
