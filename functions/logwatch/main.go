@@ -1,5 +1,3 @@
-// Command logwatch turns ExpiredToken lines from consumers' CloudWatch
-// Logs groups into "ExpiredToken Observed" reports. It only wires.
 package main
 
 import (

@@ -1,6 +1,3 @@
-// Command reactor handles ExpiredToken events from EventBridge: it forces
-// a rotation when the failing credentials are the current ones, tells
-// stale consumers to re-read, and alerts a human. It only wires.
 package main
 
 import (

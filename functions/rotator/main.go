@@ -1,6 +1,3 @@
-// Command rotator is the scheduled Lambda that keeps every target's secret
-// fresh. It only wires: configuration, clients and the handler are built
-// once per execution environment.
 package main
 
 import (
