@@ -91,11 +91,7 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, prev Vers
 	if suppressed > 0 {
 		line("Suppressed", "%d similar report(s) in the previous %s were not alerted separately", suppressed, window)
 	}
-	if out.Target != "" {
-		line("Inspect", "stsrotator status --target %s", out.Target)
-	} else {
-		line("Inspect", "stsrotator status")
-	}
+	line("Inspect", "%s", InspectCommand(out.Target))
 	subject = fmt.Sprintf("stsrotator: %s — %s", name, short)
 	if len(subject) > 100 { // SNS's limit for email subjects
 		subject = strings.ToValidUTF8(subject[:97], "") + "..."
@@ -115,4 +111,14 @@ func shortID(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// InspectCommand is the CLI command an alert tells a human to run: the
+// target's status row, or every secret's when the target is unknown. The
+// CLI's tests run exactly this line.
+func InspectCommand(target string) string {
+	if target == "" {
+		return "stsrotator status"
+	}
+	return "stsrotator status --target " + target
 }

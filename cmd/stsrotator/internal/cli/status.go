@@ -90,24 +90,30 @@ type Row struct {
 func (a *App) status(ctx context.Context, args []string) error {
 	var asJSON, watch, all bool
 	var every time.Duration
-	fs := a.flags("status", "[--watch] [--json] [--all]", `
+	var only string
+	fs := a.flags("status", "[--target NAME] [--watch] [--json] [--all]", `
 Shows every managed secret, most urgent first: target, role, masked access
 key, when it was issued and expires, validity left with a bar, the last
 rotation and its health (ERROR, MISSING, INVALID, EXPIRED, EXPIRING, LATE,
 OK). With a config file it shows the config's targets; without one, or with
---all, every secret tagged `+rotation.TagManagedBy+`.
+--all, every secret tagged `+rotation.TagManagedBy+`. --target shows one
+(the command every ExpiredToken alert prints).
 
 Exits 7 if any secret is expired, invalid, missing or unreadable.`)
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&watch, "watch", false, "redraw until interrupted")
 	fs.DurationVar(&every, "interval", 10*time.Second, "redraw `interval` for --watch")
 	fs.BoolVar(&all, "all", false, "with a config, also list every managed secret in the account")
+	fs.StringVar(&only, "target", "", "show only this target `name` (from the config, or the secret's "+rotation.TagTarget+" tag without one)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if err := noArgs(fs, pos); err != nil {
 		return err
+	}
+	if only != "" && all {
+		return coded(ExitUsage, errors.New("--target shows one target and --all every secret; give one"))
 	}
 	cfg, err := a.LoadAWS(ctx, fs.g)
 	if err != nil {
@@ -118,6 +124,11 @@ Exits 7 if any secret is expired, invalid, missing or unreadable.`)
 		refs, err := a.statusRefs(ctx, fs.g, sm, all)
 		if err != nil {
 			return nil, err
+		}
+		if only != "" {
+			if refs, err = pick(refs, only); err != nil {
+				return nil, err
+			}
 		}
 		rows := readRows(ctx, sm, refs, a.Now())
 		if watch && !asJSON {
@@ -148,6 +159,21 @@ Exits 7 if any secret is expired, invalid, missing or unreadable.`)
 		case <-ticks:
 		}
 	}
+}
+
+// pick keeps the one target asked for, or says which ones there are.
+func pick(refs []ref, name string) ([]ref, error) {
+	var names []string
+	for _, r := range refs {
+		if r.Target == name {
+			return []ref{r}, nil
+		}
+		if r.Target != "" {
+			names = append(names, r.Target)
+		}
+	}
+	sort.Strings(names)
+	return nil, coded(ExitNotFound, fmt.Errorf("no target %q among the secrets status can see (targets: %s; fix: check the name, or pass the --config that declares it)", name, strings.Join(names, ", ")))
 }
 
 func unhealthy(rows []Row) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/reaction"
 )
 
 func TestStatus(t *testing.T) {
@@ -72,6 +73,30 @@ func TestStatus(t *testing.T) {
 		}
 	}
 	noSecrets(t, "status table", r.stdout)
+
+	// The line every ExpiredToken alert prints shows that one target.
+	inspect := strings.Fields(reaction.InspectCommand(tgs[0].Name))[1:]
+	a, out, errb = testApp(env, func() time.Time { return now }, nil)
+	r = execute(t, a, out, errb, append(inspect, "--config", cfgPath)...)
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 2 || !strings.Contains(r.stdout, tgs[0].Name) || !strings.Contains(r.stdout, "ASIA…0011") {
+		t.Fatalf("%v: exit %d, stderr %q, stdout:\n%s", inspect, r.code, r.stderr, r.stdout)
+	}
+	cases := []struct {
+		why  string
+		args []string
+		code int
+		msg  string
+	}{
+		{"an unknown target is named with the ones there are", []string{"--target", "nope", "--config", cfgPath}, ExitNotFound, `no target "nope" among the secrets status can see (targets: ` + tgs[5].Name},
+		{"--target and --all contradict each other", []string{"--target", tgs[0].Name, "--all", "--config", cfgPath}, ExitUsage, "give one"},
+	}
+	for _, c := range cases {
+		a, out, errb = testApp(env, func() time.Time { return now }, nil)
+		r = execute(t, a, out, errb, append([]string{"status"}, c.args...)...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.msg) || r.stdout != "" {
+			t.Errorf("%s: exit %d, stderr %q, stdout %q", c.why, r.code, r.stderr, r.stdout)
+		}
+	}
 
 	// Without a config: every secret tagged as managed, found through
 	// ListSecrets (filtered here, as kumo ignores the filter).
