@@ -14,6 +14,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
 // MaxPatternChars keeps each CloudTrail rule's event pattern well under
@@ -76,7 +77,12 @@ func (sh *Shard) rotatorOf(target string) *Rotator {
 // Construct IDs use the output key, not the name: CloudFormation logical
 // IDs drop hyphens, so a-b and ab would otherwise collide.
 func newSecret(s *Service, ns awscdk.NestedStack, t config.Target, key string) awssecretsmanager.CfnSecret {
-	tags := []*awscdk.CfnTag{{Key: jsii.String("stsrotator:target"), Value: jsii.String(t.Name)}}
+	// The same two tags the rotator puts on a secret it creates itself, so
+	// `stsrotator status` finds stack-created secrets by them too.
+	tags := []*awscdk.CfnTag{
+		{Key: jsii.String(rotation.TagManagedBy), Value: jsii.String(rotation.ManagedBy)},
+		{Key: jsii.String(rotation.TagTarget), Value: jsii.String(t.Name)},
+	}
 	for _, tg := range t.Tags {
 		tags = append(tags, &awscdk.CfnTag{Key: jsii.String(tg.Key), Value: jsii.String(tg.Value)})
 	}

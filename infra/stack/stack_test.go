@@ -76,7 +76,9 @@ func TestOneSecretPerTargetNamedAndTagged(t *testing.T) {
 			if p["Name"] != tg.SecretName || p["SecretString"] != nil || p["GenerateSecretString"] != nil {
 				t.Errorf("%s: name %v, value %v/%v; want %s and no value", tg.Name, p["Name"], p["SecretString"], p["GenerateSecretString"], tg.SecretName)
 			}
-			want := map[string]any{"stsrotator:target": tg.Name}
+			// The rotator's own two tags, as on a secret it creates itself:
+			// `stsrotator status` lists managed secrets by them.
+			want := map[string]any{"stsrotator:target": tg.Name, "stsrotator:managed-by": "stsrotator"}
 			for _, kv := range tg.Tags {
 				want[kv.Key] = kv.Value
 			}

@@ -40,7 +40,12 @@ const (
 	MaxSessionTagKeyLen = 128
 	MaxSessionTagValLen = 256
 	MaxResourceTags     = 50
-	MaxSecretNameLen    = 512
+	// ReservedTagPrefix starts the tags stsrotator puts on every secret it
+	// owns (rotation.TagManagedBy, rotation.TagTarget); targets' own tags
+	// cannot use it, and those OwnSecretTags count against AWS's limit.
+	ReservedTagPrefix = "stsrotator:"
+	OwnSecretTags     = 2
+	MaxSecretNameLen  = 512
 
 	DefaultSecretPrefix  = "stsrotator/"
 	DefaultSessionPrefix = "stsrotator-"

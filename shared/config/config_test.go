@@ -39,6 +39,15 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate names are refused with the first one's index",
 			okTarget + "  - name: app\n    roleArn: arn:aws:iam::123456789012:role/B\n",
 			[]string{"cfg.yaml:5:", "targets[1].name", "already the name of targets[0]"}},
+		{"a duplicate name is reported even when the first target has another problem",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 7200\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/B\n",
+			[]string{"cfg.yaml:5:", "targets[1].name", "already the name of targets[0]"}},
+		{"48 tags fill the secret with stsrotator's own two",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    tags: {" + manyTags(49) + "}\n",
+			[]string{"cfg.yaml:4:", "targets[0](app).tags", "has 49 tags", "adds 2 of its own", "keep at most 48"}},
+		{"stsrotator's own tag keys are refused: a second value would fail the deploy",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    tags: {stsrotator:target: other}\n",
+			[]string{"cfg.yaml:4:", "targets[0](app).tags.stsrotator:target", "prefix stsrotator:", "rename the tag"}},
 		{"refreshBefore too close to the session length would break the 10-minute write guidance",
 			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 900\n    refreshBefore: 10m\n",
 			[]string{"cfg.yaml:5:", "refreshBefore", "one secret write per 10 minutes", "use at most 5m0s"}},
@@ -249,4 +258,13 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// manyTags writes n distinct tags as a YAML flow mapping's entries.
+func manyTags(n int) string {
+	kv := make([]string, n)
+	for i := range kv {
+		kv[i] = fmt.Sprintf("k%d: v", i)
+	}
+	return strings.Join(kv, ", ")
 }

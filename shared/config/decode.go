@@ -123,15 +123,21 @@ func (d *decoder) root(n *yaml.Node) *Config {
 	for i, tn := range targetsNode.Content {
 		path := fmt.Sprintf("targets[%d]", i)
 		raw := d.target(tn, path, targetKeys)
+		// Checked before resolve, so a duplicate is reported even when
+		// either target has other problems: all errors at once.
+		dup := false
+		if n := raw.name.v; raw.name.set && n != "" {
+			var first int
+			if first, dup = names[n]; dup {
+				d.add(raw.name.line, path+".name", fmt.Sprintf("%q is already the name of targets[%d]", n, first), "give every target a unique name")
+			} else {
+				names[n] = i
+			}
+		}
 		t, ok := d.resolve(path, raw, defaults)
-		if !ok {
+		if !ok || dup {
 			continue
 		}
-		if first, dup := names[t.Name]; dup {
-			d.add(raw.name.line, path+".name", fmt.Sprintf("%q is already the name of targets[%d]", t.Name, first), "give every target a unique name")
-			continue
-		}
-		names[t.Name] = i
 		if first, dup := secrets[t.SecretName]; dup {
 			d.add(raw.line, path+".secretName", fmt.Sprintf("secret %q is already used by targets[%d]", t.SecretName, first), "give every target its own secretName")
 		} else {

@@ -178,12 +178,18 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 	t.Readers = rd.v
 
 	t.Tags = mergeTags(def.tags.v, raw.tags.v)
-	if len(t.Tags) > MaxResourceTags {
-		d.add(raw.tags.line, path+".tags", fmt.Sprintf("has %d tags (defaults included); AWS accepts at most %d", len(t.Tags), MaxResourceTags), "remove some")
+	if len(t.Tags) > MaxResourceTags-OwnSecretTags {
+		d.add(raw.tags.line, path+".tags", fmt.Sprintf("has %d tags (defaults included); AWS accepts at most %d per secret and stsrotator adds %d of its own", len(t.Tags), MaxResourceTags, OwnSecretTags),
+			fmt.Sprintf("keep at most %d", MaxResourceTags-OwnSecretTags))
 	}
 	for _, tg := range t.Tags {
-		if strings.HasPrefix(strings.ToLower(tg.Key), "aws:") {
+		switch k := strings.ToLower(tg.Key); {
+		case strings.HasPrefix(k, "aws:"):
 			d.add(pick(raw.tags, def.tags).line, path+".tags."+tg.Key, "uses the reserved prefix aws:", "rename the tag")
+		case strings.HasPrefix(k, ReservedTagPrefix):
+			// The stack and the rotator tag each secret with these; a
+			// second value for the same key would fail the deploy.
+			d.add(pick(raw.tags, def.tags).line, path+".tags."+tg.Key, "uses the prefix "+ReservedTagPrefix+", which stsrotator keeps for its own tags", "rename the tag")
 		}
 	}
 

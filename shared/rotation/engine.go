@@ -63,8 +63,8 @@ func ParseVerifyMode(s string) (VerifyMode, error) {
 // Tags the rotator puts on secrets it creates, so policies can scope to
 // what stsrotator owns.
 const (
-	TagManagedBy = "stsrotator:managed-by"
-	TagTarget    = "stsrotator:target"
+	TagManagedBy = config.ReservedTagPrefix + "managed-by"
+	TagTarget    = config.ReservedTagPrefix + "target"
 	ManagedBy    = "stsrotator"
 )
 
