@@ -54,7 +54,7 @@ func newShard(s *Service, sp plan.Shard, codeDir string, keys map[string]string)
 			Value: sh.Secrets[t.Name].Ref(), Description: jsii.String("Secret holding the credentials of target " + t.Name),
 		})
 		awscdk.NewCfnOutput(ns, jsii.String("AwsConfig"+k), &awscdk.CfnOutputProps{
-			Value: jsii.String(ProfileLine(t.Name)), Description: jsii.String("Line for a ~/.aws/config profile that uses target " + t.Name),
+			Value: ProfileLine(sh.Secrets[t.Name].Ref()), Description: jsii.String("Line for a ~/.aws/config profile that uses target " + t.Name),
 		})
 	}
 	sh.cloudTrailRules()

@@ -252,13 +252,21 @@ func (s *Service) outputs(p *plan.Plan, keys map[string]string) {
 			awscdk.NewCfnOutput(s.Stack, jsii.String("SecretArn"+k), &awscdk.CfnOutputProps{
 				Value: sh.Secrets[t.Name].Ref(), Description: jsii.String("Secret holding the credentials of target " + t.Name),
 			})
-			out("AwsConfig"+k, ProfileLine(t.Name), "Line for a ~/.aws/config profile that uses target "+t.Name)
+			awscdk.NewCfnOutput(s.Stack, jsii.String("AwsConfig"+k), &awscdk.CfnOutputProps{
+				Value: ProfileLine(sh.Secrets[t.Name].Ref()), Description: jsii.String("Line for a ~/.aws/config profile that uses target " + t.Name),
+			})
 		}
 	}
 }
 
 // ProfileLine is the ~/.aws/config line that makes the AWS SDKs and CLI
-// read a target's credentials from its secret.
-func ProfileLine(target string) string {
-	return "credential_process = stsrotator credential-process --target " + target
+// read a target's credentials from its secret. It names the secret by ARN
+// and pins the region, so it works from any directory (no config file to
+// map a target to a custom secretName), from other accounts (which must
+// name a secret by ARN) and under a profile with another default region.
+func ProfileLine(secretArn *string) *string {
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("credential_process = stsrotator credential-process --secret-id "), secretArn,
+		jsii.String(" --region "), awscdk.Aws_REGION(),
+	})
 }

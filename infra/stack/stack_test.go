@@ -664,11 +664,13 @@ func TestOutputs(t *testing.T) {
 	for _, sh := range fx.plan.Shards {
 		for _, tg := range sh.Targets {
 			k := keys[tg.Name]
-			line := "credential_process = stsrotator credential-process --target " + tg.Name
+			line := func(arn any) map[string]any {
+				return map[string]any{"Fn::Join": []any{"", []any{"credential_process = stsrotator credential-process --secret-id ", arn, " --region ", map[string]any{"Ref": "AWS::Region"}}}}
+			}
 			assert(t, tg.Name, func() {
-				fx.root.HasOutput(jsii.String("AwsConfig"+k), map[string]any{"Value": line})
+				fx.root.HasOutput(jsii.String("AwsConfig"+k), map[string]any{"Value": line(map[string]any{"Fn::GetAtt": assertions.Match_AnyValue()})})
 				fx.root.HasOutput(jsii.String("SecretArn"+k), map[string]any{"Value": map[string]any{"Fn::GetAtt": assertions.Match_AnyValue()}})
-				fx.shards[sh.ID].HasOutput(jsii.String("AwsConfig"+k), map[string]any{"Value": line})
+				fx.shards[sh.ID].HasOutput(jsii.String("AwsConfig"+k), map[string]any{"Value": line(map[string]any{"Ref": "Secret" + k})})
 				fx.shards[sh.ID].HasOutput(jsii.String("SecretArn"+k), map[string]any{"Value": map[string]any{"Ref": "Secret" + k}})
 			})
 		}

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/shared/events"
@@ -66,6 +70,11 @@ func TestCredentialCommands(t *testing.T) {
 	cfgPath := writeConfig(t, target(env, "good"))
 
 	wantJSON, _ := secretfmt.ProcessJSON(good)
+	// The form of the deploy's AwsConfig<Name> output (stack.ProfileLine).
+	desc, err := env.Secrets.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(env.Unique("stsrotator/good"))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		why    string
 		args   []string
@@ -74,6 +83,7 @@ func TestCredentialCommands(t *testing.T) {
 		stderr string
 	}{
 		{"credential-process prints exactly the credential_process JSON", []string{"credential-process", "--secret-id", env.Unique("stsrotator/good")}, ExitOK, string(wantJSON) + "\n", ""},
+		{"the deploy's profile line (secret ARN, pinned region) needs no config file", []string{"credential-process", "--secret-id", aws.ToString(desc.ARN), "--region", env.Config.Region}, ExitOK, string(wantJSON) + "\n", ""},
 		{"a target maps to its secret through the config", []string{"credential-process", "--target", "good", "--config", cfgPath}, ExitOK, string(wantJSON) + "\n", ""},
 		{"a target the config does not declare is not found", []string{"credential-process", "--target", "nope", "--config", cfgPath}, ExitNotFound, "", `target "nope" is not declared`},
 		{"a missing secret is not found", []string{"credential-process", "--secret-id", env.Unique("stsrotator/absent")}, ExitNotFound, "", "secret not found"},
