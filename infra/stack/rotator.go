@@ -85,6 +85,11 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 		LogGroup:      logs,
 		Role:          r.Role,
 		Environment:   &env,
+		// The Scheduler invokes asynchronously, so without this Lambda would
+		// re-run a sweep with a failed target twice, up to 6 h late. The next
+		// scheduled sweep retries what is still due, sooner and in order.
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(max(s.sweep, time.Minute).Seconds())),
+		RetryAttempts: jsii.Number(0),
 	})
 	r.schedule(s, scope)
 	r.alarms(s, scope)
@@ -181,8 +186,9 @@ func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGrou
 }
 
 // SecretActions is what the rotator does to its own secrets: read the
-// current version's expiry, write the next one, and check the secret.
-var SecretActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+// current version's expiry and write the next one. Nothing more: the
+// engine never describes, lists or deletes a secret.
+var SecretActions = []string{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
 
 // CreateActions let the rotator create its own secrets by name; see
 // rotatorStatements.
@@ -194,7 +200,7 @@ const SecretSuffixPattern = "-??????"
 
 // KeyActions is what Secrets Manager does with the key on the rotator's
 // behalf: decrypt on reads, make and wrap a data key on writes.
-var KeyActions = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
+var KeyActions = []string{"kms:Decrypt", "kms:GenerateDataKey"}
 
 // AssumeActions is what the rotator needs on a target's role: AssumeRole,
 // plus TagSession when it passes session tags and SetSourceIdentity when it

@@ -258,13 +258,13 @@ func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyPa
 	via := map[string]any{"Fn::Join": []any{"", []any{"secretsmanager.", map[string]any{"Ref": "AWS::Region"}, ".", map[string]any{"Ref": "AWS::URLSuffix"}}}}
 	return append(stmts,
 		map[string]any{"Sid": "ReadAndWriteOwnSecrets", "Effect": "Allow",
-			"Action":   []any{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
+			"Action":   []any{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
 			"Resource": one(secrets)},
 		map[string]any{"Sid": "CreateOwnSecretsWhenEmpty", "Effect": "Allow",
 			"Action":   []any{"secretsmanager:CreateSecret", "secretsmanager:TagResource"},
 			"Resource": one(names)},
 		map[string]any{"Sid": "UseTheKeyThroughSecretsManagerOnly", "Effect": "Allow",
-			"Action": []any{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}, "Resource": keyParam,
+			"Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": keyParam,
 			"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": via}}},
 	)
 }
@@ -392,6 +392,18 @@ func TestRotatorFunction(t *testing.T) {
 					"Environment":   map[string]any{"Variables": assertions.Match_ObjectEquals(&env)},
 				})
 			})
+		}
+		// A failed sweep is not re-run by Lambda's async retries (up to 6 h
+		// late): the next scheduled sweep retries what is still due.
+		invoke := resources(fx.shardJS[sh.ID], "AWS::Lambda::EventInvokeConfig")
+		if len(invoke) != len(sh.Lanes) {
+			t.Fatalf("%s: %d async invoke configs for %d lanes", sh.ID, len(invoke), len(sh.Lanes))
+		}
+		for id, c := range invoke {
+			p := props(c)
+			if p["MaximumRetryAttempts"] != 0.0 || p["MaximumEventAgeInSeconds"] != max(sweep, time.Minute).Seconds() {
+				t.Errorf("%s/%s: async invoke config %s, want 0 retries and a max age of one sweep", sh.ID, id, js(p))
+			}
 		}
 		for id, f := range fns {
 			v := props(f)["Environment"].(map[string]any)["Variables"].(map[string]any)[lambdaenv.KMSKeyID]
