@@ -243,7 +243,14 @@ func SeenSecrets() int {
 	return len(secrets)
 }
 
-// Leaks returns the remembered secrets that appear in text, masked.
+// reWholeKey is an access key ID in full; logs may only carry it masked.
+var reWholeKey = regexp.MustCompile(`\b(?:ASIA|AKIA)[A-Z0-9]{16}\b`)
+
+// Leaks returns, masked, the remembered secrets that appear in text, and
+// any secret-shaped value it carries whether remembered or not: a
+// SecretAccessKey or SessionToken field with a value, or a whole access
+// key ID. The shapes catch what never crossed a recording transport, such
+// as the credentials real function binaries fetched from the emulator.
 func Leaks(text []byte) []string {
 	secretsMu.Lock()
 	defer secretsMu.Unlock()
@@ -252,6 +259,12 @@ func Leaks(text []byte) []string {
 		if bytes.Contains(text, []byte(s)) {
 			out = append(out, s[:4]+"…")
 		}
+	}
+	for _, m := range reSecret.FindAllSubmatch(text, -1) {
+		out = append(out, "a credential field with value "+string(m[1][:4])+"…")
+	}
+	for _, k := range reWholeKey.FindAll(text, -1) {
+		out = append(out, "a whole access key ID "+string(k[:4])+"…"+string(k[len(k)-4:]))
 	}
 	return out
 }
