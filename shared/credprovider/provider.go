@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,7 @@ type Provider struct {
 	window     time.Duration
 	retryAfter time.Duration
 	timeout    time.Duration
+	onKept     func(err error, key string, until time.Time)
 
 	// cur is read lock-free on the hot path; it changes only under mu.
 	cur      atomic.Pointer[entry]
@@ -100,6 +102,22 @@ func WithExpiryWindow(d time.Duration) Option { return func(p *Provider) { p.win
 // or reads fail.
 func WithRetryAfter(d time.Duration) Option { return func(p *Provider) { p.retryAfter = d } }
 
+// WithReadFailure is called, once per failed re-read (so at most once per
+// retry interval), when the provider could not read a usable secret and
+// keeps serving the cached key (masked) until it expires. The default logs
+// a warning with slog.Default(); a program that must not be quiet about a
+// broken secret wires this to its own reporting. nil keeps it silent.
+func WithReadFailure(f func(err error, maskedKey string, servingUntil time.Time)) Option {
+	return func(p *Provider) { p.onKept = f }
+}
+
+// warnKept is the default WithReadFailure: a broken or unreadable secret
+// must not go unnoticed while cached credentials hide it.
+func warnKept(err error, key string, until time.Time) {
+	slog.Default().Warn("stsrotator: cannot re-read the secret; serving the cached credentials until they expire",
+		slog.String("error", err.Error()), slog.String("accessKeyId", key), slog.Time("servingUntil", until))
+}
+
 // WithFetchTimeout bounds one read of the secret.
 func WithFetchTimeout(d time.Duration) Option { return func(p *Provider) { p.timeout = d } }
 
@@ -114,6 +132,7 @@ func New(api secretReader, target string, opts ...Option) *Provider {
 	p := &Provider{
 		api: api, target: target, secretID: SecretName(target), now: time.Now,
 		window: DefaultExpiryWindow, retryAfter: DefaultRetryAfter, timeout: DefaultFetchTimeout,
+		onKept: warnKept,
 	}
 	for _, o := range opts {
 		o(p)
@@ -164,27 +183,39 @@ func (p *Provider) run(ctx context.Context, f *fetch) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	next, err := p.read(ctx)
+	// The waiters are released only after the hook, so a failed read is
+	// reported before the Retrieve that triggered it returns. The hook runs
+	// outside the lock: it may be slow or call back in.
+	defer close(f.done)
+	if kept := p.settle(f, next, err); kept != nil && p.onKept != nil {
+		p.onKept(err, secretfmt.Mask(kept.creds.AccessKeyID), kept.creds.Expires)
+	}
+}
 
+// settle records a fetch's result for its waiters. When the read failed
+// but the cached credentials are still valid, it keeps serving them and
+// returns that entry.
+func (p *Provider) settle(f *fetch, next *entry, err error) (kept *entry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	defer close(f.done)
 	p.inflight = nil
 	now := p.now()
 	if err == nil {
 		p.cur.Store(next)
 		f.creds = next.creds
-		return
+		return nil
 	}
 	// Keep serving what we have while it is still valid, but do not ask
 	// again on every call.
 	if e := p.cur.Load(); e != nil && now.Before(e.creds.Expires) {
-		kept := *e
-		kept.fetchAfter = earliest(now.Add(p.retryAfter), e.creds.Expires)
-		p.cur.Store(&kept)
+		k := *e
+		k.fetchAfter = earliest(now.Add(p.retryAfter), e.creds.Expires)
+		p.cur.Store(&k)
 		f.creds = e.creds
-		return
+		return &k
 	}
 	f.err = err
+	return nil
 }
 
 func (p *Provider) read(ctx context.Context) (*entry, error) {

@@ -61,7 +61,15 @@ func TestResilienceHandEditedGarbage(t *testing.T) {
 			if r := eng.Rotate(ctx, tg, rotation.Request{}); r.Outcome != rotation.Rotated {
 				t.Fatalf("mint: %+v", r)
 			}
-			holder := New(env.Secrets, tg.Name, WithSecretID(tg.SecretName), WithClock(clk.Now))
+			// What the holder tells its program about the broken secret.
+			type told struct {
+				err   error
+				key   string
+				until time.Time
+			}
+			var reports []told
+			holder := New(env.Secrets, tg.Name, WithSecretID(tg.SecretName), WithClock(clk.Now),
+				WithReadFailure(func(err error, key string, until time.Time) { reports = append(reports, told{err, key, until}) }))
 			held, err := holder.Retrieve(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -90,6 +98,13 @@ func TestResilienceHandEditedGarbage(t *testing.T) {
 			}
 			if n := env.Transport.Calls("GetSecretValue"); n != 1 {
 				t.Fatalf("100 calls over a broken secret made %d reads, want 1 (then one per %s)", n, DefaultRetryAfter)
+			}
+			// The holder does not hide the breakage: one report per failed
+			// read, naming the secret, what is wrong, the masked key it
+			// keeps serving and until when.
+			if len(reports) != 1 || !strings.Contains(reports[0].err.Error(), c.says) ||
+				!strings.Contains(reports[0].err.Error(), tg.SecretName) || reports[0].key != secretfmt.Mask(held.AccessKeyID) || !reports[0].until.Equal(held.Expires) {
+				t.Fatalf("want one report of the broken secret (%q) serving %s until %s, got %+v", c.says, secretfmt.Mask(held.AccessKeyID), held.Expires, reports)
 			}
 			starter := New(env.Secrets, tg.Name, WithSecretID(tg.SecretName), WithClock(clk.Now))
 			_, err = starter.Retrieve(ctx)

@@ -61,7 +61,7 @@ secret's refresh hint and never served expired. Stops on Ctrl-C.`)
 	if err != nil {
 		return err
 	}
-	p := credprovider.New(secretsmanager.NewFromConfig(cfg), r.Target, credprovider.WithSecretID(r.SecretID), credprovider.WithClock(a.Now))
+	p := a.servedProvider(cfg, r)
 	// Read once before announcing, so a wrong target fails here, with its
 	// exit code, instead of inside every SDK that asks later.
 	if _, err := p.Retrieve(ctx); err != nil {
@@ -94,6 +94,16 @@ secret's refresh hint and never served expired. Stops on Ctrl-C.`)
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// servedProvider is serve's credential cache. A secret that breaks while
+// serve runs is said on stderr at each failed re-read, while the cached key
+// keeps being served until it expires.
+func (a *App) servedProvider(cfg aws.Config, r ref) *credprovider.Provider {
+	return credprovider.New(secretsmanager.NewFromConfig(cfg), r.Target, credprovider.WithSecretID(r.SecretID), credprovider.WithClock(a.Now),
+		credprovider.WithReadFailure(func(err error, key string, until time.Time) {
+			a.logf("cannot re-read the secret, still serving key %s until %s: %s", key, until.Format(time.RFC3339), oneLine(err.Error()))
+		}))
 }
 
 func (a *App) logf(format string, args ...any) {

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/stsrotator/stsrotator/internal/awstest"
 )
 
 type staticSource struct {
@@ -66,5 +69,41 @@ func TestEndpoint(t *testing.T) {
 				t.Fatalf("want one log line per request, got %d", len(logs))
 			}
 		})
+	}
+}
+
+// A secret edited into garbage while serve runs: serve keeps handing out
+// the cached key until it expires and says on stderr, at each failed
+// re-read, which secret is broken and how.
+func TestServeSaysWhenTheSecretBreaks(t *testing.T) {
+	env := awstest.Start(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := now
+	tg := target(env, "served")
+	putValue(t, env, tg.SecretName, tg.Name, value(31, now.Add(time.Hour), now.Add(40*time.Minute)))
+	a, _, errb := testApp(env, func() time.Time { return clock }, nil)
+	p := a.servedProvider(env.Config, ref{Target: tg.Name, SecretID: tg.SecretName})
+	ctx := awstest.Context(t)
+	held, err := p.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(tg.SecretName), SecretString: aws.String("edited by hand")}); err != nil {
+		t.Fatal(err)
+	}
+	clock = now.Add(45 * time.Minute) // past the refresh hint
+	got, err := p.Retrieve(ctx)
+	if err != nil || got.AccessKeyID != held.AccessKeyID {
+		t.Fatalf("serve must keep the unexpired key: %v", err)
+	}
+	line := errb.String()
+	_, _ = awstest.Logs.Write([]byte(line))
+	for _, want := range []string{"stsrotator serve: cannot re-read the secret, still serving key ASIA…0031 until " + now.Add(time.Hour).Format(time.RFC3339), tg.SecretName, "not JSON"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, line)
+		}
+	}
+	if strings.Count(line, "\n") != 1 {
+		t.Errorf("want one line per failed re-read:\n%s", line)
 	}
 }
