@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 func clients(env *awstest.Env, inj *Injector, attempts int) (*sts.Client, *secretsmanager.Client) {
 	env.Transport.Base = inj
 	cfg := env.Config.Copy()
-	cfg.Retryer = Retryer(attempts)
+	cfg.Retryer = func() aws.Retryer { return retry.AddWithMaxAttempts(Retryer()(), attempts) }
 	return sts.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg)
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/internal/faults"
 	"github.com/stsrotator/stsrotator/shared/config"
-	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
@@ -54,7 +53,7 @@ func newResilient(t testing.TB, targets int) *resilient {
 	inj := faults.New(env.Transport.Base, awstest.Seed(1))
 	inj.SerializePerResource() // kumo's own data races; see the method
 	env.Transport.Base = inj
-	fenv := env.Retrying(faults.Retryer(lambdaenv.AWSMaxAttempts))
+	fenv := env.Retrying(faults.Retryer())
 	var b strings.Builder
 	b.WriteString("targets:\n")
 	for i := range targets {

@@ -15,7 +15,6 @@ import (
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/internal/faults"
 	"github.com/stsrotator/stsrotator/shared/config"
-	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
@@ -35,7 +34,7 @@ func newFaulty(t testing.TB, seed uint64, rules ...faults.Rule) *faulty {
 	env := awstest.Start(t)
 	inj := faults.New(env.Transport.Base, seed, rules...)
 	env.Transport.Base = inj
-	fenv := env.Retrying(faults.Retryer(lambdaenv.AWSMaxAttempts))
+	fenv := env.Retrying(faults.Retryer())
 	clk := awstest.NewClock(time.Now())
 	emf := &awstest.Buffer{}
 	// Errors go to the package sink, so the leak check covers every
