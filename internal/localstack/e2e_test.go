@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,7 +24,34 @@ import (
 	"github.com/stsrotator/stsrotator/internal/awstest"
 )
 
-func TestMain(m *testing.M) { awstest.MainWithKumoPort(m) }
+// TestMain is awstest.MainWithKumoPort plus one step: the assembly the
+// tests synthesised (tens of MB of function packages in the OS temp
+// directory) is removed when they end, and the run fails if it cannot be.
+// awstest.Main exits as soon as its leak check is done, leaving no later
+// point for that, so the re-executed binary runs the same steps here.
+func TestMain(m *testing.M) {
+	if os.Getenv("KUMO_PORT") == "" {
+		// Re-executes this binary with KUMO_PORT set and exits with its
+		// code; only that run synthesises anything.
+		awstest.MainWithKumoPort(m)
+	}
+	code := m.Run()
+	if err := removeSynthesized(); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
+		code = 1
+	}
+	if code == 0 {
+		// awstest.Main's leak check, unchanged.
+		logs := awstest.Logs.Bytes()
+		if leaks := awstest.Leaks(logs); len(leaks) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: %d secret values appear in test logs: %v\n", len(leaks), leaks)
+			code = 1
+		} else {
+			fmt.Fprintf(os.Stderr, "leak check: %d log bytes scanned for %d secret values, none found\n", len(logs), awstest.SeenSecrets())
+		}
+	}
+	os.Exit(code)
+}
 
 // The same path as `make local`, without a terminal and with a fast clock:
 // synth → start → all minted → past refreshBefore the tick rotates → a
@@ -38,7 +67,8 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	}
 	ctx := awstest.Context(t)
 	t0 := time.Now()
-	s, err := Start(ctx, Options{Root: root, Assembly: asm, Port: port, WorkDir: t.TempDir(), FunctionLog: awstest.Logs})
+	work := t.TempDir()
+	s, err := Start(ctx, Options{Root: root, Assembly: asm, Port: port, WorkDir: work, FunctionLog: awstest.Logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +121,11 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		t.Fatalf("the narration shows secret material: %v", leaks)
 	}
 
+	// The leftover check below would pass vacuously if the stack built
+	// somewhere else: the CLI must be one of the binaries in work.
+	if rel, err := filepath.Rel(work, s.CLIPath()); err != nil || !filepath.IsLocal(rel) {
+		t.Fatalf("the stack built its CLI at %s, outside its work dir %s", s.CLIPath(), work)
+	}
 	pids := s.Pids()
 	closed = true
 	if err := s.Close(); err != nil {
@@ -106,6 +141,17 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	} else {
 		_ = l.Close()
 	}
+	// Nothing else writes into work in this test, so whatever is there
+	// is the stack's: the host binaries it built, its dev clock.
+	if left, err := os.ReadDir(work); err != nil {
+		t.Errorf("read the stack's work dir after shutdown: %v", err)
+	} else if len(left) > 0 {
+		var names []string
+		for _, e := range left {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the stack left %v in its work dir %s after shutdown (built binaries or the dev clock)", names, work)
+	}
 }
 
 var (
@@ -115,7 +161,7 @@ var (
 )
 
 // synthesized runs `make synth` once per test binary, exactly as a user
-// would, into a temporary assembly.
+// would, into a temporary assembly that TestMain removes.
 func synthesized(t *testing.T) string {
 	synthOnce.Do(func() {
 		synthDir, synthErr = os.MkdirTemp("", "stsrotator-assembly-")
@@ -132,6 +178,24 @@ func synthesized(t *testing.T) string {
 		t.Fatal(synthErr)
 	}
 	return synthDir
+}
+
+// removeSynthesized removes the assembly synthesized made, if any, and
+// says so if it is still there.
+func removeSynthesized() error {
+	if synthDir == "" {
+		return nil
+	}
+	if err := os.RemoveAll(synthDir); err != nil {
+		return fmt.Errorf("the synthesized assembly %s is left behind: %w", synthDir, err)
+	}
+	switch _, err := os.Stat(synthDir); {
+	case err == nil:
+		return fmt.Errorf("the synthesized assembly %s is still there after removal", synthDir)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("check that the synthesized assembly %s is gone: %w", synthDir, err)
+	}
+	return nil
 }
 
 type staticProvider struct{ c aws.Credentials }

@@ -38,8 +38,10 @@ type Options struct {
 	Assembly string
 	// Port serves the emulator on 127.0.0.1:Port; it must equal KUMO_PORT.
 	Port int
-	// WorkDir holds the built binaries, the dev clock and the reactor's
-	// package.
+	// WorkDir is where the stack builds the host binaries (WorkDir/bin)
+	// and keeps the dev clock. Close removes both: they belong to one run,
+	// and the binaries weigh tens of MB. Anything else the caller puts
+	// there (make local's functions.log) stays.
 	WorkDir string
 	// FunctionLog receives every line the functions print.
 	FunctionLog io.Writer
@@ -56,6 +58,7 @@ type Stack struct {
 	server    *emulator.Server
 	aws       aws.Config
 	clockFile string
+	binDir    string
 	cli       string
 	lanes     []*emulator.Process
 	reactor   *emulator.Process
@@ -80,25 +83,36 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	bins, err := buildAll(opts.Root, opts.WorkDir)
-	if err != nil {
-		return nil, err
+	if opts.WorkDir == "" {
+		// Without it the binaries would land in ./bin, which Close would
+		// then remove: refuse rather than guess.
+		return nil, fmt.Errorf("no work dir for the stack's binaries and dev clock (Options.WorkDir)")
 	}
-	srv, err := emulator.Start(opts.Port)
-	if err != nil {
-		return nil, err
-	}
-	s = &Stack{Endpoint: srv.URL, Assembly: asm, Config: cfg, opts: opts, server: srv, cli: bins["stsrotator"],
-		clockFile: filepath.Join(opts.WorkDir, "dev-clock")}
+	s = &Stack{Assembly: asm, Config: cfg, opts: opts,
+		binDir: filepath.Join(opts.WorkDir, "bin"), clockFile: filepath.Join(opts.WorkDir, "dev-clock")}
+	// From here on a failed start cleans up like a stopped stack, so a
+	// half-built bin directory is not left behind either. The stack is
+	// held apart from the named result, which `return nil, err` clears
+	// before deferred calls run.
+	started := s
 	defer func() {
 		if err != nil {
-			_ = s.Close()
+			_ = started.Close()
 		}
 	}()
+	bins, err := buildAll(opts.Root, s.binDir)
+	if err != nil {
+		return nil, err
+	}
+	s.cli = bins["stsrotator"]
+	if s.server, err = emulator.Start(opts.Port); err != nil {
+		return nil, err
+	}
+	s.Endpoint = s.server.URL
 	if err := lambdaenv.SetDevClock(s.clockFile, 0); err != nil {
 		return nil, err
 	}
-	s.aws = aws.Config{Region: emulator.Region, BaseEndpoint: aws.String(srv.URL),
+	s.aws = aws.Config{Region: emulator.Region, BaseEndpoint: aws.String(s.Endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider(emulator.AccessKey, emulator.SecretKey, "")}
 
 	// Secrets as the stack creates them: named, with no value yet.
@@ -123,7 +137,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			}
 			env = append(env, k+"="+v)
 		}
-		p, err := emulator.Run(ctx, lc, srv.URL, l.Name, bins["rotator"], env, opts.FunctionLog)
+		p, err := emulator.Run(ctx, lc, s.Endpoint, l.Name, bins["rotator"], env, opts.FunctionLog)
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +147,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	// The reactor's package as synthesized: the config and the routes to
 	// the lanes, whose local names are the deployed ones.
 	taskRoot := asm.ReactorDir
-	s.reactor, err = emulator.Run(ctx, lc, srv.URL, ReactorName, bins["reactor"],
+	s.reactor, err = emulator.Run(ctx, lc, s.Endpoint, ReactorName, bins["reactor"],
 		append([]string{"LAMBDA_TASK_ROOT=" + taskRoot, lambdaenv.TopicArn + "=" + s.topicArn}, common...), opts.FunctionLog)
 	if err != nil {
 		return nil, err
@@ -176,6 +190,8 @@ func (s *Stack) alertInbox(ctx context.Context) error {
 	return err
 }
 
+// buildAll builds the functions and the CLI for the host into dir, one
+// subdirectory each.
 func buildAll(root, dir string) (map[string]string, error) {
 	pkgs := map[string]string{"rotator": "./functions/rotator", "reactor": "./functions/reactor", "stsrotator": "./cmd/stsrotator"}
 	out := map[string]string{}
@@ -186,7 +202,7 @@ func buildAll(root, dir string) (map[string]string, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bin, err := emulator.Build(root, pkg, filepath.Join(dir, "bin"))
+			bin, err := emulator.Build(root, pkg, dir)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
@@ -330,8 +346,9 @@ func (s *Stack) Pids() []int {
 	return pids
 }
 
-// Close stops every function and the emulator. An error names anything
-// that could not be stopped.
+// Close stops every function and the emulator, then removes the binaries
+// it built and the dev clock. An error names anything that could not be
+// stopped or removed.
 func (s *Stack) Close() error {
 	var errs []string
 	for _, p := range append(append([]*emulator.Process{}, s.lanes...), s.reactor) {
@@ -342,7 +359,16 @@ func (s *Stack) Close() error {
 			errs = append(errs, err.Error())
 		}
 	}
-	s.server.Close()
+	if s.server != nil {
+		s.server.Close()
+	}
+	// Removed only after the processes are gone: they run these binaries
+	// and read the clock until then.
+	for _, path := range []string{s.binDir, s.clockFile, s.clockFile + ".tmp"} {
+		if err := os.RemoveAll(path); err != nil {
+			errs = append(errs, fmt.Sprintf("remove %s: %v", path, err))
+		}
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("left behind: %s", strings.Join(errs, "; "))
 	}
