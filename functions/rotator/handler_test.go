@@ -113,6 +113,10 @@ func FuzzParseEvent(f *testing.F) {
 		if err != nil && !errors.Is(err, ErrBadInput) {
 			t.Fatalf("error does not wrap ErrBadInput: %v", err)
 		}
+		// Every rejection says what was wrong, beyond "bad input".
+		if err != nil && len(err.Error()) <= len(ErrBadInput.Error())+3 {
+			t.Fatalf("rejection gives no reason: %q", err)
+		}
 	})
 }
 

@@ -88,6 +88,10 @@ func FuzzParseExpiredToken(f *testing.F) {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error does not wrap ErrInvalid: %v", err)
 			}
+			// Every rejection says what was wrong, beyond "invalid".
+			if len(err.Error()) <= len(ErrInvalid.Error())+3 {
+				t.Fatalf("rejection gives no reason: %q", err)
+			}
 			return
 		}
 		if d.Validate() != nil {
