@@ -76,6 +76,40 @@ func TestReactor(t *testing.T) {
 	}
 }
 
+// Proves: every shard's CloudTrail rule takes only aws.* sources, so a
+// custom PutEvents copying CloudTrail's detail-type and a target role's
+// ARN reaches nothing; the condition is a prefix, not a list of services
+// that would drop any it forgot; and it keeps the fullest role chunks
+// (2,000 targets) under EventBridge's pattern limit.
+func TestCloudTrailRulesOnlyFromAWS(t *testing.T) {
+	cases := []struct {
+		why string
+		fx  func(*testing.T) *fixture
+	}{
+		{"the repository's config, as deployed", example},
+		{"2,000 targets, where patterns come closest to the limit", big},
+	}
+	for _, c := range cases {
+		fx := c.fx(t)
+		rules := 0
+		for sid, tpl := range fx.shardJS {
+			for id, r := range resources(tpl, "AWS::Events::Rule") {
+				rules++
+				p := props(r)["EventPattern"].(map[string]any)
+				if got := js(p["source"]); got != `[{"prefix":"aws."}]` {
+					t.Errorf("%s: %s/%s: source %s, want [{\"prefix\":\"aws.\"}]", c.why, sid, id, got)
+				}
+				if n := len(js(p)); n > stack.MaxPatternChars {
+					t.Errorf("%s: %s/%s: pattern of %d chars with the source condition, over %d", c.why, sid, id, n, stack.MaxPatternChars)
+				}
+			}
+		}
+		if rules == 0 {
+			t.Errorf("%s: no CloudTrail rule to check", c.why)
+		}
+	}
+}
+
 // Proves: the reactor's permissions are exactly these statements: its own
 // logs; GetSecretValue only on secrets tagged by stsrotator; KMS only
 // through Secrets Manager (decrypt) and SNS (alerts); invoking only this

@@ -40,8 +40,10 @@ func TestParseRejects(t *testing.T) {
 	cases := []struct{ why, file, in, want string }{
 		{"CloudTrail events with other error codes are not ours", "nearmiss/cloudtrail-accessdenied.json", "", `errorCode "AccessDenied"`},
 		{"other sources name what is accepted", "nearmiss/consumer-other-source.json", "", `neither an stsrotator report`},
+		{"a CloudTrail-shaped event from a custom source is a spoof, even if a rule lets it through", "nearmiss/cloudtrail-custom-source.json", "", `source "custom.app"`},
+		{"a CloudTrail-shaped event without a source is refused the same way", "", `{"detail-type":"AWS API Call via CloudTrail","detail":{}}`, `source ""`},
 		{"a consumer report without its fields says what is missing", "", `{"source":"stsrotator","detail-type":"ExpiredToken Observed","detail":{"schemaVersion":1}}`, "target, secretId and accessKeyId are all empty"},
-		{"CloudTrail without a session issuer cannot be matched", "", `{"detail-type":"AWS API Call via CloudTrail","detail":{"errorCode":"ExpiredToken","userIdentity":{"type":"IAMUser"}}}`, "sessionIssuer.arn"},
+		{"CloudTrail without a session issuer cannot be matched", "", `{"source":"aws.sts","detail-type":"AWS API Call via CloudTrail","detail":{"errorCode":"ExpiredToken","userIdentity":{"type":"IAMUser"}}}`, "sessionIssuer.arn"},
 		{"garbage is not an event", "", `<xml/>`, "not an EventBridge event"},
 	}
 	for _, c := range cases {
@@ -67,7 +69,7 @@ func FuzzParseEvent(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	f.Add([]byte(`{"detail-type":"AWS API Call via CloudTrail","detail":null}`))
+	f.Add([]byte(`{"source":"aws.s3","detail-type":"AWS API Call via CloudTrail","detail":null}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s, err := ParseEvent(in)
 		if err != nil {

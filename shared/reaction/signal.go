@@ -23,6 +23,11 @@ const (
 // EventBridge.
 const DetailTypeCloudTrail = "AWS API Call via CloudTrail"
 
+// CloudTrailSourcePrefix begins the source of every event an AWS service
+// puts on EventBridge (aws.s3, aws.dynamodb, …). PutEvents refuses it to
+// everyone else, so it is what makes a CloudTrail event unspoofable.
+const CloudTrailSourcePrefix = "aws."
+
 // Signal is one ExpiredToken observation, whatever its source.
 type Signal struct {
 	Source string
@@ -103,6 +108,14 @@ func ParseEvent(raw []byte) (Signal, error) {
 		}
 		return s, nil
 	case env.DetailType == DetailTypeCloudTrail:
+		// Only AWS services publish with an aws.* source (PutEvents refuses
+		// it), so anything else is someone's custom event dressed as
+		// CloudTrail. The rules check this too; refusing here keeps a rule
+		// wired without that condition from forcing rotations on a spoof.
+		if !strings.HasPrefix(env.Source, CloudTrailSourcePrefix) {
+			return Signal{}, fmt.Errorf("%w: %q detail-type from source %q: CloudTrail events come only from %s* sources",
+				ErrMalformed, DetailTypeCloudTrail, trunc(env.Source), CloudTrailSourcePrefix)
+		}
 		var d cloudTrailDetail
 		if err := json.Unmarshal(env.Detail, &d); err != nil {
 			return Signal{}, fmt.Errorf("%w: CloudTrail detail: %v", ErrMalformed, err)
