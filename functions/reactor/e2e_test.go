@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -44,9 +45,10 @@ func TestReportThroughEventBridge(t *testing.T) {
 
 	// The secret as a missed schedule would leave it: valid JSON whose
 	// credentials expired five minutes ago.
+	issued := time.Now().Add(-65 * time.Minute)
 	expired := secretfmt.Value{AccessKeyID: "ASIAEXPIREDKEY0000001", SecretAccessKey: "expired-secret-material", SessionToken: "expired-token-material",
 		Expiration: time.Now().Add(-5 * time.Minute).UTC().Truncate(time.Second),
-		Meta:       secretfmt.Metadata{Target: "billing-reader", IssuedAt: time.Now().Add(-65 * time.Minute)}}
+		Meta:       secretfmt.Metadata{Target: "billing-reader", IssuedAt: issued}}
 	body, _ := secretfmt.Marshal(expired)
 	if _, err := env.Secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret), SecretString: aws.String(string(body))}); err != nil {
 		t.Fatal(err)
@@ -114,6 +116,18 @@ func TestReportThroughEventBridge(t *testing.T) {
 		if !strings.Contains(alert, want) {
 			t.Errorf("alert lacks %q:\n%s", want, alert)
 		}
+	}
+	// The failing credentials were the current version until the forced
+	// rotation replaced them; the alert still says how old they were. The
+	// reactor's clock is the wall clock, so the age lies between 65
+	// minutes and 65 minutes plus the time this test has taken since.
+	m := regexp.MustCompile(`Failing key:\s+` + regexp.QuoteMeta(expired.MaskedKey()) + ` \(current version\), issued (\S+) ago`).FindStringSubmatch(alert)
+	if m == nil {
+		t.Fatalf("alert lacks the failing key's age:\n%s", alert)
+	}
+	age, err := time.ParseDuration(m[1])
+	if lo, hi := 65*time.Minute-time.Second, time.Since(issued)+time.Second; err != nil || age < lo || age > hi {
+		t.Errorf("failing key issued %q ago, want between %s and %s (%v)", m[1], lo, hi, err)
 	}
 	got, err := env.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secret)})
 	if err != nil {

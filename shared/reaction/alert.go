@@ -12,7 +12,13 @@ import (
 // Alert renders the message a human reads in an email: what happened,
 // what was done, what state the secret is in now, and what to run next.
 // It carries masked keys only.
-func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, prev Version, suppressed int, window time.Duration) (subject, body string) {
+//
+// cur is the current version as it is now, after any rotation; failing
+// is the version that held the reported key when the reactor decided
+// (zero when no key was reported or none matched). They differ exactly
+// when the alert matters most: a forced rotation has just replaced the
+// failing key, which is then neither current nor, reliably, previous.
+func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, failing Version, suppressed int, window time.Duration) (subject, body string) {
 	name := out.Target
 	if name == "" {
 		name = "unknown target"
@@ -44,11 +50,8 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, prev Vers
 	}
 	if s.Key != "" {
 		desc := fmt.Sprintf("%s (%s)", s.Key, out.Decision.Key)
-		for _, v := range []Version{cur, prev} {
-			if v.Exists && v.ParseErr == nil && v.Value.MaskedKey() == s.Key && !v.Value.Meta.IssuedAt.IsZero() {
-				desc += fmt.Sprintf(", issued %s ago, expires %s", ago(now.Sub(v.Value.Meta.IssuedAt)), v.Value.Expiration.Format(time.RFC3339))
-				break
-			}
+		if v := failing; v.Exists && v.ParseErr == nil && v.Value.MaskedKey() == s.Key && !v.Value.Meta.IssuedAt.IsZero() {
+			desc += fmt.Sprintf(", issued %s ago, expires %s", ago(now.Sub(v.Value.Meta.IssuedAt)), v.Value.Expiration.Format(time.RFC3339))
 		}
 		line("Failing key", "%s", desc)
 	}

@@ -135,6 +135,8 @@ func TestAlertText(t *testing.T) {
 		ErrorCode: "ExpiredToken", Message: "The provided token has expired.", ObservedAt: now.Add(-time.Second), Observer: "nightly-report on host-7 via cli"}
 	res := rotation.Result{Outcome: rotation.Rotated, Key: "ASIA…ABCD", Expires: cur.Value.Expiration}
 	out := Outcome{Target: tg.Name, Decision: Decision{Action: Force, Key: KeyCurrent, Reason: "the current credentials have only 10m0s left"}, Rotation: &res}
+	// old is the failing version: the current one until the rotation this
+	// outcome reports.
 	subject, body := Alert(now, s, out, tg, cur, old, 7, DefaultWindow)
 	if subject != "stsrotator: billing-reader — rotated after ExpiredToken" {
 		t.Errorf("subject: %q", subject)

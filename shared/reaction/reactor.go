@@ -111,6 +111,9 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 	}
 	now := r.Now()
 	d := Decide(now, t, s, cur, prev, r.window())
+	// Captured before a rotation moves the stages: the alert must still
+	// say how old the credentials that failed were.
+	failing := holding(s.Key, cur, prev)
 	out := Outcome{Target: t.Name, Decision: d}
 	switch d.Action {
 	case Force:
@@ -134,11 +137,23 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 	case Unmatched:
 		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, nil)
 	}
-	return r.finish(ctx, t.Name, out, s, t, cur, prev)
+	return r.finish(ctx, t.Name, out, s, t, cur, failing)
+}
+
+// holding is the version whose masked key is masked, or the zero Version.
+func holding(masked string, versions ...Version) Version {
+	for _, v := range versions {
+		if masked != "" && v.Exists && v.ParseErr == nil && v.Value.MaskedKey() == masked {
+			return v
+		}
+	}
+	return Version{}
 }
 
 // finish logs the outcome and sends the (debounced) alert.
-func (r *Reactor) finish(ctx context.Context, alertKey string, out Outcome, s Signal, t config.Target, cur, prev Version) (Outcome, error) {
+// cur is the current version now; failing held the reported key when the
+// decision was made.
+func (r *Reactor) finish(ctx context.Context, alertKey string, out Outcome, s Signal, t config.Target, cur, failing Version) (Outcome, error) {
 	attrs := []any{slog.String("target", out.Target), slog.String("action", string(out.Decision.Action)),
 		slog.String("key", s.Key), slog.String("keyMatch", string(out.Decision.Key)), slog.String("reason", out.Decision.Reason),
 		slog.String("source", s.Source), slog.String("observer", s.Observer)}
@@ -151,7 +166,7 @@ func (r *Reactor) finish(ctx context.Context, alertKey string, out Outcome, s Si
 	if !send {
 		return out, nil
 	}
-	subject, body := Alert(r.Now(), s, out, t, cur, prev, suppressed, r.window())
+	subject, body := Alert(r.Now(), s, out, t, cur, failing, suppressed, r.window())
 	_, err := r.Topic.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(r.TopicArn), Subject: aws.String(subject), Message: aws.String(body)})
 	if err != nil {
 		r.releaseAlert(alertKey, suppressed)
