@@ -71,6 +71,15 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, failing V
 			short = "rotation needed"
 		}
 	case Stale:
+		if out.Decision.Replaced && cur.Exists && cur.ParseErr == nil {
+			// This may be the only alert about that rotation (its own
+			// failed to publish and Lambda retried the report), so it
+			// names the rotation as the action taken.
+			action = fmt.Sprintf("rotated %s ago after ExpiredToken: version %s (key %s) replaced the failing key; no second rotation inside the %s window. The consumer must re-read the secret (AWSCURRENT)",
+				ago(now.Sub(cur.Value.Meta.IssuedAt)), shortID(cur.VersionID), cur.Value.MaskedKey(), window)
+			short = "rotated after ExpiredToken"
+			break
+		}
 		action = "no rotation: " + out.Decision.Reason + ". The consumer must re-read the secret (AWSCURRENT)"
 		short = "stale consumer"
 	case Recent:

@@ -57,6 +57,12 @@ type Decision struct {
 	Action Action
 	Key    KeyMatch
 	Reason string
+	// Replaced marks a Stale decision whose reported key was the current
+	// version until a rotation inside the window. That rotation is what
+	// was done about the failure — typically this reactor's own, seen
+	// again by a Lambda retry after its alert failed to publish — so the
+	// alert reports it as the action taken, not just a stale consumer.
+	Replaced bool
 }
 
 // Decide is pure so every rule is table-tested.
@@ -77,6 +83,12 @@ func Decide(now time.Time, t config.Target, s Signal, cur, prev Version, window 
 	recent := !cur.Value.Meta.IssuedAt.IsZero() && sinceIssue < window
 	switch key {
 	case KeyPrevious:
+		if recent {
+			// AWSPREVIOUS is the version the current one replaced, so the
+			// reported key was current until sinceIssue ago.
+			return Decision{Action: Stale, Key: key, Replaced: true,
+				Reason: fmt.Sprintf("the reported key was replaced %s ago; the current one is valid for %s more", ago(sinceIssue), ago(left))}
+		}
 		return Decision{Action: Stale, Key: key, Reason: fmt.Sprintf("the consumer uses the previous version; the current one is valid for %s more", ago(left))}
 	case KeyUnknown:
 		return Decision{Action: Unmatched, Key: key, Reason: "the reported key matches neither the current nor the previous version"}

@@ -99,27 +99,29 @@ func TestDecide(t *testing.T) {
 	prev := ver("ASIAPREVIOUSKEY00002", -100*time.Minute, -40*time.Minute)
 	curKey, prevKey := secretfmt.Mask("ASIACURRENTKEY000001"), secretfmt.Mask("ASIAPREVIOUSKEY00002")
 	cases := []struct {
-		why    string
-		key    string
-		cur    Version
-		action Action
-		match  KeyMatch
+		why      string
+		key      string
+		cur      Version
+		action   Action
+		match    KeyMatch
+		replaced bool
 	}{
-		{"the current key near expiry forces a rotation", curKey, cur, Force, KeyCurrent},
-		{"the current key already expired forces a rotation", curKey, ver("ASIACURRENTKEY000001", -61*time.Minute, -time.Minute), Force, KeyCurrent},
-		{"a missing current version forces a rotation", prevKey, Version{}, Force, KeyPrevious},
-		{"a garbage current version forces a rotation, whatever key is reported", prevKey, Version{Exists: true, ParseErr: secretfmt.ErrInvalid}, Force, KeyPrevious},
-		{"an older key while the current is valid is a stale consumer, no rotation", prevKey, curFresh, Stale, KeyPrevious},
-		{"the current key with plenty left points at the consumer's clock", curKey, curFresh, Inform, KeyCurrent},
-		{"an unknown key is alert-only", secretfmt.Mask("ASIASOMEOTHERKEY0003"), curFresh, Unmatched, KeyUnknown},
-		{"no key, fresh current rotated a minute ago: already rotated", "", curJust, Recent, KeyNone},
-		{"no key, current valid for long: the consumer holds an old copy", "", curFresh, Stale, KeyNone},
-		{"no key, current near expiry: rotate", "", cur, Force, KeyNone},
+		{"the current key near expiry forces a rotation", curKey, cur, Force, KeyCurrent, false},
+		{"the current key already expired forces a rotation", curKey, ver("ASIACURRENTKEY000001", -61*time.Minute, -time.Minute), Force, KeyCurrent, false},
+		{"a missing current version forces a rotation", prevKey, Version{}, Force, KeyPrevious, false},
+		{"a garbage current version forces a rotation, whatever key is reported", prevKey, Version{Exists: true, ParseErr: secretfmt.ErrInvalid}, Force, KeyPrevious, false},
+		{"an older key while the current is valid is a stale consumer, no rotation", prevKey, curFresh, Stale, KeyPrevious, false},
+		{"an older key replaced inside the window: no second rotation, and the one that replaced it is the action to report", prevKey, curJust, Stale, KeyPrevious, true},
+		{"the current key with plenty left points at the consumer's clock", curKey, curFresh, Inform, KeyCurrent, false},
+		{"an unknown key is alert-only", secretfmt.Mask("ASIASOMEOTHERKEY0003"), curFresh, Unmatched, KeyUnknown, false},
+		{"no key, fresh current rotated a minute ago: already rotated", "", curJust, Recent, KeyNone, false},
+		{"no key, current valid for long: the consumer holds an old copy", "", curFresh, Stale, KeyNone, false},
+		{"no key, current near expiry: rotate", "", cur, Force, KeyNone, false},
 	}
 	for _, c := range cases {
 		d := Decide(now, tg, Signal{Key: c.key}, c.cur, prev, DefaultWindow)
-		if d.Action != c.action || d.Key != c.match || d.Reason == "" {
-			t.Errorf("%s: got %+v, want %s / %s", c.why, d, c.action, c.match)
+		if d.Action != c.action || d.Key != c.match || d.Replaced != c.replaced || d.Reason == "" {
+			t.Errorf("%s: got %+v, want %s / %s / replaced %v", c.why, d, c.action, c.match, c.replaced)
 		}
 	}
 }
