@@ -176,9 +176,12 @@ func (r *Reactor) finish(ctx context.Context, alertKey string, out Outcome, s Si
 	return out, nil
 }
 
-// claimAlert allows one alert per key per window. A rotation that happened
-// always alerts: Secrets Manager's state already limits those to one per
-// window, and it is the alert a human most needs.
+// claimAlert allows one alert per key per window, except that a rotation
+// this reactor just made always alerts (and starts a new window): it is
+// the alert a human most needs, and Secrets Manager's state already limits
+// rotations to one per target per window. So one window can carry two
+// alerts for a target: a non-rotation one, then the rotation's.
+// docs/reaction.md states the same; TestAlertDebounce pins it.
 func (r *Reactor) claimAlert(key string, rotated bool) (bool, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
