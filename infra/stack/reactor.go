@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -20,7 +19,6 @@ import (
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/logwatch"
-	"github.com/stsrotator/stsrotator/shared/reaction"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
@@ -144,27 +142,11 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 		MaxEventAge:                  awscdk.Duration_Seconds(jsii.Number(ReactorMaxEventAge.Seconds())),
 		RetryAttempts:                jsii.Number(2),
 	})
-	s.onlyAWSSources()
 	s.WireExpiredTokenReactor(awseventstargets.NewLambdaFunction(r.Function, nil))
 	s.alarm("ReactorErrors", r.Function.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
 		1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
 		"The ExpiredToken reactor failed after Lambda's retries: reports may have gone unanswered. Its log group says why.")
 	return r
-}
-
-// onlyAWSSources limits every shard's CloudTrail rule to aws.* sources.
-// Without it anyone allowed to PutEvents on the default bus could send a
-// custom event with CloudTrail's detail-type and a target role's ARN and
-// force rotations; PutEvents refuses aws.* sources to everyone but AWS
-// services, so the prefix makes the rule unspoofable without naming (and
-// one day missing) the services CloudTrail reports for. A prefix, not a
-// list of aws.<service> sources, for that reason.
-func (s *Service) onlyAWSSources() {
-	for _, sh := range s.Shards {
-		for _, rule := range sh.CloudTrailRules {
-			rule.AddEventPattern(&awsevents.EventPattern{Source: awsevents.Match_Prefix(jsii.String(reaction.CloudTrailSourcePrefix))})
-		}
-	}
 }
 
 // AddLogWatch subscribes the log watcher (codeDir: bootstrap and the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/reaction"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
@@ -178,7 +179,14 @@ func (sh *Shard) cloudTrailRules() {
 		sh.CloudTrailRules = append(sh.CloudTrailRules, awsevents.NewRule(sh.Stack, jsii.String(id), &awsevents.RuleProps{
 			Description: jsii.String("AWS API calls refused with an expired token, made with a session of a target role of this shard"),
 			EventPattern: &awsevents.EventPattern{
-				DetailType: jsii.Strings("AWS API Call via CloudTrail"),
+				// Only aws.* sources: anyone allowed to PutEvents on the default
+				// bus could otherwise send CloudTrail's detail-type with a target
+				// role's ARN and force rotations. PutEvents refuses aws.* sources
+				// to everyone but AWS services, so the prefix makes the rule
+				// unspoofable without naming (and one day missing) the services
+				// CloudTrail reports for.
+				Source:     awsevents.Match_Prefix(jsii.String(reaction.CloudTrailSourcePrefix)),
+				DetailType: jsii.Strings(reaction.DetailTypeCloudTrail),
 				Detail: &map[string]any{
 					"errorCode": ExpiredTokenErrorCodes,
 					"userIdentity": map[string]any{
