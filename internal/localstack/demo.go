@@ -9,6 +9,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/reaction"
+	"github.com/stsrotator/stsrotator/shared/rotation"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
@@ -45,6 +46,9 @@ type Result struct {
 // Demo runs the script: mint everything, pass refreshBefore so the tick
 // rotates, report the current key near expiry (forced rotation + alert),
 // then report a stale key (alert only). t0 is when the command started.
+// The functions' clock stays where the script moved it (47 min ahead with
+// the example config): it never runs backwards, so what comes next sees
+// the versions the script wrote age as they would.
 func Demo(ctx context.Context, s *Stack, out io.Writer, t0 time.Time) (Result, error) {
 	n := &Narrator{Out: out, Stack: s}
 	var res Result
@@ -150,6 +154,24 @@ func (n *Narrator) alert(ctx context.Context) (string, error) {
 		fmt.Fprintf(n.Out, "    │ %s\n", line)
 	}
 	return text, nil
+}
+
+// Sweep is one schedule tick, narrated: what `make local` does at every
+// tick once the script is done.
+func (n *Narrator) Sweep(ctx context.Context) (rotation.Summary, error) {
+	sum, err := n.Stack.Tick(ctx)
+	if err != nil {
+		n.Say("tick failed: %v", err)
+		return sum, err
+	}
+	n.Say("tick: %d rotated, %d fresh, %d failed", len(sum.Rotated), sum.Fresh, len(sum.Failed))
+	for _, r := range sum.Rotated {
+		n.Say("  rotated %s: %s → new key %s", r.Target, r.Reason, r.Key)
+	}
+	for _, r := range sum.Failed {
+		n.Say("  failed %s: %s", r.Target, r.Reason)
+	}
+	return sum, nil
 }
 
 // Status prints the status table.

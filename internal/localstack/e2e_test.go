@@ -56,8 +56,9 @@ func TestMain(m *testing.M) {
 // The same path as `make local`, without a terminal and with a fast clock:
 // synth → start → all minted → past refreshBefore the tick rotates → a
 // report for the current key forces a rotation and an alert → a report
-// for a stale key alerts only → credential-process's output works with
-// the SDK's processcreds provider → nothing is left behind.
+// for a stale key alerts only → the clock keeps moving forward and every
+// target is rotated before it expires → credential-process's output works
+// with the SDK's processcreds provider → nothing is left behind.
 func TestLocalStackEndToEnd(t *testing.T) {
 	root := awstest.RepoRoot(t)
 	asm := synthesized(t)
@@ -101,6 +102,8 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		}
 	}
 
+	keepsRotating(ctx, t, s)
+
 	// The SDK's own credential_process provider runs the real CLI.
 	for _, kv := range s.ClientEnv() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -136,10 +139,12 @@ func TestLocalStackEndToEnd(t *testing.T) {
 			t.Errorf("function process %d is still running after shutdown", pid)
 		}
 	}
-	if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
-		t.Errorf("port %d is still taken after shutdown: %v", port, err)
-	} else {
-		_ = l.Close()
+	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", port), strings.TrimPrefix(s.shift.URL, "http://")} {
+		if l, err := net.Listen("tcp", addr); err != nil {
+			t.Errorf("%s is still taken after shutdown: %v", addr, err)
+		} else {
+			_ = l.Close()
+		}
 	}
 	// Nothing else writes into work in this test, so whatever is there
 	// is the stack's: the host binaries it built, its dev clock.
@@ -151,6 +156,63 @@ func TestLocalStackEndToEnd(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("the stack left %v in its work dir %s after shutdown (built binaries or the dev clock)", names, work)
+	}
+}
+
+// keepsRotating is `make local` once the script is done: the functions'
+// clock keeps the lead the script gave it, a tick runs at once and then
+// one per schedule period. Moving the clock forward a period at a time
+// (the wall clock's part, which a test cannot wait for) for 150 minutes,
+// every target's current credentials must be valid before every tick,
+// i.e. each is rotated before it expires, and each at least twice, so the
+// check cannot pass on a clock that did not move.
+func keepsRotating(ctx context.Context, t *testing.T, s *Stack) {
+	t.Helper()
+	lead := s.Offset()
+	if err := s.SetClock(0); err == nil {
+		t.Errorf("SetClock(0) after the script turned the functions' clock back from %s ahead: the script's versions now look issued in the future", lead)
+		return
+	}
+	every := s.Assembly.Lanes[0].Every
+	const horizon = 150 * time.Minute
+	var narration bytes.Buffer
+	n := &Narrator{Out: &narration, Stack: s}
+	rotations := map[string]int{}
+	for elapsed := time.Duration(0); elapsed <= horizon; elapsed += every {
+		if elapsed > 0 {
+			if err := s.Advance(every); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Validity only shrinks between ticks, so just before one is
+		// where a late rotation shows.
+		for _, r := range s.Status(ctx) {
+			switch {
+			case r.Err != nil:
+				t.Fatalf("%s after the script: read %s: %v", elapsed, r.Target, r.Err)
+			case r.Left <= 0:
+				t.Errorf("%s after the script (clock %s ahead), %s expired %s ago before a rotation: issued %s, expired %s",
+					elapsed, s.Offset(), r.Target, -r.Left, r.Issued.Format(time.RFC3339), r.Expires.Format(time.RFC3339))
+			}
+		}
+		sum, err := n.Sweep(ctx)
+		if err != nil {
+			t.Fatalf("%s after the script: %v", elapsed, err)
+		}
+		for _, r := range sum.Failed {
+			t.Errorf("%s after the script: %s failed: %s", elapsed, r.Target, r.Reason)
+		}
+		for _, r := range sum.Rotated {
+			rotations[r.Target]++
+		}
+	}
+	for _, tg := range s.Config.Targets {
+		if rotations[tg.Name] < 2 {
+			t.Errorf("%s was rotated %d times in %s after the script; its %s sessions need at least 2", tg.Name, rotations[tg.Name], horizon, tg.Duration)
+		}
+	}
+	if t.Failed() {
+		t.Logf("after the script:\n%s", narration.String())
 	}
 }
 

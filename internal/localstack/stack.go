@@ -60,12 +60,14 @@ type Stack struct {
 	clockFile string
 	binDir    string
 	cli       string
-	lanes     []*emulator.Process
-	reactor   *emulator.Process
-	topicArn  string
-	queueURL  string
-	mu        sync.Mutex
-	offset    time.Duration
+	// shift is the functions' AWS endpoint (see expiryShift).
+	shift    *expiryShift
+	lanes    []*emulator.Process
+	reactor  *emulator.Process
+	topicArn string
+	queueURL string
+	mu       sync.Mutex
+	offset   time.Duration
 }
 
 // ReactorName is the local name of the reactor function.
@@ -126,7 +128,14 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, err
 	}
 
-	common := []string{lambdaenv.VerifyMode + "=" + string(rotation.VerifyCaller), lambdaenv.DevClockFile + "=" + s.clockFile}
+	if s.shift, err = newExpiryShift(s.Endpoint, s.Offset, opts.FunctionLog); err != nil {
+		return nil, err
+	}
+	// emulator.Run points the Runtime API and AWS_ENDPOINT_URL at kumo;
+	// the later AWS_ENDPOINT_URL here wins (os/exec keeps the last of
+	// duplicate keys), so only the functions' AWS calls take the shift.
+	common := []string{lambdaenv.VerifyMode + "=" + string(rotation.VerifyCaller), lambdaenv.DevClockFile + "=" + s.clockFile,
+		"AWS_ENDPOINT_URL=" + s.shift.URL}
 	lc := lambda.NewFromConfig(s.aws)
 	for _, l := range asm.Lanes {
 		env := append([]string{"LAMBDA_TASK_ROOT=" + l.AssetDir}, common...)
@@ -216,18 +225,41 @@ func buildAll(root, dir string) (map[string]string, error) {
 }
 
 // SetClock moves every function's clock to the wall clock plus offset.
+// It never moves it back: the versions already written carry IssuedAt on
+// the functions' clock, and the engine's one-write-per-10-minutes guard
+// would read them as written in the future and hold their rotation back,
+// past expiry for a short session.
 func (s *Stack) SetClock(offset time.Duration) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if offset < s.offset {
+		return fmt.Errorf("the functions' clock runs %s ahead; moving it to %s ahead would turn it back, and it only moves forward", s.offset, offset)
+	}
+	// Written under the lock, so the file and Now never disagree for
+	// longer than the rename takes.
+	if err := lambdaenv.SetDevClock(s.clockFile, offset); err != nil {
+		return fmt.Errorf("set the dev clock: %w", err)
+	}
 	s.offset = offset
-	s.mu.Unlock()
-	return lambdaenv.SetDevClock(s.clockFile, offset)
+	return nil
+}
+
+// Advance moves every function's clock d further ahead: what the wall
+// clock does over d, in a test that cannot wait for it.
+func (s *Stack) Advance(d time.Duration) error {
+	return s.SetClock(s.Offset() + d)
+}
+
+// Offset is how far the functions' clock runs ahead of the wall clock.
+func (s *Stack) Offset() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.offset
 }
 
 // Now is the functions' current time.
 func (s *Stack) Now() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return time.Now().Add(s.offset)
+	return time.Now().Add(s.Offset())
 }
 
 // Tick does what the schedules do: invoke every lane with its input.
@@ -357,6 +389,11 @@ func (s *Stack) Close() error {
 		}
 		if err := p.Stop(); err != nil {
 			errs = append(errs, err.Error())
+		}
+	}
+	if s.shift != nil {
+		if err := s.shift.Close(); err != nil {
+			errs = append(errs, fmt.Sprintf("functions' AWS endpoint: %v", err))
 		}
 	}
 	if s.server != nil {
