@@ -41,7 +41,23 @@ type fixture struct {
 var (
 	exampleOnce, bigOnce sync.Once
 	exampleFx, bigFx     *fixture
+	// tmpDirs are the fixtures' staging and cdk.out directories; they live
+	// as long as the cached fixtures, so TestMain removes them.
+	tmpDirs []string
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	// Stops the jsii Node process and removes the runtime it unpacked.
+	jsii.Close()
+	for _, d := range tmpDirs {
+		if err := os.RemoveAll(d); err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: remove the fixture's %s: %v\n", d, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // example is the repository's stsrotator.yaml, as `make synth` deploys it.
 func example(t *testing.T) *fixture {
@@ -91,6 +107,7 @@ func build(file string, src []byte) (fx *fixture) {
 		fx.buildErr = err
 		return fx
 	}
+	tmpDirs = append(tmpDirs, tmp)
 	bin := filepath.Join(tmp, "bin")
 	if err := os.WriteFile(bin, []byte("not a real binary: the stack only hashes it"), 0o755); err != nil {
 		fx.buildErr = err
