@@ -17,13 +17,20 @@ import (
 // function packages a deploy would create.
 type Assembly struct {
 	Dir     string
-	Secrets []string
+	Secrets []Secret
 	Rules   []Rule
 	Lanes   []Lane
 	Topics  []string
 	// ReactorDir is the reactor's function package (bootstrap, config,
 	// routes to the lanes).
 	ReactorDir string
+}
+
+// Secret is a secret as synthesized: its name and tags (the stack's own
+// stsrotator:* tags, which `stsrotator status` lists by, and the config's).
+type Secret struct {
+	Name string
+	Tags map[string]string
 }
 
 // Rule is an EventBridge rule as synthesized.
@@ -88,11 +95,18 @@ func LoadAssembly(dir string) (*Assembly, error) {
 			r := t.Resources[id]
 			switch r.Type {
 			case "AWS::SecretsManager::Secret":
-				var p struct{ Name string }
-				if err := json.Unmarshal(r.Properties, &p); err != nil || p.Name == "" {
-					return nil, fmt.Errorf("%s: secret %s has no literal Name", base, id)
+				var p struct {
+					Name string
+					Tags []struct{ Key, Value string }
 				}
-				a.Secrets = append(a.Secrets, p.Name)
+				if err := json.Unmarshal(r.Properties, &p); err != nil || p.Name == "" {
+					return nil, fmt.Errorf("%s: secret %s has no literal Name and Tags (%v)", base, id, err)
+				}
+				sec := Secret{Name: p.Name, Tags: map[string]string{}}
+				for _, tg := range p.Tags {
+					sec.Tags[tg.Key] = tg.Value
+				}
+				a.Secrets = append(a.Secrets, sec)
 			case "AWS::Events::Rule":
 				var p struct {
 					EventPattern json.RawMessage

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
 // TestMain is awstest.MainWithKumoPort plus one step: the assembly the
@@ -119,6 +120,19 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	}
 	for _, tg := range s.Config.Targets {
 		_, _ = env.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(tg.SecretName)})
+		// Created as the deployed stack creates it: with the tags
+		// `stsrotator status` finds managed secrets by.
+		d, err := env.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(tg.SecretName)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tags := map[string]string{}
+		for _, kv := range d.Tags {
+			tags[aws.ToString(kv.Key)] = aws.ToString(kv.Value)
+		}
+		if tags[rotation.TagManagedBy] != rotation.ManagedBy || tags[rotation.TagTarget] != tg.Name {
+			t.Errorf("secret %s has tags %v, want the stack's %s and %s", tg.SecretName, tags, rotation.TagManagedBy, rotation.TagTarget)
+		}
 	}
 	if leaks := awstest.Leaks(narration.Bytes()); len(leaks) > 0 {
 		t.Fatalf("the narration shows secret material: %v", leaks)

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -119,9 +122,13 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 
 	// Secrets as the stack creates them: named, with no value yet.
 	sm := secretsmanager.NewFromConfig(s.aws)
-	for _, name := range asm.Secrets {
-		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), Description: aws.String("stsrotator (local)")}); err != nil {
-			return nil, fmt.Errorf("create secret %s: %w", name, err)
+	for _, sec := range asm.Secrets {
+		in := &secretsmanager.CreateSecretInput{Name: aws.String(sec.Name), Description: aws.String("stsrotator (local)")}
+		for _, k := range slices.Sorted(maps.Keys(sec.Tags)) {
+			in.Tags = append(in.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(sec.Tags[k])})
+		}
+		if _, err := sm.CreateSecret(ctx, in); err != nil {
+			return nil, fmt.Errorf("create secret %s: %w", sec.Name, err)
 		}
 	}
 	if err := s.alertInbox(ctx); err != nil {
