@@ -50,6 +50,10 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(PKGS)
 
 ## fuzz: each fuzz target for FUZZTIME (CI runs them briefly)
+# FUZZTIME is a duration (10s) or an execution count (20000x). CI uses a
+# count: with a duration, Go 1.26's fuzz coordinator can report its own
+# deadline as a failure ("context deadline exceeded", no crasher written;
+# go.dev/issue/75804, fixed in Go 1.27).
 FUZZTIME ?= 10s
 fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' --exclude-dir=node_modules '^func Fuzz' .); do \
