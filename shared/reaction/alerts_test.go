@@ -3,22 +3,16 @@ package reaction
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
-	"github.com/stsrotator/stsrotator/shared/config"
-	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
-	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
 // inbox is a Publisher that records what it published and refuses the
@@ -122,124 +116,77 @@ func TestRotationAlertSurvivesFailedPublish(t *testing.T) {
 	}
 }
 
-// memSecrets is Secrets Manager reduced to the two stages the reactor
-// reads, so a test can set any history at any simulated time.
-type memSecrets struct {
-	mu       sync.Mutex
-	cur, old Version
-}
-
-func (m *memSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	v := m.cur
-	if aws.ToString(in.VersionStage) == "AWSPREVIOUS" {
-		v = m.old
-	}
-	body, err := secretfmt.Marshal(v.Value)
-	if err != nil {
-		return nil, err
-	}
-	return &secretsmanager.GetSecretValueOutput{VersionId: aws.String(v.VersionID), SecretString: aws.String(string(body))}, nil
-}
-
-// Rotate makes the rotator's write: a new current version, the old one
-// previous.
-func (m *memSecrets) Rotate(now time.Time, id string) Version {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.old, m.cur = m.cur, memVersion(id, now, now.Add(time.Hour))
-	return m.cur
-}
-
-func memVersion(id string, issued, expires time.Time) Version {
-	return Version{Exists: true, VersionID: id, Value: secretfmt.Value{AccessKeyID: "ASIAMEMORYKEY000" + id, SecretAccessKey: "s", SessionToken: "t",
-		Expiration: expires.UTC().Truncate(time.Second), Meta: secretfmt.Metadata{IssuedAt: issued.UTC().Truncate(time.Second)}}}
-}
-
-// memRotator rotates memSecrets as a forced rotator invocation would.
-type memRotator struct {
-	secrets *memSecrets
-	now     func() time.Time
-	n       int
-}
-
-func (r *memRotator) Rotate(_ context.Context, t config.Target, _ string) (rotation.Result, error) {
-	r.n++
-	v := r.secrets.Rotate(r.now(), fmt.Sprintf("%04d", 100+r.n))
-	return rotation.Result{Target: t.Name, Outcome: rotation.Rotated, VersionID: v.VersionID, Key: v.Value.MaskedKey(), Expires: v.Value.Expiration}, nil
-}
-
 // Pins the alert debounce as docs/reaction.md states it: one alert per
 // target per window, the suppressed count carried by the next one, with
 // one exception — the alert of a rotation the reactor just made always
 // goes out, so a window can carry a non-rotation alert and then the
 // rotation's (rotations themselves are limited to one per window).
 func TestAlertDebounce(t *testing.T) {
-	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	type step struct {
-		after time.Duration // since start
-		key   string        // "old" or "cur": whichever is AWSPREVIOUS / AWSCURRENT at the start
+		after time.Duration // since the second version was written
+		key   string        // "v1" or "v2": the first and second version's keys
 		alert bool
 		// suppressed is the count the alert carries.
 		suppressed int
 		subject    string
 	}
 	cases := []struct {
-		why string
-		// curIssued and curLeft place the current version at the start.
-		curIssued, curLeft time.Duration
-		steps              []step
-		rotations          int
+		why   string
+		steps []step
+		// rotations is how many forced rotations the reports cause.
+		rotations int
 	}{
-		{"a stale alert then a forced rotation in one window: exactly 2 alerts, later reports held back",
-			45 * time.Minute, 15 * time.Minute, []step{
-				{0, "old", true, 0, "stale consumer"},
-				{time.Minute, "cur", true, 0, "rotated after ExpiredToken"}, // the exception: inside the stale alert's window
-				{2 * time.Minute, "cur", false, 0, ""},                      // now the previous version: stale, held back
-				{3 * time.Minute, "old", false, 0, ""},                      // now no known version: held back too
-			}, 1},
-		{"two stale reports in one window: 1 alert, and the next window's alert counts the one held back",
-			10 * time.Minute, 50 * time.Minute, []step{
-				{0, "old", true, 0, "stale consumer"},
-				{time.Minute, "old", false, 0, ""},
-				{DefaultWindow, "old", true, 1, "stale consumer"},
-			}, 0},
+		{"a stale alert then a forced rotation in one window: exactly 2 alerts, later reports held back", []step{
+			{34 * time.Minute, "v1", true, 0, "stale consumer"},             // v2 has 15m left: due, but v1 is the stale key
+			{35 * time.Minute, "v2", true, 0, "rotated after ExpiredToken"}, // the exception: inside the stale alert's window
+			{36 * time.Minute, "v2", false, 0, ""},                          // now the previous version: held back
+			{37 * time.Minute, "v1", false, 0, ""},                          // now no known version: held back too
+		}, 1},
+		{"two stale reports in one window: 1 alert, and the next window's alert counts the one held back", []step{
+			{10 * time.Minute, "v1", true, 0, "stale consumer"},
+			{11 * time.Minute, "v1", false, 0, ""},
+			{10*time.Minute + DefaultWindow, "v1", true, 1, "stale consumer"},
+		}, 0},
 	}
 	for _, c := range cases {
-		clk := awstest.NewClock(start)
-		mem := &memSecrets{old: memVersion("0001", start.Add(-c.curIssued-time.Hour), start.Add(-c.curIssued)),
-			cur: memVersion("0002", start.Add(-c.curIssued), start.Add(c.curLeft))}
-		keys := map[string]string{"old": mem.old.Value.MaskedKey(), "cur": mem.cur.Value.MaskedKey()}
-		cfg, err := config.Parse("t.yaml", []byte("targets:\n  - name: app\n    roleArn: arn:aws:iam::000000000000:role/App\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rot := &memRotator{secrets: mem, now: clk.Now}
-		box := &inbox{}
-		r := &Reactor{Config: cfg, Secrets: mem, Rotator: rot, Topic: box, Now: clk.Now, Log: awstest.Logger(nil), Emit: metrics.NewWriter(io.Discard, clk.Now)}
-		for i, st := range c.steps {
-			clk.Add(start.Add(st.after).Sub(clk.Now()))
-			out, err := r.React(context.Background(), Signal{Source: FromConsumer, Target: "app", Key: keys[st.key], ErrorCode: "ExpiredToken", Observer: "t"})
-			if err != nil {
-				t.Fatalf("%s: step %d: %v", c.why, i, err)
+		t.Run(c.why, func(t *testing.T) {
+			// kumo's STS stamps Expiration on the wall clock: v1 and v2 both
+			// expire about an hour after the fixture's start.
+			f := newFixture(t, 1)
+			tg := f.cfg.Targets[0]
+			keys := map[string]string{"v1": f.currentKey(t, tg)}
+			f.clk.Add(11 * time.Minute) // past the 10-minute write guard
+			if r := f.engine.Rotate(awstest.Context(t), tg, rotation.Request{Force: true, Why: "test"}); r.Outcome != rotation.Rotated {
+				t.Fatalf("second version: %+v", r)
 			}
-			if out.Alerted != st.alert || out.Suppressed != st.suppressed {
-				t.Errorf("%s: step %d (%s key at +%s, %s): alerted %v with %d suppressed, want %v with %d",
-					c.why, i, st.key, st.after, out.Decision.Action, out.Alerted, out.Suppressed, st.alert, st.suppressed)
+			keys["v2"] = f.currentKey(t, tg)
+			written := f.clk.Now()
+			box := &inbox{next: f.reactor.Topic}
+			f.reactor.Topic = box
+			before := f.versions(t, tg)
+			for i, st := range c.steps {
+				f.clk.Add(written.Add(st.after).Sub(f.clk.Now()))
+				out, err := f.reactor.React(awstest.Context(t), Signal{Source: FromConsumer, Target: tg.Name, Key: keys[st.key], ErrorCode: "ExpiredToken", ObservedAt: f.clk.Now(), Observer: "t"})
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if out.Alerted != st.alert || out.Suppressed != st.suppressed {
+					t.Errorf("step %d (%s key at +%s, %s): alerted %v with %d suppressed, want %v with %d",
+						i, st.key, st.after, out.Decision.Action, out.Alerted, out.Suppressed, st.alert, st.suppressed)
+				}
+				if subjects, _ := box.sent(); st.alert && len(subjects) > 0 && !strings.HasSuffix(subjects[len(subjects)-1], "— "+st.subject) {
+					t.Errorf("step %d: subject %q, want the %q alert", i, subjects[len(subjects)-1], st.subject)
+				}
 			}
-			if subjects, _ := box.sent(); st.alert && len(subjects) > 0 && !strings.HasSuffix(subjects[len(subjects)-1], "— "+st.subject) {
-				t.Errorf("%s: step %d: subject %q, want the %q alert", c.why, i, subjects[len(subjects)-1], st.subject)
+			want := 0
+			for _, st := range c.steps {
+				if st.alert {
+					want++
+				}
 			}
-		}
-		want := 0
-		for _, st := range c.steps {
-			if st.alert {
-				want++
+			if subjects, _ := box.sent(); len(subjects) != want || f.versions(t, tg)-before != c.rotations {
+				t.Errorf("%d alerts and %d rotations, want %d and %d: %q", len(subjects), f.versions(t, tg)-before, want, c.rotations, subjects)
 			}
-		}
-		if subjects, _ := box.sent(); len(subjects) != want || rot.n != c.rotations {
-			t.Errorf("%s: %d alerts and %d rotations, want %d and %d: %q", c.why, len(subjects), rot.n, want, c.rotations, subjects)
-		}
+		})
 	}
 }
