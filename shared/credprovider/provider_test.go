@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
@@ -38,52 +36,72 @@ func value(n int, expires, refreshAt time.Time) secretfmt.Value {
 	}
 }
 
-// fakeReader serves whatever the test last set, counting reads.
-type fakeReader struct {
-	mu    sync.Mutex
-	body  string
-	err   error
-	calls int
+// kumoSecret is one secret on kumo that a test rewrites or breaks at will;
+// the Env's recording transport counts the provider's reads.
+type kumoSecret struct {
+	tb      testing.TB
+	env     *awstest.Env
+	id      string
+	created bool
+
+	mu sync.Mutex
+	// failing is the error code every GetSecretValue is answered with
+	// until the next set; "" sends reads to kumo.
+	failing string
 }
 
-func (f *fakeReader) set(v secretfmt.Value) {
-	b, err := secretfmt.Marshal(v)
-	if err != nil {
-		panic(err)
+// newKumoSecret starts its own Env, so faults a test injects on another
+// Env's transport (STS refusing every call, say) never reach its reads.
+// The secret does not exist until the first set.
+func newKumoSecret(tb testing.TB) *kumoSecret {
+	tb.Helper()
+	k := &kumoSecret{tb: tb, env: awstest.Start(tb)}
+	k.id = k.env.Unique("stsrotator/app")
+	// Installed once, before any request, and switched under k.mu, so the
+	// provider's own read goroutine never races a test step.
+	k.env.Transport.Fault = func(op string, _ []byte) *http.Response {
+		k.mu.Lock()
+		code := k.failing
+		k.mu.Unlock()
+		if op != "GetSecretValue" || code == "" {
+			return nil
+		}
+		return awstest.JSONError(http.StatusBadRequest, code, "User is not authorized to perform secretsmanager:GetSecretValue on "+k.id)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.body, f.err = string(b), nil
-	awstest.Remember(b)
+	return k
 }
 
-func (f *fakeReader) fail(err error) { f.mu.Lock(); defer f.mu.Unlock(); f.err = err }
-
-func (f *fakeReader) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	if f.err != nil {
-		return nil, f.err
-	}
-	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.body), VersionId: aws.String(fmt.Sprint("v", f.calls))}, nil
+// set writes v as the secret's current version (creating the secret the
+// first time) and clears any injected read failure.
+func (k *kumoSecret) set(v secretfmt.Value) {
+	k.tb.Helper()
+	k.mu.Lock()
+	k.failing = ""
+	k.mu.Unlock()
+	putSecret(k.tb, k.env, k.id, v, !k.created)
+	k.created = true
 }
 
-func (f *fakeReader) n() int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls }
+// fail answers every GetSecretValue with an AWS error of code until the
+// next set. Use a code the SDK does not retry, such as
+// AccessDeniedException (a consumer that lost access), so read counts stay
+// exact.
+func (k *kumoSecret) fail(code string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.failing = code
+}
 
-type notFound struct{}
-
-func (notFound) Error() string                 { return "ResourceNotFoundException: no such secret" }
-func (notFound) ErrorCode() string             { return "ResourceNotFoundException" }
-func (notFound) ErrorMessage() string          { return "no such secret" }
-func (notFound) ErrorFault() smithy.ErrorFault { return smithy.FaultClient }
+// n is how many GetSecretValue requests the provider has made.
+func (k *kumoSecret) n() int { return k.env.Transport.Calls("GetSecretValue") }
 
 func TestRetrieve(t *testing.T) {
 	exp, hint := t0.Add(time.Hour), t0.Add(40*time.Minute)
 	type step struct {
 		advance time.Duration
 		set     *secretfmt.Value
-		fail    error
+		// fail is the error code reads get from this step on (until a set).
+		fail string
 		// wantKey is the key served, or "" for an error containing wantErr.
 		wantKey string
 		wantErr string
@@ -109,13 +127,13 @@ func TestRetrieve(t *testing.T) {
 		}},
 		{"a failed re-read keeps serving unexpired credentials, and waits before asking again", []step{
 			{set: &v1, wantKey: v1.AccessKeyID, reads: 1},
-			{advance: 41 * time.Minute, fail: errors.New("connection reset"), wantKey: v1.AccessKeyID, reads: 2},
+			{advance: 41 * time.Minute, fail: "AccessDeniedException", wantKey: v1.AccessKeyID, reads: 2},
 			{advance: 10 * time.Second, wantKey: v1.AccessKeyID, reads: 2},
 			{advance: 20 * time.Second, wantKey: v1.AccessKeyID, reads: 3},
 		}},
 		{"expired credentials are never returned, even when the re-read fails", []step{
 			{set: &v1, wantKey: v1.AccessKeyID, reads: 1},
-			{advance: time.Hour, fail: errors.New("connection reset"), wantErr: "connection reset", reads: 2},
+			{advance: time.Hour, fail: "AccessDeniedException", wantErr: "AccessDenied", reads: 2},
 		}},
 		{"a rotator that is late is asked again only every retry interval", []step{
 			{advance: 50 * time.Minute, set: &v1, wantKey: v1.AccessKeyID, reads: 1},
@@ -126,20 +144,21 @@ func TestRetrieve(t *testing.T) {
 			{set: &expired, wantErr: "expired at", reads: 1},
 		}},
 		{"a missing secret is ErrNotFound", []step{
-			{fail: notFound{}, wantErr: ErrNotFound.Error(), reads: 1},
+			// Never created: kumo answers ResourceNotFoundException.
+			{wantErr: ErrNotFound.Error(), reads: 1},
 		}},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
 			clk := awstest.NewClock(t0)
-			api := &fakeReader{}
-			p := New(api, "app", WithClock(clk.Now))
+			api := newKumoSecret(t)
+			p := New(api.env.Secrets, "app", WithSecretID(api.id), WithClock(clk.Now))
 			for i, s := range c.steps {
 				clk.Add(s.advance)
 				if s.set != nil {
 					api.set(*s.set)
 				}
-				if s.fail != nil {
+				if s.fail != "" {
 					api.fail(s.fail)
 				}
 				got, err := p.Retrieve(context.Background())
@@ -166,8 +185,8 @@ func TestRetrieve(t *testing.T) {
 // re-read on every refused call.
 func TestInvalidate(t *testing.T) {
 	clk := awstest.NewClock(t0)
-	api := &fakeReader{}
-	p := New(api, "app", WithClock(clk.Now))
+	api := newKumoSecret(t)
+	p := New(api.env.Secrets, "app", WithSecretID(api.id), WithClock(clk.Now))
 	v1, v2 := value(1, t0.Add(time.Hour), t0.Add(40*time.Minute)), value(2, t0.Add(time.Hour), t0.Add(40*time.Minute))
 	api.set(v1)
 	ctx := context.Background()
@@ -323,12 +342,17 @@ func TestConcurrentRetrieveAcrossRotation(t *testing.T) {
 	t.Logf("%d Retrieve calls over %d goroutines across one rotation: GetSecretValue per version %v", total.Load(), workers, counter.byV)
 }
 
+// cachedProvider has read its secret from kumo once and now serves it from
+// memory.
 func cachedProvider(tb testing.TB) *Provider {
-	api := &fakeReader{}
+	api := newKumoSecret(tb)
 	api.set(value(1, time.Now().Add(time.Hour), time.Now().Add(40*time.Minute)))
-	p := New(api, "app")
+	p := New(api.env.Secrets, "app", WithSecretID(api.id))
 	if _, err := p.Retrieve(context.Background()); err != nil {
 		tb.Fatal(err)
+	}
+	if n := api.n(); n != 1 {
+		tb.Fatalf("%d reads to fill the cache, want 1", n)
 	}
 	return p
 }

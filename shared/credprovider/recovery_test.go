@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -144,29 +143,12 @@ func TestExpiredTokenRecovery(t *testing.T) {
 	awstest.Logs.Write([]byte(got[0]))
 }
 
-// fakePutter records reports instead of sending them.
-type fakePutter struct {
-	mu   sync.Mutex
-	sent []events.ExpiredToken
-}
-
-func (f *fakePutter) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, e := range in.Entries {
-		d, err := events.ParseExpiredToken([]byte(aws.ToString(e.Detail)))
-		if err != nil {
-			return nil, err
-		}
-		f.sent = append(f.sent, d)
-	}
-	return &eventbridge.PutEventsOutput{Entries: []ebtypes.PutEventsResultEntry{{EventId: aws.String("e")}}}, nil
-}
-
 func TestReporterRateLimit(t *testing.T) {
+	env := awstest.Start(t)
+	bus, delivered := observedBus(t, env)
 	clk := awstest.NewClock(t0)
-	put := &fakePutter{}
-	r := &Reporter{API: put, Now: clk.Now, App: "a", Host: "h"}
+	r := &Reporter{API: env.EventBridge(), Bus: bus, Now: clk.Now, App: "a", Host: "h",
+		OnError: func(err error) { t.Errorf("report not published: %v", err) }}
 	report := func(target string) bool {
 		return r.Report(context.Background(), events.ExpiredToken{Target: target, ErrorCode: events.CodeExpiredToken})
 	}
@@ -188,10 +170,15 @@ func TestReporterRateLimit(t *testing.T) {
 		}
 	}
 	r.Wait()
-	if len(put.sent) != 3 {
-		t.Fatalf("sent %d reports, want 3", len(put.sent))
+	got := delivered()
+	if len(got) != 3 {
+		t.Fatalf("%d reports delivered on %s, want 3", len(got), bus)
 	}
-	for _, d := range put.sent {
+	for _, detail := range got {
+		d, err := events.ParseExpiredToken([]byte(detail))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if d.Observer != (events.Observer{App: "a", Host: "h", Via: "library"}) || d.ObservedAt.Before(t0) {
 			t.Fatalf("report not completed with observer and time: %+v", d)
 		}
@@ -203,11 +190,13 @@ func TestReporterRateLimit(t *testing.T) {
 func TestOtherErrorsAreNotRecovered(t *testing.T) {
 	env := awstest.Start(t)
 	ctx := awstest.Context(t)
-	api := &fakeReader{}
+	// The secret and the bus live on their own Env: the fault below
+	// refuses every call on env's transport.
+	api := newKumoSecret(t)
 	api.set(value(21, time.Now().Add(time.Hour), time.Now().Add(40*time.Minute)))
-	p := New(api, "app")
-	put := &fakePutter{}
-	rep := &Reporter{API: put}
+	p := New(api.env.Secrets, "app", WithSecretID(api.id))
+	bus, delivered := observedBus(t, api.env)
+	rep := &Reporter{API: api.env.EventBridge(), Bus: bus, OnError: func(err error) { t.Errorf("report not published: %v", err) }}
 	env.Transport.Fault = func(op string, _ []byte) *http.Response {
 		return awstest.QueryError(http.StatusForbidden, "AccessDenied", "not allowed")
 	}
@@ -217,8 +206,10 @@ func TestOtherErrorsAreNotRecovered(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Fatalf("got %v, want AccessDenied", err)
 	}
-	if n := env.Transport.Calls("GetCallerIdentity"); n != 1 || api.n() != 1 || len(put.sent) != 0 {
-		t.Fatalf("%d calls, %d reads, %d reports; want 1, 1, 0", n, api.n(), len(put.sent))
+	// PutEvents attempts as well as deliveries: a report that failed to
+	// publish must not pass for no report.
+	if n, puts := env.Transport.Calls("GetCallerIdentity"), api.env.Transport.Calls("PutEvents"); n != 1 || api.n() != 1 || puts != 0 || len(delivered()) != 0 {
+		t.Fatalf("%d calls, %d reads, %d reports (%d delivered); want 1, 1, 0", n, api.n(), puts, len(delivered()))
 	}
 }
 
@@ -229,11 +220,13 @@ func TestRefusedKeyNotReplacedYet(t *testing.T) {
 	env := awstest.Start(t)
 	ctx := awstest.Context(t)
 	clk := awstest.NewClock(time.Now())
-	api := &fakeReader{}
+	// The secret and the bus live on their own Env: the fault below
+	// refuses every call on env's transport.
+	api := newKumoSecret(t)
 	api.set(value(31, clk.Now().Add(time.Hour), clk.Now().Add(40*time.Minute)))
-	p := New(api, "stuck", WithClock(clk.Now))
-	put := &fakePutter{}
-	rep := &Reporter{API: put, Now: clk.Now}
+	p := New(api.env.Secrets, "stuck", WithSecretID(api.id), WithClock(clk.Now))
+	bus, delivered := observedBus(t, api.env)
+	rep := &Reporter{API: api.env.EventBridge(), Bus: bus, Now: clk.Now, OnError: func(err error) { t.Errorf("report not published: %v", err) }}
 	env.Transport.Fault = func(op string, _ []byte) *http.Response {
 		return awstest.QueryError(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
 	}
@@ -244,8 +237,8 @@ func TestRefusedKeyNotReplacedYet(t *testing.T) {
 		}
 	}
 	rep.Wait()
-	if n := env.Transport.Calls("GetCallerIdentity"); n != 4 || api.n() != 2 || len(put.sent) != 1 {
-		t.Fatalf("%d requests, %d reads, %d reports; want 4 (2 + 1 + 1), 2, 1", n, api.n(), len(put.sent))
+	if n, got := env.Transport.Calls("GetCallerIdentity"), delivered(); n != 4 || api.n() != 2 || len(got) != 1 {
+		t.Fatalf("%d requests, %d reads, %d reports; want 4 (2 + 1 + 1), 2, 1", n, api.n(), len(got))
 	}
 }
 
