@@ -140,7 +140,8 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 	return r.finish(ctx, t.Name, out, s, t, cur, failing)
 }
 
-// holding is the version whose masked key is masked, or the zero Version.
+// holding returns the first version whose masked key equals masked, or
+// the zero Version when none does or no key was reported.
 func holding(masked string, versions ...Version) Version {
 	for _, v := range versions {
 		if masked != "" && v.Exists && v.ParseErr == nil && v.Value.MaskedKey() == masked {
