@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
 // SchemaVersion is the version of the ExpiredToken detail. Fields are only
@@ -67,6 +69,17 @@ var reMasked = regexp.MustCompile(`^[A-Z0-9]{4}…[A-Za-z0-9]{4}$`)
 
 const maxText = 1024
 
+// reWholeKey finds access key IDs in free text (log lines, error
+// messages): AWS writes them whole, and only the masked form may leave a
+// consumer.
+var reWholeKey = regexp.MustCompile(`\b(?:ASIA|AKIA)[A-Z0-9]{12,124}\b`)
+
+// MaskKeys replaces every whole access key ID in s with its masked form.
+func MaskKeys(s string) string { return reWholeKey.ReplaceAllStringFunc(s, secretfmt.Mask) }
+
+// FirstKey is the first whole access key ID in s, or "".
+func FirstKey(s string) string { return reWholeKey.FindString(s) }
+
 // Validate names the first problem with the detail and how to fix it.
 func (e ExpiredToken) Validate() error {
 	bad := func(field, problem, fix string) error {
@@ -90,6 +103,9 @@ func (e ExpiredToken) Validate() error {
 		"region": e.Region, "errorMessage": e.ErrorMessage, "observer.app": e.Observer.App, "observer.host": e.Observer.Host} {
 		if len(v) > maxText {
 			return bad(field, fmt.Sprintf("is %d bytes long", len(v)), fmt.Sprintf("keep it under %d", maxText))
+		}
+		if reWholeKey.MatchString(v) {
+			return bad(field, "contains a whole access key ID", "mask it as ASIA…WXYZ (events.MaskKeys does; Publish masks errorMessage itself)")
 		}
 	}
 	return nil

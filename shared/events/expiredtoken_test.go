@@ -31,6 +31,7 @@ func TestParseExpiredToken(t *testing.T) {
 		t.Fatalf("parse sample: %+v %v", d, err)
 	}
 	cases := []struct{ why, detail, want string }{
+		{"a whole key inside the message is refused too", `{"schemaVersion":1,"target":"a","errorCode":"ExpiredToken","errorMessage":"key AKIAABCDEFGHIJKLMNOP expired","observedAt":"2026-11-25T10:00:00Z","observer":{"via":"cli"}}`, "errorMessage contains a whole access key ID"},
 		{"a whole access key is refused so it can never reach logs", `{"schemaVersion":1,"target":"a","accessKeyId":"ASIAABCDEFGHIJKLMNOP","errorCode":"ExpiredToken","observedAt":"2026-11-25T10:00:00Z","observer":{"via":"cli"}}`, "accessKeyId is not masked"},
 		{"another error code is refused", `{"schemaVersion":1,"target":"a","errorCode":"AccessDenied","observedAt":"2026-11-25T10:00:00Z","observer":{"via":"cli"}}`, `errorCode is "AccessDenied"`},
 		{"no target, no secret and no key cannot be matched", `{"schemaVersion":1,"errorCode":"ExpiredToken","observedAt":"2026-11-25T10:00:00Z","observer":{"via":"cli"}}`, "target, secretId and accessKeyId are all empty"},

@@ -27,6 +27,9 @@ func Entry(bus string, d ExpiredToken) (ebtypes.PutEventsRequestEntry, error) {
 	if d.SchemaVersion == 0 {
 		d.SchemaVersion = SchemaVersion
 	}
+	// Error messages are copied from SDKs, CLIs and logs, which may quote
+	// a key whole; the report carries it masked.
+	d.ErrorMessage = MaskKeys(d.ErrorMessage)
 	if err := d.Validate(); err != nil {
 		return ebtypes.PutEventsRequestEntry{}, err
 	}

@@ -39,6 +39,11 @@ func TestPublish(t *testing.T) {
 		{"a whole access key is refused before anything is sent", func() ExpiredToken { d := good; d.AccessKeyID = "ASIAABCDEFGHIJKLMNOP"; return d }(), &fakePutter{out: ok}, "", "accessKeyId is not masked"},
 		{"a per-entry rejection inside a 200 is an error, not a silent drop", good, &fakePutter{out: &eventbridge.PutEventsOutput{FailedEntryCount: 1,
 			Entries: []ebtypes.PutEventsResultEntry{{ErrorCode: aws.String("InternalFailure"), ErrorMessage: aws.String("try again")}}}}, "", "entry rejected: InternalFailure"},
+		{"a whole key quoted in the error message is sent masked", func() ExpiredToken {
+			d := good
+			d.ErrorMessage = "ExpiredToken: ASIAQUOTEDKEYINMSG01 refused"
+			return d
+		}(), &fakePutter{out: ok}, "ev-1", ""},
 		{"a transport error is wrapped with the bus", good, &fakePutter{err: errors.New("connection refused")}, "", "bus ops: connection refused"},
 	}
 	for _, c := range cases {
@@ -63,6 +68,9 @@ func TestPublish(t *testing.T) {
 			var back ExpiredToken
 			if err := json.Unmarshal([]byte(aws.ToString(e.Detail)), &back); err != nil || back.SchemaVersion != SchemaVersion {
 				t.Fatalf("detail %s: %v", aws.ToString(e.Detail), err)
+			}
+			if want := MaskKeys(c.detail.ErrorMessage); back.ErrorMessage != want || strings.Contains(aws.ToString(e.Detail), "QUOTEDKEY") {
+				t.Fatalf("errorMessage sent as %q, want %q", back.ErrorMessage, want)
 			}
 		})
 	}

@@ -20,8 +20,6 @@ const DefaultInterval = time.Minute
 
 var (
 	reCode = regexp.MustCompile(`\b(ExpiredToken(?:Exception)?)\b`)
-	// Access keys in logs are whole; only the masked form leaves here.
-	reKey = regexp.MustCompile(`\b((?:ASIA|AKIA)[A-Z0-9]{12,124})\b`)
 	// The Go SDK's message shape: "operation error S3: GetObject, …".
 	reOp = regexp.MustCompile(`operation error ([A-Za-z0-9 ]+): (\w+)`)
 	// The AWS CLI's: "An error occurred (ExpiredToken) when calling the GetObject operation".
@@ -46,14 +44,13 @@ func Report(target string, l Line) (events.ExpiredToken, bool) {
 		SchemaVersion: events.SchemaVersion,
 		Target:        target,
 		ErrorCode:     m[1],
-		ErrorMessage:  clip(l.Message, 512),
-		ObservedAt:    l.Time.UTC(),
-		Observer:      events.Observer{App: l.Group, Host: l.Stream, Via: "logs"},
+		// Masked before it is cut, so no key survives whole or in part.
+		ErrorMessage: clip(events.MaskKeys(l.Message), 512),
+		ObservedAt:   l.Time.UTC(),
+		Observer:     events.Observer{App: l.Group, Host: l.Stream, Via: "logs"},
 	}
-	if k := reKey.FindStringSubmatch(l.Message); k != nil {
-		d.AccessKeyID = secretfmt.Mask(k[1])
-		// The message itself may carry the whole key; it goes out masked.
-		d.ErrorMessage = strings.ReplaceAll(d.ErrorMessage, k[1], d.AccessKeyID)
+	if k := events.FirstKey(l.Message); k != "" {
+		d.AccessKeyID = secretfmt.Mask(k)
 	}
 	if op := reOp.FindStringSubmatch(l.Message); op != nil {
 		d.Service, d.Operation = strings.ToLower(strings.ReplaceAll(op[1], " ", "")), op[2]

@@ -1,0 +1,49 @@
+package logwatch
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stsrotator/stsrotator/shared/events"
+)
+
+func TestReport(t *testing.T) {
+	at := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	long := strings.Repeat("x", 487) // the key straddles the 512-byte cut
+	cases := []struct {
+		why, msg string
+		ok       bool
+		key      string // the masked key reported
+		op, svc  string
+	}{
+		{"the Go SDK's shape gives service and operation", "operation error S3: GetObject, https response error StatusCode: 400, api error ExpiredToken: The provided token has expired.", true, "", "GetObject", "s3"},
+		{"the AWS CLI's shape gives the operation", "An error occurred (ExpiredTokenException) when calling the Query operation: The security token included in the request is expired", true, "", "Query", ""},
+		{"a line without the error code is not a report", "token refreshed at 10:00", false, "", "", ""},
+		{"every key in the line goes out masked, the first one as the failing key", "ExpiredToken for ASIAAAAAAAAAAAAAAAA1, retried with ASIABBBBBBBBBBBBBBB2", true, "ASIA…AAA1", "", ""},
+		{"a key where the message is cut leaves no part of itself", "ExpiredToken " + long + " ASIACCCCCCCCCCCCCCC3 tail", true, "ASIA…CCC3", "", ""},
+	}
+	for _, c := range cases {
+		d, ok := Report("app", Line{Group: "/g", Stream: "s", Time: at, Message: c.msg})
+		if ok != c.ok {
+			t.Fatalf("%s: ok = %v", c.why, ok)
+		}
+		if !ok {
+			continue
+		}
+		if err := d.Validate(); err != nil {
+			t.Errorf("%s: report does not validate: %v", c.why, err)
+		}
+		if d.AccessKeyID != c.key || d.Operation != c.op || d.Service != c.svc {
+			t.Errorf("%s: key %q op %q service %q, want %q %q %q", c.why, d.AccessKeyID, d.Operation, d.Service, c.key, c.op, c.svc)
+		}
+		for _, part := range []string{"AAAAAA", "BBBBBB", "CCCCCC"} {
+			if strings.Contains(d.ErrorMessage, part) {
+				t.Errorf("%s: the message keeps key material %q: %q", c.why, part, d.ErrorMessage)
+			}
+		}
+		if k := events.FirstKey(d.ErrorMessage); k != "" {
+			t.Errorf("%s: a whole key went out: %s…", c.why, k[:4])
+		}
+	}
+}
