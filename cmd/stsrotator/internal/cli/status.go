@@ -115,6 +115,9 @@ Exits 7 if any secret is expired, invalid, missing or unreadable.`)
 	if only != "" && all {
 		return coded(ExitUsage, errors.New("--target shows one target and --all every secret; give one"))
 	}
+	if watch && every <= 0 {
+		return coded(ExitUsage, fmt.Errorf("--interval is %s; it must be positive, e.g. 10s", every))
+	}
 	cfg, err := a.LoadAWS(ctx, fs.g)
 	if err != nil {
 		return err
