@@ -48,6 +48,7 @@ func (h *Handler) Handle(ctx context.Context, ev awsevents.CloudwatchLogsEvent) 
 			continue
 		}
 		if _, err := events.Publish(ctx, h.Events, h.Bus, d); err != nil {
+			h.Router.Release(target)
 			return err
 		}
 		published++

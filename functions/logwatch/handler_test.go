@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -68,18 +69,41 @@ func TestSubscriptionBecomesReport(t *testing.T) {
 		t.Fatalf("the rate-limited line is not counted:\n%s", logs.String())
 	}
 
+	// A report that could not be published is not held back from the
+	// retry: Lambda redelivers the same payload inside the interval.
+	now = now.Add(logwatch.DefaultInterval)
+	env.Transport.Fault = func(op string, _ []byte) *http.Response {
+		if op == "PutEvents" {
+			return awstest.JSONError(http.StatusBadRequest, "AccessDeniedException", "not allowed yet")
+		}
+		return nil
+	}
+	if err := h.Handle(ctx, load(t, "testdata/subscription.json")); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("a failed publish must fail the delivery so Lambda retries it, got %v", err)
+	}
+	env.Transport.Fault = nil
+	if err := h.Handle(ctx, load(t, "testdata/subscription.json")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(delivered()); n != 2 {
+		t.Fatalf("the retried delivery published %d reports in all, want 2", n)
+	}
+
 	// The next interval lets one more through.
 	now = now.Add(logwatch.DefaultInterval)
 	if err := h.Handle(ctx, load(t, "testdata/subscription.json")); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(delivered()); n != 2 {
-		t.Fatalf("after the interval: %d reports, want 2", n)
+	if n := len(delivered()); n != 3 {
+		t.Fatalf("after the interval: %d reports, want 3", n)
 	}
 }
 
 func TestDropsWhatItCannotUse(t *testing.T) {
-	cfg, _ := config.Parse("t.yaml", []byte("targets:\n  - name: a\n    roleArn: arn:aws:iam::000000000000:role/A\n"))
+	cfg, err := config.Parse("t.yaml", []byte("targets:\n  - name: a\n    roleArn: arn:aws:iam::000000000000:role/A\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logs bytes.Buffer
 	h := &Handler{Router: logwatch.NewRouter(cfg, time.Minute, time.Now), Log: awstest.Logger(&logs)}
 	cases := []struct {

@@ -58,8 +58,14 @@ func TestHandleEvents(t *testing.T) {
 	env := awstest.Start(t)
 	h := newHandler(t, env)
 	ctx := awstest.Context(t)
-	sweep, _ := os.ReadFile("testdata/schedule.json")
-	force, _ := os.ReadFile("testdata/force-one.json")
+	sweep, err := os.ReadFile("testdata/schedule.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	force, err := os.ReadFile("testdata/force-one.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	resp, err := h.Handle(ctx, sweep)
 	if err != nil || resp.Mode != "sweep" || len(resp.Summary.Rotated) != 2 {

@@ -101,6 +101,15 @@ func (r *Router) Allow(target string) bool {
 	return true
 }
 
+// Release forgets the report Allow just let through for target because it
+// could not be published, so the retried delivery is not held back as a
+// duplicate of a report that never went out.
+func (r *Router) Release(target string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.last, target)
+}
+
 func clip(s string, n int) string {
 	s = strings.TrimSpace(s)
 	if len(s) <= n {
