@@ -97,7 +97,13 @@ func Parse(s []byte) (Value, error) {
 		// The decoder's message can quote input; report only its kind.
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
+		var pe *time.ParseError
 		switch {
+		case errors.As(err, &te) && te.Field == "":
+			return Value{}, fmt.Errorf("%w: the value is a JSON %s, not an object; it must be credential_process JSON", ErrInvalid, te.Value)
+		case errors.As(err, &pe):
+			// Only the metadata's times are decoded as time.Time.
+			return Value{}, fmt.Errorf("%w: Stsrotator.issuedAt or Stsrotator.refreshAt is not an RFC 3339 time (fix: let the rotator rewrite the secret)", ErrInvalid)
 		case errors.As(err, &te):
 			return Value{}, fmt.Errorf("%w: field %s has the wrong type (want %s)", ErrInvalid, te.Field, te.Type)
 		case errors.As(err, &se):

@@ -17,7 +17,9 @@ func TestParseSaysWhenTheValueIsCutShort(t *testing.T) {
 	cases := []struct{ why, in, says string }{
 		{"half the value is reported as ending early", string(full[:len(full)/2]), "ends early"},
 		{"an empty value keeps its existing message", "", "not a JSON object"},
-		{"a JSON array is still not an object", "[1]", "wrong type"},
+		{"a JSON array is named as such", "[1]", "the value is a JSON array, not an object"},
+		{"a JSON string is named as such", `"ASIA…"`, "the value is a JSON string, not an object"},
+		{"a bad metadata time names the metadata times", `{"Version":1,"Stsrotator":{"issuedAt":"yesterday"}}`, "Stsrotator.issuedAt or Stsrotator.refreshAt is not an RFC 3339 time"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.in))
