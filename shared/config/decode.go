@@ -96,9 +96,11 @@ func (d *decoder) root(n *yaml.Node) *Config {
 		case "alerts":
 			d.mapping(v, "alerts", []string{"emails"}, func(_ string, _, ev *yaml.Node) {
 				cfg.Alerts.Emails = d.strings(ev, "alerts.emails").v
-				for i, e := range cfg.Alerts.Emails {
-					if !reEmail.MatchString(e) {
-						d.add(ev.Content[i].Line, fmt.Sprintf("alerts.emails[%d]", i), fmt.Sprintf("%q is not an email address", e), "write it as name@example.com")
+				// Checked on the nodes, not the decoded list: a non-text entry
+				// drops out of the list and would shift every index after it.
+				for i, n := range ev.Content {
+					if ev.Kind == yaml.SequenceNode && n.Kind == yaml.ScalarNode && n.Tag != "!!null" && !reEmail.MatchString(n.Value) {
+						d.add(n.Line, fmt.Sprintf("alerts.emails[%d]", i), fmt.Sprintf("%q is not an email address", n.Value), "write it as name@example.com")
 					}
 				}
 			})

@@ -125,9 +125,15 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 		switch res.Outcome {
 		case rotation.Rotated:
 			r.Emit.PutTarget(t.Name, metrics.ForcedRotations, 1, metrics.Count)
-			if fresh, err := r.version(ctx, t, "AWSCURRENT"); err == nil {
-				cur = fresh
+			fresh, err := r.version(ctx, t, "AWSCURRENT")
+			if err != nil {
+				// The rotation happened; only the alert's "Current" line is
+				// lost, and it must not show the replaced key as current.
+				r.Log.WarnContext(ctx, "re-read after a forced rotation failed; the alert leaves out the current version",
+					slog.String("target", t.Name), slog.String("error", err.Error()))
+				fresh = Version{}
 			}
+			cur = fresh
 		case rotation.Fresh, rotation.Superseded:
 			// Another invocation rotated first: that one alerts.
 			out.Decision = Decision{Action: Recent, Key: d.Key, Reason: "another invocation already rotated: " + res.Reason}

@@ -40,8 +40,13 @@ func (r InvokeRotator) Rotate(ctx context.Context, t config.Target, reason strin
 		var fe struct {
 			ErrorMessage string `json:"errorMessage"`
 		}
-		_ = json.Unmarshal(out.Payload, &fe)
-		return rotation.Result{Target: t.Name, Outcome: rotation.Failed, Reason: fmt.Sprintf("rotator %s: %s", fn, fe.ErrorMessage)}, nil
+		msg := string(out.Payload)
+		if json.Unmarshal(out.Payload, &fe) == nil && fe.ErrorMessage != "" {
+			msg = fe.ErrorMessage
+		}
+		// The rotator's errors carry no secret material; the raw payload
+		// is shown (cut) only when it is not Lambda's error shape.
+		return rotation.Result{Target: t.Name, Outcome: rotation.Failed, Reason: fmt.Sprintf("rotator %s: %s (%s)", fn, trunc(msg), aws.ToString(out.FunctionError))}, nil
 	}
 	var resp rotation.Response
 	if err := json.Unmarshal(out.Payload, &resp); err != nil {
