@@ -84,7 +84,7 @@ func parseEvent(raw json.RawMessage) (rotation.Invocation, error) {
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ev); err != nil {
-		return ev, fmt.Errorf(`%w: %v; send {} to sweep every target, or {"target":"<name>","force":true,"reason":"…"} for one`, ErrBadInput, err)
+		return ev, fmt.Errorf(`%w: %w; send {} to sweep every target, or {"target":"<name>","force":true,"reason":"…"} for one`, ErrBadInput, err)
 	}
 	if dec.More() {
 		return ev, fmt.Errorf("%w: more than one JSON value; send a single object", ErrBadInput)

@@ -116,7 +116,7 @@ func ParseExpiredToken(detail []byte) (ExpiredToken, error) {
 	var e ExpiredToken
 	// Unknown fields are allowed: later schema versions only add fields.
 	if err := json.NewDecoder(bytes.NewReader(detail)).Decode(&e); err != nil {
-		return ExpiredToken{}, fmt.Errorf("%w: %v (fix: send the JSON object described in docs/expired-token.schema.json)", ErrInvalid, err)
+		return ExpiredToken{}, fmt.Errorf("%w: %w (fix: send the JSON object described in docs/expired-token.schema.json)", ErrInvalid, err)
 	}
 	if err := e.Validate(); err != nil {
 		return ExpiredToken{}, err

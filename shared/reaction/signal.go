@@ -87,13 +87,13 @@ type cloudTrailDetail struct {
 func ParseEvent(raw []byte) (Signal, error) {
 	var env envelope
 	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&env); err != nil {
-		return Signal{}, fmt.Errorf("%w: not an EventBridge event: %v", ErrMalformed, err)
+		return Signal{}, fmt.Errorf("%w: not an EventBridge event: %w", ErrMalformed, err)
 	}
 	switch {
 	case env.Source == events.Source && env.DetailType == events.DetailTypeExpiredToken:
 		d, err := events.ParseExpiredToken(env.Detail)
 		if err != nil {
-			return Signal{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+			return Signal{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		s := Signal{
 			Source: FromConsumer, Target: d.Target, SecretID: d.SecretID, Key: d.AccessKeyID,
@@ -118,7 +118,7 @@ func ParseEvent(raw []byte) (Signal, error) {
 		}
 		var d cloudTrailDetail
 		if err := json.Unmarshal(env.Detail, &d); err != nil {
-			return Signal{}, fmt.Errorf("%w: CloudTrail detail: %v", ErrMalformed, err)
+			return Signal{}, fmt.Errorf("%w: CloudTrail detail: %w", ErrMalformed, err)
 		}
 		if !events.IsExpiredCode(d.ErrorCode) {
 			return Signal{}, fmt.Errorf("%w: CloudTrail errorCode %q is not ExpiredToken or ExpiredTokenException (check the rule's pattern)", ErrMalformed, d.ErrorCode)
