@@ -91,7 +91,7 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 			Sid:        jsii.String("DecryptSecretsThroughSecretsManager"),
 			Actions:    jsii.Strings("kms:Decrypt"),
 			Resources:  &[]*string{s.Key.KeyArn()},
-			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": "secretsmanager." + *awscdk.Aws_REGION() + ".amazonaws.com"}},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": viaService("secretsmanager")}},
 		}),
 		// Rotator names are fixed at synth (<stack>-shardNN-rotatorN); the
 		// pattern covers exactly this stack's lanes as the config grows.
@@ -109,7 +109,7 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 			Sid:        jsii.String("EncryptAlertsThroughSNS"),
 			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
 			Resources:  &[]*string{s.Key.KeyArn()},
-			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": "sns." + *awscdk.Aws_REGION() + ".amazonaws.com"}},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": viaService("sns")}},
 		}),
 	}
 	policy := awsiam.NewPolicy(scope, jsii.String("Policy"), &awsiam.PolicyProps{Statements: &stmts})
