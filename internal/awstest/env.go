@@ -3,6 +3,7 @@ package awstest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -107,6 +108,28 @@ type Transport struct {
 	mu    sync.Mutex
 	calls map[string]int
 	busy  atomic.Int64
+	// perSecret holds one lock per secret name (see secretLock).
+	perSecret sync.Map
+}
+
+// secretLock delivers one Secrets Manager request per secret at a time.
+// kumo's Secrets Manager races with itself when two requests touch one
+// secret at once (it writes LastAccessedDate under a read lock and encodes
+// a version after unlocking), which -race reports in any test where two
+// callers meet on a secret. AWS is linearizable per secret, so this models
+// it without changing what any caller sends or sees; requests for
+// different secrets still run in parallel.
+func (t *Transport) secretLock(req *http.Request, body []byte) func() {
+	if !strings.HasPrefix(req.Header.Get("X-Amz-Target"), "secretsmanager.") {
+		return func() {}
+	}
+	var v struct{ SecretId, Name string }
+	if json.Unmarshal(body, &v) != nil || v.SecretId+v.Name == "" {
+		return func() {}
+	}
+	l, _ := t.perSecret.LoadOrStore(v.SecretId+v.Name, &sync.Mutex{})
+	l.(*sync.Mutex).Lock()
+	return l.(*sync.Mutex).Unlock
 }
 
 // Busy is the total time spent inside AWS calls, so callers can subtract
@@ -166,6 +189,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 	}
+	// Held until the answer is read in full: kumo's racing write happens
+	// while it encodes the answer.
+	defer t.secretLock(req, body)()
 	resp, err := t.Base.RoundTrip(req)
 	if err != nil || resp == nil {
 		return resp, err
