@@ -113,7 +113,14 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 	d := Decide(now, t, s, cur, prev, r.window())
 	// Captured before a rotation moves the stages: the alert must still
 	// say how old the credentials that failed were.
-	failing := holding(s.Key, cur, prev)
+	// Decide already matched the key to a version; read it from there.
+	var failing Version
+	switch d.Key {
+	case KeyCurrent:
+		failing = cur
+	case KeyPrevious:
+		failing = prev
+	}
 	out := Outcome{Target: t.Name, Decision: d}
 	switch d.Action {
 	case Force:
@@ -144,17 +151,6 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, nil)
 	}
 	return r.finish(ctx, t.Name, out, s, t, cur, failing)
-}
-
-// holding returns the first version whose masked key equals masked, or
-// the zero Version when none does or no key was reported.
-func holding(masked string, versions ...Version) Version {
-	for _, v := range versions {
-		if masked != "" && v.Exists && v.ParseErr == nil && v.Value.MaskedKey() == masked {
-			return v
-		}
-	}
-	return Version{}
 }
 
 // finish logs the outcome and sends the (debounced) alert.
