@@ -25,6 +25,8 @@ import (
 	"github.com/sivchari/kumo"
 
 	"github.com/stsrotator/stsrotator/internal/emulator"
+	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
 // Region is the region every test client uses.
@@ -269,9 +271,6 @@ func SeenSecrets() int {
 	return len(secrets)
 }
 
-// reWholeKey is an access key ID in full; logs may only carry it masked.
-var reWholeKey = regexp.MustCompile(`\b(?:ASIA|AKIA)[A-Z0-9]{16}\b`)
-
 // Leaks returns, masked, the remembered secrets that appear in text, and
 // any secret-shaped value it carries whether remembered or not: a
 // SecretAccessKey or SessionToken field with a value, or a whole access
@@ -289,8 +288,8 @@ func Leaks(text []byte) []string {
 	for _, m := range reSecret.FindAllSubmatch(text, -1) {
 		out = append(out, "a credential field with value "+string(m[1][:4])+"…")
 	}
-	for _, k := range reWholeKey.FindAll(text, -1) {
-		out = append(out, "a whole access key ID "+string(k[:4])+"…"+string(k[len(k)-4:]))
+	for _, k := range events.Keys(string(text)) {
+		out = append(out, "a whole access key ID "+secretfmt.Mask(k))
 	}
 	return out
 }
