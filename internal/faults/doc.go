@@ -13,9 +13,9 @@
 //
 // The one thing it changes about the emulator's answers is Expiration:
 // SimulatedExpiry re-bases AssumeRole's wall-clock Expiration onto a
-// simulated clock, so a simulated day can run in seconds. Optionally,
-// SerializePerResource lets one request per secret reach the emulator at a
-// time, because kumo's own Secrets Manager code races. Everything else is
+// simulated clock, so a simulated day can run in seconds. (kumo's own
+// Secrets Manager races are kept out by awstest.Transport, which delivers
+// one request per secret at a time for every test.) Everything else is
 // the emulator's own behaviour, and nothing here should be read as a
 // statement about AWS.
 //

@@ -107,8 +107,6 @@ type Injector struct {
 	attempts map[string]int
 	stats    map[string]*OpStats
 	observe  func(Call, int, []byte)
-	// serial, when set, holds one lock per resource around delivery.
-	serial map[string]*sync.Mutex
 }
 
 // New returns an injector in front of base. The seed fixes every decision.
@@ -138,34 +136,6 @@ func (i *Injector) OnDelivered(f func(c Call, status int, body []byte)) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.observe = f
-}
-
-// SerializePerResource lets one request at a time per resource (secret,
-// role, topic) reach the emulator. kumo's Secrets Manager writes
-// LastAccessedDate under a read lock and encodes a version after
-// unlocking, which the race detector reports as soon as two callers touch
-// one secret at once; AWS is linearizable per secret, so serialising
-// delivery models it without changing what any caller sends or sees.
-func (i *Injector) SerializePerResource() {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	i.serial = map[string]*sync.Mutex{}
-}
-
-func (i *Injector) resourceLock(c Call) func() {
-	i.mu.Lock()
-	if i.serial == nil || c.Resource == "" {
-		i.mu.Unlock()
-		return func() {}
-	}
-	l := i.serial[c.Resource]
-	if l == nil {
-		l = &sync.Mutex{}
-		i.serial[c.Resource] = l
-	}
-	i.mu.Unlock()
-	l.Lock()
-	return l.Unlock
 }
 
 // Stats returns a copy of the per-operation counters.
@@ -248,15 +218,12 @@ func (i *Injector) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, kill(req.Context())
 	}
 
-	unlock := i.resourceLock(c)
 	resp, err := i.base.RoundTrip(req)
 	if err != nil {
-		unlock()
 		return nil, err
 	}
 	rb, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	unlock()
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,6 @@ type put struct {
 func newResilient(t testing.TB, targets int) *resilient {
 	env := awstest.Start(t)
 	inj := faults.New(env.Transport.Base, awstest.Seed(1))
-	inj.SerializePerResource() // kumo's own data races; see the method
 	env.Transport.Base = inj
 	fenv := env.Retrying(faults.Retryer())
 	var b strings.Builder
