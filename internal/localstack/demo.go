@@ -76,13 +76,12 @@ func Demo(ctx context.Context, s *Stack, out io.Writer, t0 time.Time) (Result, e
 		return res, err
 	}
 	n.Say("clock moved %s ahead: %s is inside its refreshBefore (%s); the schedule ticks", o1, first.Name, first.RefreshBefore)
-	sum, err = s.Tick(ctx)
+	sum, err = n.Sweep(ctx)
 	if err != nil {
 		return res, fmt.Errorf("tick: %w", err)
 	}
 	for _, r := range sum.Rotated {
 		res.TickRotated = append(res.TickRotated, r.Target)
-		n.Say("tick rotated %s: %s → new key %s", r.Target, r.Reason, r.Key)
 	}
 
 	// A consumer of the other target hits ExpiredToken with the current
