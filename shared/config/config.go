@@ -20,9 +20,33 @@ const DefaultPath = "stsrotator.yaml"
 const (
 	// MinDuration and MaxDuration bound durationSeconds. AssumeRole called
 	// from a Lambda is role chaining, which AWS caps at one hour whatever
-	// the role's MaxSessionDuration says.
+	// the role's MaxSessionDuration says:
+	// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining
 	MinDuration = 900 * time.Second
 	MaxDuration = 3600 * time.Second
+	// MaxIAMUserDuration bounds durationSeconds for targets whose source
+	// credentials are the deployment's IAM user (SourceIAMUser): AssumeRole
+	// called with an IAM user's key is not role chaining and may ask for up
+	// to 43200 seconds, provided the role's MaxSessionDuration allows it.
+	// https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+	MaxIAMUserDuration = 43200 * time.Second
+
+	// DefaultSourceKeyMaxAge is how old the IAM user's access key may get
+	// before the rotator replaces it; MaxSourceKeyMaxAge is AWS's advice to
+	// rotate access keys at least every 90 days (Security Hub control
+	// IAM.3, https://docs.aws.amazon.com/securityhub/latest/userguide/iam-controls.html#iam-3).
+	DefaultSourceKeyMaxAge = 30 * 24 * time.Hour
+	MaxSourceKeyMaxAge     = 90 * 24 * time.Hour
+	// SourceKeySettle is how long the previous access key stays active
+	// after its successor was stored, so rotators that read the old one a
+	// moment before finish with it; SourceKeyGrace is how long after its
+	// successor was created an old, deactivated key is kept (and could be
+	// re-activated by hand) before it is deleted.
+	SourceKeySettle = 15 * time.Minute
+	SourceKeyGrace  = 24 * time.Hour
+	// MinSourceKeyMaxAge keeps a rotation from coming due while the
+	// previous key still holds IAM's second key slot.
+	MinSourceKeyMaxAge = 2 * SourceKeyGrace
 
 	// MinWriteInterval is AWS's sustained PutSecretValue guidance: at most
 	// one new version per secret every ten minutes.
@@ -54,6 +78,17 @@ const (
 	DefaultJitter        = 2 * time.Minute
 )
 
+// Where a target's AssumeRole calls get their credentials
+// (sourceCredentials).
+const (
+	// SourceRole is the rotator's own Lambda role: role chaining, sessions
+	// of at most one hour, no long-lived secret anywhere. The default.
+	SourceRole = "role"
+	// SourceIAMUser is the deployment's one IAM user, whose access key the
+	// rotator keeps in its own secret and rotates: sessions up to 12 hours.
+	SourceIAMUser = "iam-user"
+)
+
 // Config is a validated config file. Every target has its defaults applied,
 // so consumers never re-derive them.
 type Config struct {
@@ -63,6 +98,10 @@ type Config struct {
 	Rotator Rotator
 	Alerts  Alerts
 	Targets []Target
+	// ReplicaKMSKeys names, per region, the KMS key (key or alias ARN in
+	// that region) that encrypts replicas there, in place of the key the
+	// stack creates in that region (replicaKmsKeys).
+	ReplicaKMSKeys map[string]string
 }
 
 // Rotator tunes the scheduled sweep.
@@ -73,6 +112,9 @@ type Rotator struct {
 	// but stable per target, so targets declared together do not all
 	// rotate in the same sweep forever.
 	Jitter time.Duration
+	// SourceKeyMaxAge is the age at which the IAM user's access key is
+	// replaced; it matters only when a target uses SourceIAMUser.
+	SourceKeyMaxAge time.Duration
 }
 
 // Alerts says where humans are told about trouble.
@@ -101,6 +143,11 @@ type Target struct {
 	// LogGroups are CloudWatch Logs groups of this target's consumers; a
 	// subscription filter turns their ExpiredToken lines into reports.
 	LogGroups []string
+	// SourceCredentials is SourceRole or SourceIAMUser.
+	SourceCredentials string
+	// ReplicaRegions are the regions Secrets Manager replicates this
+	// target's secret to, in file order; consumers there read the replica.
+	ReplicaRegions []string
 	// Line is where the target starts in the file, for later messages.
 	Line int
 }
@@ -129,6 +176,40 @@ func (c *Config) Names() []string {
 		names[i] = t.Name
 	}
 	return names
+}
+
+// UsesIAMUser reports whether the deployment needs its IAM user: some
+// target has sourceCredentials: iam-user.
+func (c *Config) UsesIAMUser() bool {
+	return len(c.IAMUserTargets()) > 0
+}
+
+// IAMUserTargets are the targets whose AssumeRole calls use the IAM user's
+// key, in file order.
+func (c *Config) IAMUserTargets() []Target {
+	var out []Target
+	for _, t := range c.Targets {
+		if t.SourceCredentials == SourceIAMUser {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ReplicaRegions is every region some target replicates to, sorted.
+func (c *Config) ReplicaRegions() []string {
+	set := map[string]bool{}
+	for _, t := range c.Targets {
+		for _, r := range t.ReplicaRegions {
+			set[r] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // MinRefresh is the smallest refreshBefore of any target; the schedule must

@@ -23,7 +23,28 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"a session above 1 h is refused and the message explains role chaining",
 			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 7200\n",
-			[]string{"cfg.yaml:4:", "targets[0](app).durationSeconds", "above 3600", "role chaining", "fix: set durationSeconds to 3600 or less"}},
+			[]string{"cfg.yaml:4:", "targets[0](app).durationSeconds", "above 3600", "role chaining", "fix: set durationSeconds to 3600 or less", "or set `sourceCredentials: iam-user`", "MaxSessionDuration"}},
+		{"an IAM-user session above STS's 12 hours is refused",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    sourceCredentials: iam-user\n    durationSeconds: 43201\n",
+			[]string{"cfg.yaml:5:", "durationSeconds", "above 43200", "role's MaxSessionDuration"}},
+		{"an unknown source of credentials names both valid ones",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    sourceCredentials: user\n",
+			[]string{"cfg.yaml:4:", "targets[0](app).sourceCredentials", `"user" is not a source of credentials`, "role", "iam-user"}},
+		{"a replica region that is not a region is named at its index",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    replicaRegions: [eu-west-1, Europe]\n",
+			[]string{"cfg.yaml:4:", "targets[0](app).replicaRegions[1]", `"Europe" is not an AWS region`}},
+		{"a replica region listed twice is refused",
+			"defaults:\n  replicaRegions: [eu-west-1, eu-west-1]\n" + okTarget,
+			[]string{"cfg.yaml:2:", "defaults.replicaRegions[1]", "listed twice"}},
+		{"a replica key must live in the replica's region",
+			okTarget + "replicaKmsKeys:\n  eu-west-1: arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\n",
+			[]string{"cfg.yaml:6:", "replicaKmsKeys.eu-west-1", "not a KMS key or alias ARN in eu-west-1", "key in its own region"}},
+		{"a source key age beyond AWS's 90-day advice is refused",
+			okTarget + "rotator:\n  sourceKeyMaxAge: 120d\n",
+			[]string{"cfg.yaml:6:", "rotator.sourceKeyMaxAge", "outside 48h0m0s–2160h0m0s", "at least every 90 days"}},
+		{"a source key age shorter than the old key's grace is refused",
+			okTarget + "rotator:\n  sourceKeyMaxAge: 1d\n",
+			[]string{"cfg.yaml:6:", "rotator.sourceKeyMaxAge", "outside 48h0m0s"}},
 		{"a session below STS's minimum is refused",
 			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 60\n",
 			[]string{"cfg.yaml:4:", "below STS's minimum of 900"}},
@@ -214,6 +235,59 @@ func TestBuiltInDefaults(t *testing.T) {
 	}
 }
 
+// sourceCredentials and replicaRegions are inherited from defaults like the
+// other fields, and the config says which targets need the IAM user.
+func TestLongSessionsAndReplicas(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte(`
+defaults:
+  sourceCredentials: iam-user
+  replicaRegions: [eu-west-1, ap-southeast-2]
+rotator:
+  sourceKeyMaxAge: 45d
+replicaKmsKeys:
+  eu-west-1: arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab
+targets:
+  - name: batch
+    roleArn: arn:aws:iam::123456789012:role/Batch
+    durationSeconds: 43200
+  - name: web
+    roleArn: arn:aws:iam::123456789012:role/Web
+    sourceCredentials: role
+    replicaRegions: [us-west-2]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, _ := cfg.Target("batch")
+	web, _ := cfg.Target("web")
+	checks := []struct {
+		why       string
+		got, want any
+	}{
+		{"iam-user inherited from defaults allows 12 h", batch.Duration, 12 * time.Hour},
+		{"12 h sessions rotate with a third left by default", batch.RefreshBefore, 4 * time.Hour},
+		{"a target can go back to role chaining", web.SourceCredentials, SourceRole},
+		{"only iam-user targets need the user", fmt.Sprint(len(cfg.IAMUserTargets()), cfg.UsesIAMUser()), "1 true"},
+		{"replica regions inherited in file order", fmt.Sprint(batch.ReplicaRegions), "[eu-west-1 ap-southeast-2]"},
+		{"a target's own list replaces the default", fmt.Sprint(web.ReplicaRegions), "[us-west-2]"},
+		{"every replica region of the deployment, sorted", fmt.Sprint(cfg.ReplicaRegions()), "[ap-southeast-2 eu-west-1 us-west-2]"},
+		{"days are read as days", cfg.Rotator.SourceKeyMaxAge, 45 * 24 * time.Hour},
+		{"a named replica key is kept per region", cfg.ReplicaKMSKeys["eu-west-1"], "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.why, c.got, c.want)
+		}
+	}
+	plain, err := Parse("c.yaml", []byte(okTarget))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg := plain.Targets[0]; tg.SourceCredentials != SourceRole || plain.UsesIAMUser() || plain.Rotator.SourceKeyMaxAge != DefaultSourceKeyMaxAge {
+		t.Fatalf("defaults: source %q, uses user %v, key age %s; want role, false, 30 days", tg.SourceCredentials, plain.UsesIAMUser(), plain.Rotator.SourceKeyMaxAge)
+	}
+}
+
 // A YAML session policy is sent to STS as compact JSON.
 func TestSessionPolicyAsYAML(t *testing.T) {
 	cfg, err := Parse("c.yaml", []byte(okTarget+`    sessionPolicy:
@@ -238,6 +312,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("targets: [{name: a, roleArn: x, tags: {a: b}, sessionPolicy: '{}'}]"))
 	f.Add([]byte("version: 1\nrotator: {concurrency: 0, jitter: 1h}\nalerts: {emails: [x]}\ntargets: []"))
 	f.Add([]byte("&a [*a]"))
+	f.Add([]byte("defaults: {sourceCredentials: iam-user, durationSeconds: 43200, replicaRegions: [eu-west-1]}\nrotator: {sourceKeyMaxAge: 30d}\nreplicaKmsKeys: {eu-west-1: 'arn:aws:kms:eu-west-1:123456789012:alias/x'}\n" + okTarget))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse("f.yaml", data)
 		if err == nil {
@@ -245,7 +320,11 @@ func FuzzParse(f *testing.F) {
 				t.Fatal("accepted a config with no targets")
 			}
 			for _, tg := range cfg.Targets {
-				if tg.Duration < MinDuration || tg.Duration > MaxDuration || tg.RefreshBefore > tg.Duration-MinWriteInterval {
+				most := MaxDuration
+				if tg.SourceCredentials == SourceIAMUser {
+					most = MaxIAMUserDuration
+				}
+				if tg.Duration < MinDuration || tg.Duration > most || tg.RefreshBefore > tg.Duration-MinWriteInterval {
 					t.Fatalf("accepted out-of-range timing: %+v", tg)
 				}
 			}

@@ -63,12 +63,14 @@ type rawTarget struct {
 	tags           val[[]Tag]
 	stsRegion      val[string]
 	logGroups      val[[]string]
+	sourceCreds    val[string]
+	replicaRegions val[[]string]
 }
 
 var (
-	topKeys     = []string{"version", "defaults", "rotator", "alerts", "targets"}
-	targetKeys  = []string{"name", "roleArn", "externalId", "durationSeconds", "refreshBefore", "sessionName", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "secretName", "readers", "tags", "stsRegion", "logGroups"}
-	defaultKeys = []string{"externalId", "durationSeconds", "refreshBefore", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "readers", "tags", "stsRegion"}
+	topKeys     = []string{"version", "defaults", "rotator", "alerts", "targets", "replicaKmsKeys"}
+	targetKeys  = []string{"name", "roleArn", "externalId", "durationSeconds", "refreshBefore", "sessionName", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "secretName", "readers", "tags", "stsRegion", "logGroups", "sourceCredentials", "replicaRegions"}
+	defaultKeys = []string{"externalId", "durationSeconds", "refreshBefore", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "readers", "tags", "stsRegion", "sourceCredentials", "replicaRegions"}
 )
 
 func (d *decoder) root(n *yaml.Node) *Config {
@@ -76,7 +78,7 @@ func (d *decoder) root(n *yaml.Node) *Config {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		doc = doc.Content[0]
 	}
-	cfg := &Config{Version: 1, Rotator: Rotator{Concurrency: DefaultConcurrency, Jitter: DefaultJitter}}
+	cfg := &Config{Version: 1, Rotator: Rotator{Concurrency: DefaultConcurrency, Jitter: DefaultJitter, SourceKeyMaxAge: DefaultSourceKeyMaxAge}}
 	if doc.Kind != yaml.MappingNode {
 		d.add(doc.Line, "", "the top level must be a mapping", "start the file with `targets:` followed by a list of targets")
 		return cfg
@@ -106,6 +108,8 @@ func (d *decoder) root(n *yaml.Node) *Config {
 			})
 		case "targets":
 			targetsNode = v
+		case "replicaKmsKeys":
+			cfg.ReplicaKMSKeys = d.replicaKeys(v)
 		}
 	})
 	if targetsNode == nil || targetsNode.Kind == yaml.ScalarNode && targetsNode.Tag == "!!null" {
@@ -186,7 +190,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, allowed []string, visit fun
 }
 
 func (d *decoder) rotator(n *yaml.Node, r *Rotator) {
-	d.mapping(n, "rotator", []string{"concurrency", "jitter"}, func(key string, _, v *yaml.Node) {
+	d.mapping(n, "rotator", []string{"concurrency", "jitter", "sourceKeyMaxAge"}, func(key string, _, v *yaml.Node) {
 		switch key {
 		case "concurrency":
 			c, err := strconv.Atoi(v.Value)
@@ -204,8 +208,70 @@ func (d *decoder) rotator(n *yaml.Node, r *Rotator) {
 			if j.set {
 				r.Jitter = j.v
 			}
+		case "sourceKeyMaxAge":
+			a := d.days(v, "rotator.sourceKeyMaxAge")
+			if a.set && (a.v < MinSourceKeyMaxAge || a.v > MaxSourceKeyMaxAge) {
+				d.add(v.Line, "rotator.sourceKeyMaxAge", fmt.Sprintf("%s is outside %s–%s", a.v, MinSourceKeyMaxAge, MaxSourceKeyMaxAge),
+					fmt.Sprintf("use e.g. 30d; AWS advises rotating access keys at least every 90 days, and the previous key keeps IAM's second key slot for %s after a rotation", SourceKeyGrace))
+				return
+			}
+			if a.set {
+				r.SourceKeyMaxAge = a.v
+			}
 		}
 	})
+}
+
+// days reads an age written as whole days ("30d") or a Go duration.
+func (d *decoder) days(v *yaml.Node, path string) val[time.Duration] {
+	if v.Kind == yaml.ScalarNode && strings.HasSuffix(v.Value, "d") {
+		if n, err := strconv.Atoi(strings.TrimSuffix(v.Value, "d")); err == nil && n >= 0 && n < 1<<16 {
+			return val[time.Duration]{v: time.Duration(n) * 24 * time.Hour, line: v.Line, set: true, path: path}
+		}
+	}
+	if v.Kind == yaml.ScalarNode && v.Tag != "!!int" {
+		if dur, err := time.ParseDuration(v.Value); err == nil {
+			return val[time.Duration]{v: dur, line: v.Line, set: true, path: path}
+		}
+	}
+	d.add(v.Line, path, fmt.Sprintf("%q is not an age", v.Value), "write whole days such as 30d, or a duration such as 720h")
+	return val[time.Duration]{line: v.Line}
+}
+
+// replicaKeys reads replicaKmsKeys: region → KMS key or alias ARN in that
+// region.
+func (d *decoder) replicaKeys(v *yaml.Node) map[string]string {
+	if v.Kind != yaml.MappingNode {
+		d.add(v.Line, "replicaKmsKeys", "must be a mapping of region: key ARN", "write one `eu-west-1: arn:aws:kms:eu-west-1:<account>:key/<id>` per line under it")
+		return nil
+	}
+	out := map[string]string{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, e := v.Content[i], v.Content[i+1]
+		path := "replicaKmsKeys." + k.Value
+		if _, dup := out[k.Value]; dup {
+			d.add(k.Line, path, "is set twice", "keep one of them")
+			continue
+		}
+		s := d.str(e, path)
+		if !s.set {
+			continue
+		}
+		if !reRegion.MatchString(k.Value) {
+			d.add(k.Line, path, fmt.Sprintf("%q is not an AWS region", k.Value), "write e.g. eu-west-1")
+			continue
+		}
+		// A replica is encrypted by a key in its own region; Secrets
+		// Manager refuses a key elsewhere.
+		m := reKMSKeyArn.FindStringSubmatch(s.v)
+		if m == nil || m[2] != k.Value {
+			d.add(e.Line, path, fmt.Sprintf("%q is not a KMS key or alias ARN in %s", s.v, k.Value),
+				fmt.Sprintf("write arn:aws:kms:%s:<account>:key/<key-id> (or alias/<name>); a replica is encrypted by a key in its own region", k.Value))
+			continue
+		}
+		out[k.Value] = s.v
+	}
+	return out
 }
 
 func (d *decoder) target(n *yaml.Node, path string, allowed []string) rawTarget {
@@ -243,6 +309,10 @@ func (d *decoder) target(n *yaml.Node, path string, allowed []string) rawTarget 
 			raw.stsRegion = d.str(v, p)
 		case "logGroups":
 			raw.logGroups = d.strings(v, p)
+		case "sourceCredentials":
+			raw.sourceCreds = d.str(v, p)
+		case "replicaRegions":
+			raw.replicaRegions = d.strings(v, p)
 		}
 	})
 	return raw

@@ -22,6 +22,7 @@ var (
 	reRegion     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
 	reEmail      = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	reLogGroup   = regexp.MustCompile(`^[.\-_/#A-Za-z0-9]+$`)
+	reKMSKeyArn  = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):kms:([a-z]{2}(?:-[a-z]+)+-\d):\d{12}:(key/[A-Za-z0-9-]+|alias/[\w/-]+)$`)
 )
 
 // pick returns the target's own value if set, else the default's.
@@ -74,17 +75,38 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 	}
 	t.ExternalID = ext.v
 
+	src := pick(raw.sourceCreds, def.sourceCreds)
+	t.SourceCredentials = SourceRole
+	if src.set {
+		switch src.v {
+		case SourceRole, SourceIAMUser:
+			t.SourceCredentials = src.v
+		default:
+			d.add(src.line, origin(src, path+".sourceCredentials"), fmt.Sprintf("%q is not a source of credentials", src.v),
+				fmt.Sprintf("write %s (the rotator's Lambda role, sessions up to 1 hour) or %s (the deployment's IAM user, sessions up to 12 hours)", SourceRole, SourceIAMUser))
+		}
+	}
+
 	dur := pick(raw.duration, def.duration)
 	t.Duration = MaxDuration
 	if dur.set {
+		secs := int(dur.v.Seconds())
 		switch {
-		case dur.v > MaxDuration:
+		case dur.v > MaxDuration && t.SourceCredentials != SourceIAMUser:
 			d.add(dur.line, origin(dur, path+".durationSeconds"),
-				fmt.Sprintf("%d is above 3600: AssumeRole from a Lambda is role chaining, and AWS caps chained sessions at 1 hour", int(dur.v.Seconds())),
-				"set durationSeconds to 3600 or less; stsrotator refreshes the secret before it expires")
+				fmt.Sprintf("%d is above 3600: AssumeRole from a Lambda is role chaining, and AWS caps chained sessions at 1 hour", secs),
+				"set durationSeconds to 3600 or less (stsrotator refreshes the secret before it expires), or set `sourceCredentials: iam-user` for sessions up to 43200 seconds (the role's MaxSessionDuration must allow them)")
+		case dur.v > MaxIAMUserDuration:
+			d.add(dur.line, origin(dur, path+".durationSeconds"),
+				fmt.Sprintf("%d is above 43200: STS issues role sessions of at most 12 hours", secs),
+				"set durationSeconds to 43200 or less, and at most the role's MaxSessionDuration")
 		case dur.v < MinDuration:
+			hi := 3600
+			if t.SourceCredentials == SourceIAMUser {
+				hi = 43200
+			}
 			d.add(dur.line, origin(dur, path+".durationSeconds"),
-				fmt.Sprintf("%d is below STS's minimum of 900", int(dur.v.Seconds())), "set durationSeconds between 900 and 3600")
+				fmt.Sprintf("%d is below STS's minimum of 900", secs), fmt.Sprintf("set durationSeconds between 900 and %d", hi))
 		default:
 			t.Duration = dur.v
 		}
@@ -206,6 +228,27 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 		}
 	}
 	t.LogGroups = lg.v
+
+	// Secrets Manager documents no upper bound on a secret's replicas
+	// (ReplicateSecretToRegions lists only a minimum of one,
+	// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ReplicateSecretToRegions.html);
+	// each region may appear once, in ReplicaRegionType's pattern
+	// ^([a-z]+-)+\d+$ (API_ReplicaRegionType.html). That a replica cannot be
+	// in the primary's own region is checked where the region is known: at
+	// deploy (the stack) and by `stsrotator status`.
+	rr := pick(raw.replicaRegions, def.replicaRegions)
+	seen := map[string]bool{}
+	for i, r := range rr.v {
+		field := fmt.Sprintf("%s[%d]", origin(rr, path+".replicaRegions"), i)
+		switch {
+		case !reRegion.MatchString(r):
+			d.add(rr.line, field, fmt.Sprintf("%q is not an AWS region", r), "write e.g. eu-west-1")
+		case seen[r]:
+			d.add(rr.line, field, fmt.Sprintf("%s is listed twice", r), "list each region once")
+		}
+		seen[r] = true
+	}
+	t.ReplicaRegions = rr.v
 
 	return t, len(d.errs) == before
 }
