@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stsrotator/stsrotator/internal/localstack"
+	"github.com/stsrotator/stsrotator/shared/humantime"
 )
 
 func main() {
@@ -136,7 +137,7 @@ func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
 	// would look written in the future, which holds their rotation back
 	// past expiry (the engine's one-write-per-10-minutes guard). So the
 	// functions' clock keeps its lead and runs on from there.
-	ahead := s.Offset().Round(time.Second)
+	ahead := humantime.Span(s.Offset())
 	every := s.Assembly.Lanes[0].Every
 	n.Say("from here the functions' clock runs on %s ahead of yours (it never runs backwards); the schedule ticks now and every %s", ahead, every)
 	// A tick right away: the script leaves some targets minutes from

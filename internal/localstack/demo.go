@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/reaction"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
@@ -24,8 +25,8 @@ type Narrator struct {
 func (n *Narrator) Say(format string, args ...any) {
 	stamp := time.Now().Format("15:04:05.000")
 	if n.Stack != nil {
-		if off := time.Until(n.Stack.Now()).Round(time.Minute); off > 0 {
-			stamp += fmt.Sprintf(" (clock +%s)", strings.TrimSuffix(off.String(), "0s"))
+		if off := time.Until(n.Stack.Now()).Round(time.Minute); off != 0 {
+			stamp += " (clock " + humantime.Signed(off) + ")"
 		}
 	}
 	fmt.Fprintf(n.Out, "[%s] %s\n", stamp, fmt.Sprintf(format, args...))
@@ -182,7 +183,7 @@ func (n *Narrator) Status(ctx context.Context) {
 			fmt.Fprintf(n.Out, "    %-16s %v\n", r.Target, r.Err)
 			continue
 		}
-		fmt.Fprintf(n.Out, "    %-16s %-10s %-9d %-20s %s\n", r.Target, r.Key, r.Versions, r.Expires.Format(time.RFC3339), r.Left.Round(time.Second))
+		fmt.Fprintf(n.Out, "    %-16s %-10s %-9d %-20s %s\n", r.Target, r.Key, r.Versions, r.Expires.Format(time.RFC3339), humantime.Remaining(r.Left))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
@@ -51,7 +52,7 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, failing V
 	if s.Key != "" {
 		desc := fmt.Sprintf("%s (%s)", s.Key, out.Decision.Key)
 		if v := failing; v.Exists && v.ParseErr == nil && v.Value.MaskedKey() == s.Key && !v.Value.Meta.IssuedAt.IsZero() {
-			desc += fmt.Sprintf(", issued %s ago, expires %s", ago(now.Sub(v.Value.Meta.IssuedAt)), v.Value.Expiration.Format(time.RFC3339))
+			desc += fmt.Sprintf(", issued %s, expires %s (%s)", humantime.Since(now, v.Value.Meta.IssuedAt), v.Value.Expiration.Format(time.RFC3339), humantime.Left(now, v.Value.Expiration))
 		}
 		line("Failing key", "%s", desc)
 	}
@@ -75,8 +76,8 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, failing V
 			// This may be the only alert about that rotation (its own
 			// failed to publish and Lambda retried the report), so it
 			// names the rotation as the action taken.
-			action = fmt.Sprintf("rotated %s ago after ExpiredToken: version %s (key %s) replaced the failing key; no second rotation inside the %s window. The consumer must re-read the secret (AWSCURRENT)",
-				ago(now.Sub(cur.Value.Meta.IssuedAt)), shortID(cur.VersionID), cur.Value.MaskedKey(), window)
+			action = fmt.Sprintf("rotated %s after ExpiredToken: version %s (key %s) replaced the failing key; no second rotation inside the %s window. The consumer must re-read the secret (AWSCURRENT)",
+				humantime.Since(now, cur.Value.Meta.IssuedAt), shortID(cur.VersionID), cur.Value.MaskedKey(), humantime.Span(window))
 			short = "rotated after ExpiredToken"
 			break
 		}
@@ -94,14 +95,14 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, failing V
 	}
 	line("Action taken", "%s", action)
 	if cur.Exists && cur.ParseErr == nil {
-		line("Current", "version %s, key %s, expires %s (%s left)", shortID(cur.VersionID), cur.Value.MaskedKey(),
-			cur.Value.Expiration.Format(time.RFC3339), ago(cur.Value.Remaining(now)))
+		line("Current", "version %s, key %s, expires %s (%s)", shortID(cur.VersionID), cur.Value.MaskedKey(),
+			cur.Value.Expiration.Format(time.RFC3339), humantime.Left(now, cur.Value.Expiration))
 		if out.Decision.Action == Stale {
 			line("Consumer fix", "re-read %s (version %s) before %s", t.SecretName, shortID(cur.VersionID), cur.Value.Expiration.Format(time.RFC3339))
 		}
 	}
 	if suppressed > 0 {
-		line("Suppressed", "%d similar report(s) in the previous %s were not alerted separately", suppressed, window)
+		line("Suppressed", "%d similar report(s) in the previous %s were not alerted separately", suppressed, humantime.Span(window))
 	}
 	line("Inspect", "%s", InspectCommand(out.Target))
 	subject = fmt.Sprintf("stsrotator: %s — %s", name, short)

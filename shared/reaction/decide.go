@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
@@ -74,7 +75,7 @@ func Decide(now time.Time, t config.Target, s Signal, cur, prev Version, window 
 		case cur.Exists && cur.ParseErr != nil:
 			why = "the current version is not valid credential_process JSON"
 		case cur.Exists:
-			why = fmt.Sprintf("the current credentials expired %s ago", ago(now.Sub(cur.Value.Expiration)))
+			why = "the current credentials " + humantime.Left(now, cur.Value.Expiration)
 		}
 		return Decision{Action: Force, Key: key, Reason: why}
 	}
@@ -87,9 +88,9 @@ func Decide(now time.Time, t config.Target, s Signal, cur, prev Version, window 
 			// AWSPREVIOUS is the version the current one replaced, so the
 			// reported key was current until sinceIssue ago.
 			return Decision{Action: Stale, Key: key, Replaced: true,
-				Reason: fmt.Sprintf("the reported key was replaced %s ago; the current one is valid for %s more", ago(sinceIssue), ago(left))}
+				Reason: fmt.Sprintf("the reported key was replaced %s; the current one has %s", humantime.Since(now, cur.Value.Meta.IssuedAt), humantime.Left(now, cur.Value.Expiration))}
 		}
-		return Decision{Action: Stale, Key: key, Reason: fmt.Sprintf("the consumer uses the previous version; the current one is valid for %s more", ago(left))}
+		return Decision{Action: Stale, Key: key, Reason: "the consumer uses the previous version; the current one has " + humantime.Left(now, cur.Value.Expiration)}
 	case KeyUnknown:
 		return Decision{Action: Unmatched, Key: key, Reason: "the reported key matches neither the current nor the previous version"}
 	}
@@ -97,17 +98,17 @@ func Decide(now time.Time, t config.Target, s Signal, cur, prev Version, window 
 		if recent {
 			// Config keeps refreshBefore below the session length minus
 			// the write interval, so this only happens with tampered data.
-			return Decision{Action: Recent, Key: key, Reason: fmt.Sprintf("rotated %s ago yet only %s left", ago(sinceIssue), ago(left))}
+			return Decision{Action: Recent, Key: key, Reason: fmt.Sprintf("rotated %s yet only %s", humantime.Since(now, cur.Value.Meta.IssuedAt), humantime.Left(now, cur.Value.Expiration))}
 		}
-		return Decision{Action: Force, Key: key, Reason: fmt.Sprintf("the current credentials have only %s left (refreshBefore %s)", ago(left), t.RefreshBefore)}
+		return Decision{Action: Force, Key: key, Reason: fmt.Sprintf("the current credentials have only %s (refreshBefore %s)", humantime.Left(now, cur.Value.Expiration), humantime.Span(t.RefreshBefore))}
 	}
 	if key == KeyNone {
 		if recent {
-			return Decision{Action: Recent, Key: key, Reason: fmt.Sprintf("rotated %s ago; the consumer should re-read the secret", ago(sinceIssue))}
+			return Decision{Action: Recent, Key: key, Reason: fmt.Sprintf("rotated %s; the consumer should re-read the secret", humantime.Since(now, cur.Value.Meta.IssuedAt))}
 		}
-		return Decision{Action: Stale, Key: key, Reason: fmt.Sprintf("the current credentials are valid for %s more, so the consumer most likely holds an older copy", ago(left))}
+		return Decision{Action: Stale, Key: key, Reason: fmt.Sprintf("the current credentials have %s, so the consumer most likely holds an older copy", humantime.Left(now, cur.Value.Expiration))}
 	}
-	return Decision{Action: Inform, Key: key, Reason: fmt.Sprintf("the reported key is the current one and valid for %s more: check the consumer's clock", ago(left))}
+	return Decision{Action: Inform, Key: key, Reason: fmt.Sprintf("the reported key is the current one with %s: check the consumer's clock", humantime.Left(now, cur.Value.Expiration))}
 }
 
 func matchKey(masked string, cur, prev Version) KeyMatch {
@@ -120,11 +121,4 @@ func matchKey(masked string, cur, prev Version) KeyMatch {
 		return KeyPrevious
 	}
 	return KeyUnknown
-}
-
-func ago(d time.Duration) time.Duration {
-	if d < 0 {
-		d = -d
-	}
-	return d.Round(time.Second)
 }

@@ -126,6 +126,31 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// An alert about an expired current version says it expired; it never
+// shows the time since expiry as time left (issue 15 §5).
+func TestAlertKeepsSign(t *testing.T) {
+	now := time.Date(2026, 11, 1, 1, 30, 0, 0, time.UTC)
+	tg := config.Target{Name: "billing-reader", RoleArn: "arn:aws:iam::123456789012:role/BillingReadOnly", SecretName: "stsrotator/billing-reader"}
+	cur := Version{Exists: true, VersionID: "22222222-bbbb", Value: secretfmt.Value{AccessKeyID: "ASIANEWKEYNEWKEYABCD", SecretAccessKey: "s", SessionToken: "t",
+		Expiration: now.Add(-25 * time.Minute), Meta: secretfmt.Metadata{IssuedAt: now.Add(25 * time.Minute)}}}
+	s := Signal{Source: FromConsumer, Target: tg.Name, Key: "ASIA…ABCD", ErrorCode: "ExpiredToken", Observer: "app"}
+	res := rotation.Result{Outcome: rotation.Failed, Reason: "AccessDenied: no"}
+	out := Outcome{Target: tg.Name, Decision: Decide(now, tg, s, cur, Version{}, DefaultWindow), Rotation: &res}
+	_, body := Alert(now, s, out, tg, cur, cur, 0, DefaultWindow)
+	for _, want := range []string{
+		"because the current credentials expired 25m ago",
+		"expires 2026-11-01T01:05:00Z (expired 25m ago)",
+		"issued 25m in the future — check the clock",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("alert lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "left)") {
+		t.Errorf("alert shows time left for expired credentials:\n%s", body)
+	}
+}
+
 func TestAlertText(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	tg := config.Target{Name: "billing-reader", RoleArn: "arn:aws:iam::123456789012:role/BillingReadOnly", SecretName: "stsrotator/billing-reader"}
@@ -146,7 +171,7 @@ func TestAlertText(t *testing.T) {
 	for _, want := range []string{
 		"nightly-report on host-7 via cli got ExpiredToken calling s3:GetObject in eu-west-1",
 		"Target:        billing-reader (role arn:aws:iam::123456789012:role/BillingReadOnly)",
-		"Failing key:   ASIA…7XQZ (current version), issued 50m0s ago",
+		"Failing key:   ASIA…7XQZ (current version), issued 50m ago",
 		"Action taken:  forced a rotation because the current credentials have only 10m0s left → new key ASIA…ABCD",
 		"Current:       version 22222222, key ASIA…ABCD",
 		"Suppressed:    7 similar report(s)",

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
@@ -44,9 +45,8 @@ func Decide(now time.Time, t config.Target, cur Current, jitter time.Duration, f
 	case cur.ParseErr != nil:
 		return Decision{Due: true, Urgent: true, Reason: "current version is unusable: " + cur.ParseErr.Error()}
 	case cur.Value.Expired(now):
-		return Decision{Due: true, Urgent: true, Reason: fmt.Sprintf("current credentials expired %s ago", round(now.Sub(cur.Value.Expiration)))}
+		return Decision{Due: true, Urgent: true, Reason: "current credentials " + humantime.Left(now, cur.Value.Expiration)}
 	}
-	left := cur.Value.Remaining(now)
 	dueAt := RefreshAt(t, cur.Value.Expiration, jitter)
 	// The rotator's own issue time is preferred over Secrets Manager's
 	// CreatedDate: both mark the last write, but IssuedAt comes from the
@@ -61,14 +61,14 @@ func Decide(now time.Time, t config.Target, cur Current, jitter time.Duration, f
 	case !writeOK && (force || !now.Before(dueAt)):
 		// Config validation keeps refreshBefore at least 10 minutes short of
 		// the session, so this only holds back forced or duplicate requests.
-		return Decision{Reason: fmt.Sprintf("last written %s ago; AWS advises at most one write per secret per %s, next write allowed in %s",
-			round(sinceWrite), config.MinWriteInterval, round(config.MinWriteInterval-sinceWrite)), NextCheck: written.Add(config.MinWriteInterval)}
+		return Decision{Reason: fmt.Sprintf("last written %s; AWS advises at most one write per secret per %s, next write allowed %s",
+			humantime.Since(now, written), humantime.Span(config.MinWriteInterval), humantime.Until(now, written.Add(config.MinWriteInterval))), NextCheck: written.Add(config.MinWriteInterval)}
 	case force:
-		return Decision{Due: true, Reason: fmt.Sprintf("forced with %s left", round(left))}
+		return Decision{Due: true, Reason: "forced with " + humantime.Left(now, cur.Value.Expiration)}
 	case !now.Before(dueAt):
-		return Decision{Due: true, Reason: fmt.Sprintf("%s left, below refreshBefore %s", round(left), t.RefreshBefore)}
+		return Decision{Due: true, Reason: fmt.Sprintf("%s, below refreshBefore %s", humantime.Left(now, cur.Value.Expiration), humantime.Span(t.RefreshBefore))}
 	}
-	return Decision{Reason: fmt.Sprintf("fresh: %s left", round(left)), NextCheck: dueAt}
+	return Decision{Reason: "fresh: " + humantime.Left(now, cur.Value.Expiration), NextCheck: dueAt}
 }
 
 // RefreshAt is when credentials expiring at exp become due. The jitter
@@ -100,11 +100,4 @@ func Token(secretName, prev string) string {
 	h[6] = h[6]&0x0f | 0x80
 	h[8] = h[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
-}
-
-func round(d time.Duration) time.Duration {
-	if d < 0 {
-		d = -d
-	}
-	return d.Round(time.Second)
 }

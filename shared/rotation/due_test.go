@@ -28,11 +28,14 @@ func TestDecide(t *testing.T) {
 		{"a missing secret is due at once", Current{}, false, true, true, "no current secret version"},
 		{"an unparsable secret is due at once", Current{Exists: true, ParseErr: errors.New("garbage")}, false, true, true, "unusable: garbage"},
 		{"expired credentials are due at once, even if written a minute ago", valid(-time.Second, time.Minute), false, true, true, "expired 1s ago"},
-		{"plenty left is fresh", valid(50*time.Minute, 10*time.Minute), false, false, false, "fresh: 50m0s left"},
-		{"exactly refreshBefore left is due", valid(20*time.Minute, 40*time.Minute), false, true, false, "below refreshBefore 20m0s"},
+		{"plenty left is fresh", valid(50*time.Minute, 10*time.Minute), false, false, false, "fresh: 50m left"},
+		{"exactly refreshBefore left is due", valid(20*time.Minute, 40*time.Minute), false, true, false, "20m left, below refreshBefore 20m"},
 		{"just above refreshBefore is fresh", valid(20*time.Minute+time.Second, 40*time.Minute), false, false, false, "fresh"},
-		{"force rotates fresh credentials when the write interval allows", valid(50*time.Minute, 10*time.Minute), true, true, false, "forced with 50m0s left"},
-		{"force within 10 minutes of the last write is held back", valid(55*time.Minute, 5*time.Minute), true, false, false, "next write allowed in 5m0s"},
+		{"force rotates fresh credentials when the write interval allows", valid(50*time.Minute, 10*time.Minute), true, true, false, "forced with 50m left"},
+		{"force within 10 minutes of the last write is held back", valid(55*time.Minute, 5*time.Minute), true, false, false, "last written 5m ago; AWS advises at most one write per secret per 10m, next write allowed in 5m"},
+		// The clock-skew case: a write 25 minutes ahead of this
+		// clock must not read "written 25m ago".
+		{"a write in the future is named as a clock problem", valid(55*time.Minute, -25*time.Minute), true, false, false, "last written 25m in the future — check the clock; AWS advises at most one write per secret per 10m, next write allowed in 35m"},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {

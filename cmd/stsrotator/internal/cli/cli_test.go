@@ -89,7 +89,7 @@ func TestCredentialCommands(t *testing.T) {
 		{"a missing secret is not found", []string{"credential-process", "--secret-id", env.Unique("stsrotator/absent")}, ExitNotFound, "", "secret not found"},
 		{"a malformed secret is invalid and its content is not quoted", []string{"credential-process", "--secret-id", env.Unique("stsrotator/garbage")}, ExitInvalid, "", "not JSON"},
 		{"expired credentials are refused", []string{"credential-process", "--secret-id", env.Unique("stsrotator/expired")}, ExitExpired, "", "expired at"},
-		{"credentials about to expire are refused too", []string{"credential-process", "--secret-id", env.Unique("stsrotator/ending")}, ExitExpired, "", "under --min-validity 1m0s"},
+		{"credentials about to expire are refused too", []string{"credential-process", "--secret-id", env.Unique("stsrotator/ending")}, ExitExpired, "", "under --min-validity 1m"},
 		{"--min-validity can accept them", []string{"credential-process", "--secret-id", env.Unique("stsrotator/ending"), "--min-validity", "10s"}, ExitOK, `"Version":1`, ""},
 		{"env prints shell exports", []string{"env", "--secret-id", env.Unique("stsrotator/good")}, ExitOK,
 			"export AWS_ACCESS_KEY_ID='" + good.AccessKeyID + "'\nexport AWS_SECRET_ACCESS_KEY='" + good.SecretAccessKey + "'\nexport AWS_SESSION_TOKEN='" + good.SessionToken + "'\nexport AWS_CREDENTIAL_EXPIRATION='" + good.Expiration.Format(time.RFC3339) + "'\n", ""},

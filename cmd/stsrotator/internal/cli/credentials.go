@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stsrotator/stsrotator/shared/credprovider"
+	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
@@ -75,8 +76,8 @@ func (a *App) fetch(ctx context.Context, fs *flagSet, c credFlags, ph *phases) (
 		return aws.Credentials{}, err
 	}
 	if left := creds.Expires.Sub(a.Now()); left < c.minValidity {
-		return aws.Credentials{}, coded(ExitExpired, fmt.Errorf("secret %s: key %s has %s left, under --min-validity %s (fix: stsrotator status; stsrotator rotate %s)",
-			r.SecretID, secretfmt.Mask(creds.AccessKeyID), left.Round(time.Second), c.minValidity, orTarget(r)))
+		return aws.Credentials{}, coded(ExitExpired, fmt.Errorf("secret %s: key %s has %s, under --min-validity %s (fix: stsrotator status; stsrotator rotate %s)",
+			r.SecretID, secretfmt.Mask(creds.AccessKeyID), humantime.Left(a.Now(), creds.Expires), humantime.Span(c.minValidity), orTarget(r)))
 	}
 	return creds, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
@@ -130,8 +131,8 @@ func (a *App) invokeRotate(ctx context.Context, api invoker, function, target st
 	s := resp.Summary
 	for _, r := range s.Rotated {
 		if !asJSON {
-			fmt.Fprintf(a.Stdout, "%s: %s, new key %s, expires %s (valid %s), version %s, in %s\n",
-				r.Target, r.Outcome, dash(r.Key), stamp(r.Expires), ago(time.Duration(r.LeftSec)*time.Second), dash(r.VersionID), took.Round(time.Millisecond))
+			fmt.Fprintf(a.Stdout, "%s: %s, new key %s, expires %s (%s), version %s, in %s\n",
+				r.Target, r.Outcome, dash(r.Key), stamp(r.Expires), humantime.Remaining(time.Duration(r.LeftSec)*time.Second), dash(r.VersionID), took.Round(time.Millisecond))
 		}
 	}
 	if !asJSON && s.Superseded > 0 {

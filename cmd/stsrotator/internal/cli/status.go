@@ -17,6 +17,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
@@ -318,11 +319,11 @@ func readRow(ctx context.Context, sm secretReader, r ref, now time.Time) Row {
 	}
 	switch {
 	case v.Expired(now):
-		row.Health, row.Problem = HealthExpired, "expired "+ago(-row.left)+" ago"
+		row.Health, row.Problem = HealthExpired, humantime.Left(now, v.Expiration)
 	case row.left < ExpiringWithin:
-		row.Health, row.Problem = HealthExpiring, "expires in "+ago(row.left)
+		row.Health, row.Problem = HealthExpiring, "expires "+humantime.Until(now, v.Expiration)
 	case !v.Meta.RefreshAt.IsZero() && !now.Before(v.Meta.RefreshAt):
-		row.Health, row.Problem = HealthLate, "rotation due "+ago(now.Sub(v.Meta.RefreshAt))+" ago"
+		row.Health, row.Problem = HealthLate, "rotation was due "+humantime.Since(now, v.Meta.RefreshAt)
 	default:
 		row.Health = HealthOK
 	}
@@ -372,20 +373,9 @@ func left(r Row) string {
 		return "-"
 	}
 	if r.left <= 0 {
-		return "0s"
+		return "expired"
 	}
-	return ago(r.left)
-}
-
-func ago(d time.Duration) string {
-	switch {
-	case d >= time.Hour:
-		return d.Truncate(time.Minute).String()
-	case d >= time.Minute:
-		return d.Truncate(time.Second).String()
-	default:
-		return d.Round(time.Second).String()
-	}
+	return humantime.Span(r.left)
 }
 
 func stamp(t time.Time) string {
@@ -399,7 +389,7 @@ func agoStamp(t, now time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return ago(now.Sub(t)) + " ago"
+	return humantime.Since(now, t)
 }
 
 func shortRole(arn string) string {

@@ -67,7 +67,7 @@ func TestStatus(t *testing.T) {
 
 	a, out, errb = testApp(env, func() time.Time { return now }, nil)
 	r = execute(t, a, out, errb, "status", "--config", cfgPath)
-	for _, want := range []string{"TARGET", "ROLE", "KEY", "HEALTH", "ASIA…0011", "[███", "EXPIRED: expired 1m0s ago", "LATE: rotation due 5m0s ago", "MISSING"} {
+	for _, want := range []string{"TARGET", "ROLE", "KEY", "HEALTH", "ASIA…0011", "[███", "EXPIRED: expired 1m ago", "LATE: rotation was due 5m ago", "MISSING"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, r.stdout)
 		}
