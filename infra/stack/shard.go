@@ -14,6 +14,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/expiredcreds"
 	"github.com/stsrotator/stsrotator/shared/reaction"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
@@ -23,8 +24,10 @@ import (
 const MaxPatternChars = 2048
 
 // ExpiredTokenErrorCodes are the errorCode values CloudTrail records when a
-// call is refused because its session credentials have expired.
-var ExpiredTokenErrorCodes = []string{"ExpiredToken", "ExpiredTokenException"}
+// call is refused because its session credentials have expired: the
+// classifier's code table (ExpiredToken, ExpiredTokenException,
+// RequestExpired), so the rules and the reactor agree on every code.
+var ExpiredTokenErrorCodes = expiredcreds.Codes()
 
 // Shard is one nested stack: its targets' secrets and rotator lanes.
 type Shard struct {

@@ -524,7 +524,7 @@ func checkCloudTrailRules(t *testing.T, fx *fixture) {
 				t.Errorf("%s/%s: pattern of %d chars", sh.ID, id, n)
 			}
 			d := p["detail"].(map[string]any)
-			if js(p["detail-type"]) != `["AWS API Call via CloudTrail"]` || js(d["errorCode"]) != `["ExpiredToken","ExpiredTokenException"]` || props(r)["EventBusName"] != nil {
+			if js(p["detail-type"]) != `["AWS API Call via CloudTrail"]` || js(d["errorCode"]) != `["ExpiredToken","ExpiredTokenException","RequestExpired"]` || props(r)["EventBusName"] != nil {
 				t.Errorf("%s/%s: %s", sh.ID, id, js(p))
 			}
 			for _, a := range d["userIdentity"].(map[string]any)["sessionContext"].(map[string]any)["sessionIssuer"].(map[string]any)["arn"].([]any) {

@@ -18,6 +18,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/expiredcreds"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
@@ -141,7 +142,8 @@ func Config(base aws.Config, p *Provider, r *Reporter) aws.Config {
 
 // WithExpiredTokenRecovery is an API option for any service client (append
 // it to aws.Config.APIOptions or a client's Options.APIOptions). When a
-// call fails with ExpiredToken or ExpiredTokenException it invalidates p's
+// call fails with an expired-credentials code (expiredcreds.IsCode:
+// ExpiredToken, ExpiredTokenException, RequestExpired) it invalidates p's
 // cache, re-reads the secret, retries the call once with the fresh
 // credentials and reports the failure to r (nil: no report). The client
 // must sign with p, or the retry would use the refused key again.
@@ -187,7 +189,7 @@ func (m *recoverMiddleware) HandleFinalize(ctx context.Context, in middleware.Fi
 	held := &keyHolder{}
 	out, md, err := next.HandleFinalize(middleware.WithStackValue(ctx, keyHolderKey{}, held), in)
 	var ae smithy.APIError
-	if err == nil || !errors.As(err, &ae) || !events.IsExpiredCode(ae.ErrorCode()) {
+	if err == nil || !errors.As(err, &ae) || !expiredcreds.IsCode(ae.ErrorCode()) {
 		return out, md, err
 	}
 	retry := m.p.Invalidate(held.key)

@@ -133,7 +133,7 @@ func TestExpiredTokenRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := events.ExpiredToken{SchemaVersion: 1, Target: tgt.Name, SecretID: tgt.SecretName, AccessKeyID: secretfmt.Mask(old.AccessKeyID),
+	want := events.ExpiredToken{SchemaVersion: events.SchemaVersion, Target: tgt.Name, SecretID: tgt.SecretName, AccessKeyID: secretfmt.Mask(old.AccessKeyID),
 		Service: "STS", Operation: "GetCallerIdentity", Region: awstest.Region, ErrorCode: "ExpiredToken",
 		ErrorMessage: "The security token included in the request is expired", ObservedAt: d.ObservedAt,
 		Observer: events.Observer{App: "recovery-test", Host: "test-host", Via: "library"}}

@@ -9,23 +9,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stsrotator/stsrotator/shared/expiredcreds"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
-// SchemaVersion is the version of the ExpiredToken detail. Fields are only
-// ever added; a consumer that sees a higher version reads what it knows.
-const SchemaVersion = 1
+// SchemaVersion is the version of the ExpiredToken detail. Fields and
+// accepted values are only ever added; a consumer that sees a higher
+// version reads what it knows. Version 2 accepts every code of
+// expiredcreds.Codes (RequestExpired too); a version-1 report stays valid.
+const SchemaVersion = 2
 
-// Error codes AWS uses for an expired session token.
+// Error codes AWS uses for expired credentials; expiredcreds holds the
+// table, these are names for the callers that spell one.
 const (
-	CodeExpiredToken          = "ExpiredToken"
-	CodeExpiredTokenException = "ExpiredTokenException"
+	CodeExpiredToken          = expiredcreds.ExpiredToken
+	CodeExpiredTokenException = expiredcreds.ExpiredTokenException
+	CodeRequestExpired        = expiredcreds.RequestExpired
 )
 
-// IsExpiredCode reports whether an AWS error code means the token expired.
-func IsExpiredCode(code string) bool {
-	return code == CodeExpiredToken || code == CodeExpiredTokenException
-}
+// IsExpiredCode reports whether an AWS error code means the credentials
+// expired (expiredcreds.IsCode).
+func IsExpiredCode(code string) bool { return expiredcreds.IsCode(code) }
 
 // Observer says who saw the failure.
 type Observer struct {
@@ -95,7 +99,7 @@ func (e ExpiredToken) Validate() error {
 	case e.Target == "" && e.SecretID == "" && e.AccessKeyID == "":
 		return bad("target, secretId and accessKeyId", "are all empty", "name the config target, the secret's name or ARN, or at least the masked key that failed")
 	case !IsExpiredCode(e.ErrorCode):
-		return bad("errorCode", fmt.Sprintf("is %q", truncate(e.ErrorCode, 64)), "report only ExpiredToken or ExpiredTokenException")
+		return bad("errorCode", fmt.Sprintf("is %q", truncate(e.ErrorCode, 64)), "report only "+strings.Join(expiredcreds.Codes(), ", "))
 	case e.AccessKeyID != "" && !reMasked.MatchString(e.AccessKeyID):
 		return bad("accessKeyId", "is not masked", "send only the first and last four characters, as ASIA…WXYZ")
 	case e.ObservedAt.IsZero():

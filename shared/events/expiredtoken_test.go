@@ -3,11 +3,14 @@ package events
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/stsrotator/stsrotator/shared/expiredcreds"
 )
 
 func TestParseExpiredToken(t *testing.T) {
@@ -99,4 +102,34 @@ func FuzzParseExpiredToken(f *testing.F) {
 			t.Fatal("accepted a detail that does not validate")
 		}
 	})
+}
+
+// The schema's errorCode enum is the classifier's code table, so a code
+// the provider, CLI or log watcher reports is never refused downstream.
+func TestSchemaCodesAreTheClassifierTable(t *testing.T) {
+	b, err := os.ReadFile("../../docs/expired-token.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties struct {
+			ErrorCode struct {
+				Enum []string `json:"enum"`
+			} `json:"errorCode"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := schema.Properties.ErrorCode.Enum, expiredcreds.Codes(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("schema errorCode enum %v, classifier codes %v", got, want)
+	}
+	for _, code := range expiredcreds.Codes() {
+		// A version-1 consumer could only send the first two; accepting
+		// every code at every version keeps old reports valid.
+		d := fmt.Sprintf(`{"schemaVersion":1,"target":"a","errorCode":%q,"observedAt":"2026-11-25T10:00:00Z","observer":{"via":"logs"}}`, code)
+		if _, err := ParseExpiredToken([]byte(d)); err != nil {
+			t.Errorf("%s refused: %v", code, err)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/expiredcreds"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
@@ -120,8 +121,8 @@ func ParseEvent(raw []byte) (Signal, error) {
 		if err := json.Unmarshal(env.Detail, &d); err != nil {
 			return Signal{}, fmt.Errorf("%w: CloudTrail detail: %w", ErrMalformed, err)
 		}
-		if !events.IsExpiredCode(d.ErrorCode) {
-			return Signal{}, fmt.Errorf("%w: CloudTrail errorCode %q is not ExpiredToken or ExpiredTokenException (check the rule's pattern)", ErrMalformed, d.ErrorCode)
+		if !expiredcreds.IsCode(d.ErrorCode) {
+			return Signal{}, fmt.Errorf("%w: CloudTrail errorCode %q is not one of %s (check the rule's pattern)", ErrMalformed, trunc(d.ErrorCode), strings.Join(expiredcreds.Codes(), ", "))
 		}
 		issuer := d.UserIdentity.SessionContext.SessionIssuer.Arn
 		if issuer == "" {

@@ -138,7 +138,7 @@ func TestReportExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := events.ExpiredToken{SchemaVersion: 1, Target: "billing-reader", AccessKeyID: "ASIA…7XQZ", Service: "s3", Operation: "GetObject",
+	want := events.ExpiredToken{SchemaVersion: events.SchemaVersion, Target: "billing-reader", AccessKeyID: "ASIA…7XQZ", Service: "s3", Operation: "GetObject",
 		Region: awstest.Region, ErrorCode: "ExpiredToken", ErrorMessage: "The provided token has expired.",
 		ObservedAt: time.Date(2026, 11, 25, 10, 15, 29, 0, time.UTC), Observer: events.Observer{App: "nightly-report", Host: "test-host", Via: "cli"}}
 	if d != want {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/expiredcreds"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
@@ -30,7 +31,7 @@ the event ID.`)
 	fs.StringVar(&key, "access-key-id", "", "the refused access `key` (sent masked)")
 	fs.StringVar(&d.Service, "service", "", "AWS `service` called, e.g. s3")
 	fs.StringVar(&d.Operation, "operation", "", "`operation` called, e.g. GetObject")
-	fs.StringVar(&d.ErrorCode, "error-code", events.CodeExpiredToken, "the AWS error `code`: ExpiredToken or ExpiredTokenException")
+	fs.StringVar(&d.ErrorCode, "error-code", events.CodeExpiredToken, "the AWS error `code`: "+strings.Join(expiredcreds.Codes(), ", "))
 	fs.StringVar(&d.ErrorMessage, "message", "", "the AWS error `message`")
 	fs.StringVar(&d.Observer.App, "app", "", "the application or job that saw it")
 	fs.StringVar(&d.Observer.Host, "host", "", "where it was seen (default: this host's name)")
