@@ -70,6 +70,9 @@ type App struct {
 	Tick func(time.Duration) (ticks <-chan time.Time, stop func())
 	// Stat tells whether the default config file exists.
 	Stat func(string) (os.FileInfo, error)
+	// ServeLimits bound serve's connections; zero fields take
+	// DefaultServeLimits.
+	ServeLimits ServeLimits
 }
 
 // New returns an App wired to the process.
@@ -296,6 +299,9 @@ func noArgs(fs *flagSet, pos []string) error {
 	return nil
 }
 
+// oneLine is an error message as one printable line: credential_process
+// shows stderr to the user as is, and messages can quote what others
+// control (request paths, tags).
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return printable(strings.Join(strings.Fields(s), " "))
 }

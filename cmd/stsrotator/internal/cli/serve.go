@@ -8,9 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,10 +33,72 @@ type credentialsSource interface {
 	Retrieve(context.Context) (aws.Credentials, error)
 }
 
+// Environment variables of the container-credentials protocol that serve
+// speaks. The SDKs read the token from the file each time they fetch
+// (botocore: ContainerProvider._build_headers), so a token kept in a file
+// outlives a restart of serve.
+const (
+	EnvContainerFullURI   = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+	EnvContainerToken     = "AWS_CONTAINER_AUTHORIZATION_TOKEN"
+	EnvContainerTokenFile = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+)
+
+// ServeLimits bound each phase of a connection to serve, so a local client
+// that stalls (a promised body never sent, a body one byte a second, an
+// idle keep-alive) is cut off instead of holding a descriptor forever.
+// Zero fields take DefaultServeLimits' values.
+type ServeLimits struct {
+	// Header is the time to read a request's headers.
+	Header time.Duration
+	// Read is the time to read a whole request, body included.
+	Read time.Duration
+	// Write is the time from the end of the headers to the end of the
+	// response.
+	Write time.Duration
+	// Idle is how long a kept-alive connection may wait for its next
+	// request.
+	Idle time.Duration
+}
+
+// DefaultServeLimits are generous for a loopback client: an SDK sends a
+// bodiless GET and reads a few hundred bytes.
+var DefaultServeLimits = ServeLimits{Header: 5 * time.Second, Read: 10 * time.Second, Write: 10 * time.Second, Idle: 30 * time.Second}
+
+// maxHeaderBytes is far above what an SDK sends (a token and a few
+// headers), far below net/http's 1 MB default.
+const maxHeaderBytes = 16 << 10
+
+func (l ServeLimits) orDefaults() ServeLimits {
+	d := DefaultServeLimits
+	pick := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	return ServeLimits{Header: pick(l.Header, d.Header), Read: pick(l.Read, d.Read), Write: pick(l.Write, d.Write), Idle: pick(l.Idle, d.Idle)}
+}
+
+// newServer is serve's HTTP server with every phase bounded; net/http's
+// own error lines go through logf, escaped.
+func newServer(h http.Handler, l ServeLimits, logf func(string, ...any)) *http.Server {
+	l = l.orDefaults()
+	return &http.Server{Handler: h, ReadHeaderTimeout: l.Header, ReadTimeout: l.Read, WriteTimeout: l.Write, IdleTimeout: l.Idle,
+		MaxHeaderBytes: maxHeaderBytes, ErrorLog: log.New(logWriter(logf), "", 0)}
+}
+
+// logWriter turns net/http's log lines into serve's.
+type logWriter func(string, ...any)
+
+func (f logWriter) Write(p []byte) (int, error) {
+	f("%s", printable(strings.TrimRight(string(p), "\n")))
+	return len(p), nil
+}
+
 func (a *App) serve(ctx context.Context, args []string) error {
-	var target, secretID string
+	var target, secretID, tokenFile string
 	var port int
-	fs := a.flags("serve", "--target NAME [--port N]", `
+	fs := a.flags("serve", "--target NAME [--port N] [--token-file FILE]", `
 Serves the target's credentials the way ECS does, on loopback only, for any
 SDK or the AWS CLI. It prints the two lines to export:
 
@@ -39,10 +106,20 @@ SDK or the AWS CLI. It prints the two lines to export:
   export AWS_CONTAINER_AUTHORIZATION_TOKEN=...
 
 Requests without that token are refused. Credentials are cached until the
-secret's refresh hint and never served expired. Stops on Ctrl-C.`)
+secret's refresh hint and never served expired. Stops on Ctrl-C.
+
+A new token is made at each start, so clients started before a restart are
+refused after it. To keep them working, give a fixed --port and a token
+file: serve creates the file (mode 0600, one line without a newline, as
+botocore requires) if it does not exist, reuses its token if it does, and
+prints AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE instead of the token; the
+SDKs read the file at each refresh.
+
+  stsrotator serve --target billing-reader --port 9911 --token-file ~/.stsrotator-serve.token`)
 	fs.StringVar(&target, "target", "", "config target `name`")
 	fs.StringVar(&secretID, "secret-id", "", "serve this secret `name or ARN` instead of a target's")
 	fs.IntVar(&port, "port", 0, "loopback `port` to listen on (default: any free port)")
+	fs.StringVar(&tokenFile, "token-file", "", "keep the authorization token in this `file` across restarts (default: $"+EnvContainerTokenFile+" if set)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -52,6 +129,9 @@ secret's refresh hint and never served expired. Stops on Ctrl-C.`)
 	}
 	if port < 0 || port > 65535 {
 		return coded(ExitUsage, fmt.Errorf("--port %d: want 0-65535", port))
+	}
+	if tokenFile == "" {
+		tokenFile = a.Getenv(EnvContainerTokenFile)
 	}
 	r, err := a.resolve(fs.g, target, secretID)
 	if err != nil {
@@ -67,7 +147,15 @@ secret's refresh hint and never served expired. Stops on Ctrl-C.`)
 	if _, err := p.Retrieve(ctx); err != nil {
 		return coded(codeForRead(err), err)
 	}
-	token, err := newToken()
+	var token string
+	if tokenFile != "" {
+		if tokenFile, err = filepath.Abs(tokenFile); err != nil {
+			return coded(ExitUsage, fmt.Errorf("--token-file: %w", err))
+		}
+		token, err = loadOrCreateToken(tokenFile)
+	} else {
+		token, err = newToken()
+	}
 	if err != nil {
 		return err
 	}
@@ -75,8 +163,16 @@ secret's refresh hint and never served expired. Stops on Ctrl-C.`)
 	if err != nil {
 		return fmt.Errorf("listen on 127.0.0.1:%d: %w", port, err)
 	}
-	srv := &http.Server{Handler: &endpoint{src: p, token: token, log: a.logf}, ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintf(a.Stdout, "export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://%s%s\nexport AWS_CONTAINER_AUTHORIZATION_TOKEN=%s\n", ln.Addr(), CredentialsPath, token)
+	srv := newServer(&endpoint{src: p, token: token, log: a.logf}, a.ServeLimits, a.logf)
+	fmt.Fprintf(a.Stdout, "export %s=http://%s%s\n", EnvContainerFullURI, ln.Addr(), CredentialsPath)
+	if tokenFile != "" {
+		// The file wins over the variable in every SDK; the unset keeps a
+		// stale token from an earlier serve out of the way of tools that
+		// only know the variable.
+		fmt.Fprintf(a.Stdout, "export %s=%s\nunset %s\n", EnvContainerTokenFile, shellQuote(tokenFile), EnvContainerToken)
+	} else {
+		fmt.Fprintf(a.Stdout, "export %s=%s\n", EnvContainerToken, token)
+	}
 	a.logf("serving %s on %s; stop with Ctrl-C", r.SecretID, ln.Addr())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -95,6 +191,58 @@ secret's refresh hint and never served expired. Stops on Ctrl-C.`)
 	}
 	return nil
 }
+
+// loadOrCreateToken returns the token kept in path, creating the file with
+// a fresh token when it does not exist. The file holds the token alone, no
+// newline: botocore sends the file's content as the Authorization header
+// and refuses one with CR or LF ("Auth token value is not a legal header
+// value", ContainerProvider._validate_auth_token), so a file it would
+// refuse is refused here too, with the fix.
+func loadOrCreateToken(path string) (string, error) {
+	token, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		_, werr := f.WriteString(token)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return "", fmt.Errorf("write token file %s: %w", path, werr)
+		}
+		return token, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("create token file %s: %w", path, err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("token file %s: %w", path, err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return "", coded(ExitUsage, fmt.Errorf("token file %s is readable by other users (mode %v) (fix: chmod 600 %s)", path, info.Mode().Perm(), path))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read token file %s: %w", path, err)
+	}
+	switch t := string(b); {
+	case strings.ContainsAny(t, "\r\n"):
+		return "", coded(ExitUsage, fmt.Errorf("token file %s ends in a newline or holds several lines; botocore refuses such a token (fix: rewrite it with printf %%s TOKEN > %s, or delete it and serve makes one)", path, path))
+	case len(t) < minTokenLen:
+		return "", coded(ExitUsage, fmt.Errorf("token file %s holds %d characters, under the %d a token needs (fix: delete it and serve makes one)", path, len(t), minTokenLen))
+	case strings.IndexFunc(t, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0:
+		return "", coded(ExitUsage, fmt.Errorf("token file %s holds characters an HTTP header cannot carry (fix: delete it and serve makes one)", path))
+	default:
+		return t, nil
+	}
+}
+
+// minTokenLen keeps a token file from weakening the endpoint: newToken
+// makes 64 hex characters (256 bits).
+const minTokenLen = 32
 
 // servedProvider is serve's credential cache. A secret that breaks while
 // serve runs is said on stderr at each failed re-read, while the cached key
@@ -161,6 +309,8 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.deny(w, r, http.StatusNotFound, "NotFound", "credentials are served at "+CredentialsPath)
 		return
 	case r.Method != http.MethodGet:
+		// RFC 9110 §15.5.6: a 405 response must list the allowed methods.
+		w.Header().Set("Allow", http.MethodGet)
 		e.deny(w, r, http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET")
 		return
 	}
@@ -174,12 +324,27 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, Token: creds.SessionToken,
 		Expiration: creds.Expires.UTC().Format(time.RFC3339),
 	})
-	e.log("%s %s 200 key %s", r.Method, r.URL.Path, secretfmt.Mask(creds.AccessKeyID))
+	e.log("%s %s 200 key %s", printable(r.Method), printable(r.URL.Path), secretfmt.Mask(creds.AccessKeyID))
 }
 
+// errorBody is a refusal. AWS's container-credentials providers disagree
+// on the spelling: the AWS SDK for JavaScript v3 reads Code/Message (and
+// without them reports only the status), others read code/message; both
+// are sent.
+type errorBody struct {
+	Code      string `json:"Code"`
+	Message   string `json:"Message"`
+	LowerCode string `json:"code"`
+	LowerMsg  string `json:"message"`
+}
+
+// deny answers a refusal and closes the connection after it: a client that
+// was refused has no reason to hold a connection (and a hostile one would
+// hold it to starve the process of descriptors).
 func (e *endpoint) deny(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Connection", "close")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
-	e.log("%s %s %d %s", r.Method, r.URL.Path, status, msg)
+	_ = json.NewEncoder(w).Encode(errorBody{Code: code, Message: msg, LowerCode: code, LowerMsg: msg})
+	e.log("%s %s %d %s", printable(r.Method), printable(r.URL.Path), status, printable(msg))
 }

@@ -60,15 +60,40 @@ func TestEndpoint(t *testing.T) {
 				t.Fatalf("status %d body %s; want %d containing %s", rec.Code, rec.Body, c.status, c.body)
 			}
 			if c.status != 200 {
-				var e struct{ Code, Message string }
-				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code == "" || strings.Contains(rec.Body.String(), "serveSecret") {
-					t.Fatalf("error body %s", rec.Body)
+				// JavaScript v3 reads Code/Message, other SDKs code/message.
+				var e struct {
+					Code      string `json:"Code"`
+					Message   string `json:"Message"`
+					LowerCode string `json:"code"`
+					LowerMsg  string `json:"message"`
+				}
+				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code == "" || e.Code != e.LowerCode || e.Message == "" || e.Message != e.LowerMsg || strings.Contains(rec.Body.String(), "serveSecret") {
+					t.Fatalf("error body %s: want Code/Message and code/message, equal, without secrets", rec.Body)
+				}
+				if rec.Header().Get("Connection") != "close" {
+					t.Fatalf("a refusal keeps the connection open")
 				}
 			}
 			if len(logs) != 1 {
 				t.Fatalf("want one log line per request, got %d", len(logs))
 			}
 		})
+	}
+}
+
+// RFC 9110 §15.5.6: a 405 response carries Allow, listing what the
+// resource accepts.
+func TestEndpointMethodNotAllowed(t *testing.T) {
+	e := &endpoint{src: staticSource{}, token: "tok", log: func(string, ...any) {}}
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead} {
+		req := httptest.NewRequest(m, CredentialsPath, nil)
+		req.RemoteAddr = "127.0.0.1:5000"
+		req.Header.Set("Authorization", "tok")
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET" {
+			t.Errorf("%s: status %d, Allow %q; want 405 with Allow: GET", m, rec.Code, rec.Header().Get("Allow"))
+		}
 	}
 }
 
