@@ -296,7 +296,7 @@ func (d *decoder) target(n *yaml.Node, path string, allowed []string) rawTarget 
 		case "policyArns":
 			raw.policyArns = d.strings(v, p)
 		case "sessionTags":
-			raw.sessionTags = d.tags(v, p)
+			raw.sessionTags = d.tags(v, p, SameSessionTagKey)
 		case "sourceIdentity":
 			raw.sourceIdentity = d.str(v, p)
 		case "secretName":
@@ -304,7 +304,7 @@ func (d *decoder) target(n *yaml.Node, path string, allowed []string) rawTarget 
 		case "readers":
 			raw.readers = d.strings(v, p)
 		case "tags":
-			raw.tags = d.tags(v, p)
+			raw.tags = d.tags(v, p, SameResourceTagKey)
 		case "stsRegion":
 			raw.stsRegion = d.str(v, p)
 		case "logGroups":
@@ -341,20 +341,27 @@ func (d *decoder) strings(v *yaml.Node, path string) val[[]string] {
 	return val[[]string]{v: out, line: v.Line, set: true, path: path}
 }
 
-func (d *decoder) tags(v *yaml.Node, path string) val[[]Tag] {
+// tags reads a key: value mapping; same is AWS's rule for when two keys
+// are one (SameSessionTagKey, SameResourceTagKey).
+func (d *decoder) tags(v *yaml.Node, path string, same func(a, b string) bool) val[[]Tag] {
 	if v.Kind != yaml.MappingNode {
 		d.add(v.Line, path, "must be a mapping of key: value", "write one `Key: value` per line under it")
 		return val[[]Tag]{line: v.Line}
 	}
 	var out []Tag
-	seen := map[string]bool{}
+	var seen []*yaml.Node
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, e := v.Content[i], v.Content[i+1]
-		if seen[k.Value] {
-			d.add(k.Line, path+"."+k.Value, "is set twice", "keep one of them")
+		if first := firstSame(seen, k.Value, same); first != nil {
+			if first.Value == k.Value {
+				d.add(k.Line, path+"."+k.Value, "is set twice", "keep one of them")
+			} else {
+				d.add(k.Line, path+"."+k.Value, fmt.Sprintf("is the same session tag key as %s (line %d): STS compares session tag keys without regard to case, so you cannot have separate %s and %s tag keys", first.Value, first.Line, first.Value, k.Value),
+					"keep one of them, in the case you want STS to preserve")
+			}
 			continue
 		}
-		seen[k.Value] = true
+		seen = append(seen, k)
 		s := d.str(e, path+"."+k.Value)
 		if s.set {
 			out = append(out, Tag{Key: k.Value, Value: s.v})
@@ -473,23 +480,34 @@ func levenshtein(a, b string) int {
 	return prev[len(b)]
 }
 
-// mergeTags overlays target tags on default tags, target winning per key,
-// keeping a stable order.
-func mergeTags(def, own []Tag) []Tag {
-	byKey := map[string]string{}
-	var keys []string
-	for _, list := range [][]Tag{def, own} {
-		for _, t := range list {
-			if _, ok := byKey[t.Key]; !ok {
-				keys = append(keys, t.Key)
-			}
-			byKey[t.Key] = t.Value
+func firstSame(seen []*yaml.Node, key string, same func(a, b string) bool) *yaml.Node {
+	for _, n := range seen {
+		if same(n.Value, key) {
+			return n
 		}
 	}
-	sort.Strings(keys)
-	out := make([]Tag, len(keys))
-	for i, k := range keys {
-		out[i] = Tag{Key: k, Value: byKey[k]}
+	return nil
+}
+
+// mergeTags overlays target tags on default tags, the target winning per
+// key as same (AWS's rule for the kind of tag) compares keys, and with its
+// spelling of the key: a default Team and a target's team are one session
+// tag, team. The result is sorted by key so that everything derived from
+// it is reproducible.
+func mergeTags(def, own []Tag, same func(a, b string) bool) []Tag {
+	var out []Tag
+	for _, list := range [][]Tag{def, own} {
+	next:
+		for _, t := range list {
+			for i := range out {
+				if same(out[i].Key, t.Key) {
+					out[i] = t
+					continue next
+				}
+			}
+			out = append(out, t)
+		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }

@@ -158,7 +158,7 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 	}
 	t.PolicyArns = pa.v
 
-	t.SessionTags = mergeTags(def.sessionTags.v, raw.sessionTags.v)
+	t.SessionTags = mergeTags(def.sessionTags.v, raw.sessionTags.v, SameSessionTagKey)
 	if len(t.SessionTags) > MaxSessionTags {
 		d.add(raw.sessionTags.line, path+".sessionTags", fmt.Sprintf("has %d tags (defaults included); STS accepts at most %d", len(t.SessionTags), MaxSessionTags), "remove some")
 	}
@@ -199,14 +199,14 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 	}
 	t.Readers = rd.v
 
-	t.Tags = mergeTags(def.tags.v, raw.tags.v)
+	t.Tags = mergeTags(def.tags.v, raw.tags.v, SameResourceTagKey)
 	if len(t.Tags) > MaxResourceTags-OwnSecretTags {
 		d.add(raw.tags.line, path+".tags", fmt.Sprintf("has %d tags (defaults included); AWS accepts at most %d per secret and stsrotator adds %d of its own", len(t.Tags), MaxResourceTags, OwnSecretTags),
 			fmt.Sprintf("keep at most %d", MaxResourceTags-OwnSecretTags))
 	}
 	for _, tg := range t.Tags {
 		switch k := strings.ToLower(tg.Key); {
-		case strings.HasPrefix(k, "aws:"):
+		case ReservedByAWS(tg.Key):
 			d.add(pick(raw.tags, def.tags).line, path+".tags."+tg.Key, "uses the reserved prefix aws:", "rename the tag")
 		case strings.HasPrefix(k, ReservedTagPrefix):
 			// The stack and the rotator tag each secret with these; a

@@ -187,3 +187,30 @@ func TestAlertText(t *testing.T) {
 		}
 	}
 }
+
+// Reports are matched to targets by AWS's rules for each name
+// (config/names.go): role names without regard to case (IAM does not
+// distinguish them, API_CreateRole.html), the role path ignored; secret
+// names and session names exactly.
+func TestMatchFollowsAWSNameRules(t *testing.T) {
+	cfg := &config.Config{Targets: []config.Target{{Name: "billing", RoleArn: "arn:aws:iam::123456789012:role/BillingReader",
+		SessionName: "stsrotator-billing", SecretName: "stsrotator/billing"}}}
+	r := &Reactor{Config: cfg}
+	for _, c := range []struct {
+		why string
+		s   Signal
+		ok  bool
+	}{
+		{"the role name in another case, with a path", Signal{RoleArn: "arn:aws:iam::123456789012:role/ops/billingreader", Session: "stsrotator-billing"}, true},
+		{"the session name in another case is another session", Signal{RoleArn: "arn:aws:iam::123456789012:role/BillingReader", Session: "STSROTATOR-billing"}, false},
+		{"another account", Signal{RoleArn: "arn:aws:iam::210987654321:role/BillingReader"}, false},
+		{"the secret by name", Signal{SecretID: "stsrotator/billing"}, true},
+		{"the secret name in another case is another secret", Signal{SecretID: "stsrotator/Billing"}, false},
+		{"the secret by full ARN", Signal{SecretID: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stsrotator/billing-AbCdEf"}, true},
+		{"a full ARN of another secret sharing the prefix", Signal{SecretID: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stsrotator/billing-x-AbCdEf"}, false},
+	} {
+		if _, ok := r.match(c.s); ok != c.ok {
+			t.Errorf("%s: matched = %v, want %v", c.why, ok, c.ok)
+		}
+	}
+}

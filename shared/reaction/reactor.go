@@ -239,7 +239,7 @@ func (r *Reactor) match(s Signal) (config.Target, bool) {
 	}
 	if s.SecretID != "" {
 		for _, t := range r.Config.Targets {
-			if s.SecretID == t.SecretName || secretArnMatches(s.SecretID, t.SecretName) {
+			if config.SameSecretName(s.SecretID, t.SecretName) || secretArnMatches(s.SecretID, t.SecretName) {
 				return t, true
 			}
 		}
@@ -252,7 +252,7 @@ func (r *Reactor) match(s Signal) (config.Target, bool) {
 		}
 	}
 	for _, t := range byRole {
-		if s.Session == "" || s.Session == t.SessionName {
+		if s.Session == "" || config.SameSessionName(s.Session, t.SessionName) {
 			return t, true
 		}
 	}
@@ -286,11 +286,12 @@ func secretArnMatches(arn, name string) bool {
 		return false
 	}
 	rest := arn[i+len(":secret:"):]
-	return rest == name || (strings.HasPrefix(rest, name+"-") && len(rest) == len(name)+7)
+	return config.SameSecretName(rest, name) || (len(rest) == len(name)+7 && rest[len(name)] == '-' && config.SameSecretName(rest[:len(name)], name))
 }
 
 // sameRole compares role ARNs ignoring the role's path, which CloudTrail's
-// sessionIssuer keeps but config authors may leave out.
+// sessionIssuer keeps but config authors may leave out, and comparing the
+// role name as IAM does, without regard to case (config.SameRoleName).
 func sameRole(a, b string) bool {
 	if a == b {
 		return true
@@ -299,7 +300,7 @@ func sameRole(a, b string) bool {
 	if len(pa) != 6 || len(pb) != 6 || pa[4] != pb[4] || pa[1] != pb[1] {
 		return false
 	}
-	return pa[5][strings.LastIndex(pa[5], "/")+1:] == pb[5][strings.LastIndex(pb[5], "/")+1:]
+	return config.SameRoleName(pa[5][strings.LastIndex(pa[5], "/")+1:], pb[5][strings.LastIndex(pb[5], "/")+1:])
 }
 
 func (r *Reactor) version(ctx context.Context, t config.Target, stage string) (Version, error) {

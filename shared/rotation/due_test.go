@@ -110,3 +110,28 @@ func TestExpectedIdentity(t *testing.T) {
 		t.Error("a user ARN must be refused")
 	}
 }
+
+// The identity check compares as IAM and STS do: a roleArn written in
+// another case assumes the same role (IAM role names are not
+// distinguished by case, API_CreateRole.html), while the account, the
+// partition and the session name must match exactly.
+func TestSameIdentity(t *testing.T) {
+	const want = "arn:aws:sts::123456789012:assumed-role/BillingReader/stsrotator-billing"
+	for _, c := range []struct {
+		why  string
+		got  string
+		same bool
+	}{
+		{"identical", want, true},
+		{"the role name in another case", "arn:aws:sts::123456789012:assumed-role/billingreader/stsrotator-billing", true},
+		{"another session name case is another session", "arn:aws:sts::123456789012:assumed-role/BillingReader/STSROTATOR-billing", false},
+		{"another account", "arn:aws:sts::210987654321:assumed-role/BillingReader/stsrotator-billing", false},
+		{"another partition", "arn:aws-cn:sts::123456789012:assumed-role/BillingReader/stsrotator-billing", false},
+		{"another role", "arn:aws:sts::123456789012:assumed-role/BillingWriter/stsrotator-billing", false},
+		{"not an assumed role", "arn:aws:iam::123456789012:user/BillingReader/stsrotator-billing", false},
+	} {
+		if got := SameIdentity(c.got, want); got != c.same {
+			t.Errorf("%s: SameIdentity(%q) = %v, want %v", c.why, c.got, got, c.same)
+		}
+	}
+}

@@ -280,7 +280,7 @@ func (e *Engine) verify(ctx context.Context, t config.Target, out *sts.AssumeRol
 	if err != nil {
 		return "", err
 	}
-	if got != want || aws.ToString(out.AssumedRoleUser.Arn) != want {
+	if !SameIdentity(got, want) || !SameIdentity(aws.ToString(out.AssumedRoleUser.Arn), want) {
 		return "", fmt.Errorf("identity is %q (STS said %q), want %q", got, aws.ToString(out.AssumedRoleUser.Arn), want)
 	}
 	return got, nil
@@ -297,6 +297,20 @@ func ExpectedIdentity(roleArn, session string) (string, error) {
 	res := parts[5]
 	name := res[strings.LastIndex(res, "/")+1:]
 	return fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", parts[1], parts[4], name, session), nil
+}
+
+// SameIdentity compares two assumed-role ARNs
+// (arn:<partition>:sts::<account>:assumed-role/<role>/<session>) by AWS's
+// rules: the role name without regard to case (config.SameRoleName: IAM
+// does not distinguish role names by case, so a roleArn written as
+// role/billingreader assumes BillingReader), everything else exactly.
+func SameIdentity(a, b string) bool {
+	if a == b {
+		return true
+	}
+	pa, pb := strings.SplitN(a, "/", 3), strings.SplitN(b, "/", 3)
+	return len(pa) == 3 && len(pb) == 3 && pa[0] == pb[0] && strings.HasSuffix(pa[0], ":assumed-role") &&
+		config.SameRoleName(pa[1], pb[1]) && config.SameSessionName(pa[2], pb[2])
 }
 
 // write stores the new version, creating the secret on the target's first

@@ -1,0 +1,85 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Each row pins one of AWS's comparison rules to the doc that states it.
+func TestAWSNameRules(t *testing.T) {
+	cases := []struct {
+		rule string
+		same func(a, b string) bool
+		a, b string
+		want bool
+		doc  string
+	}{
+		{"session tag keys ignore case", SameSessionTagKey, "Department", "department", true,
+			"https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html: you cannot have separate Department and department tag keys"},
+		{"session tag keys still differ by letters", SameSessionTagKey, "Team", "Teams", false, "id_session-tags.html"},
+		{"secret tag keys are case sensitive", SameResourceTagKey, "Team", "team", false,
+			"https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_TagResource.html: Tag keys and values are case sensitive"},
+		{"role names ignore case", SameRoleName, "PRODROLE", "prodrole", true,
+			"https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html: you cannot create roles named both PRODROLE and prodrole"},
+		{"secret names are looked up exactly", SameSecretName, "stsrotator/App", "stsrotator/app", false,
+			"https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html"},
+		{"log group names are exact", SameLogGroup, "/aws/lambda/App", "/aws/lambda/app", false,
+			"https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html"},
+		{"session names are exact in the assumed-role ARN", SameSessionName, "Deploy", "deploy", false,
+			"https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html"},
+		{"external IDs are compared with StringEquals", SameExternalID, "Acme-1", "acme-1", false,
+			"https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html"},
+	}
+	for _, c := range cases {
+		if got := c.same(c.a, c.b); got != c.want {
+			t.Errorf("%s: same(%q, %q) = %v, want %v (%s)", c.rule, c.a, c.b, got, c.want, c.doc)
+		}
+	}
+	for _, c := range []struct {
+		key  string
+		want bool
+	}{{"aws:cost", true}, {"AWS:cost", true}, {"Aws:Cost", true}, {"awsome", false}, {"team:aws:x", false}} {
+		// AWS reserves aws: in any combination of upper and lower case:
+		// https://docs.aws.amazon.com/tag-editor/latest/userguide/best-practices-and-strats.html
+		if got := ReservedByAWS(c.key); got != c.want {
+			t.Errorf("ReservedByAWS(%q) = %v, want %v", c.key, got, c.want)
+		}
+	}
+}
+
+// The inputs: session tag keys that differ only in case are one
+// key to STS, so the config refuses two of them and lets a target's key
+// replace a default's whatever its case. Secret tags stay case sensitive.
+func TestSessionTagKeysIgnoreCase(t *testing.T) {
+	_, err := Parse("cfg.yaml", []byte(okTarget+"    sessionTags: {Project: a, project: b}\n"))
+	if err == nil {
+		t.Fatal("sessionTags {Project: a, project: b} was accepted; STS refuses separate Project and project keys")
+	}
+	for _, want := range []string{"cfg.yaml:5:", "targets[0].sessionTags.project", "same session tag key as Project", "you cannot have separate Project and project tag keys", "fix: keep one of them"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+
+	cfg, err := Parse("cfg.yaml", []byte("defaults:\n  sessionTags: {Team: platform, Cost: ops}\n  tags: {Team: platform}\n"+okTarget+"    sessionTags: {team: billing}\n    tags: {team: billing}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := cfg.Targets[0]
+	if got, want := fmt.Sprint(tg.SessionTags), "[{Cost ops} {team billing}]"; got != want {
+		t.Errorf("session tags = %s, want %s: the target's team replaces the default Team, in the target's spelling", got, want)
+	}
+	if got, want := fmt.Sprint(tg.Tags), "[{Team platform} {team billing}]"; got != want {
+		t.Errorf("secret tags = %s, want %s: Secrets Manager tag keys are case sensitive", got, want)
+	}
+
+	_, err = Parse("cfg.yaml", []byte(okTarget+"    tags: {Team: a, team: b}\n"))
+	if err != nil {
+		t.Errorf("secret tags Team and team are two tags to Secrets Manager, yet refused: %v", err)
+	}
+	_, err = Parse("cfg.yaml", []byte(okTarget+"    sessionTags: {Team: a, Team: b}\n"))
+	if err == nil || !strings.Contains(err.Error(), "is set twice") {
+		t.Errorf("an exact duplicate key is still 'set twice': %v", err)
+	}
+}
