@@ -129,15 +129,17 @@ var (
 	// "Error Code: X;", `"X"`, "<Code>X</Code>", PHP's " (client)") or ends
 	// the line.
 	reCode = regexp.MustCompile(`(?m)(?:^|[^A-Za-z0-9_])(` + alternation(Codes()) + `)(?:[:;)"'<,\].}]| \((?:client|server)\)|[ \t]*$)`)
+	// Or it follows a label that says it is one: C++'s "ExceptionName: X
+	// Message: …", Java v1's "Error Code: X;".
+	reLabelledCode = regexp.MustCompile(`(?:Exception ?[Nn]ame|Error ?Code|\b[Cc]ode)[:=] ?"?(` + alternation(Codes()) + `)\b`)
 	// What makes a generic message an AWS SDK's.
 	reSDKContext = regexp.MustCompile(`(?i:status ?code|request ?id)|\(Service: |Exception\b|Errors::|FullyQualifiedErrorId|api error `)
 )
 
 // extractor finds a service and/or an operation in one SDK's shape.
 type extractor struct {
-	re       *regexp.Regexp
-	svc, op  int // submatch index, 0: not carried
-	lowerSvc bool
+	re      *regexp.Regexp
+	svc, op int // submatch index, 0: not carried
 }
 
 // Ordered: the first extractor that yields a field sets it.
@@ -177,6 +179,8 @@ var extractors = []extractor{
 func Classify(text string) (Finding, bool) {
 	var f Finding
 	if m := reCode.FindStringSubmatch(text); m != nil {
+		f.Code = m[1]
+	} else if m := reLabelledCode.FindStringSubmatch(text); m != nil {
 		f.Code = m[1]
 	} else {
 		for _, msg := range messages {
