@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -242,7 +243,7 @@ type flagSet struct {
 func (a *App) flags(name, synopsis, about string) *flagSet {
 	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), name: name, synopsis: synopsis, about: about}
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&fs.g.Profile, "profile", "", "AWS shared config `profile` to read the secret with (default: AWS_PROFILE or default)")
+	fs.StringVar(&fs.g.Profile, "profile", "", "AWS shared config `profile` for this command's AWS calls (default: AWS_PROFILE, else default)")
 	fs.StringVar(&fs.g.Region, "region", "", "AWS `region` (default: AWS_REGION or the profile's)")
 	fs.StringVar(&fs.g.EndpointURL, "endpoint-url", "", "AWS endpoint `URL` for every service (default: AWS_ENDPOINT_URL)")
 	fs.StringVar(&fs.g.Config, "config", "", "stsrotator config `file` mapping targets to secrets (default: ./"+defaultConfig+" if present)")
@@ -259,7 +260,7 @@ func (a *App) parse(fs *flagSet, args []string) ([]string, error) {
 				a.help(fs, a.Stdout)
 				return nil, errHelp
 			}
-			return nil, coded(ExitUsage, fmt.Errorf("%w (run stsrotator %s --help)", err, fs.name))
+			return nil, coded(ExitUsage, fmt.Errorf("%s (run stsrotator %s --help)", doubleDash(err.Error()), fs.name))
 		}
 		if fs.NArg() == 0 {
 			return pos, nil
@@ -267,6 +268,20 @@ func (a *App) parse(fs *flagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// profileFor says what the command uses --profile's identity for.
+func (fs *flagSet) profileFor(what string) {
+	fs.Lookup("profile").Usage = "AWS shared config `profile` to " + what + " with (default: AWS_PROFILE, else default)"
+}
+
+// flagName is a flag as the flag package names it in its errors ("-target").
+var flagName = regexp.MustCompile(`(^|[\s:])-([A-Za-z][A-Za-z0-9-]*)`)
+
+// doubleDash rewrites the flag package's error messages to name flags the
+// way --help and the docs spell them: "flag needs an argument: --target".
+func doubleDash(msg string) string {
+	return flagName.ReplaceAllString(msg, "${1}--${2}")
 }
 
 func (a *App) help(fs *flagSet, w io.Writer) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,11 @@ func TestHelpAndUsage(t *testing.T) {
 		{"help lists every command on stdout", []string{"help"}, ExitOK, "report-expired", ""},
 		{"help CMD is CMD --help", []string{"help", "serve"}, ExitOK, "Usage: stsrotator serve", ""},
 		{"an unknown command is a usage error", []string{"frobnicate"}, ExitUsage, "", `unknown command "frobnicate"`},
-		{"an unknown flag is a usage error naming the flag", []string{"status", "--colour"}, ExitUsage, "", "flag provided but not defined: -colour"},
+		{"an unknown flag is a usage error naming the flag", []string{"status", "--colour"}, ExitUsage, "", "flag provided but not defined: --colour"},
+		{"a flag without its value is named with two dashes, as --help spells it", []string{"env", "--target"}, ExitUsage, "", "flag needs an argument: --target"},
+		{"a bad flag value is named with two dashes", []string{"credential-process", "--target", "a", "--min-validity", "soon"}, ExitUsage, "", `invalid value "soon" for flag --min-validity`},
+		{"rotate's --profile is the identity that invokes the rotator", []string{"rotate", "--help"}, ExitOK, "profile to invoke the rotator function with", ""},
+		{"credential-process's --profile is the identity that reads the secret", []string{"credential-process", "--help"}, ExitOK, "profile to read the secret with", ""},
 		{"a stray argument is a usage error", []string{"credential-process", "--target", "a", "extra"}, ExitUsage, "", `unexpected argument "extra"`},
 		{"credential-process needs a target or secret", []string{"credential-process"}, ExitUsage, "", "--target NAME"},
 		{"env refuses an unknown format", []string{"env", "--target", "a", "--format", "yaml"}, ExitUsage, "", `--format "yaml"`},
@@ -96,6 +101,8 @@ func TestCredentialCommands(t *testing.T) {
 		{"env prints dotenv", []string{"env", "--secret-id", env.Unique("stsrotator/good"), "--format", "dotenv"}, ExitOK, "AWS_SESSION_TOKEN=" + good.SessionToken + "\nAWS_CREDENTIAL_EXPIRATION=", ""},
 		{"env prints JSON", []string{"env", "--secret-id", env.Unique("stsrotator/good"), "--format", "json"}, ExitOK, `"AWS_SECRET_ACCESS_KEY":"` + good.SecretAccessKey + `"`, ""},
 		{"env refuses expired credentials like credential-process", []string{"env", "--secret-id", env.Unique("stsrotator/expired")}, ExitExpired, "", "expired at"},
+		{"env refuses a missing secret", []string{"env", "--secret-id", env.Unique("stsrotator/absent")}, ExitNotFound, "", "secret not found"},
+		{"env refuses a usage error the same way", []string{"env", "--bogus"}, ExitUsage, "", "--bogus"},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
@@ -108,8 +115,14 @@ func TestCredentialCommands(t *testing.T) {
 				t.Fatalf("stdout %q, want %q; stderr %q", r.stdout, c.stdout, r.stderr)
 			}
 			if c.code != ExitOK {
-				if r.stdout != "" {
-					t.Fatalf("a failure printed to stdout: %q", r.stdout)
+				// env's refusal is shell code that unsets what an earlier
+				// eval exported and fails with the exit code.
+				want := ""
+				if c.args[0] == "env" {
+					want = fmt.Sprintf("unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_CREDENTIAL_EXPIRATION\n(exit %d)\n", c.code)
+				}
+				if r.stdout != want {
+					t.Fatalf("a failure printed %q to stdout, want %q", r.stdout, want)
 				}
 				if strings.Count(r.stderr, "\n") != 1 {
 					t.Fatalf("want exactly one stderr line, got %q", r.stderr)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -106,6 +107,7 @@ Use --profile (or a base profile without credential_process) for the identity
 that reads the secret. On a missing, malformed or expired secret it prints
 nothing to stdout, one line to stderr, and exits 3, 4 or 5.`)
 	c.register(fs)
+	fs.profileFor("read the secret")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -136,9 +138,14 @@ nothing to stdout, one line to stderr, and exits 3, 4 or 5.`)
 	return nil
 }
 
-func (a *App) env(ctx context.Context, args []string) error {
+func (a *App) env(ctx context.Context, args []string) (err error) {
 	var c credFlags
-	var format string
+	format := "env"
+	defer func() {
+		if err != nil && !errors.Is(err, errHelp) && format == "env" {
+			err = refuseEnv(a.Stdout, err)
+		}
+	}()
 	fs := a.flags("env", "--target NAME [--format env|dotenv|json]", `
 Prints the target's credentials as the standard AWS environment variables:
 
@@ -146,10 +153,17 @@ Prints the target's credentials as the standard AWS environment variables:
   stsrotator env --target billing-reader --format dotenv > .env
   stsrotator env --target billing-reader --format json
 
+When it cannot hand out credentials (missing, malformed or expired secret,
+any error) the default format still prints shell code: it unsets the four
+variables, so no older credentials stay in force, then fails with the exit
+code, so the eval above stops a set -e script. dotenv values are quoted the
+way the dotenv package reads them back.
+
 Environment variables do not refresh: the process using them must be done
 before AWS_CREDENTIAL_EXPIRATION. For long-running programs use
 credential_process or serve.`)
 	c.register(fs)
+	fs.profileFor("read the secret")
 	fs.StringVar(&format, "format", "env", "output `format`: env (export lines), dotenv (KEY=value) or json")
 	pos, err := a.parse(fs, args)
 	if err != nil {
@@ -168,19 +182,30 @@ credential_process or serve.`)
 	return writeEnv(a.Stdout, format, creds)
 }
 
-func writeEnv(w io.Writer, format string, creds aws.Credentials) error {
-	vars := [][2]string{
-		{"AWS_ACCESS_KEY_ID", creds.AccessKeyID},
-		{"AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey},
-		{"AWS_SESSION_TOKEN", creds.SessionToken},
-		{"AWS_CREDENTIAL_EXPIRATION", creds.Expires.UTC().Format(time.RFC3339)},
+// EnvVars are the variables env sets, in the order it prints them.
+var EnvVars = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION"}
+
+// refuseEnv is env's answer when it has no credentials to give: shell code
+// for `eval "$(stsrotator env ...)"` that unsets the variables an earlier
+// eval exported, so the shell cannot go on signing with them, and then
+// fails with the command's exit code, which stops a set -e script. A
+// subshell's exit does not close an interactive shell. The reason is on
+// stderr, as for every command.
+func refuseEnv(w io.Writer, err error) error {
+	if _, werr := fmt.Fprintf(w, "unset %s\n(exit %d)\n", strings.Join(EnvVars, " "), codeOf(err)); werr != nil {
+		return fmt.Errorf("%w (and writing the unset lines failed: %v)", err, werr)
 	}
+	return err
+}
+
+func writeEnv(w io.Writer, format string, creds aws.Credentials) error {
+	vals := []string{creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken, creds.Expires.UTC().Format(time.RFC3339)}
 	var b strings.Builder
 	switch format {
 	case "json":
 		m := map[string]string{}
-		for _, v := range vars {
-			m[v[0]] = v[1]
+		for i, k := range EnvVars {
+			m[k] = vals[i]
 		}
 		out, err := json.Marshal(m)
 		if err != nil {
@@ -189,18 +214,48 @@ func writeEnv(w io.Writer, format string, creds aws.Credentials) error {
 		b.Write(out)
 		b.WriteByte('\n')
 	case "dotenv":
-		for _, v := range vars {
-			fmt.Fprintf(&b, "%s=%s\n", v[0], v[1])
+		for i, k := range EnvVars {
+			q, err := dotenvQuote(vals[i])
+			if err != nil {
+				return coded(ExitInvalid, fmt.Errorf("%s: %w (fix: use --format env or json, which carry any value)", k, err))
+			}
+			fmt.Fprintf(&b, "%s=%s\n", k, q)
 		}
 	default:
-		for _, v := range vars {
-			fmt.Fprintf(&b, "export %s=%s\n", v[0], shellQuote(v[1]))
+		for i, k := range EnvVars {
+			fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(vals[i]))
 		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write credentials: %w", err)
 	}
 	return nil
+}
+
+// dotenvBare is what a dotenv value may hold unquoted: everything real
+// credentials contain (base64 and RFC 3339), and nothing the dotenv
+// package treats specially (#, quotes, surrounding spaces, newlines).
+var dotenvBare = regexp.MustCompile(`^[A-Za-z0-9+/=_.:-]+$`)
+
+// dotenvQuote writes v so the dotenv package (npm dotenv, whose reading
+// rules the other dotenv loaders follow) reads back exactly v: bare when
+// that is safe; else in single quotes, which it takes literally; else in
+// double quotes, where it turns \n and \r into line breaks and nothing else;
+// else in backquotes. It reads a raw CR as a line break, so none is
+// written raw. A value none of these can carry is refused rather than
+// written so that it reads back as something else.
+func dotenvQuote(v string) (string, error) {
+	switch {
+	case dotenvBare.MatchString(v):
+		return v, nil
+	case !strings.ContainsAny(v, "'\r\n"):
+		return "'" + v + "'", nil
+	case !strings.ContainsAny(v, `"\`):
+		return `"` + strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(v) + `"`, nil
+	case !strings.ContainsAny(v, "`\r\n"):
+		return "`" + v + "`", nil
+	}
+	return "", errors.New("the value mixes quotes, backslashes and line breaks in a way a dotenv file cannot carry")
 }
 
 // shellQuote makes any value one word for POSIX shells.

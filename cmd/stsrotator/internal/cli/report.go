@@ -26,6 +26,7 @@ the next scheduled sweep. For scripts:
 
 An access key given with --access-key-id is masked before it is sent. Prints
 the event ID.`)
+	fs.profileFor("publish the event")
 	fs.StringVar(&d.Target, "target", "", "config target `name` whose credentials were refused")
 	fs.StringVar(&d.SecretID, "secret-id", "", "the secret's `name or ARN`, if the target is not known")
 	fs.StringVar(&key, "access-key-id", "", "the refused access `key` (sent masked)")

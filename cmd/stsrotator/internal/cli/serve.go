@@ -116,6 +116,7 @@ prints AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE instead of the token; the
 SDKs read the file at each refresh.
 
   stsrotator serve --target billing-reader --port 9911 --token-file ~/.stsrotator-serve.token`)
+	fs.profileFor("read the secret")
 	fs.StringVar(&target, "target", "", "config target `name`")
 	fs.StringVar(&secretID, "secret-id", "", "serve this secret `name or ARN` instead of a target's")
 	fs.IntVar(&port, "port", 0, "loopback `port` to listen on (default: any free port)")

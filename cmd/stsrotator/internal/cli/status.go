@@ -101,6 +101,7 @@ OK). With a config file it shows the config's targets; without one, or with
 (the command every ExpiredToken alert prints).
 
 Exits 7 if any secret is expired, invalid, missing or unreadable.`)
+	fs.profileFor("list and read the secrets")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&watch, "watch", false, "redraw until interrupted")
 	fs.DurationVar(&every, "interval", 10*time.Second, "redraw `interval` for --watch")
