@@ -58,7 +58,7 @@ func TestSubscriptionBecomesReport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the report does not validate: %v", err)
 	}
-	want := events.ExpiredToken{Target: "billing-reader", AccessKeyID: "ASIA…QZ12", Service: "s3", Operation: "PutObject", ErrorCode: "ExpiredToken"}
+	want := events.ExpiredToken{Target: "billing-reader", AccessKeyID: "ASIA…QZ12", Service: "S3", Operation: "PutObject", ErrorCode: "ExpiredToken"}
 	if d.Target != want.Target || d.AccessKeyID != want.AccessKeyID || d.Service != want.Service || d.Operation != want.Operation ||
 		d.ErrorCode != want.ErrorCode || d.Observer.Via != "logs" || d.Observer.App != "/ecs/nightly-report" {
 		t.Fatalf("report %+v", d)

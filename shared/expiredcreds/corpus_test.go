@@ -1,89 +1,24 @@
 package expiredcreds
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 )
 
-// Entry is one rendering of testdata/corpus.txt.
-type Entry struct {
-	SDK, Source string
-	// Want is nil for a negative.
-	Want *Finding
-	Text string
-	Line int
-}
-
-// ReadCorpus parses testdata/corpus.txt (format in its header).
-func ReadCorpus(tb testing.TB, path string) []Entry {
+func readCorpus(tb testing.TB) []Rendering {
 	tb.Helper()
-	f, err := os.Open(path)
+	f, err := os.Open("testdata/corpus.txt")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer f.Close()
-	var out []Entry
-	var cur *Entry
-	var body []string
-	flush := func() {
-		if cur != nil {
-			cur.Text = strings.Join(body, "\n")
-			if cur.Text == "" {
-				tb.Fatalf("%s:%d: entry has no rendering", path, cur.Line)
-			}
-			out = append(out, *cur)
-		}
-		cur, body = nil, nil
+	rs, err := ParseCorpus(f)
+	if err != nil {
+		tb.Fatalf("testdata/corpus.txt: %v", err)
 	}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		switch {
-		case line == "":
-			flush()
-		case cur == nil && strings.HasPrefix(line, "#"):
-		case cur == nil && strings.HasPrefix(line, "sdk: "):
-			cur = &Entry{SDK: strings.TrimPrefix(line, "sdk: "), Line: n}
-		case cur == nil:
-			tb.Fatalf("%s:%d: an entry starts with \"sdk: \", got %q", path, n, line)
-		case body == nil && strings.HasPrefix(line, "source: "):
-			cur.Source = strings.TrimPrefix(line, "source: ")
-		case body == nil && strings.HasPrefix(line, "want: "):
-			w := strings.TrimPrefix(line, "want: ")
-			if w == "none" {
-				break
-			}
-			cur.Want = &Finding{}
-			for _, kv := range strings.Fields(w) {
-				k, v, _ := strings.Cut(kv, "=")
-				switch k {
-				case "code":
-					cur.Want.Code = v
-				case "service":
-					cur.Want.Service = v
-				case "operation":
-					cur.Want.Operation = v
-				default:
-					tb.Fatalf("%s:%d: unknown want key %q", path, n, k)
-				}
-			}
-			for _, k := range []string{"code=", "service=", "operation="} {
-				if !strings.Contains(w, k) {
-					tb.Fatalf("%s:%d: want must name %s (empty if not carried)", path, n, k)
-				}
-			}
-		default:
-			body = append(body, line)
-		}
-	}
-	flush()
-	if err := sc.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	return out
+	return rs
 }
 
 // The SDKs and tools the issue names; each must have a positive entry
@@ -94,7 +29,7 @@ var requiredSDKs = []string{"Go v1", "Go v2", "botocore/boto3", "AWS CLI v1", "A
 // Issue proof: every positive yields exactly the code, service and
 // operation its rendering carries; every negative yields nothing.
 func TestCorpus(t *testing.T) {
-	entries := ReadCorpus(t, "testdata/corpus.txt")
+	entries := readCorpus(t)
 	seen := map[string]int{}
 	var pos, neg int
 	for _, e := range entries {
@@ -132,7 +67,7 @@ func TestFilterPatternOverCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("generated pattern %q: %v", p, err)
 	}
-	for _, e := range ReadCorpus(t, "testdata/corpus.txt") {
+	for _, e := range readCorpus(t) {
 		woken := fp.match(e.Text, wordTerms) && fp.match(e.Text, substringTerms)
 		switch {
 		case e.Want != nil && !woken:

@@ -8,7 +8,7 @@ import (
 // Classify never panics, and reports only text that holds one of the
 // table's codes or messages: random text without any of them gets nothing.
 func FuzzClassify(f *testing.F) {
-	for _, e := range ReadCorpus(f, "testdata/corpus.txt") {
+	for _, e := range readCorpus(f) {
 		f.Add(e.Text)
 	}
 	f.Add("")

@@ -1,30 +1,24 @@
 package logwatch
 
 import (
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/expiredcreds"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
-// FilterPattern is the subscription filter pattern the stack installs: a
-// line with either term reaches the function.
-const FilterPattern = "?ExpiredToken ?ExpiredTokenException"
+// FilterPattern is the subscription filter pattern the stack installs,
+// generated from the classifier's table (expiredcreds.FilterPattern): a
+// line with any listed code or message reaches the function, which keeps
+// only what Report reports.
+var FilterPattern = expiredcreds.FilterPattern()
 
 // DefaultInterval is the least time between two reports for one target.
 const DefaultInterval = time.Minute
-
-var (
-	reCode = regexp.MustCompile(`\b(ExpiredToken(?:Exception)?)\b`)
-	// The Go SDK's message shape: "operation error S3: GetObject, …".
-	reOp = regexp.MustCompile(`operation error ([A-Za-z0-9 ]+): (\w+)`)
-	// The AWS CLI's: "An error occurred (ExpiredToken) when calling the GetObject operation".
-	reCLIOp = regexp.MustCompile(`when calling the (\w+) operation`)
-)
 
 // Line is one log event.
 type Line struct {
@@ -33,17 +27,21 @@ type Line struct {
 	Message       string
 }
 
-// Report turns a line into a report for target, or false if the line does
-// not actually carry an ExpiredToken error code.
+// Report turns a line into a report for target, or false if the line
+// carries no expired-credential rendering (expiredcreds.Classify: a code,
+// or a message in any SDK's words). The code, service and operation are
+// the ones the rendering carries.
 func Report(target string, l Line) (events.ExpiredToken, bool) {
-	m := reCode.FindStringSubmatch(l.Message)
-	if m == nil {
+	f, ok := expiredcreds.Classify(l.Message)
+	if !ok {
 		return events.ExpiredToken{}, false
 	}
 	d := events.ExpiredToken{
 		SchemaVersion: events.SchemaVersion,
 		Target:        target,
-		ErrorCode:     m[1],
+		ErrorCode:     f.Code,
+		Service:       clip(events.MaskKeys(f.Service), 128),
+		Operation:     clip(events.MaskKeys(f.Operation), 128),
 		// Masked before it is cut, so no key survives whole or in part.
 		ErrorMessage: clip(events.MaskKeys(l.Message), 512),
 		ObservedAt:   l.Time.UTC(),
@@ -51,11 +49,6 @@ func Report(target string, l Line) (events.ExpiredToken, bool) {
 	}
 	if k := events.FirstKey(l.Message); k != "" {
 		d.AccessKeyID = secretfmt.Mask(k)
-	}
-	if op := reOp.FindStringSubmatch(l.Message); op != nil {
-		d.Service, d.Operation = strings.ToLower(strings.ReplaceAll(op[1], " ", "")), op[2]
-	} else if op := reCLIOp.FindStringSubmatch(l.Message); op != nil {
-		d.Operation = op[1]
 	}
 	return d, true
 }

@@ -1,11 +1,14 @@
 package logwatch
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/expiredcreds"
 )
 
 func TestReport(t *testing.T) {
@@ -17,11 +20,11 @@ func TestReport(t *testing.T) {
 		key      string // the masked key reported
 		op, svc  string
 	}{
-		{"the Go SDK's shape gives service and operation", "operation error S3: GetObject, https response error StatusCode: 400, api error ExpiredToken: The provided token has expired.", true, "", "GetObject", "s3"},
+		{"the Go SDK's shape gives service and operation", "operation error S3: GetObject, https response error StatusCode: 400, api error ExpiredToken: The provided token has expired.", true, "", "GetObject", "S3"},
 		{"the AWS CLI's shape gives the operation", "An error occurred (ExpiredTokenException) when calling the Query operation: The security token included in the request is expired", true, "", "Query", ""},
 		{"a line without the error code is not a report", "token refreshed at 10:00", false, "", "", ""},
-		{"every key in the line goes out masked, the first one as the failing key", "ExpiredToken for ASIAAAAAAAAAAAAAAAA1, retried with ASIABBBBBBBBBBBBBBB2", true, "ASIA…AAA1", "", ""},
-		{"a key where the message is cut leaves no part of itself", "ExpiredToken " + long + " ASIACCCCCCCCCCCCCCC3 tail", true, "ASIA…CCC3", "", ""},
+		{"every key in the line goes out masked, the first one as the failing key", "ExpiredToken: refused ASIAAAAAAAAAAAAAAAA1, retried with ASIABBBBBBBBBBBBBBB2", true, "ASIA…AAA1", "", ""},
+		{"a key where the message is cut leaves no part of itself", "ExpiredToken: " + long + " ASIACCCCCCCCCCCCCCC3 tail", true, "ASIA…CCC3", "", ""},
 	}
 	for _, c := range cases {
 		d, ok := Report("app", Line{Group: "/g", Stream: "s", Time: at, Message: c.msg})
@@ -44,6 +47,41 @@ func TestReport(t *testing.T) {
 		}
 		if k := events.FirstKey(d.ErrorMessage); k != "" {
 			t.Errorf("%s: a whole key went out: %s…", c.why, k[:4])
+		}
+	}
+}
+
+// Issue proof: every rendering of the corpus, in any SDK's words, is one
+// valid report with the code, service and operation it carries; no
+// negative is.
+func TestReportCorpus(t *testing.T) {
+	f, err := os.Open(filepath.Join("..", "..", expiredcreds.CorpusPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	corpus, err := expiredcreds.ParseCorpus(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
+	for _, r := range corpus {
+		d, ok := Report("app", Line{Group: "/g", Stream: "s", Time: at, Message: r.Text})
+		if r.Want == nil {
+			if ok {
+				t.Errorf("corpus line %d (%s negative) reported: %+v", r.Line, r.SDK, d)
+			}
+			continue
+		}
+		if !ok {
+			t.Errorf("corpus line %d (%s): no report", r.Line, r.SDK)
+			continue
+		}
+		if err := d.Validate(); err != nil {
+			t.Errorf("corpus line %d (%s): report does not validate: %v", r.Line, r.SDK, err)
+		}
+		if d.ErrorCode != r.Want.Code || d.Service != r.Want.Service || d.Operation != r.Want.Operation {
+			t.Errorf("corpus line %d (%s): code %q service %q operation %q, want %+v", r.Line, r.SDK, d.ErrorCode, d.Service, d.Operation, *r.Want)
 		}
 	}
 }
