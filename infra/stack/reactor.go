@@ -16,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/logwatch"
@@ -27,7 +28,7 @@ import (
 // events while it is busy. It waits for a rotator's synchronous answer, so
 // its timeout covers the longest rotator timeout.
 const (
-	ReactorConcurrency = 1
+	ReactorConcurrency = plan.ReactorReservedConcurrency
 	ReactorMemoryMB    = 256
 	// ReactorMaxEventAge bounds how long a queued report stays worth
 	// acting on: after an hour the credentials it names have expired and
@@ -181,7 +182,7 @@ func (s *Service) AddLogWatch(r *Reactor, codeDir string) {
 		}})},
 	})
 	r.LogWatch = awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
-		FunctionName:  jsii.String(s.stackName + "-logwatch"),
+		FunctionName:  jsii.String(plan.LogWatchFunctionName(s.stackName)),
 		Description:   jsii.String("stsrotator log watcher: ExpiredToken lines in consumers' log groups → reports"),
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:  awslambda.Architecture_ARM_64(),

@@ -202,21 +202,11 @@ const SecretSuffixPattern = "-??????"
 // behalf: decrypt on reads, make and wrap a data key on writes.
 var KeyActions = []string{"kms:Decrypt", "kms:GenerateDataKey"}
 
-// AssumeActions is what the rotator needs on a target's role: AssumeRole,
-// plus TagSession when it passes session tags and SetSourceIdentity when it
-// sets a source identity (STS refuses either without its permission). The
-// second result names the statement for that combination.
+// AssumeActions is what the rotator needs on a target's role; see
+// plan.AssumeActions, its one home (preflight checks trust policies
+// against the same list).
 func AssumeActions(t config.Target) ([]string, string) {
-	actions, sid := []string{"sts:AssumeRole"}, "AssumeTargetRoles"
-	if t.SourceIdentity != "" {
-		actions = append(actions, "sts:SetSourceIdentity")
-		sid += "WithSourceIdentity"
-	}
-	if len(t.SessionTags) > 0 {
-		actions = append(actions, "sts:TagSession")
-		sid += "WithSessionTags"
-	}
-	return actions, sid
+	return plan.AssumeActions(t)
 }
 
 func contains(xs []string, x string) bool {

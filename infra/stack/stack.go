@@ -58,7 +58,7 @@ type Service struct {
 // roles come and go; target roles trust the path instead (see the
 // RotatorRoleArnPattern output), which stays the same for the stack's life.
 func (s *Service) RotatorRolePath() string {
-	return "/" + s.stackName + "/rotator/"
+	return plan.RotatorRolePath(s.stackName)
 }
 
 // Routes maps each target to the name of the rotator function serving it,
