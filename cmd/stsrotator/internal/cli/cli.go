@@ -17,6 +17,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
 )
 
 // Exit codes are a contract with scripts: they only ever gain new values.
@@ -43,6 +45,8 @@ const (
 	// ExitUnhealthy: status found at least one secret expired, invalid,
 	// missing or unreadable.
 	ExitUnhealthy = 7
+	// ExitBlocked: preflight found something that blocks the deploy.
+	ExitBlocked = 8
 )
 
 // Environment variables the CLI reads besides the SDK's own.
@@ -74,6 +78,8 @@ type App struct {
 	// ServeLimits bound serve's connections; zero fields take
 	// DefaultServeLimits.
 	ServeLimits ServeLimits
+	// PreflightClients builds preflight's read-only clients.
+	PreflightClients func(aws.Config) preflight.Clients
 }
 
 // New returns an App wired to the process.
@@ -93,7 +99,8 @@ func New(stdout, stderr io.Writer) *App {
 			t := time.NewTicker(d)
 			return t.C, t.Stop
 		},
-		Stat: os.Stat,
+		Stat:             os.Stat,
+		PreflightClients: PreflightClients,
 	}
 }
 
@@ -166,6 +173,7 @@ func commands() []command {
 		{"rotate", "ask the deployed service to rotate a target now", (*App).rotate},
 		{"serve", "a loopback container-credentials endpoint for SDKs", (*App).serve},
 		{"report-expired", "publish an ExpiredToken Observed event for a target", (*App).reportExpired},
+		{"preflight", "check an account for what a deploy assumes but cannot create", (*App).preflight},
 		{"version", "print the build's version", (*App).version},
 	}
 }
@@ -225,7 +233,8 @@ reads the standard AWS environment (AWS_PROFILE, AWS_REGION,
 AWS_ENDPOINT_URL, ...). Run stsrotator <command> --help for its flags.
 
 Exit codes: 0 ok, 1 AWS or other failure, 2 usage, 3 not found, 4 invalid
-secret, 5 expired, 6 rotation failed, 7 status found a problem.
+secret, 5 expired, 6 rotation failed, 7 status found a problem, 8 preflight
+found something that blocks the deploy.
 `)
 }
 

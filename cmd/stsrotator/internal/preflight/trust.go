@@ -1,0 +1,443 @@
+package preflight
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Policy is an IAM policy document as far as a role's trust policy goes.
+// Fields that may be a string or a list of strings in IAM's grammar
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html)
+// are normalised to lists.
+type Policy struct {
+	Statements []Statement
+}
+
+// Statement is one trust-policy statement.
+type Statement struct {
+	Sid          string
+	Effect       string
+	Actions      []string
+	NotActions   []string
+	Principals   map[string][]string // "AWS", "Service", "Federated"; "*" → {"*": ["*"]}
+	NotPrincipal bool
+	// Conditions maps an operator (StringEquals, ArnLike, ...) to its keys
+	// and their values.
+	Conditions map[string]map[string][]string
+}
+
+// ParseTrustPolicy reads a trust policy as iam:GetRole returns it:
+// URL-encoded JSON (RFC 3986), or plain JSON.
+func ParseTrustPolicy(doc string) (*Policy, error) {
+	text := strings.TrimSpace(doc)
+	if !strings.HasPrefix(text, "{") {
+		dec, err := url.PathUnescape(text)
+		if err != nil {
+			return nil, fmt.Errorf("trust policy is neither JSON nor URL-encoded JSON: %w", err)
+		}
+		text = dec
+	}
+	var raw struct {
+		Statement json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(text), &raw); err != nil {
+		return nil, fmt.Errorf("trust policy is not a JSON object: %w", err)
+	}
+	var stmts []json.RawMessage
+	switch {
+	case len(raw.Statement) == 0:
+		return nil, errors.New("trust policy has no Statement")
+	case raw.Statement[0] == '[':
+		if err := json.Unmarshal(raw.Statement, &stmts); err != nil {
+			return nil, fmt.Errorf("trust policy Statement: %w", err)
+		}
+	default:
+		stmts = []json.RawMessage{raw.Statement}
+	}
+	p := &Policy{}
+	for i, rs := range stmts {
+		s, err := parseStatement(rs)
+		if err != nil {
+			return nil, fmt.Errorf("trust policy Statement[%d]: %w", i, err)
+		}
+		p.Statements = append(p.Statements, s)
+	}
+	return p, nil
+}
+
+func parseStatement(b json.RawMessage) (Statement, error) {
+	var raw struct {
+		Sid          string
+		Effect       string
+		Action       json.RawMessage
+		NotAction    json.RawMessage
+		Principal    json.RawMessage
+		NotPrincipal json.RawMessage
+		Condition    map[string]map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return Statement{}, err
+	}
+	s := Statement{Sid: raw.Sid, Effect: raw.Effect, NotPrincipal: len(raw.NotPrincipal) > 0}
+	var err error
+	if s.Actions, err = strings1(raw.Action); err != nil {
+		return s, fmt.Errorf("field Action: %w", err)
+	}
+	if s.NotActions, err = strings1(raw.NotAction); err != nil {
+		return s, fmt.Errorf("field NotAction: %w", err)
+	}
+	if len(raw.Principal) > 0 {
+		s.Principals = map[string][]string{}
+		var star string
+		if json.Unmarshal(raw.Principal, &star) == nil {
+			s.Principals[star] = []string{star}
+		} else {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(raw.Principal, &m); err != nil {
+				return s, fmt.Errorf("field Principal: %w", err)
+			}
+			for k, v := range m {
+				if s.Principals[k], err = strings1(v); err != nil {
+					return s, fmt.Errorf("field Principal.%s: %w", k, err)
+				}
+			}
+		}
+	}
+	if len(raw.Condition) > 0 {
+		s.Conditions = map[string]map[string][]string{}
+		for op, keys := range raw.Condition {
+			s.Conditions[op] = map[string][]string{}
+			for k, v := range keys {
+				if s.Conditions[op][k], err = strings1(v); err != nil {
+					return s, fmt.Errorf("field Condition.%s.%s: %w", op, k, err)
+				}
+			}
+		}
+	}
+	return s, nil
+}
+
+// strings1 reads a string-or-list-of-strings value; numbers and booleans
+// (allowed in conditions) are kept as their JSON text.
+func strings1(b json.RawMessage) ([]string, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var one any
+	if err := json.Unmarshal(b, &one); err != nil {
+		return nil, err
+	}
+	scalar := func(v any) (string, error) {
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case float64, bool:
+			return fmt.Sprint(x), nil
+		}
+		return "", fmt.Errorf("want a string, got %T", v)
+	}
+	if list, ok := one.([]any); ok {
+		out := make([]string, 0, len(list))
+		for _, v := range list {
+			s, err := scalar(v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	s, err := scalar(one)
+	if err != nil {
+		return nil, err
+	}
+	return []string{s}, nil
+}
+
+// Verdict is a three-valued answer: a trust policy evaluated before the
+// callers exist can be undecidable.
+type Verdict int
+
+const (
+	No Verdict = iota
+	Unknown
+	Yes
+)
+
+// Caller describes the principal that will call sts:AssumeRole: any role
+// whose ARN matches RolePattern (an ArnLike pattern ending in "*", as
+// plan.RotatorRoleArnPattern gives), in Account, with the request values
+// a target's config decides.
+type Caller struct {
+	Account     string
+	RolePattern string
+	ExternalID  string
+	// SourceIdentity and SessionName are what the rotator passes.
+	SourceIdentity string
+	SessionName    string
+}
+
+// Trust is the outcome for one action.
+type Trust struct {
+	Action  string
+	Verdict Verdict
+	// Why names the deciding statement, or what could not be evaluated.
+	Why string
+}
+
+// Allows evaluates the policy for each action the caller needs, the way
+// IAM's evaluation logic does for a role trust policy
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
+// an explicit Deny that applies wins, else an Allow that applies, else
+// the implicit deny. The caller's own ARN is known only as a pattern, so a
+// principal or condition is taken to apply only when it holds for every
+// role the pattern matches.
+func (p *Policy) Allows(c Caller, actions []string) []Trust {
+	out := make([]Trust, 0, len(actions))
+	for _, a := range actions {
+		var allowBy, denyBy string
+		var unknownAllow, unknownDeny, failedAllow []string
+		for i, s := range p.Statements {
+			name := s.Sid
+			if name == "" {
+				name = fmt.Sprintf("Statement[%d]", i)
+			}
+			v, why := s.applies(c, a)
+			deny := strings.EqualFold(s.Effect, "Deny")
+			switch {
+			case v == Yes && deny && denyBy == "":
+				denyBy = name
+			case v == Yes && !deny && allowBy == "":
+				allowBy = name
+			case v == Unknown && deny:
+				unknownDeny = append(unknownDeny, "Deny statement "+name+" "+why)
+			case v == Unknown:
+				unknownAllow = append(unknownAllow, "statement "+name+" "+why)
+			case v == No && !deny && why != "":
+				failedAllow = append(failedAllow, "statement "+name+" "+why)
+			}
+		}
+		t := Trust{Action: a}
+		switch {
+		case denyBy != "":
+			t.Verdict, t.Why = No, "denied by statement "+denyBy
+		case len(unknownDeny) > 0:
+			t.Verdict, t.Why = Unknown, strings.Join(unknownDeny, "; ")
+		case allowBy != "":
+			t.Verdict, t.Why = Yes, "allowed by statement "+allowBy
+		case len(unknownAllow) > 0:
+			t.Verdict, t.Why = Unknown, strings.Join(unknownAllow, "; ")
+		case len(failedAllow) > 0:
+			t.Verdict, t.Why = No, strings.Join(failedAllow, "; ")
+		default:
+			t.Verdict, t.Why = No, "no statement allows it"
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// applies says whether the statement covers action by the caller.
+func (s Statement) applies(c Caller, action string) (Verdict, string) {
+	if s.NotPrincipal {
+		return Unknown, "uses NotPrincipal, which preflight does not evaluate"
+	}
+	if len(s.Actions) > 0 && !anyGlob(s.Actions, action, true) {
+		return No, ""
+	}
+	if len(s.NotActions) > 0 && anyGlob(s.NotActions, action, true) {
+		return No, ""
+	}
+	if len(s.Actions) == 0 && len(s.NotActions) == 0 {
+		return No, ""
+	}
+	if !s.principalMatches(c) {
+		return No, ""
+	}
+	return s.conditionsHold(c)
+}
+
+func (s Statement) principalMatches(c Caller) bool {
+	if _, ok := s.Principals["*"]; ok {
+		return true
+	}
+	for _, p := range s.Principals["AWS"] {
+		switch {
+		case p == "*", p == c.Account, strings.HasPrefix(p, "arn:") && strings.HasSuffix(p, ":iam::"+c.Account+":root"):
+			return true
+		}
+	}
+	// A role named one by one matches no role created by a later deploy:
+	// lanes, and so their roles, are re-packed as the config changes.
+	return false
+}
+
+// conditionsHold evaluates every condition block; all must hold.
+func (s Statement) conditionsHold(c Caller) (Verdict, string) {
+	ops := make([]string, 0, len(s.Conditions))
+	for op := range s.Conditions {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	verdict, why := Yes, ""
+	for _, op := range ops {
+		keys := make([]string, 0, len(s.Conditions[op]))
+		for k := range s.Conditions[op] {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v := condition(op, k, s.Conditions[op][k], c)
+			if v == No {
+				return No, fmt.Sprintf("condition %s %s does not hold", op, k)
+			}
+			if v == Unknown {
+				verdict, why = Unknown, fmt.Sprintf("has condition %s %s, which preflight cannot evaluate before the deploy", op, k)
+			}
+		}
+	}
+	return verdict, why
+}
+
+// condition evaluates one operator on one key for the caller. Keys whose
+// value the caller's config fixes are evaluated; any other is Unknown.
+func condition(op, key string, values []string, c Caller) Verdict {
+	base, ifExists := strings.CutSuffix(op, "IfExists")
+	var got []string // the request's value(s); nil = key absent
+	switch strings.ToLower(key) {
+	case "aws:principalarn":
+		return patternCondition(base, values, c.RolePattern)
+	case "aws:principalaccount":
+		got = []string{c.Account}
+	case "sts:externalid":
+		if c.ExternalID != "" {
+			got = []string{c.ExternalID}
+		}
+	case "sts:sourceidentity":
+		if c.SourceIdentity != "" {
+			got = []string{c.SourceIdentity}
+		}
+	case "sts:rolesessionname":
+		got = []string{c.SessionName}
+	default:
+		return Unknown
+	}
+	if got == nil {
+		if ifExists {
+			return Yes
+		}
+		if strings.HasPrefix(base, "StringNot") || strings.HasPrefix(base, "ArnNot") {
+			return Yes
+		}
+		if base == "Null" {
+			return verdict(len(values) == 1 && values[0] == "true")
+		}
+		return No
+	}
+	if base == "Null" {
+		return verdict(len(values) == 1 && values[0] == "false")
+	}
+	match, ok := matcher(base)
+	if !ok {
+		return Unknown
+	}
+	hit := false
+	for _, v := range values {
+		hit = hit || match(v, got[0])
+	}
+	if strings.Contains(base, "Not") {
+		return verdict(!hit)
+	}
+	return verdict(hit)
+}
+
+// patternCondition decides a condition on aws:PrincipalArn when the caller
+// is any role whose ARN matches pattern (prefix + "*"): it holds when it
+// holds for every such role, fails when it fails for every one, and is
+// Unknown otherwise.
+func patternCondition(op string, values []string, pattern string) Verdict {
+	prefix := strings.TrimSuffix(pattern, "*")
+	samples := []string{prefix + "stsrotator-Shard00-Rotator0Role-EXAMPLE1", prefix + "x"}
+	match, ok := matcher(op)
+	if !ok {
+		return Unknown
+	}
+	var hits int
+	for _, s := range samples {
+		hit := false
+		for _, v := range values {
+			hit = hit || match(v, s)
+		}
+		if strings.Contains(op, "Not") {
+			hit = !hit
+		}
+		if hit {
+			hits++
+		}
+	}
+	switch hits {
+	case len(samples):
+		return Yes
+	case 0:
+		return No
+	}
+	return Unknown
+}
+
+// matcher returns the string comparison of an IAM condition operator
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+func matcher(op string) (func(pattern, value string) bool, bool) {
+	switch op {
+	case "StringEquals", "StringNotEquals", "ArnEquals", "ArnNotEquals":
+		return func(p, v string) bool { return p == v }, true
+	case "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase":
+		return strings.EqualFold, true
+	case "StringLike", "StringNotLike", "ArnLike", "ArnNotLike":
+		return func(p, v string) bool { return glob(p, v, false) }, true
+	}
+	return nil, false
+}
+
+func verdict(b bool) Verdict {
+	if b {
+		return Yes
+	}
+	return No
+}
+
+func anyGlob(patterns []string, s string, fold bool) bool {
+	for _, p := range patterns {
+		if glob(p, s, fold) {
+			return true
+		}
+	}
+	return false
+}
+
+// glob matches IAM's wildcards: "*" any run of characters, "?" any one.
+func glob(pattern, s string, fold bool) bool {
+	if fold {
+		pattern, s = strings.ToLower(pattern), strings.ToLower(s)
+	}
+	// path.Match treats "/" specially and knows character classes; IAM
+	// does neither, so escape what IAM treats literally and map "/" away.
+	var b strings.Builder
+	for _, r := range pattern {
+		switch r {
+		case '[', ']', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case '/':
+			b.WriteRune('\x00')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	ok, err := path.Match(b.String(), strings.ReplaceAll(s, "/", "\x00"))
+	return err == nil && ok
+}
