@@ -28,6 +28,10 @@ import (
 // expiringSTS stands in front of kumo and answers ExpiredToken to any
 // request signed with a refused key, as AWS does once a session ends.
 type expiringSTS struct {
+	// status, code and message are the refusal; zero means ExpiredToken.
+	status        int
+	code, message string
+
 	mu      sync.Mutex
 	refused map[string]bool
 	byKey   map[string]int
@@ -44,6 +48,9 @@ func (x *expiringSTS) server(t *testing.T, upstream string) *httptest.Server {
 		x.mu.Unlock()
 		if refused {
 			resp := awstest.QueryError(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
+			if x.code != "" {
+				resp = awstest.QueryError(x.status, x.code, x.message)
+			}
 			for k, v := range resp.Header {
 				w.Header()[k] = v
 			}
@@ -59,8 +66,22 @@ func (x *expiringSTS) server(t *testing.T, upstream string) *httptest.Server {
 
 // Issue proof: a call refused with ExpiredToken for the old key is retried
 // once with the rotated key and succeeds, the secret is re-read once, and
-// exactly one event lands on EventBridge.
+// exactly one event lands on EventBridge. RequestExpired (EC2's code for
+// an expired session, and any query service's for a request signed too
+// long ago) is recovered from the same way.
 func TestExpiredTokenRecovery(t *testing.T) {
+	for _, c := range []struct {
+		status        int
+		code, message string
+	}{
+		{http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired"},
+		{http.StatusBadRequest, "RequestExpired", "Request has expired."},
+	} {
+		t.Run(c.code, func(t *testing.T) { testRecovery(t, c.status, c.code, c.message) })
+	}
+}
+
+func testRecovery(t *testing.T, status int, code, message string) {
 	env := awstest.Start(t)
 	ctx := awstest.Context(t)
 	// The engine's clock moves past AWS's one-write-per-10-minutes
@@ -91,7 +112,7 @@ func TestExpiredTokenRecovery(t *testing.T) {
 	// The rotator replaces the version; the provider, inside its refresh
 	// hint, still holds the old key, which AWS now refuses.
 	mint()
-	fake := &expiringSTS{refused: map[string]bool{old.AccessKeyID: true}, byKey: map[string]int{}}
+	fake := &expiringSTS{status: status, code: code, message: message, refused: map[string]bool{old.AccessKeyID: true}, byKey: map[string]int{}}
 	srv := fake.server(t, env.URL)
 
 	rep := &Reporter{API: eventbridge.NewFromConfig(env.Config), Bus: bus, App: "recovery-test", Host: "test-host",
@@ -134,8 +155,8 @@ func TestExpiredTokenRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := events.ExpiredToken{SchemaVersion: events.SchemaVersion, Target: tgt.Name, SecretID: tgt.SecretName, AccessKeyID: secretfmt.Mask(old.AccessKeyID),
-		Service: "STS", Operation: "GetCallerIdentity", Region: awstest.Region, ErrorCode: "ExpiredToken",
-		ErrorMessage: "The security token included in the request is expired", ObservedAt: d.ObservedAt,
+		Service: "STS", Operation: "GetCallerIdentity", Region: awstest.Region, ErrorCode: code,
+		ErrorMessage: message, ObservedAt: d.ObservedAt,
 		Observer: events.Observer{App: "recovery-test", Host: "test-host", Via: "library"}}
 	if d != want {
 		t.Fatalf("event detail\n got %+v\nwant %+v", d, want)

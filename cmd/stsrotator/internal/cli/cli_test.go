@@ -157,4 +157,18 @@ func TestReportExpired(t *testing.T) {
 	if d != want {
 		t.Fatalf("detail\n got %+v\nwant %+v", d, want)
 	}
+
+	// EC2's RequestExpired is an expired session too (and a skewed clock,
+	// which the reactor tells apart); it is reported, not refused.
+	r = execute(t, a, out, errb, "report-expired", "--target", "billing-reader", "--service", "EC2", "--operation", "DescribeInstances",
+		"--error-code", "RequestExpired", "--message", "Request has expired.")
+	if r.code != ExitOK {
+		t.Fatalf("--error-code RequestExpired: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if got = delivered(); len(got) != 2 {
+		t.Fatalf("%d events on %s, want 2", len(got), bus)
+	}
+	if d, err = events.ParseExpiredToken([]byte(got[1])); err != nil || d.ErrorCode != "RequestExpired" {
+		t.Fatalf("second report %+v: %v", d, err)
+	}
 }
