@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/expiredcreds"
 	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
@@ -102,11 +103,23 @@ func Decide(now time.Time, t config.Target, s Signal, cur, prev Version, window 
 		}
 		return Decision{Action: Force, Key: key, Reason: fmt.Sprintf("the current credentials have only %s (refreshBefore %s)", humantime.Left(now, cur.Value.Expiration), humantime.Span(t.RefreshBefore))}
 	}
+	// RequestExpired is also AWS's answer to a request signed more than 15
+	// minutes away from its time, whatever the credentials:
+	// https://docs.aws.amazon.com/awsconsolehelpdocs/latest/gsg/common-errors.html
+	skew := expiredcreds.ClockSkew(s.ErrorCode)
 	if key == KeyNone {
 		if recent {
 			return Decision{Action: Recent, Key: key, Reason: fmt.Sprintf("rotated %s; the consumer should re-read the secret", humantime.Since(now, cur.Value.Meta.IssuedAt))}
 		}
-		return Decision{Action: Stale, Key: key, Reason: fmt.Sprintf("the current credentials have %s, so the consumer most likely holds an older copy", humantime.Left(now, cur.Value.Expiration))}
+		why := fmt.Sprintf("the current credentials have %s, so the consumer most likely holds an older copy", humantime.Left(now, cur.Value.Expiration))
+		if skew {
+			why += fmt.Sprintf(", or its clock is more than 15 minutes off (%s also means that)", s.ErrorCode)
+		}
+		return Decision{Action: Stale, Key: key, Reason: why}
+	}
+	if skew {
+		return Decision{Action: Inform, Key: key, Reason: fmt.Sprintf("%s with the current key, which has %s: the consumer's clock is off by more than 15 minutes from AWS's; sync it (NTP)",
+			s.ErrorCode, humantime.Left(now, cur.Value.Expiration))}
 	}
 	return Decision{Action: Inform, Key: key, Reason: fmt.Sprintf("the reported key is the current one with %s: check the consumer's clock", humantime.Left(now, cur.Value.Expiration))}
 }

@@ -19,6 +19,7 @@ func TestParseSamples(t *testing.T) {
 		"logs-report.json":                      {Source: FromLogs, Target: "billing-reader", Service: "s3", Operation: "GetObject", ErrorCode: "ExpiredToken"},
 		"cloudtrail-expiredtoken.json":          {Source: FromCloudTrail, RoleArn: "arn:aws:iam::123456789012:role/BillingReadOnly", Session: "stsrotator-billing-reader", Key: "ASIA…7XQZ", Service: "s3", Operation: "ListBuckets", ErrorCode: "ExpiredToken"},
 		"cloudtrail-expiredtokenexception.json": {Source: FromCloudTrail, RoleArn: "arn:aws:iam::123456789012:role/BillingReadOnly", Session: "stsrotator-billing-reader", Key: "ASIA…7XQZ", Service: "dynamodb", Operation: "GetItem", ErrorCode: "ExpiredTokenException"},
+		"cloudtrail-requestexpired.json":        {Source: FromCloudTrail, RoleArn: "arn:aws:iam::123456789012:role/BillingReadOnly", Session: "stsrotator-billing-reader", Key: "ASIA…7XQZ", Service: "ec2", Operation: "DescribeInstances", ErrorCode: "RequestExpired"},
 	}
 	for file, w := range want {
 		raw, err := os.ReadFile(filepath.Join("testdata/match", file))
@@ -123,6 +124,28 @@ func TestDecide(t *testing.T) {
 		if d.Action != c.action || d.Key != c.match || d.Replaced != c.replaced || d.Reason == "" {
 			t.Errorf("%s: got %+v, want %s / %s / replaced %v", c.why, d, c.action, c.match, c.replaced)
 		}
+	}
+	// RequestExpired also means a clock more than 15 minutes off AWS's; the
+	// reactor does what it does for ExpiredToken and says so.
+	skew := []struct {
+		why    string
+		key    string
+		cur    Version
+		action Action
+		reason string
+	}{
+		{"RequestExpired with the current key and plenty left: the consumer's clock", curKey, curFresh, Inform, "consumer's clock is off"},
+		{"RequestExpired without a key and plenty left: an old copy, or the clock", "", curFresh, Stale, "clock"},
+		{"RequestExpired with the current key near expiry still forces a rotation", curKey, cur, Force, "left"},
+	}
+	for _, c := range skew {
+		d := Decide(now, tg, Signal{Key: c.key, ErrorCode: "RequestExpired"}, c.cur, prev, DefaultWindow)
+		if d.Action != c.action || !strings.Contains(d.Reason, c.reason) {
+			t.Errorf("%s: got %+v, want %s with %q in the reason", c.why, d, c.action, c.reason)
+		}
+	}
+	if d := Decide(now, tg, Signal{Key: curKey, ErrorCode: "ExpiredToken"}, curFresh, prev, DefaultWindow); strings.Contains(d.Reason, "RequestExpired") {
+		t.Errorf("an ExpiredToken report is explained as RequestExpired: %q", d.Reason)
 	}
 }
 
