@@ -7,6 +7,8 @@
 //
 // Rotation debounce lives in Secrets Manager itself: the current version's
 // issue time and the rotation engine's deterministic ClientRequestToken.
-// Alert debounce lives in the reactor's memory, which the stack makes one
-// process by giving the reactor a reserved concurrency of 1.
+// Alert debounce lives in each execution environment's memory: the stack
+// reserves no concurrency for the reactor, so only the rotation alert is
+// exactly once (the invocation that rotated sends it); other alerts are at
+// most once per target per window per environment.
 package reaction

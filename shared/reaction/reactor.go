@@ -88,6 +88,16 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
+	if !ok && s.Source == FromCloudTrail {
+		// The stack's one CloudTrail rule matches every expired session in
+		// the account (a rule per target role would not fit EventBridge's
+		// quotas at scale), so a role that is no target is someone else's
+		// business: counted and logged, never alerted.
+		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, map[string]string{metrics.DimSource: s.Source})
+		r.Log.InfoContext(ctx, "expired-token signal for a role that is no target; ignored",
+			slog.String("role", s.RoleArn), slog.String("source", s.Source))
+		return Outcome{Decision: Decision{Action: Unmatched, Key: KeyNone, Reason: "no target matches " + describeIdentity(s)}}, nil
+	}
 	if !ok {
 		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, nil)
 		d := Decision{Action: Unmatched, Key: KeyNone, Reason: "no target matches " + describeIdentity(s)}
