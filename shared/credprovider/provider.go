@@ -76,6 +76,8 @@ type entry struct {
 	fetchAfter time.Time
 	fetchedAt  time.Time
 	version    string
+	// target is the target named in the version's metadata.
+	target string
 }
 
 type fetch struct {
@@ -140,8 +142,18 @@ func New(api secretReader, target string, opts ...Option) *Provider {
 	return p
 }
 
-// Target is the config target name the provider serves.
-func (p *Provider) Target() string { return p.target }
+// Target is the config target name the provider serves: the one it was
+// made for, else (a provider made from a secret ID alone) the one the
+// cached version's metadata names, else "".
+func (p *Provider) Target() string {
+	if p.target != "" {
+		return p.target
+	}
+	if e := p.cur.Load(); e != nil {
+		return e.target
+	}
+	return ""
+}
 
 // SecretID is the secret the provider reads.
 func (p *Provider) SecretID() string { return p.secretID }
@@ -235,9 +247,15 @@ func (p *Provider) read(ctx context.Context) (*entry, error) {
 		return nil, fmt.Errorf("read secret %s: %w", p.secretID, err)
 	}
 	now := p.now()
+	// A provider made from a secret ID alone (the deploy's profile line)
+	// still names the target in its fix, from the secret's metadata.
+	target := p.target
+	if target == "" {
+		target = v.Meta.Target
+	}
 	if v.Expired(now) {
 		return nil, fmt.Errorf("read secret %s: %w: key %s expired at %s (fix: run stsrotator status, then stsrotator rotate %s)",
-			p.secretID, ErrExpired, v.MaskedKey(), v.Expiration.Format(time.RFC3339), p.target)
+			p.secretID, ErrExpired, v.MaskedKey(), v.Expiration.Format(time.RFC3339), orTarget(target))
 	}
 	return &entry{
 		creds: aws.Credentials{
@@ -247,6 +265,7 @@ func (p *Provider) read(ctx context.Context) (*entry, error) {
 		fetchAfter: p.nextFetch(now, v),
 		fetchedAt:  now,
 		version:    aws.ToString(out.VersionId),
+		target:     target,
 	}, nil
 }
 
@@ -299,6 +318,15 @@ func (p *Provider) Version() string {
 		return e.version
 	}
 	return ""
+}
+
+// orTarget is a target for a fix hint, with a placeholder when neither the
+// caller nor the secret named one (a value written by hand).
+func orTarget(t string) string {
+	if t == "" {
+		return "TARGET"
+	}
+	return t
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -145,10 +145,13 @@ func ParseEvent(raw []byte) (Signal, error) {
 		ErrMalformed, trunc(env.Source), trunc(env.DetailType), events.Source, events.DetailTypeExpiredToken, DetailTypeCloudTrail)
 }
 
+// observer is the subject of the alert's "What happened" line ("<observer>
+// got ExpiredToken ..."), so it always starts with a noun: a report without
+// an app (report-expired without --app) is "a process on HOST via cli".
 func observer(o events.Observer) string {
-	var parts []string
+	parts := []string{"a process"}
 	if o.App != "" {
-		parts = append(parts, o.App)
+		parts[0] = o.App
 	}
 	if o.Host != "" {
 		parts = append(parts, "on "+o.Host)

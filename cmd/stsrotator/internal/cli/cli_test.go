@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,8 @@ func TestCredentialCommands(t *testing.T) {
 		{"a missing secret is not found", []string{"credential-process", "--secret-id", env.Unique("stsrotator/absent")}, ExitNotFound, "", "secret not found"},
 		{"a malformed secret is invalid and its content is not quoted", []string{"credential-process", "--secret-id", env.Unique("stsrotator/garbage")}, ExitInvalid, "", "not JSON"},
 		{"expired credentials are refused", []string{"credential-process", "--secret-id", env.Unique("stsrotator/expired")}, ExitExpired, "", "expired at"},
+		{"with --secret-id the fix names the target from the secret's metadata", []string{"credential-process", "--secret-id", env.Unique("stsrotator/expired")}, ExitExpired, "", "then stsrotator rotate expired)"},
+		{"so does the --min-validity refusal", []string{"credential-process", "--secret-id", env.Unique("stsrotator/ending")}, ExitExpired, "", "stsrotator rotate ending)"},
 		{"credentials about to expire are refused too", []string{"credential-process", "--secret-id", env.Unique("stsrotator/ending")}, ExitExpired, "", "under --min-validity 1m"},
 		{"--min-validity can accept them", []string{"credential-process", "--secret-id", env.Unique("stsrotator/ending"), "--min-validity", "10s"}, ExitOK, `"Version":1`, ""},
 		{"env prints shell exports", []string{"env", "--secret-id", env.Unique("stsrotator/good")}, ExitOK,
@@ -129,6 +132,59 @@ func TestCredentialCommands(t *testing.T) {
 				}
 			}
 			noSecrets(t, "stderr", r.stderr)
+		})
+	}
+}
+
+// Issue 15 §6: a stsrotator.yaml in the working directory that does not
+// declare the target used to break every --target profile run from there.
+// Now the target's default secret is read, and when that does not exist
+// either the message names the file that was read and how to avoid it; an
+// explicit --config still must declare the target.
+func TestConfigInWorkingDirectory(t *testing.T) {
+	env := awstest.Start(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	name := strings.TrimPrefix(env.Unique("stsrotator/wd"), "stsrotator/")
+	v := value(51, now.Add(time.Hour), now.Add(40*time.Minute))
+	putValue(t, env, "stsrotator/"+name, name, v)
+	other := target(env, "other")
+	explicit := writeConfig(t, other)
+	src, err := os.ReadFile(explicit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile(defaultConfig, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		why    string
+		args   []string
+		code   int
+		stderr []string
+	}{
+		{"a target the working directory's config does not declare reads its default secret", []string{"credential-process", "--target", name}, ExitOK, nil},
+		{"when that secret is missing too, the message names the file and the fix", []string{"credential-process", "--target", name + "-absent"}, ExitNotFound,
+			[]string{"secret not found", `is not declared in stsrotator.yaml, the config found in the working directory (declared: other)`, "stsrotator/" + name + "-absent", "pass --config"}},
+		{"env says the same", []string{"env", "--target", name + "-absent"}, ExitNotFound, []string{"the config found in the working directory"}},
+		{"an explicit --config must still declare the target", []string{"credential-process", "--target", name, "--config", explicit}, ExitNotFound, []string{"is not declared in " + explicit}},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			a, out, errb := testApp(env, func() time.Time { return now }, nil)
+			a.Stat = os.Stat
+			r := execute(t, a, out, errb, c.args...)
+			if r.code != c.code {
+				t.Fatalf("exit %d, want %d; stderr %q", r.code, c.code, r.stderr)
+			}
+			if c.code == ExitOK && !strings.Contains(r.stdout, v.AccessKeyID) {
+				t.Fatalf("stdout does not carry the default secret's key")
+			}
+			for _, want := range c.stderr {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+				}
+			}
 		})
 	}
 }

@@ -67,6 +67,8 @@ func (a *App) fetch(ctx context.Context, fs *flagSet, c credFlags, ph *phases) (
 	creds, err := p.Retrieve(ctx)
 	ph.mark("get")
 	switch {
+	case errors.Is(err, credprovider.ErrNotFound) && r.note != "":
+		return aws.Credentials{}, coded(ExitNotFound, fmt.Errorf("%w; %s", err, r.note))
 	case errors.Is(err, credprovider.ErrNotFound):
 		return aws.Credentials{}, coded(ExitNotFound, err)
 	case errors.Is(err, secretfmt.ErrInvalid):
@@ -78,14 +80,16 @@ func (a *App) fetch(ctx context.Context, fs *flagSet, c credFlags, ph *phases) (
 	}
 	if left := creds.Expires.Sub(a.Now()); left < c.minValidity {
 		return aws.Credentials{}, coded(ExitExpired, fmt.Errorf("secret %s: key %s has %s, under --min-validity %s (fix: stsrotator status; stsrotator rotate %s)",
-			r.SecretID, secretfmt.Mask(creds.AccessKeyID), humantime.Left(a.Now(), creds.Expires), humantime.Span(c.minValidity), orTarget(r)))
+			r.SecretID, secretfmt.Mask(creds.AccessKeyID), humantime.Left(a.Now(), creds.Expires), humantime.Span(c.minValidity), orTarget(p.Target())))
 	}
 	return creds, nil
 }
 
-func orTarget(r ref) string {
-	if r.Target != "" {
-		return r.Target
+// orTarget is a target for a fix hint: the one named on the command line,
+// else the one in the secret's metadata, else a placeholder.
+func orTarget(t string) string {
+	if t != "" {
+		return t
 	}
 	return "TARGET"
 }

@@ -146,6 +146,9 @@ SDKs read the file at each refresh.
 	// Read once before announcing, so a wrong target fails here, with its
 	// exit code, instead of inside every SDK that asks later.
 	if _, err := p.Retrieve(ctx); err != nil {
+		if errors.Is(err, credprovider.ErrNotFound) && r.note != "" {
+			err = fmt.Errorf("%w; %s", err, r.note)
+		}
 		return coded(codeForRead(err), err)
 	}
 	var token string

@@ -18,6 +18,9 @@ type ref struct {
 	Target   string
 	SecretID string
 	RoleArn  string
+	// note says how the secret was chosen when that may surprise, for the
+	// not-found message.
+	note string
 }
 
 // loadConfig returns the config named by --config, else ./stsrotator.yaml
@@ -56,7 +59,18 @@ func (a *App) resolve(g Globals, target, secretID string) (ref, error) {
 		return ref{Target: target, SecretID: credprovider.SecretName(target)}, nil
 	}
 	t, ok := cfg.Target(target)
-	if !ok {
+	switch {
+	case !ok && g.Config == "":
+		// A stsrotator.yaml that happens to be in the working directory
+		// (another project's, a checkout of this one) must not break a
+		// credential_process line run from there: the target's secret
+		// has its default name, as with no config at all, and the
+		// not-found message says which file was read and how to avoid it.
+		def := credprovider.SecretName(target)
+		return ref{Target: target, SecretID: def, note: fmt.Sprintf(
+			"target %q is not declared in %s, the config found in the working directory (declared: %s), so its default secret %s was read (fix: pass --config with the file that declares it, or --secret-id with the secret's ARN)",
+			target, cfg.File, strings.Join(cfg.Names(), ", "), def)}, nil
+	case !ok:
 		return ref{}, coded(ExitNotFound, fmt.Errorf("target %q is not declared in %s (declared: %s)", target, cfg.File, strings.Join(cfg.Names(), ", ")))
 	}
 	return ref{Target: t.Name, SecretID: t.SecretName, RoleArn: t.RoleArn}, nil
