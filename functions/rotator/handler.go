@@ -53,12 +53,17 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (rotation.Res
 			return rotation.Response{}, err
 		}
 		targets, resp.Mode = []config.Target{t}, "target"
-	} else if ev.Force {
-		err := fmt.Errorf("%w: force needs a target; a forced sweep of every target would defeat the write-rate guidance", ErrBadInput)
+	} else if ev.Force || !ev.RevokedBefore.IsZero() {
+		err := fmt.Errorf("%w: force and revokedBefore need a target; a forced sweep of every target would defeat the write-rate guidance", ErrBadInput)
 		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
 		return rotation.Response{}, err
 	}
-	_, resp.Summary = h.Engine.Sweep(ctx, targets, h.Concurrency, rotation.Request{Force: ev.Force, Why: why})
+	if ev.Why != "" && !ev.Why.Valid() {
+		err := fmt.Errorf("%w: why %q is not one of schedule, expired-token-report, forced, revoke", ErrBadInput, ev.Why)
+		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
+		return rotation.Response{}, err
+	}
+	_, resp.Summary = h.Engine.Sweep(ctx, targets, h.Concurrency, rotation.Request{Force: ev.Force, Why: why, Cause: ev.Why, RevokedBefore: ev.RevokedBefore})
 	resp.DurationMs = h.Now().Sub(start).Milliseconds()
 	h.Emit.Put(metrics.SweepDuration, float64(resp.DurationMs), metrics.Milliseconds, nil)
 	h.Log.InfoContext(ctx, "done", slog.String("mode", resp.Mode), slog.Int("targets", len(targets)),

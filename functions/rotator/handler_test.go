@@ -93,8 +93,10 @@ func TestHandleRejectsBadInput(t *testing.T) {
 		{"an unknown field is named with the accepted shape", `{"tagret":"alpha"}`, `unknown field "tagret"`},
 		{"malformed JSON says what to send", `{"target":`, `send {} to sweep every target`},
 		{"a wrong type is refused", `{"target":7}`, "cannot unmarshal number"},
-		{"forcing every target at once is refused", `{"force":true}`, "force needs a target"},
+		{"forcing every target at once is refused", `{"force":true}`, "force and revokedBefore need a target"},
 		{"two JSON values are refused", `{} {}`, "more than one JSON value"},
+		{"revoking every target at once is refused", `{"revokedBefore":"2026-11-30T09:00:00Z"}`, "force and revokedBefore need a target"},
+		{"an unknown cause is refused before anything is written", `{"target":"alpha","why":"because"}`, `why "because" is not one of`},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {

@@ -25,6 +25,10 @@ const (
 	RotationFailures = "RotationFailures"
 	// SweepDuration is the wall time of one rotator invocation, in ms.
 	SweepDuration = "SweepDurationMs"
+	// EventPublishFailures counts lifecycle events (Credentials Rotated,
+	// Rotation Failed, Alert) that could not be put on EventBridge. The
+	// work they announce is never failed for it; an alarm watches this.
+	EventPublishFailures = "EventPublishFailures"
 )
 
 // Unit is a CloudWatch unit name.

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
@@ -27,7 +28,7 @@ type InvokeRotator struct {
 
 // Rotate invokes the rotator synchronously and reads its result.
 func (r InvokeRotator) Rotate(ctx context.Context, t config.Target, reason string) (rotation.Result, error) {
-	payload, err := json.Marshal(rotation.Invocation{Target: t.Name, Force: true, Reason: reason})
+	payload, err := json.Marshal(rotation.Invocation{Target: t.Name, Force: true, Reason: reason, Why: events.CauseExpiredTokenReport})
 	if err != nil {
 		return rotation.Result{}, err
 	}
@@ -69,5 +70,5 @@ type EngineRotator struct{ Engine *rotation.Engine }
 
 // Rotate forces a rotation through the engine.
 func (r EngineRotator) Rotate(ctx context.Context, t config.Target, reason string) (rotation.Result, error) {
-	return r.Engine.Rotate(ctx, t, rotation.Request{Force: true, Why: reason}), nil
+	return r.Engine.Rotate(ctx, t, rotation.Request{Force: true, Why: reason, Cause: events.CauseExpiredTokenReport}), nil
 }

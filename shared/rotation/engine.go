@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
@@ -83,6 +84,10 @@ type Engine struct {
 	// Jitter brings each target's rotation forward by a stable offset in
 	// [0, Jitter).
 	Jitter time.Duration
+	// Events announces rotations and failures on EventBridge; nil
+	// announces nothing. A failed announcement is counted
+	// (metrics.EventPublishFailures) and logged, never a failed rotation.
+	Events *events.Emitter
 }
 
 // Outcome classifies one attempt.
@@ -103,6 +108,7 @@ type Result struct {
 	Outcome   Outcome       `json:"outcome"`
 	Reason    string        `json:"reason"`
 	VersionID string        `json:"versionId,omitempty"`
+	SecretArn string        `json:"secretArn,omitempty"`
 	Key       string        `json:"key,omitempty"` // masked
 	Expires   time.Time     `json:"expires,omitzero"`
 	Left      time.Duration `json:"-"`
@@ -115,13 +121,33 @@ type Request struct {
 	Force bool
 	// Why is recorded in logs; e.g. "schedule", "expired-token report".
 	Why string
+	// Cause is announced in lifecycle events; empty means CauseForced
+	// with Force, else CauseSchedule.
+	Cause events.Cause
+	// RevokedBefore is a revocation's cutoff: current credentials issued
+	// before it are denied by the target role, so they count as unusable
+	// and are replaced whatever their age.
+	RevokedBefore time.Time
+}
+
+// cause is the request's Cause with its default filled in.
+func (r Request) cause() events.Cause {
+	switch {
+	case r.Cause != "":
+		return r.Cause
+	case !r.RevokedBefore.IsZero():
+		return events.CauseRevoke
+	case r.Force:
+		return events.CauseForced
+	}
+	return events.CauseSchedule
 }
 
 // Rotate brings one target up to date. It never returns an error: every
 // failure is a Failed result, so one target cannot stop a sweep.
 func (e *Engine) Rotate(ctx context.Context, t config.Target, req Request) Result {
 	start := e.Now()
-	res := e.rotate(ctx, t, req)
+	res, cur := e.rotate(ctx, t, req)
 	res.Target = t.Name
 	if !res.Expires.IsZero() {
 		res.Left = res.Expires.Sub(e.Now())
@@ -146,34 +172,102 @@ func (e *Engine) Rotate(ctx context.Context, t config.Target, req Request) Resul
 	default:
 		e.Log.InfoContext(ctx, string(res.Outcome), attrs...)
 	}
+	e.announce(ctx, t, req, res, cur)
 	return res
 }
 
-func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) Result {
+// announce publishes the attempt's lifecycle event, if it has one.
+func (e *Engine) announce(ctx context.Context, t config.Target, req Request, res Result, cur *Current) {
+	if e.Events == nil {
+		return
+	}
+	now := e.Now()
+	var d events.Lifecycle
+	switch res.Outcome {
+	case Rotated:
+		r := events.Rotated{SchemaVersion: events.LifecycleSchemaVersion, Target: t.Name, SecretArn: res.SecretArn, VersionID: res.VersionID,
+			AccessKeyID: res.Key, Expiration: res.Expires, Why: req.cause(), RotatedAt: now}
+		if cur != nil && cur.Exists {
+			r.Previous = versionRef(now, t, *cur, req.RevokedBefore)
+		}
+		d = r
+	case Failed:
+		f := events.RotationFailed{SchemaVersion: events.LifecycleSchemaVersion, Target: t.Name, Reason: events.MaskKeys(res.Reason), Why: req.cause(), FailedAt: now}
+		if cur != nil && cur.Exists {
+			if f.Current = versionRef(now, t, *cur, req.RevokedBefore); f.Current.StillValid {
+				f.CurrentValidSeconds = int64(cur.Value.Remaining(now) / time.Second)
+			}
+		}
+		d = f
+	default:
+		return
+	}
+	if _, err := e.Events.Emit(ctx, d); err != nil {
+		e.Emit.PutTarget(t.Name, metrics.EventPublishFailures, 1, metrics.Count)
+		e.Log.WarnContext(ctx, "lifecycle event not published", slog.String("target", t.Name),
+			slog.String("detailType", d.DetailType()), slog.String("error", events.MaskKeys(err.Error())))
+	}
+}
+
+// versionRef describes a version for an event; StillValid is false once
+// it is expired or was issued before a revocation.
+func versionRef(now time.Time, t config.Target, cur Current, revokedBefore time.Time) *events.VersionRef {
+	ref := &events.VersionRef{VersionID: cur.VersionID}
+	if cur.ParseErr != nil {
+		return ref
+	}
+	ref.AccessKeyID, ref.Expiration = cur.Value.MaskedKey(), cur.Value.Expiration
+	ref.StillValid = !cur.Value.Expired(now) && !Revoked(t, cur, revokedBefore)
+	return ref
+}
+
+// Revoked reports whether cur's credentials were issued before a
+// revocation's cutoff (zero: no revocation). The issue time is the
+// earlier of the rotator's IssuedAt (taken after STS answered) and
+// Expiration minus the session duration (STS's own clock), so a version
+// minted around the cutoff counts as revoked rather than slipping through.
+func Revoked(t config.Target, cur Current, cutoff time.Time) bool {
+	if cutoff.IsZero() || !cur.Exists || cur.ParseErr != nil {
+		return false
+	}
+	issued := cur.Value.Expiration.Add(-t.Duration)
+	if at := cur.Value.Meta.IssuedAt; !at.IsZero() && at.Before(issued) {
+		issued = at
+	}
+	return issued.Before(cutoff)
+}
+
+func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) (Result, *Current) {
 	cur, err := e.current(ctx, t)
 	if err != nil {
-		return failed(fmt.Errorf("read secret %s: %w", t.SecretName, err))
+		return failed(fmt.Errorf("read secret %s: %w", t.SecretName, err)), nil
 	}
 	now := e.Now()
 	d := Decide(now, t, cur, e.Jitter, req.Force)
+	if Revoked(t, cur, req.RevokedBefore) {
+		// The role denies these credentials now: consumers are failing,
+		// so this is as urgent as an expired version.
+		d = Decision{Due: true, Urgent: true, Reason: fmt.Sprintf("current credentials were issued before the revocation cutoff %s and are denied",
+			req.RevokedBefore.UTC().Format(time.RFC3339))}
+	}
 	if !d.Due {
 		r := Result{Outcome: Fresh, Reason: d.Reason}
 		if cur.Exists && cur.ParseErr == nil {
 			r.Key, r.Expires, r.VersionID = cur.Value.MaskedKey(), cur.Value.Expiration, cur.VersionID
 		}
-		return r
+		return r, &cur
 	}
 
 	out, err := e.STS.AssumeRole(ctx, assumeInput(t), e.stsRegion(t))
 	if err != nil {
-		return failed(fmt.Errorf("assume role %s: %w", t.RoleArn, err))
+		return failed(fmt.Errorf("assume role %s: %w", t.RoleArn, err)), &cur
 	}
 	if out.Credentials == nil || out.Credentials.Expiration == nil || out.AssumedRoleUser == nil {
-		return failed(fmt.Errorf("assume role %s: response has no credentials", t.RoleArn))
+		return failed(fmt.Errorf("assume role %s: response has no credentials", t.RoleArn)), &cur
 	}
 	identity, err := e.verify(ctx, t, out)
 	if err != nil {
-		return failed(fmt.Errorf("verify credentials for %s: %w", t.RoleArn, err))
+		return failed(fmt.Errorf("verify credentials for %s: %w", t.RoleArn, err)), &cur
 	}
 	issued := e.Now()
 	val := secretfmt.Value{
@@ -193,20 +287,20 @@ func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) Resul
 	val.Meta.RefreshAt = RefreshAt(t, val.Expiration, e.Jitter)
 	body, err := secretfmt.Marshal(val)
 	if err != nil {
-		return failed(fmt.Errorf("encode secret for %s: %w", t.Name, err))
+		return failed(fmt.Errorf("encode secret for %s: %w", t.Name, err)), &cur
 	}
 	token := Token(t.SecretName, cur.VersionID)
-	version, err := e.write(ctx, t, token, string(body), cur.Exists)
+	version, arn, err := e.write(ctx, t, token, string(body), cur.Exists)
 	if isCode(err, "ResourceExistsException") {
 		// The token for superseding this version is already taken: a
 		// concurrent invocation won. Its credentials stand; ours are
 		// dropped unused and expire on their own.
-		return Result{Outcome: Superseded, Reason: "another invocation replaced version " + short(cur.VersionID) + " first"}
+		return Result{Outcome: Superseded, Reason: "another invocation replaced version " + short(cur.VersionID) + " first"}, &cur
 	}
 	if err != nil {
-		return failed(fmt.Errorf("write secret %s: %w", t.SecretName, err))
+		return failed(fmt.Errorf("write secret %s: %w", t.SecretName, err)), &cur
 	}
-	return Result{Outcome: Rotated, Reason: d.Reason, VersionID: version, Key: val.MaskedKey(), Expires: val.Expiration}
+	return Result{Outcome: Rotated, Reason: d.Reason, VersionID: version, SecretArn: arn, Key: val.MaskedKey(), Expires: val.Expiration}, &cur
 }
 
 // current reads AWSCURRENT. A missing secret is not an error: it is the
@@ -315,7 +409,7 @@ func SameIdentity(a, b string) bool {
 
 // write stores the new version, creating the secret on the target's first
 // rotation. The token makes both calls idempotent.
-func (e *Engine) write(ctx context.Context, t config.Target, token, body string, exists bool) (string, error) {
+func (e *Engine) write(ctx context.Context, t config.Target, token, body string, exists bool) (version, arn string, err error) {
 	if exists {
 		return e.put(ctx, t, token, body)
 	}
@@ -339,21 +433,21 @@ func (e *Engine) write(ctx context.Context, t config.Target, token, body string,
 		return e.put(ctx, t, token, body)
 	}
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return aws.ToString(out.VersionId), nil
+	return aws.ToString(out.VersionId), aws.ToString(out.ARN), nil
 }
 
-func (e *Engine) put(ctx context.Context, t config.Target, token, body string) (string, error) {
+func (e *Engine) put(ctx context.Context, t config.Target, token, body string) (version, arn string, err error) {
 	out, err := e.Secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(t.SecretName),
 		ClientRequestToken: aws.String(token),
 		SecretString:       aws.String(body),
 	})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return aws.ToString(out.VersionId), nil
+	return aws.ToString(out.VersionId), aws.ToString(out.ARN), nil
 }
 
 func failed(err error) Result {

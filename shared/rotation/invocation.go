@@ -1,5 +1,11 @@
 package rotation
 
+import (
+	"time"
+
+	"github.com/stsrotator/stsrotator/shared/events"
+)
+
 // Invocation is the rotator function's input, shared by everything that
 // invokes it (the schedule, the reactor, the CLI's rotate). The schedule
 // sends {}: sweep every target. A caller asking for one target names it,
@@ -9,6 +15,13 @@ type Invocation struct {
 	Force  bool   `json:"force,omitempty"`
 	// Reason is recorded in logs, e.g. "expired-token report from app-1".
 	Reason string `json:"reason,omitempty"`
+	// Why is the cause announced in the Credentials Rotated or Rotation
+	// Failed event; empty means "schedule", or "forced" with Force.
+	Why events.Cause `json:"why,omitempty"`
+	// RevokedBefore is a revocation's cutoff (stsrotator revoke): the
+	// current credentials, if issued before it, are denied by the target
+	// role and count as unusable, so the write-interval guidance yields.
+	RevokedBefore time.Time `json:"revokedBefore,omitzero"`
 }
 
 // Response is the rotator function's output; it never carries secrets.
