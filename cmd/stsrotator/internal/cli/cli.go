@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
 )
@@ -47,6 +49,13 @@ const (
 	ExitUnhealthy = 7
 	// ExitBlocked: preflight found something that blocks the deploy.
 	ExitBlocked = 8
+	// ExitRevokedUnrotated: revoke put the revocation in force but the
+	// forced rotation failed, so the target has no valid credentials
+	// until a rotation succeeds.
+	ExitRevokedUnrotated = 9
+	// ExitCleanupRefused: revoke --cleanup found sessions the revocation
+	// still denies (they have not all expired yet); nothing was removed.
+	ExitCleanupRefused = 10
 )
 
 // Environment variables the CLI reads besides the SDK's own.
@@ -80,6 +89,13 @@ type App struct {
 	ServeLimits ServeLimits
 	// PreflightClients builds preflight's read-only clients.
 	PreflightClients func(aws.Config) preflight.Clients
+	// Stdin answers revoke's confirmation question.
+	Stdin io.Reader
+	// ServerTime reads AWS's clock (the Date header) from a response's
+	// metadata; revoke takes its cutoff from it, never from Now.
+	ServerTime func(middleware.Metadata) (time.Time, bool)
+	// Sleep waits (revoke waits for AWS's clock to pass its cutoff).
+	Sleep func(context.Context, time.Duration) error
 }
 
 // New returns an App wired to the process.
@@ -101,6 +117,18 @@ func New(stdout, stderr io.Writer) *App {
 		},
 		Stat:             os.Stat,
 		PreflightClients: PreflightClients,
+		Stdin:            os.Stdin,
+		ServerTime:       awsmiddleware.GetServerTime,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		},
 	}
 }
 
@@ -174,6 +202,7 @@ func commands() []command {
 		{"serve", "a loopback container-credentials endpoint for SDKs", (*App).serve},
 		{"report-expired", "publish an ExpiredToken Observed event for a target", (*App).reportExpired},
 		{"preflight", "check an account for what a deploy assumes but cannot create", (*App).preflight},
+		{"revoke", "deny a leaked target's older sessions, then rotate it", (*App).revoke},
 		{"version", "print the build's version", (*App).version},
 	}
 }
@@ -234,7 +263,8 @@ AWS_ENDPOINT_URL, ...). Run stsrotator <command> --help for its flags.
 
 Exit codes: 0 ok, 1 AWS or other failure, 2 usage, 3 not found, 4 invalid
 secret, 5 expired, 6 rotation failed, 7 status found a problem, 8 preflight
-found something that blocks the deploy.
+found something that blocks the deploy, 9 revoked but the forced rotation
+failed, 10 revoke --cleanup refused (too early).
 `)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/rotation"
@@ -98,30 +99,13 @@ func (a *App) rotatorOf(g Globals, stackName, target string) (string, error) {
 }
 
 func (a *App) invokeRotate(ctx context.Context, api invoker, function, target string, asJSON bool) error {
-	host, _ := a.Hostname()
-	payload, err := json.Marshal(rotation.Invocation{Target: target, Force: true, Reason: fmt.Sprintf("stsrotator rotate by %s@%s", a.Username(), host)})
+	start := a.Now()
+	resp, payload, err := a.callRotator(ctx, api, function, rotation.Invocation{Target: target, Force: true, Reason: a.askedBy("rotate"), Why: events.CauseForced})
 	if err != nil {
 		return err
 	}
-	start := a.Now()
-	out, err := api.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(function), Payload: payload})
-	if err != nil {
-		return fmt.Errorf("invoke rotator %s: %w", function, err)
-	}
-	if fe := aws.ToString(out.FunctionError); fe != "" {
-		var e functionError
-		_ = json.Unmarshal(out.Payload, &e)
-		if e.ErrorMessage == "" {
-			e.ErrorMessage = "no error message"
-		}
-		return coded(ExitRotationFailed, fmt.Errorf("rotator %s failed (%s): %s: %s", function, fe, dash(e.ErrorType), e.ErrorMessage))
-	}
-	var resp rotation.Response
-	if err := json.Unmarshal(out.Payload, &resp); err != nil {
-		return fmt.Errorf("rotator %s answered something other than its response: %w", function, err)
-	}
 	if asJSON {
-		if _, err := fmt.Fprintf(a.Stdout, "%s\n", out.Payload); err != nil {
+		if _, err := fmt.Fprintf(a.Stdout, "%s\n", payload); err != nil {
 			return err
 		}
 	}
@@ -153,4 +137,37 @@ func (a *App) invokeRotate(ctx context.Context, api invoker, function, target st
 		return coded(ExitRotationFailed, fmt.Errorf("%s: the rotator reported no result for the target (mode %q)", target, resp.Mode))
 	}
 	return nil
+}
+
+// askedBy is the reason a command gives the rotator: who asked, from where.
+func (a *App) askedBy(command string) string {
+	host, _ := a.Hostname()
+	return fmt.Sprintf("stsrotator %s by %s@%s", command, a.Username(), host)
+}
+
+// callRotator invokes the rotator synchronously with inv and returns its
+// response and raw payload. A function error (the rotator refused the
+// input or crashed) exits ExitRotationFailed.
+func (a *App) callRotator(ctx context.Context, api invoker, function string, inv rotation.Invocation) (rotation.Response, []byte, error) {
+	payload, err := json.Marshal(inv)
+	if err != nil {
+		return rotation.Response{}, nil, err
+	}
+	out, err := api.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(function), Payload: payload})
+	if err != nil {
+		return rotation.Response{}, nil, fmt.Errorf("invoke rotator %s: %w", function, err)
+	}
+	if fe := aws.ToString(out.FunctionError); fe != "" {
+		var e functionError
+		_ = json.Unmarshal(out.Payload, &e)
+		if e.ErrorMessage == "" {
+			e.ErrorMessage = "no error message"
+		}
+		return rotation.Response{}, nil, coded(ExitRotationFailed, fmt.Errorf("rotator %s failed (%s): %s: %s", function, fe, dash(e.ErrorType), e.ErrorMessage))
+	}
+	var resp rotation.Response
+	if err := json.Unmarshal(out.Payload, &resp); err != nil {
+		return rotation.Response{}, nil, fmt.Errorf("rotator %s answered something other than its response: %w", function, err)
+	}
+	return resp, out.Payload, nil
 }

@@ -1,0 +1,403 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/credprovider"
+	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/humantime"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/revocation"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+)
+
+// roleAPI is the IAM surface revoke and status use, with the SDK's exact
+// signatures.
+type roleAPI interface {
+	GetRole(context.Context, *iam.GetRoleInput, ...func(*iam.Options)) (*iam.GetRoleOutput, error)
+	GetRolePolicy(context.Context, *iam.GetRolePolicyInput, ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error)
+	PutRolePolicy(context.Context, *iam.PutRolePolicyInput, ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
+	DeleteRolePolicy(context.Context, *iam.DeleteRolePolicyInput, ...func(*iam.Options)) (*iam.DeleteRolePolicyOutput, error)
+}
+
+// callerAPI tells whose credentials revoke runs with.
+type callerAPI interface {
+	GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
+type revokeOpts struct {
+	target, function, stack, rotatorProfile string
+	all, dryRun, yes, cleanup               bool
+}
+
+func (a *App) revoke(ctx context.Context, args []string) error {
+	var o revokeOpts
+	fs := a.flags("revoke", "--target NAME [--all-sessions] [--dry-run] [--yes] [--cleanup]", `
+Incident response for a target whose credentials may have leaked. With an
+identity that may iam:GetRole, iam:GetRolePolicy and iam:PutRolePolicy on
+the target's role (--profile, in the role's account):
+
+ 1. takes a cutoff from AWS's clock (the Date of an AWS response);
+ 2. puts an inline policy on the role denying every action to sessions
+    issued before the cutoff (aws:TokenIssueTime) — by default only the
+    sessions stsrotator issues for this target (aws:userid *:<sessionName>),
+    so other users of the role keep working; --all-sessions writes AWS's
+    own console policy AWSRevokeOlderSessions instead. A cutoff only ever
+    moves forward;
+ 3. asks the deployed rotator (as rotate does; --rotator-profile) for
+    credentials issued after the cutoff;
+ 4. says what consumers see now.
+
+--dry-run prints the policy and writes nothing. --cleanup removes the
+policy once every session it denies has expired (the role's
+MaxSessionDuration after the cutoff) and refuses before.
+
+Exits 9 if the revocation is in force but the rotation failed (the target
+then has NO valid credentials), 10 if --cleanup is refused as too early.`)
+	fs.StringVar(&o.target, "target", "", "config target `name` (or give it as the argument)")
+	fs.BoolVar(&o.all, "all-sessions", false, "deny every older session of the role, everyone's (AWSRevokeOlderSessions)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the policy and what would happen; write nothing")
+	fs.BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
+	fs.BoolVar(&o.cleanup, "cleanup", false, "remove the revocation policy once every session it denies has expired")
+	fs.StringVar(&o.function, "function", "", "rotator Lambda `name or ARN` (default: $"+lambdaenv.RotatorFunction+", else found from the config)")
+	fs.StringVar(&o.stack, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName)")
+	fs.StringVar(&o.rotatorProfile, "rotator-profile", "", "AWS `profile` of the stsrotator account, to invoke the rotator with (default: --profile)")
+	pos, err := a.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) == 1 && o.target == "":
+		o.target = pos[0]
+	case len(pos) > 1 || (len(pos) == 1 && o.target != ""):
+		return coded(ExitUsage, errors.New("name one target"))
+	case o.target == "":
+		return coded(ExitUsage, errors.New("name the target: stsrotator revoke --target NAME"))
+	}
+	cfg, err := a.loadConfig(fs.g)
+	if err != nil {
+		return err
+	}
+	if cfg == nil {
+		return coded(ExitUsage, errors.New("revoke needs the config that declares the target (its role and session name): pass --config or run where stsrotator.yaml is"))
+	}
+	t, ok := cfg.Target(o.target)
+	if !ok {
+		return coded(ExitNotFound, fmt.Errorf("target %q is not in %s; valid targets: %s", o.target, cfg.File, strings.Join(cfg.Names(), ", ")))
+	}
+	// The rotator is found before anything is written, so a revocation is
+	// never left in force because its rotation could not even be named.
+	if !o.cleanup && !o.dryRun && o.function == "" {
+		if o.function = a.Getenv(lambdaenv.RotatorFunction); o.function == "" {
+			if o.function, err = a.rotatorOf(fs.g, o.stack, t.Name); err != nil {
+				return err
+			}
+		}
+	}
+	awsCfg, err := a.LoadAWS(ctx, fs.g)
+	if err != nil {
+		return err
+	}
+	r := &revoker{a: a, o: o, t: t, iam: iam.NewFromConfig(awsCfg), sts: sts.NewFromConfig(awsCfg), profile: dash(fs.g.Profile)}
+	st, err := r.inspect(ctx)
+	if err != nil {
+		return err
+	}
+	if o.cleanup {
+		return r.doCleanup(ctx, st)
+	}
+	if err := r.putRevocation(ctx, st); err != nil || o.dryRun {
+		return err
+	}
+	rg := fs.g
+	if o.rotatorProfile != "" {
+		rg.Profile = o.rotatorProfile
+	}
+	rotCfg, err := a.LoadAWS(ctx, rg)
+	if err != nil {
+		return r.unrotated(st.cutoff, err)
+	}
+	return r.rotate(ctx, lambda.NewFromConfig(rotCfg), st)
+}
+
+// revoker carries one revoke run.
+type revoker struct {
+	a       *App
+	o       revokeOpts
+	t       config.Target
+	iam     roleAPI
+	sts     callerAPI
+	profile string
+}
+
+// roleState is what revoke learned about the role before writing.
+type roleState struct {
+	role       string
+	maxSession time.Duration
+	scope      revocation.Scope
+	policy     string
+	existing   *revocation.Revocation
+	// awsNow is AWS's clock at the last response; skew is awsNow minus
+	// the local clock then.
+	awsNow time.Time
+	skew   time.Duration
+	cutoff time.Time
+}
+
+// inspect checks the caller can act on the role and reads the revocation
+// in force. It writes nothing.
+func (r *revoker) inspect(ctx context.Context) (roleState, error) {
+	partition, account, roleName, err := splitRoleArn(r.t.RoleArn)
+	if err != nil {
+		return roleState{}, coded(ExitUsage, fmt.Errorf("target %s: %w", r.t.Name, err))
+	}
+	id, err := r.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return roleState{}, fmt.Errorf("who am I (sts:GetCallerIdentity with profile %s): %w", r.profile, err)
+	}
+	st := roleState{role: roleName, scope: revocation.ForTarget(r.t)}
+	r.clock(&st, id.ResultMetadata)
+	callerPartition, callerAccount, _, _ := splitArn(aws.ToString(id.Arn))
+	switch {
+	case callerPartition != partition:
+		return roleState{}, coded(ExitUsage, fmt.Errorf("role %s is in partition %s, but profile %s signs in partition %s (fix: pass --profile for an identity in that partition and account)",
+			r.t.RoleArn, partition, r.profile, callerPartition))
+	case callerAccount != account:
+		return roleState{}, coded(ExitUsage, fmt.Errorf("role %s is in account %s, but profile %s is %s in account %s; an inline policy can only be put from the role's own account (fix: pass --profile for an identity in account %s)",
+			r.t.RoleArn, account, r.profile, aws.ToString(id.Arn), callerAccount, account))
+	}
+	if r.o.all {
+		st.scope = revocation.Scope{}
+	}
+	st.policy = st.scope.Name(r.t.Name)
+	role, err := r.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)})
+	if err != nil {
+		return roleState{}, r.iamErr("iam:GetRole", err)
+	}
+	r.clock(&st, role.ResultMetadata)
+	if role.Role == nil || role.Role.MaxSessionDuration == nil {
+		return roleState{}, fmt.Errorf("iam:GetRole %s returned no MaxSessionDuration", roleName)
+	}
+	st.maxSession = time.Duration(*role.Role.MaxSessionDuration) * time.Second
+	existing, err := r.current(ctx, roleName, st.policy)
+	if err != nil {
+		return roleState{}, err
+	}
+	st.existing = existing
+	return st, nil
+}
+
+// clock records AWS's time from a response's Date header.
+func (r *revoker) clock(st *roleState, md middleware.Metadata) {
+	if at, ok := r.a.ServerTime(md); ok {
+		st.awsNow, st.skew = at, at.Sub(r.a.Now())
+	}
+}
+
+// now is AWS's clock at local time, estimated from the last Date seen.
+func (st roleState) now(local time.Time) time.Time { return local.Add(st.skew) }
+
+// current reads the revocation policy in force (nil: none). A policy of
+// that name that is not a revocation is never overwritten or removed.
+func (r *revoker) current(ctx context.Context, role, name string) (*revocation.Revocation, error) {
+	out, err := r.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
+	if isCode(err, "NoSuchEntity") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, r.iamErr("iam:GetRolePolicy", err)
+	}
+	rev, err := revocation.Parse(name, aws.ToString(out.PolicyDocument))
+	if err != nil {
+		return nil, coded(ExitUsage, fmt.Errorf("role %s already has an inline policy %s that is not a session revocation; refusing to touch it (%w)", role, name, err))
+	}
+	return &rev, nil
+}
+
+func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
+	if st.awsNow.IsZero() {
+		return errors.New("AWS sent no Date header, so there is no AWS clock to take the cutoff from; refusing to use the local clock")
+	}
+	cutoff := revocation.Next(st.existing, revocation.CutoffAfter(st.awsNow))
+	doc := revocation.Document(st.scope, cutoff)
+	w := r.a.Stdout
+	who := fmt.Sprintf("sessions named %s (stsrotator's, for target %s)", st.scope.SessionName, r.t.Name)
+	if st.scope.All() {
+		who = "EVERY session of the role, everyone's (--all-sessions)"
+	}
+	fmt.Fprintf(w, "Revoke %s on role %s issued before %s (AWS's clock).\n", who, r.t.RoleArn, stamp3339(cutoff))
+	if st.existing != nil && st.existing.Cutoff.After(revocation.CutoffAfter(st.awsNow)) {
+		fmt.Fprintf(w, "A revocation with a later cutoff (%s) is already in force; it is kept, never moved back.\n", stamp3339(st.existing.Cutoff))
+	} else if st.existing != nil {
+		fmt.Fprintf(w, "Moves the cutoff of the revocation in force forward from %s.\n", stamp3339(st.existing.Cutoff))
+	}
+	fmt.Fprintf(w, "Inline policy %s:\n%s\n", st.policy, doc)
+	if r.o.dryRun {
+		fmt.Fprintln(w, "Dry run: nothing written, no rotation requested.")
+		return nil
+	}
+	if !r.o.yes {
+		ok, err := r.confirm(fmt.Sprintf("Write %s on %s and force a rotation of %s? [y/N] ", st.policy, st.role, r.t.Name))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return coded(ExitUsage, errors.New("not confirmed; nothing written (pass --yes to skip the question)"))
+		}
+	}
+	if _, err := r.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(st.role), PolicyName: aws.String(st.policy), PolicyDocument: aws.String(doc)}); err != nil {
+		return r.iamErr("iam:PutRolePolicy", err)
+	}
+	fmt.Fprintf(w, "Revocation in force: %s on role %s (IAM may take a few minutes to apply it everywhere).\n", st.policy, st.role)
+	return nil
+}
+
+func (r *revoker) confirm(question string) (bool, error) {
+	fmt.Fprint(r.a.Stdout, question)
+	line, err := bufio.NewReader(r.a.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+// rotate forces the rotation through the deployed rotator, telling it
+// the cutoff so credentials issued before it count as unusable.
+func (r *revoker) rotate(ctx context.Context, api invoker, st roleState) error {
+	cutoff := revocation.Next(st.existing, revocation.CutoffAfter(st.awsNow))
+	// Wait for AWS's clock to pass the cutoff, so the new session's
+	// aws:TokenIssueTime is not before it (at most about a second).
+	if wait := cutoff.Sub(st.now(r.a.Now())); wait > 0 {
+		if err := r.a.Sleep(ctx, wait); err != nil {
+			return r.unrotated(cutoff, err)
+		}
+	}
+	resp, _, err := r.a.callRotator(ctx, api, r.o.function, rotation.Invocation{
+		Target: r.t.Name, Force: true, Reason: r.a.askedBy("revoke"), Why: events.CauseRevoke, RevokedBefore: cutoff})
+	if err != nil {
+		return r.unrotated(cutoff, err)
+	}
+	s := resp.Summary
+	switch {
+	case len(s.Failed) > 0:
+		return r.unrotated(cutoff, errors.New(s.Failed[0].Reason))
+	case len(s.Rotated) > 0:
+		n := s.Rotated[0]
+		fmt.Fprintf(r.a.Stdout, "Rotated: new key %s, version %s, issued after the cutoff, expires %s.\n", dash(n.Key), dash(n.VersionID), stamp3339(n.Expires))
+	case s.Superseded > 0:
+		return r.unrotated(cutoff, errors.New("another rotation wrote the secret at the same moment; run stsrotator status --target "+r.t.Name+" to see whether its key was issued after the cutoff"))
+	default:
+		fmt.Fprintln(r.a.Stdout, "Not rotated: the current version was already issued after the cutoff.")
+	}
+	r.consumers(cutoff)
+	return nil
+}
+
+// consumers says what each kind of consumer sees now.
+func (r *revoker) consumers(cutoff time.Time) {
+	until := stamp3339(cutoff.Add(r.t.Duration))
+	fmt.Fprintf(r.a.Stdout, `What consumers see now:
+  - Go programs using credprovider.Config (WithExpiredTokenRecovery): the first call the revocation denies
+    makes them re-read the secret (at most once per %s) and retry with the new key.
+  - stsrotator serve: answers its SDK's next credentials request with the new key (it re-reads the secret
+    at most %s after the last read); the SDK asks again only when its copy nears expiry, before %s.
+  - credential_process consumers (AWS CLI, SDKs): keep the revoked key, denied, until their next refresh,
+    at the latest when it expires, before %s (durationSeconds %s after the cutoff).
+    Restart them, or delete the AWS CLI's cache (~/.aws/cli/cache), to switch now.
+Check: stsrotator status --target %s --revocations
+Remove the policy once every denied session has expired: stsrotator revoke --target %s --cleanup
+`, credprovider.DefaultRetryAfter, credprovider.DefaultRetryAfter, until, until, r.t.Duration, r.t.Name, r.t.Name)
+}
+
+// unrotated is the one failure revoke must shout about: the policy is in
+// force, so the target's consumers are denied, and no new credentials
+// replaced the revoked ones.
+func (r *revoker) unrotated(cutoff time.Time, err error) error {
+	return coded(ExitRevokedUnrotated, fmt.Errorf("the revocation (cutoff %s) is in force but the forced rotation failed: target %s has NO valid credentials until a rotation succeeds (fix: stsrotator rotate %s, or wait for the schedule): %w",
+		stamp3339(cutoff), r.t.Name, r.t.Name, err))
+}
+
+func (r *revoker) doCleanup(ctx context.Context, st roleState) error {
+	w := r.a.Stdout
+	if st.existing == nil {
+		fmt.Fprintf(w, "No revocation in force on role %s (no inline policy %s); nothing to remove.\n", st.role, st.policy)
+		return nil
+	}
+	if st.awsNow.IsZero() {
+		return errors.New("AWS sent no Date header, so there is no AWS clock to judge expiry by; refusing to use the local clock")
+	}
+	until := revocation.ExpiresAt(st.existing.Cutoff, st.maxSession)
+	if st.awsNow.Before(until) {
+		return coded(ExitCleanupRefused, fmt.Errorf("refused: sessions issued before the cutoff %s may live until %s (role %s MaxSessionDuration %s); the policy is what denies them. Run --cleanup again after %s (in %s)",
+			stamp3339(st.existing.Cutoff), stamp3339(until), st.role, st.maxSession, stamp3339(until), humantime.Span(until.Sub(st.awsNow))))
+	}
+	if r.o.dryRun {
+		fmt.Fprintf(w, "Dry run: would remove %s from role %s (every session it denies expired by %s).\n", st.policy, st.role, stamp3339(until))
+		return nil
+	}
+	if _, err := r.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(st.role), PolicyName: aws.String(st.policy)}); err != nil {
+		return r.iamErr("iam:DeleteRolePolicy", err)
+	}
+	fmt.Fprintf(w, "Removed %s from role %s: every session it denied expired by %s.\n", st.policy, st.role, stamp3339(until))
+	return nil
+}
+
+// iamErr turns an IAM failure into one line that names the permission.
+func (r *revoker) iamErr(action string, err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "AccessDenied", "AccessDeniedException":
+			return fmt.Errorf("profile %s may not %s on role %s (fix: use an identity allowed iam:GetRole, iam:GetRolePolicy, iam:PutRolePolicy and iam:DeleteRolePolicy on it): %s",
+				r.profile, action, r.t.RoleArn, ae.ErrorMessage())
+		case "NoSuchEntity":
+			return coded(ExitNotFound, fmt.Errorf("role %s does not exist in this account (%s): fix roleArn of target %s", r.t.RoleArn, action, r.t.Name))
+		case "UnmodifiableEntity":
+			return coded(ExitUsage, fmt.Errorf("role %s cannot be changed (%s): service-linked roles cannot have their sessions revoked", r.t.RoleArn, action))
+		}
+	}
+	return fmt.Errorf("%s on role %s: %w", action, r.t.RoleArn, err)
+}
+
+// splitRoleArn reads arn:<partition>:iam::<account>:role/<path/>name.
+func splitRoleArn(arn string) (partition, account, name string, err error) {
+	partition, account, res, ok := splitArn(arn)
+	if !ok || !strings.HasPrefix(res, "role/") {
+		return "", "", "", fmt.Errorf("roleArn %q is not arn:<partition>:iam::<account>:role/<name>", arn)
+	}
+	return partition, account, res[strings.LastIndex(res, "/")+1:], nil
+}
+
+func splitArn(arn string) (partition, account, resource string, ok bool) {
+	p := strings.SplitN(arn, ":", 6)
+	if len(p) != 6 || p[0] != "arn" {
+		return "", "", "", false
+	}
+	return p[1], p[4], p[5], true
+}
+
+func isCode(err error, code string) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == code
+}
+
+func stamp3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/internal/mototest"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/revocation"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+)
+
+// revokeFixture: the target role lives in moto's IAM (revoke's --profile
+// target-admin), the deployed rotator is the real binary under kumo's
+// Lambda Runtime API (--rotator-profile ops).
+type revokeFixture struct {
+	env      *awstest.Env
+	moto     *mototest.Server
+	iam      *iam.Client
+	cfgPath  string
+	fn       string
+	strictFn string
+	secret   string
+	logs     *awstest.Buffer
+	// offset moves AWS's clock as revoke sees it (the Date header).
+	offset time.Duration
+	slept  []time.Duration
+}
+
+const revokeRole = "BillingReadOnly"
+
+func newRevokeFixture(t *testing.T) *revokeFixture {
+	t.Helper()
+	f := &revokeFixture{env: awstest.Start(t), moto: mototest.Start(t)}
+	f.iam = iam.NewFromConfig(f.moto.Config(""))
+	ctx := awstest.Context(t)
+	if _, err := f.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(revokeRole), MaxSessionDuration: aws.Int32(7200),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	stack := f.env.Unique("rv")
+	var rotCfg string
+	rotCfg, f.fn, f.logs = startRotator(t, f.env, stack, rotation.VerifyCaller)
+	_, f.strictFn, _ = startRotator(t, f.env, f.env.Unique("strict"), rotation.VerifyIdentity)
+	rc, err := config.Load(rotCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.secret = rc.Targets[0].SecretName
+	// The CLI's config: the same target, its role in moto's account.
+	src, err := os.ReadFile(rotCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfgPath = filepath.Join(t.TempDir(), "stsrotator.yaml")
+	cli := strings.Replace(string(src), "arn:aws:iam::000000000000:role/BillingReadOnly", "arn:aws:iam::"+mototest.Account+":role/"+revokeRole, 1)
+	cli += "  - name: other-partition\n    roleArn: arn:aws-cn:iam::" + mototest.Account + ":role/" + revokeRole + "\n"
+	cli += "  - name: other-account\n    roleArn: arn:aws:iam::210987654321:role/" + revokeRole + "\n"
+	cli += "  - name: no-role\n    roleArn: arn:aws:iam::" + mototest.Account + ":role/NoSuchRole\n"
+	if err := os.WriteFile(f.cfgPath, []byte(cli), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *revokeFixture) app(stdin string) (*App, *syncBuffer, *syncBuffer) {
+	a, out, errb := testApp(f.env, time.Now, nil)
+	a.LoadAWS = func(_ context.Context, g Globals) (aws.Config, error) {
+		switch g.Profile {
+		case "target-admin":
+			return f.moto.Config(""), nil
+		case "ops":
+			return f.env.Config.Copy(), nil
+		}
+		return aws.Config{}, coded(ExitUsage, fmt.Errorf("test: unknown profile %q", g.Profile))
+	}
+	a.ServerTime = func(md middleware.Metadata) (time.Time, bool) {
+		at, ok := awsmiddleware.GetServerTime(md)
+		return at.Add(f.offset), ok
+	}
+	a.Sleep = func(_ context.Context, d time.Duration) error { f.slept = append(f.slept, d); return nil }
+	a.Stdin = strings.NewReader(stdin)
+	return a, out, errb
+}
+
+func (f *revokeFixture) run(t *testing.T, stdin string, args ...string) run {
+	t.Helper()
+	a, out, errb := f.app(stdin)
+	args = append(args, "--config", f.cfgPath, "--profile", "target-admin", "--rotator-profile", "ops")
+	return execute(t, a, out, errb, args...)
+}
+
+// policy is the revocation on the role now (nil: none).
+func (f *revokeFixture) policy(t *testing.T, name string) *revocation.Revocation {
+	t.Helper()
+	out, err := f.iam.GetRolePolicy(awstest.Context(t), &iam.GetRolePolicyInput{RoleName: aws.String(revokeRole), PolicyName: aws.String(name)})
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "NoSuchEntity" {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := revocation.Parse(name, aws.ToString(out.PolicyDocument))
+	if err != nil {
+		t.Fatalf("the policy on the role is not a revocation: %v\n%s", err, aws.ToString(out.PolicyDocument))
+	}
+	return &r
+}
+
+// revoke end to end: moto holds the role (it stores inline policies but
+// does not enforce denies, so the document is asserted), kumo runs the
+// real rotator. The steps run in order on one role.
+func TestRevokeEndToEnd(t *testing.T) {
+	f := newRevokeFixture(t)
+	scoped := revocation.PolicyName("billing-reader")
+	// The current version was written five minutes ago: inside the
+	// ten-minute write interval, which a revocation must override.
+	now := time.Now()
+	v := value(1, now.Add(55*time.Minute), now.Add(35*time.Minute))
+	v.Meta.IssuedAt = now.Add(-5 * time.Minute).UTC()
+	putValue(t, f.env, f.secret, "billing-reader", v)
+
+	r := f.run(t, "", "revoke", "--target", "billing-reader", "--dry-run", "--function", f.fn)
+	if r.code != ExitOK || !strings.Contains(r.stdout, `"aws:userid":"*:stsrotator-billing-reader"`) || !strings.Contains(r.stdout, "Dry run: nothing written") {
+		t.Fatalf("--dry-run prints the scoped policy: %+v", r)
+	}
+	if f.policy(t, scoped) != nil || strings.Contains(f.logs.String(), "stsrotator revoke by") {
+		t.Fatal("--dry-run wrote a policy or requested a rotation")
+	}
+
+	r = f.run(t, "n\n", "revoke", "billing-reader", "--function", f.fn)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "not confirmed; nothing written") || f.policy(t, scoped) != nil {
+		t.Fatalf("answering no writes nothing: %+v", r)
+	}
+
+	// AWS's clock as revoke reads it runs 2s behind the real one, so the
+	// rotation (which cannot wait on moto's and kumo's real clocks) is
+	// issued after the cutoff; revoke's own wait for AWS's clock to pass
+	// the cutoff is recorded instead of slept.
+	f.offset = -2 * time.Second
+	before := time.Now().UTC().Truncate(time.Second).Add(f.offset)
+	r = f.run(t, "y\n", "revoke", "billing-reader", "--function", f.fn)
+	after := time.Now().UTC().Add(f.offset)
+	if r.code != ExitOK {
+		t.Fatalf("revoke: %+v\nrotator logs:\n%s", r, f.logs.String())
+	}
+	if len(f.slept) != 1 || f.slept[0] <= 0 || f.slept[0] > time.Second {
+		t.Fatalf("revoke must wait (at most a second) for AWS's clock to pass the cutoff before rotating; waited %v", f.slept)
+	}
+	got := f.policy(t, scoped)
+	if got == nil || got.Scope.SessionName != "stsrotator-billing-reader" {
+		t.Fatalf("the scoped policy is not on the role: %+v", got)
+	}
+	// The cutoff is moto's Date plus the second the header drops.
+	if got.Cutoff.Before(before.Add(time.Second)) || got.Cutoff.After(after.Add(2*time.Second)) {
+		t.Fatalf("cutoff %s is not AWS's clock (+1s) between %s and %s", got.Cutoff, before, after)
+	}
+	if f.policy(t, revocation.AllSessionsPolicyName) != nil {
+		t.Fatal("a scoped revoke wrote AWSRevokeOlderSessions")
+	}
+	for _, want := range []string{"Rotated: new key ASIA", "What consumers see now", "credential_process consumers", "stsrotator status --target billing-reader --revocations"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("revoke output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// The forced rotation reached the rotator with the cutoff, and the
+	// write interval did not hold it back.
+	if !strings.Contains(f.logs.String(), `"why":"stsrotator revoke by tester@test-host"`) || !strings.Contains(f.logs.String(), "issued before the revocation cutoff") {
+		t.Fatalf("the rotator did not rotate for the revocation:\n%s", f.logs.String())
+	}
+
+	// A revoke whose AWS clock reads an hour earlier keeps the cutoff.
+	f.offset = -time.Hour
+	r = f.run(t, "", "revoke", "billing-reader", "--yes", "--function", f.fn)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "already in force; it is kept, never moved back") || !strings.Contains(r.stdout, "Not rotated: the current version was already issued after the cutoff") {
+		t.Fatalf("an older cutoff: %+v", r)
+	}
+	if again := f.policy(t, scoped); !again.Cutoff.Equal(got.Cutoff) {
+		t.Fatalf("the cutoff moved back from %s to %s", got.Cutoff, again.Cutoff)
+	}
+
+	// --cleanup: the role's MaxSessionDuration is 2h.
+	f.offset = time.Hour
+	r = f.run(t, "", "revoke", "billing-reader", "--cleanup")
+	if r.code != ExitCleanupRefused || !strings.Contains(r.stderr, "refused: sessions issued before the cutoff") || f.policy(t, scoped) == nil {
+		t.Fatalf("--cleanup inside the window must refuse and keep the policy: %+v", r)
+	}
+	f.offset = 2*time.Hour + 2*time.Second
+	r = f.run(t, "", "revoke", "billing-reader", "--cleanup", "--dry-run")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "Dry run: would remove") || f.policy(t, scoped) == nil {
+		t.Fatalf("--cleanup --dry-run: %+v", r)
+	}
+	r = f.run(t, "", "revoke", "billing-reader", "--cleanup")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "Removed "+scoped) || f.policy(t, scoped) != nil {
+		t.Fatalf("--cleanup after the window removes the policy: %+v", r)
+	}
+
+	// --all-sessions writes AWS's console policy.
+	f.offset = 0
+	r = f.run(t, "", "revoke", "billing-reader", "--all-sessions", "--dry-run")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "Inline policy AWSRevokeOlderSessions:\n{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{\"DateLessThan\":{\"aws:TokenIssueTime\":") {
+		t.Fatalf("--all-sessions --dry-run: %+v", r)
+	}
+
+	// A rotation that fails after the policy is written says the target
+	// is left with no valid credentials, and exits 8.
+	r = f.run(t, "", "revoke", "billing-reader", "--yes", "--function", f.strictFn)
+	if r.code != ExitRevokedUnrotated || !strings.Contains(r.stderr, "target billing-reader has NO valid credentials") || f.policy(t, scoped) == nil {
+		t.Fatalf("a failed forced rotation: %+v", r)
+	}
+}
+
+// Bad input: one clear line, a documented exit code, nothing written.
+func TestRevokeRefusesBadInput(t *testing.T) {
+	f := newRevokeFixture(t)
+	cases := []struct {
+		why    string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"an unknown target lists the valid ones", []string{"revoke", "nope", "--yes"}, ExitNotFound, `target "nope" is not in`},
+		{"a role in another partition than the credentials", []string{"revoke", "other-partition", "--yes", "--function", "x"}, ExitUsage, "is in partition aws-cn, but profile target-admin signs in partition aws"},
+		{"a role in another account than the credentials", []string{"revoke", "other-account", "--yes", "--function", "x"}, ExitUsage, "is in account 210987654321"},
+		{"a role that does not exist", []string{"revoke", "no-role", "--yes", "--function", "x"}, ExitNotFound, "does not exist in this account"},
+		{"no target named", []string{"revoke", "--yes"}, ExitUsage, "name the target"},
+	}
+	for _, c := range cases {
+		r := f.run(t, "", c.args...)
+		if r.code != c.code || !strings.Contains(r.stderr, c.stderr) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%s: exit %d (want %d), stderr %q (want one line with %q)", c.why, r.code, c.code, r.stderr, c.stderr)
+		}
+	}
+	out, err := f.iam.ListRolePolicies(awstest.Context(t), &iam.ListRolePoliciesInput{RoleName: aws.String(revokeRole)})
+	if err != nil || len(out.PolicyNames) != 0 {
+		t.Fatalf("bad input wrote policies %v (%v)", out.PolicyNames, err)
+	}
+}
+
+// A missing IAM permission is named in the one line revoke prints.
+func TestRevokeNamesMissingPermission(t *testing.T) {
+	r := &revoker{t: configTarget("billing-reader", "arn:aws:iam::123456789012:role/R"), profile: "ops"}
+	err := r.iamErr("iam:PutRolePolicy", &smithy.GenericAPIError{Code: "AccessDenied", Message: "User: arn:aws:sts::123456789012:assumed-role/Ops/me is not authorized to perform: iam:PutRolePolicy"})
+	if codeOf(err) != ExitFailure || !strings.Contains(err.Error(), "profile ops may not iam:PutRolePolicy on role arn:aws:iam::123456789012:role/R") {
+		t.Fatalf("got %v (exit %d)", err, codeOf(err))
+	}
+}
+
+func configTarget(name, role string) config.Target {
+	return config.Target{Name: name, RoleArn: role, SessionName: "stsrotator-" + name, Duration: time.Hour}
+}

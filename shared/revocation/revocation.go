@@ -1,0 +1,195 @@
+package revocation
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+)
+
+// AllSessionsPolicyName is the inline policy AWS's console writes for
+// "Revoke active sessions"; --all-sessions writes the same one, so the
+// console and stsrotator see and move one cutoff.
+const AllSessionsPolicyName = "AWSRevokeOlderSessions"
+
+// policyPrefix starts the name of a target-scoped revocation policy.
+const policyPrefix = "stsrotator-revoke-"
+
+// Keys and operators of the policy language the documents use.
+const (
+	keyTokenIssueTime = "aws:TokenIssueTime"
+	keyUserID         = "aws:userid"
+	opDateLessThan    = "DateLessThan"
+	opStringLike      = "StringLike"
+	timeLayout        = "2006-01-02T15:04:05Z"
+)
+
+// Sid marks the statement of a target-scoped revocation.
+const Sid = "StsrotatorRevokeOlderSessions"
+
+// PolicyName is the inline policy name of a target-scoped revocation:
+// one per target, so two targets sharing a role keep separate cutoffs.
+// Target names are [a-z0-9-] of at most 40 characters, well inside IAM's
+// policy-name pattern [\w+=,.@-]{1,128}.
+func PolicyName(target string) string { return policyPrefix + target }
+
+// Scope says whose sessions a revocation denies.
+type Scope struct {
+	// SessionName limits the revocation to sessions with this
+	// RoleSessionName; empty means every session of the role
+	// (AWSRevokeOlderSessions).
+	SessionName string
+}
+
+// All reports whether the scope is every session of the role.
+func (s Scope) All() bool { return s.SessionName == "" }
+
+// ForTarget is the default scope: the sessions stsrotator issues for t.
+func ForTarget(t config.Target) Scope { return Scope{SessionName: t.SessionName} }
+
+// Name is the inline policy that holds a revocation of this scope for
+// target.
+func (s Scope) Name(target string) string {
+	if s.All() {
+		return AllSessionsPolicyName
+	}
+	return PolicyName(target)
+}
+
+// Revocation is one revocation in force on a role.
+type Revocation struct {
+	PolicyName string
+	Scope      Scope
+	// Cutoff: sessions issued strictly before it are denied
+	// (DateLessThan), to the second.
+	Cutoff time.Time
+}
+
+// Document is the policy JSON for a revocation at cutoff. The all-sessions
+// document is AWS's own AWSRevokeOlderSessions, byte for byte in shape
+// (one Statement object, no Sid); the scoped one adds the aws:userid
+// condition.
+func Document(s Scope, cutoff time.Time) string {
+	at := cutoff.UTC().Truncate(time.Second).Format(timeLayout)
+	if s.All() {
+		return fmt.Sprintf(`{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q}}}}`, at)
+	}
+	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":%q,"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q},"StringLike":{"aws:userid":%q}}}]}`,
+		Sid, at, "*:"+s.SessionName)
+}
+
+// CutoffAfter is the cutoff for a revocation asked for when AWS's clock
+// said now: the next whole second, because aws:TokenIssueTime is compared
+// to the second and an HTTP Date header drops the fraction, so a session
+// issued earlier in the same second would otherwise escape.
+func CutoffAfter(now time.Time) time.Time {
+	return now.UTC().Truncate(time.Second).Add(time.Second)
+}
+
+// Next is the cutoff to write when a revocation at want meets the one
+// already in force (nil for none): a cutoff only ever moves forward, so a
+// revocation run with a lagging clock can never re-admit sessions.
+func Next(existing *Revocation, want time.Time) time.Time {
+	if existing != nil && existing.Cutoff.After(want) {
+		return existing.Cutoff
+	}
+	return want
+}
+
+// ExpiresAt is when every session a revocation denies has expired: no
+// session of the role lives longer than its MaxSessionDuration.
+func ExpiresAt(cutoff time.Time, maxSession time.Duration) time.Time {
+	return cutoff.Add(maxSession)
+}
+
+// ErrNotRevocation marks an inline policy that is not a revocation this
+// package wrote or AWS's console wrote.
+var ErrNotRevocation = errors.New("not a session revocation policy")
+
+type statement struct {
+	Sid       string                       `json:"Sid,omitempty"`
+	Effect    string                       `json:"Effect"`
+	Action    any                          `json:"Action"`
+	Resource  any                          `json:"Resource"`
+	Condition map[string]map[string]string `json:"Condition"`
+}
+
+// Parse reads a revocation back from an inline policy document as
+// iam:GetRolePolicy returns it (URL-encoded per RFC 3986, or plain JSON).
+// Only a single Deny of every action with a DateLessThan on
+// aws:TokenIssueTime, optionally narrowed by StringLike on aws:userid
+// "*:<session>", is a revocation; anything else is ErrNotRevocation, so a
+// hand-edited policy is never silently overwritten.
+func Parse(name, doc string) (Revocation, error) {
+	if !strings.HasPrefix(strings.TrimSpace(doc), "{") {
+		if un, err := url.PathUnescape(doc); err == nil {
+			doc = un
+		}
+	}
+	var p struct {
+		Statement json.RawMessage `json:"Statement"`
+	}
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
+		return Revocation{}, fmt.Errorf("%w: policy %s is not JSON: %w", ErrNotRevocation, name, err)
+	}
+	var sts []statement
+	if err := json.Unmarshal(p.Statement, &sts); err != nil {
+		var one statement
+		if err := json.Unmarshal(p.Statement, &one); err != nil {
+			return Revocation{}, fmt.Errorf("%w: policy %s has no readable Statement", ErrNotRevocation, name)
+		}
+		sts = []statement{one}
+	}
+	if len(sts) != 1 {
+		return Revocation{}, fmt.Errorf("%w: policy %s has %d statements, want 1", ErrNotRevocation, name, len(sts))
+	}
+	st := sts[0]
+	if st.Effect != "Deny" || st.Action != "*" || st.Resource != "*" {
+		return Revocation{}, fmt.Errorf("%w: policy %s is not a Deny of every action on every resource", ErrNotRevocation, name)
+	}
+	issued, ok := st.Condition[opDateLessThan][keyTokenIssueTime]
+	if !ok || len(st.Condition[opDateLessThan]) != 1 {
+		return Revocation{}, fmt.Errorf("%w: policy %s has no DateLessThan on %s", ErrNotRevocation, name, keyTokenIssueTime)
+	}
+	cutoff, err := time.Parse(time.RFC3339, issued)
+	if err != nil {
+		return Revocation{}, fmt.Errorf("%w: policy %s: %s %q is not a time", ErrNotRevocation, name, keyTokenIssueTime, issued)
+	}
+	r := Revocation{PolicyName: name, Cutoff: cutoff.UTC()}
+	switch len(st.Condition) {
+	case 1:
+	case 2:
+		like, ok := st.Condition[opStringLike][keyUserID]
+		if !ok || len(st.Condition[opStringLike]) != 1 || !strings.HasPrefix(like, "*:") {
+			return Revocation{}, fmt.Errorf("%w: policy %s has a condition other than StringLike %s \"*:<session>\"", ErrNotRevocation, name, keyUserID)
+		}
+		r.Scope.SessionName = strings.TrimPrefix(like, "*:")
+	default:
+		return Revocation{}, fmt.Errorf("%w: policy %s has %d condition operators", ErrNotRevocation, name, len(st.Condition))
+	}
+	return r, nil
+}
+
+// Denies evaluates the revocation's Deny for a request signed with a
+// session whose aws:userid is userID and whose token was issued at issued,
+// by IAM's rules for the operators used: DateLessThan is strict, and
+// StringLike matches case-sensitively with * and ? wildcards
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+// Session names cannot contain * or ?, so the pattern's only wildcard is
+// the role ID. It is the policy logic the table test pins; it does not
+// replace AWS's evaluation.
+func (r Revocation) Denies(userID string, issued time.Time) bool {
+	if !issued.Before(r.Cutoff) {
+		return false
+	}
+	if r.Scope.All() {
+		return true
+	}
+	ok, err := path.Match("*:"+r.Scope.SessionName, userID)
+	return err == nil && ok
+}

@@ -1,0 +1,143 @@
+package revocation
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+var cutoff = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+
+// Which sessions a revocation denies, through the document it writes:
+// every case builds the policy, reads it back as IAM returns it
+// (URL-encoded) and evaluates it.
+func TestDenies(t *testing.T) {
+	scoped := Scope{SessionName: "stsrotator-billing-reader"}
+	cases := []struct {
+		why    string
+		scope  Scope
+		userID string
+		issued time.Time
+		denied bool
+	}{
+		{"stsrotator's session for the target issued before the cutoff is denied", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", cutoff.Add(-time.Minute), true},
+		{"one second before the cutoff is still before it", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", cutoff.Add(-time.Second), true},
+		{"a session issued at the cutoff itself is not (DateLessThan is strict)", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", cutoff, false},
+		{"the forced rotation's session, issued after the cutoff, works", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", cutoff.Add(2 * time.Second), false},
+		{"another user of the role keeps working by default", scoped, "AROAEXAMPLEROLEID:alice@example.com", cutoff.Add(-time.Minute), false},
+		{"another target's session on the same role keeps working", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader-2", cutoff.Add(-time.Minute), false},
+		{"a session name that merely ends the same way is not matched", scoped, "AROAEXAMPLEROLEID:x-stsrotator-billing-reader", cutoff.Add(-time.Minute), false},
+		{"session names are matched case-sensitively, as StringLike does", scoped, "AROAEXAMPLEROLEID:STSROTATOR-billing-reader", cutoff.Add(-time.Minute), false},
+		{"--all-sessions denies everyone's older sessions", Scope{}, "AROAEXAMPLEROLEID:alice@example.com", cutoff.Add(-time.Minute), true},
+		{"--all-sessions still admits sessions issued after the cutoff", Scope{}, "AROAEXAMPLEROLEID:alice@example.com", cutoff.Add(time.Second), false},
+	}
+	for _, c := range cases {
+		doc := Document(c.scope, cutoff)
+		r, err := Parse(c.scope.Name("billing-reader"), url.PathEscape(doc))
+		if err != nil {
+			t.Fatalf("%s: the written document does not read back: %v\n%s", c.why, err, doc)
+		}
+		if got := r.Denies(c.userID, c.issued); got != c.denied {
+			t.Errorf("%s: Denies(%s, %s) = %v\n%s", c.why, c.userID, c.issued.Format(time.RFC3339), got, doc)
+		}
+	}
+}
+
+// The documents themselves: AWS's console policy for --all-sessions, the
+// scoped one otherwise.
+func TestDocument(t *testing.T) {
+	all := Document(Scope{}, cutoff.Add(500*time.Millisecond))
+	// As AWS documents AWSRevokeOlderSessions (id_roles_use_revoke-sessions.html).
+	want := `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"}}}}`
+	if all != want {
+		t.Errorf("all-sessions document:\n got %s\nwant %s", all, want)
+	}
+	scoped := Document(Scope{SessionName: "stsrotator-a"}, cutoff)
+	var p struct {
+		Statement []struct {
+			Effect, Action, Resource string
+			Condition                map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(scoped), &p); err != nil || len(p.Statement) != 1 {
+		t.Fatalf("scoped document %s: %v", scoped, err)
+	}
+	st := p.Statement[0]
+	if st.Effect != "Deny" || st.Action != "*" || st.Resource != "*" ||
+		st.Condition["DateLessThan"]["aws:TokenIssueTime"] != "2026-11-30T09:00:00Z" || st.Condition["StringLike"]["aws:userid"] != "*:stsrotator-a" {
+		t.Errorf("scoped document %s", scoped)
+	}
+	if (Scope{}).Name("a") != "AWSRevokeOlderSessions" || (Scope{SessionName: "s"}).Name("a") != "stsrotator-revoke-a" {
+		t.Error("policy names")
+	}
+}
+
+func TestCutoffAndCleanup(t *testing.T) {
+	// A Date header of 09:00:00 may stand for 09:00:00.999: the cutoff is
+	// the next second so nothing issued in that second escapes.
+	if got := CutoffAfter(cutoff.Add(999 * time.Millisecond)); !got.Equal(cutoff.Add(time.Second)) {
+		t.Errorf("CutoffAfter = %s", got)
+	}
+	cases := []struct {
+		why      string
+		existing *Revocation
+		want     time.Time
+		next     time.Time
+	}{
+		{"no revocation in force: the new cutoff", nil, cutoff, cutoff},
+		{"a newer revocation moves the cutoff forward", &Revocation{Cutoff: cutoff.Add(-time.Hour)}, cutoff, cutoff},
+		{"an older clock never moves it back", &Revocation{Cutoff: cutoff.Add(time.Minute)}, cutoff, cutoff.Add(time.Minute)},
+	}
+	for _, c := range cases {
+		if got := Next(c.existing, c.want); !got.Equal(c.next) {
+			t.Errorf("%s: Next = %s, want %s", c.why, got, c.next)
+		}
+	}
+	if got := ExpiresAt(cutoff, 12*time.Hour); !got.Equal(cutoff.Add(12 * time.Hour)) {
+		t.Errorf("ExpiresAt = %s", got)
+	}
+}
+
+// Policies that are not revocations are refused by name, never read as
+// one (and so never overwritten or deleted by revoke).
+func TestParseRefusesOtherPolicies(t *testing.T) {
+	cases := []struct{ why, doc, want string }{
+		{"an Allow", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"}}}}`, "not a Deny of every action"},
+		{"a Deny of some actions only", `{"Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"}}}]}`, "not a Deny of every action"},
+		{"two statements", `{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"*","Resource":"*"}]}`, "2 statements"},
+		{"no issue-time condition", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringLike":{"aws:userid":"*:a"}}}}`, "no DateLessThan"},
+		{"another narrowing condition", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"},"StringEquals":{"aws:SourceIp":"1.2.3.4"}}}}`, "other than StringLike"},
+		{"a time that is not one", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"yesterday"}}}}`, "is not a time"},
+		{"not JSON", `Deny everything`, "not JSON"},
+	}
+	for _, c := range cases {
+		_, err := Parse("p", c.doc)
+		if !errors.Is(err, ErrNotRevocation) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.why, err, c.want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(Document(Scope{}, cutoff))
+	f.Add(Document(Scope{SessionName: "stsrotator-a"}, cutoff))
+	f.Add(`{}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		r, err := Parse("p", doc)
+		if err != nil {
+			if !errors.Is(err, ErrNotRevocation) {
+				t.Fatalf("error does not wrap ErrNotRevocation: %v", err)
+			}
+			return
+		}
+		// Whatever was accepted writes back to a document that reads the
+		// same.
+		back, err := Parse("p", Document(r.Scope, r.Cutoff))
+		if err != nil || back.Scope != r.Scope || !back.Cutoff.Equal(r.Cutoff.Truncate(time.Second)) {
+			t.Fatalf("round trip of %+v: %+v %v", r, back, err)
+		}
+	})
+}
