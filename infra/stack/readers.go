@@ -5,11 +5,14 @@ import (
 	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
 )
 
 var (
@@ -85,4 +88,54 @@ func allowReadersThroughSecretsManager(key awskms.Key, ts []config.Target) {
 // region and partition.
 func viaService(service string) *string {
 	return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String(service + "."), awscdk.Aws_REGION(), jsii.String("."), awscdk.Aws_URL_SUFFIX()})
+}
+
+// ReportBusStatementID names the statement allowReadersToReport adds to
+// the default bus's resource policy.
+const ReportBusStatementID = "StsrotatorReadersReportExpiredToken"
+
+// reportBusArn is the bus consumers report to: the default bus of the
+// stack's account and Region, where the report rule listens.
+func reportBusArn(scope constructs.Construct) *string {
+	return awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("event-bus"),
+		ResourceName: jsii.String(events.DefaultBus), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
+}
+
+// allowReadersToReport lets every reader account put ExpiredToken
+// reports, and nothing else, on the default bus: without it PutEvents
+// from another account's consumer to this bus is refused
+// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-perms.html).
+// The conditions are EventBridge's own keys, as in AWS's example policy
+// for one source and detail-type:
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-example-policy-cross-account-custom-bus-source.html
+// With StatementId, CloudFormation adds this one statement to the bus's
+// policy and leaves any other statement there alone. The whole policy is
+// limited to 10,240 characters
+// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html):
+// about 300 reader accounts in this statement.
+func allowReadersToReport(st awscdk.Stack, ts []config.Target) awsevents.CfnEventBusPolicy {
+	accounts := readerAccounts(ts)
+	if len(accounts) == 0 {
+		return nil
+	}
+	principals := make([]*string, len(accounts))
+	for i, a := range accounts {
+		principals[i] = awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::" + a + ":root")})
+	}
+	return awsevents.NewCfnEventBusPolicy(st, jsii.String("ReadersReportExpiredToken"), &awsevents.CfnEventBusPolicyProps{
+		EventBusName: jsii.String(events.DefaultBus),
+		StatementId:  jsii.String(ReportBusStatementID),
+		Statement: map[string]any{
+			"Effect":    "Allow",
+			"Principal": map[string]any{"AWS": principals},
+			"Action":    "events:PutEvents",
+			"Resource":  reportBusArn(st),
+			"Condition": map[string]any{
+				// PutEvents carries a list of entries: every one must be
+				// an stsrotator report.
+				"ForAllValues:StringEquals": map[string]any{"events:source": []string{events.Source}},
+				"StringEquals":              map[string]any{"events:detail-type": events.DetailTypeExpiredToken},
+			},
+		},
+	})
 }

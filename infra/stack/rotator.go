@@ -68,7 +68,9 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 			"Rotate": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: rotatorStatements(s, sh, lp, logs)}),
 		},
 	})
-	env := map[string]*string{lambdaenv.KMSKeyID: s.Key.KeyArn()}
+	// Each secret it writes names the bus to report ExpiredToken to, so a
+	// consumer in any reader account reports there with no configuration.
+	env := map[string]*string{lambdaenv.KMSKeyID: s.Key.KeyArn(), lambdaenv.EventBus: reportBusArn(scope)}
 	if lp.ConfigEnv != "" {
 		env[lambdaenv.ConfigPath] = jsii.String(lp.ConfigEnv)
 	}

@@ -43,7 +43,10 @@ type Service struct {
 	DeadLetterQueue awssqs.Queue
 	// ReportRule matches ExpiredToken reports consumers publish.
 	ReportRule awsevents.Rule
-	Shards     []*Shard
+	// ReportBusPolicy lets reader accounts put reports on the default bus;
+	// nil when no target has readers in an account.
+	ReportBusPolicy awsevents.CfnEventBusPolicy
+	Shards          []*Shard
 	// ReactorRole may read every target's secret; AddReactor gives it its
 	// function and permissions.
 	ReactorRole awsiam.Role
@@ -92,6 +95,7 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	allowReadersThroughSecretsManager(s.Key, cfg.Targets)
+	s.ReportBusPolicy = allowReadersToReport(st, cfg.Targets)
 	// CloudWatch alarms publish to the encrypted topic as the service
 	// principal, which has no IAM policy of its own to lean on.
 	s.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -376,7 +376,8 @@ func TestRotatorFunction(t *testing.T) {
 			t.Fatalf("%s: %d functions for %d lanes", sh.ID, len(fns), len(sh.Lanes))
 		}
 		for _, lane := range sh.Lanes {
-			env := map[string]any{lambdaenv.KMSKeyID: assertions.Match_AnyValue()}
+			// The bus ARN's value is checked in TestReadersMayReportToTheDefaultBus.
+			env := map[string]any{lambdaenv.KMSKeyID: assertions.Match_AnyValue(), lambdaenv.EventBus: assertions.Match_AnyValue()}
 			if lane.ConfigEnv != "" {
 				env[lambdaenv.ConfigPath] = lane.ConfigEnv
 			}
