@@ -139,9 +139,11 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	}
 	out := &awstest.Buffer{}
 	name := env.Unique("rotator")
+	const bus = "arn:aws:events:us-east-1:000000000000:event-bus/default"
 	fn := env.RunFunction(t, name, bin, []string{
 		lambdaenv.ConfigPath + "=" + cfgPath,
 		lambdaenv.VerifyMode + "=" + string(rotation.VerifyCaller),
+		lambdaenv.EventBus + "=" + bus,
 	}, out)
 	t.Logf("init (process start to first Runtime API poll): %s", fn.Init)
 
@@ -158,8 +160,8 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := secretfmt.Parse([]byte(aws.ToString(got.SecretString))); err != nil {
-			t.Fatalf("%s: %v", s, err)
+		if v, err := secretfmt.Parse([]byte(aws.ToString(got.SecretString))); err != nil || v.Meta.ReportBus != bus {
+			t.Fatalf("%s: reportBus %q (want %q): %v", s, v.Meta.ReportBus, bus, err)
 		}
 	}
 	// Lambda's JSON log format: every line the function prints is JSON.

@@ -50,7 +50,9 @@ func main() {
 			Emit:     emit,
 			Verify:   verify,
 			KMSKeyID: os.Getenv(lambdaenv.KMSKeyID),
-			Jitter:   cfg.Rotator.Jitter,
+			// The stack sets the bus consumers report to; each secret says it.
+			ReportBus: os.Getenv(lambdaenv.EventBus),
+			Jitter:    cfg.Rotator.Jitter,
 		},
 		Config:      cfg,
 		Concurrency: concurrency,

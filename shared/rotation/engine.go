@@ -84,6 +84,9 @@ type Engine struct {
 	// Jitter brings each target's rotation forward by a stable offset in
 	// [0, Jitter).
 	Jitter time.Duration
+	// ReportBus is written into every secret's metadata (reportBus): the
+	// bus ARN consumers send ExpiredToken reports to. Empty writes none.
+	ReportBus string
 	// Events announces rotations and failures on EventBridge; nil
 	// announces nothing. A failed announcement is counted
 	// (metrics.EventPublishFailures) and logged, never a failed rotation.
@@ -278,10 +281,11 @@ func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) (Resu
 		// never believe credentials live longer than they do.
 		Expiration: out.Credentials.Expiration.UTC().Truncate(time.Second),
 		Meta: secretfmt.Metadata{
-			Target:   t.Name,
-			RoleArn:  t.RoleArn,
-			Identity: identity,
-			IssuedAt: issued,
+			Target:    t.Name,
+			RoleArn:   t.RoleArn,
+			Identity:  identity,
+			IssuedAt:  issued,
+			ReportBus: e.ReportBus,
 		},
 	}
 	val.Meta.RefreshAt = RefreshAt(t, val.Expiration, e.Jitter)

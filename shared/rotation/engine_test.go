@@ -89,6 +89,7 @@ func TestSweepAgainstKumo(t *testing.T) {
 	ctx := awstest.Context(t)
 	clk := awstest.NewClock(time.Now())
 	eng := newEngine(env, clk)
+	eng.ReportBus = "arn:aws:events:us-east-1:000000000000:event-bus/default"
 	targets := loadTargets(t, env)
 
 	// Capture what STS returned so the stored Expiration can be compared
@@ -111,7 +112,7 @@ func TestSweepAgainstKumo(t *testing.T) {
 		if !v.Expiration.Equal(want.Truncate(time.Second)) {
 			t.Errorf("%s: stored Expiration %s, STS said %s", tg.Name, v.Expiration, want)
 		}
-		if v.Meta.Target != tg.Name || v.Meta.RoleArn != tg.RoleArn || v.Meta.Identity == "" {
+		if v.Meta.Target != tg.Name || v.Meta.RoleArn != tg.RoleArn || v.Meta.Identity == "" || v.Meta.ReportBus != eng.ReportBus {
 			t.Errorf("%s: metadata %+v", tg.Name, v.Meta)
 		}
 		if want := v.Expiration.Add(-tg.RefreshBefore); !v.Meta.RefreshAt.Equal(want) {

@@ -16,7 +16,8 @@ const ProcessVersion = 1
 
 // MetadataSchema versions the Stsrotator object; bump it only for
 // additions, and keep Parse accepting every earlier value.
-const MetadataSchema = 1
+// Version 2 adds reportBus.
+const MetadataSchema = 2
 
 // Value is one secret version: credentials plus where they came from.
 type Value struct {
@@ -43,6 +44,12 @@ type Metadata struct {
 	// RefreshAt is when the rotator will replace this version; consumers
 	// that cache should re-read the secret after it.
 	RefreshAt time.Time `json:"refreshAt"`
+	// ReportBus is the ARN of the EventBridge bus that takes
+	// "ExpiredToken Observed" reports for these credentials (the
+	// stsrotator account's default bus, whose policy admits every reader
+	// account), so a consumer in any account reports there without
+	// configuration. Empty in secrets written before schema 2.
+	ReportBus string `json:"reportBus,omitempty"`
 }
 
 // wire is the exact JSON layout. Field order follows AWS's documentation

@@ -156,3 +156,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A secret written before schema 2 has no reportBus and still parses; one
+// written now carries it through a round trip.
+func TestReportBusIsAnAddition(t *testing.T) {
+	v := sample()
+	v.Meta.ReportBus = "arn:aws:events:eu-west-1:123456789012:event-bus/default"
+	b, err := Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(b)
+	if err != nil || got.Meta.ReportBus != v.Meta.ReportBus || got.Meta.Schema != MetadataSchema {
+		t.Fatalf("round trip: %+v %v", got.Meta, err)
+	}
+	old := strings.Replace(strings.Replace(string(b), `,"reportBus":"`+v.Meta.ReportBus+`"`, "", 1), `"schema":2`, `"schema":1`, 1)
+	if strings.Contains(old, "reportBus") || !strings.Contains(old, `"schema":1`) {
+		t.Fatalf("could not make a schema-1 secret from %s", b)
+	}
+	got, err = Parse([]byte(old))
+	if err != nil || got.Meta.ReportBus != "" || got.Meta.Target != v.Meta.Target {
+		t.Fatalf("a schema-1 secret: %+v %v", got.Meta, err)
+	}
+}
