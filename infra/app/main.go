@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -35,8 +34,6 @@ const (
 	ReactorBinary  = "dist/reactor/bootstrap"
 	LogWatchBinary = "dist/logwatch/bootstrap"
 )
-
-var reStackName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
 
 func main() {
 	err := run()
@@ -74,11 +71,9 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("read config %s: %w (fix: create it, or pass the right path with -c %s=path/to.yaml)", cfgPath, err, ContextConfig)
 	}
-	cfg, err := config.Parse(cfgPath, data)
-	if err != nil {
-		return err
-	}
-	p, err := plan.New(cfg, data)
+	// The same checks `stsrotator validate` runs, so a config it accepts
+	// is one synth accepts.
+	p, err := plan.Load(cfgPath, data)
 	if err != nil {
 		return err
 	}
@@ -118,9 +113,8 @@ func run() error {
 // checkStackName refuses names CloudFormation or Lambda would reject
 // later, at deploy time, in a less helpful way.
 func checkStackName(name string) error {
-	if !reStackName.MatchString(name) || len(name) > stack.MaxStackNameLen {
-		return fmt.Errorf("-c %s=%q: not a usable stack name (fix: use 1–%d letters, digits and hyphens, starting with a letter; function names are built from it)",
-			ContextStackName, name, stack.MaxStackNameLen)
+	if err := plan.CheckStackName(name); err != nil {
+		return fmt.Errorf("-c %s=%q: %w", ContextStackName, name, err)
 	}
 	return nil
 }

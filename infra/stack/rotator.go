@@ -99,8 +99,8 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 }
 
 // MaxStackNameLen keeps every rotator's function name within Lambda's 64
-// characters: the longest suffix is "-shard63-rotator99".
-const MaxStackNameLen = 64 - len("-shard63-rotator99")
+// characters; plan.MaxStackNameLen is its home.
+const MaxStackNameLen = plan.MaxStackNameLen
 
 // FunctionName is a rotator lane's function name. It is fixed at synth so
 // that the reactor's package can carry the routes from target to rotator

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/shared/config"
+)
+
+func (a *App) validate(_ context.Context, args []string) error {
+	var stackName string
+	f := a.flags("validate", "[--config FILE] [--stack NAME]", `
+Runs every check cdk synth runs on the config (the same code: its fields,
+durations, AWS name rules, and the stack's capacity and policy-size
+limits), without a synth, AWS credentials or network. Prints each problem
+with its file, line, field and fix, and exits 0 only when the config is
+valid (2 otherwise).
+
+  stsrotator validate                       # ./stsrotator.yaml
+  stsrotator validate --config prod.yaml --stack stsrotator-prod`)
+	f.StringVar(&stackName, "stack", plan.DefaultStackName, "the `name` the stack will be deployed as (cdk -c stackName)")
+	pos, err := a.parse(f, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(f, pos); err != nil {
+		return err
+	}
+	path := f.g.Config
+	if path == "" {
+		if _, err := a.Stat(defaultConfig); errors.Is(err, fs.ErrNotExist) {
+			return coded(ExitUsage, fmt.Errorf("no %s in the working directory (fix: pass --config FILE)", defaultConfig))
+		}
+		path = defaultConfig
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return coded(ExitUsage, fmt.Errorf("read config: %w (fix: pass the right path with --config)", err))
+	}
+	var problems []error
+	if err := plan.CheckStackName(stackName); err != nil {
+		problems = append(problems, fmt.Errorf("--stack %q: %w", stackName, err))
+	}
+	p, err := plan.Load(path, data)
+	var fes config.Errors
+	switch {
+	case errors.As(err, &fes):
+		for _, fe := range fes {
+			problems = append(problems, fe)
+		}
+	case err != nil:
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		// One problem a line, so a config is fixed in one round trip; the
+		// summary is Run's one error line.
+		for _, pr := range problems {
+			fmt.Fprintln(a.Stderr, oneLine(pr.Error()))
+		}
+		return coded(ExitUsage, fmt.Errorf("%s is not valid: %d problem%s", path, len(problems), plural(len(problems))))
+	}
+	lanes := len(p.Lanes())
+	_, err = fmt.Fprintf(a.Stdout, "%s is valid: %d target%s in %d rotator lane%s across %d nested stack%s (stack %s)\n",
+		path, len(p.Config.Targets), plural(len(p.Config.Targets)), lanes, plural(lanes), len(p.Shards), plural(len(p.Shards)), stackName)
+	return err
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/internal/awstest"
+)
+
+// stsrotator validate runs synth's config checks (plan.Load, which
+// infra/app's synth calls too) without a synth, and exits 0 only for a
+// valid config.
+func TestValidate(t *testing.T) {
+	env := awstest.Start(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	example := filepath.Join(awstest.RepoRoot(t), "stsrotator.yaml")
+	// Two field problems in one file: both are reported, each with its
+	// line and fix.
+	bad := write("bad.yaml", "version: 1\ntargets:\n  - name: a\n    roleArn: not-an-arn\n  - name: b\n    roleArn: arn:aws:iam::123456789012:role/B\n    durationSeconds: 99999\n")
+	// Valid as a config, refused by the plan: more targets in one shard
+	// than a nested stack can take (only synth's plan check sees this).
+	var big strings.Builder
+	big.WriteString("targets:\n")
+	for i, n := 0, 0; n <= plan.MaxTargetsPerShard; i++ {
+		if name := fmt.Sprintf("t%d", i); plan.ShardOf(name) == 7 {
+			fmt.Fprintf(&big, "  - name: %s\n    roleArn: arn:aws:iam::123456789012:role/R\n", name)
+			n++
+		}
+	}
+	crowded := write("crowded.yaml", big.String())
+	cases := []struct {
+		why    string
+		args   []string
+		code   int
+		stdout string
+		stderr []string
+	}{
+		{"the repository's example config is valid", []string{"validate", "--config", example}, ExitOK, "is valid: 3 targets", nil},
+		{"every field problem is reported, one a line, with line and fix", []string{"validate", "--config", bad}, ExitUsage, "",
+			[]string{bad + ":4: targets[0](a).roleArn", bad + ":7: targets[1](b).durationSeconds", "fix:", "is not valid: 2 problems"}},
+		{"a plan limit synth would hit is reported without a synth", []string{"validate", "--config", crowded}, ExitUsage, "", []string{"shard 7 would hold 96 targets", "fix:"}},
+		{"a stack name CloudFormation would refuse is reported", []string{"validate", "--config", example, "--stack", "9-bad_name"}, ExitUsage, "", []string{`--stack "9-bad_name": not a usable stack name`}},
+		{"a missing file is a usage error with the fix", []string{"validate", "--config", filepath.Join(dir, "absent.yaml")}, ExitUsage, "", []string{"read config", "--config"}},
+		{"no config anywhere says how to name one", []string{"validate"}, ExitUsage, "", []string{"no stsrotator.yaml in the working directory (fix: pass --config FILE)"}},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			a, out, errb := testApp(env, time.Now, nil)
+			r := execute(t, a, out, errb, c.args...)
+			if r.code != c.code || !strings.Contains(r.stdout, c.stdout) {
+				t.Fatalf("exit %d (want %d), stdout %q (want %q), stderr %q", r.code, c.code, r.stdout, c.stdout, r.stderr)
+			}
+			for _, want := range c.stderr {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+				}
+			}
+		})
+	}
+}

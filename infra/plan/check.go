@@ -1,0 +1,42 @@
+package plan
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/stsrotator/stsrotator/shared/config"
+)
+
+// MaxStackNameLen keeps every rotator's function name within Lambda's 64
+// characters (https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html#lambda-CreateFunction-request-FunctionName):
+// the longest suffix is "-shard63-rotator99".
+const MaxStackNameLen = 64 - len("-shard63-rotator99")
+
+// reStackName is what CloudFormation accepts as a stack name
+// (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html#API_CreateStack_RequestParameters)
+// and what a Lambda function name may carry.
+var reStackName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
+
+// CheckStackName refuses a stack name CloudFormation or Lambda would reject
+// later, at deploy time, in a less helpful way. The error does not name
+// the flag or context key it came from; callers add that.
+func CheckStackName(name string) error {
+	if !reStackName.MatchString(name) || len(name) > MaxStackNameLen {
+		return fmt.Errorf("not a usable stack name (fix: use 1–%d letters, digits and hyphens, starting with a letter; function names are built from it)", MaxStackNameLen)
+	}
+	return nil
+}
+
+// Load runs every check synth runs on a config before it builds the
+// stacks: the config's own validation (config.Parse: fields, types,
+// durations, AWS name rules) and the plan's (shard and lane capacity, IAM
+// policy size). `cdk synth` and `stsrotator validate` both call it, so a
+// config validate accepts is one synth accepts. file names the config in
+// messages.
+func Load(file string, data []byte) (*Plan, error) {
+	cfg, err := config.Parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, data)
+}
