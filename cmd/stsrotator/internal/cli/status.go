@@ -42,6 +42,7 @@ const (
 	HealthExpired                // the credentials no longer work
 	HealthExpiring               // under ExpiringWithin left
 	HealthLate                   // past its refresh time: the rotator is behind
+	HealthOrphaned               // managed but no longer declared: nothing rotates it
 	HealthOK
 )
 
@@ -50,7 +51,7 @@ const (
 const ExpiringWithin = 5 * time.Minute
 
 func (h Health) String() string {
-	return [...]string{"ERROR", "MISSING", "INVALID", "EXPIRED", "EXPIRING", "LATE", "OK"}[h]
+	return [...]string{"ERROR", "MISSING", "INVALID", "EXPIRED", "EXPIRING", "LATE", "ORPHANED", "OK"}[h]
 }
 
 func (h Health) MarshalText() ([]byte, error) { return []byte(strings.ToLower(h.String())), nil }
@@ -96,16 +97,18 @@ func (a *App) status(ctx context.Context, args []string) error {
 Shows every managed secret, most urgent first: target, role, masked access
 key, when it was issued and expires, validity left with a bar, the last
 rotation and its health (ERROR, MISSING, INVALID, EXPIRED, EXPIRING, LATE,
-OK). With a config file it shows the config's targets; without one, or with
---all, every secret tagged `+rotation.TagManagedBy+`. --target shows one
-(the command every ExpiredToken alert prints).
+ORPHANED, OK). With a config file it shows the config's targets; without
+one, every secret tagged `+rotation.TagManagedBy+`. With a config and --all,
+also every secret so tagged that the config does not declare, as ORPHANED:
+the stack keeps a removed target's secret, and nothing rotates it any more.
+--target shows one (the command every ExpiredToken alert prints).
 
 Exits 7 if any secret is expired, invalid, missing or unreadable.`)
 	fs.profileFor("list and read the secrets")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&watch, "watch", false, "redraw until interrupted")
 	fs.DurationVar(&every, "interval", 10*time.Second, "redraw `interval` for --watch")
-	fs.BoolVar(&all, "all", false, "with a config, also list every managed secret in the account")
+	fs.BoolVar(&all, "all", false, "with a config, also list every managed secret in the account; those it does not declare show as ORPHANED")
 	fs.StringVar(&only, "target", "", "show only this target `name` (from the config, or the secret's "+rotation.TagTarget+" tag without one)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
@@ -195,7 +198,8 @@ func unhealthy(rows []Row) error {
 }
 
 // statusRefs lists the secrets to show: the config's targets, the
-// account's managed secrets, or both.
+// account's managed secrets, or both; with both, a managed secret the
+// config does not declare is an orphan.
 func (a *App) statusRefs(ctx context.Context, g Globals, sm secretLister, all bool) ([]ref, error) {
 	conf, err := a.loadConfig(g)
 	if err != nil {
@@ -217,11 +221,32 @@ func (a *App) statusRefs(ctx context.Context, g Globals, sm secretLister, all bo
 		return nil, err
 	}
 	for _, r := range managed {
-		if !seen[r.SecretID] {
-			refs = append(refs, r)
+		if seen[r.SecretID] {
+			continue
 		}
+		if conf != nil {
+			r.Orphan = conf.File
+		}
+		refs = append(refs, r)
 	}
 	return refs, nil
+}
+
+// orphaned marks the row of a managed secret that the config no longer
+// declares, with the two ways out.
+func orphaned(row Row, r ref) Row {
+	was := ""
+	if row.Problem != "" {
+		was = "; " + row.Problem
+	}
+	target := r.Target
+	if target == "" {
+		target = "NAME"
+	}
+	row.Health = HealthOrphaned
+	row.Problem = fmt.Sprintf("not declared in %s, so nothing rotates it%s (fix: delete it with aws secretsmanager delete-secret --secret-id %s, or declare target %s again)",
+		r.Orphan, was, r.SecretID, target)
+	return row
 }
 
 // listManaged lists secrets tagged stsrotator:managed-by. The filter is
@@ -270,6 +295,9 @@ func readRows(ctx context.Context, sm secretReader, refs []ref, now time.Time) [
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			rows[i] = readRow(ctx, sm, r, now)
+			if r.Orphan != "" {
+				rows[i] = orphaned(rows[i], r)
+			}
 		})
 	}
 	wg.Wait()

@@ -152,3 +152,51 @@ func TestStatusWatch(t *testing.T) {
 	}
 	_, _ = awstest.Logs.Write([]byte(out.String()))
 }
+
+// A target removed from the config leaves its secret behind (the stack
+// retains it): status --all shows it as ORPHANED with both ways out, and
+// it does not make status fail; plain status shows only what is declared.
+func TestStatusOrphaned(t *testing.T) {
+	env := awstest.Start(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	kept, removed := target(env, "kept"), target(env, "removed")
+	putValue(t, env, kept.SecretName, kept.Name, value(31, now.Add(50*time.Minute), now.Add(30*time.Minute)))
+	putValue(t, env, removed.SecretName, removed.Name, value(32, now.Add(-2*time.Hour), now.Add(-150*time.Minute)))
+	cfgPath := writeConfig(t, kept)
+
+	a, out, errb := testApp(env, func() time.Time { return now }, nil)
+	r := execute(t, a, out, errb, "status", "--config", cfgPath, "--all", "--json")
+	if r.code != ExitOK {
+		t.Fatalf("an orphan must not fail status: exit %d, %s", r.code, r.stderr)
+	}
+	var rows []Row
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Row{}
+	for _, row := range rows {
+		got[row.SecretID] = row
+	}
+	if got[kept.SecretName].Health != HealthOK {
+		t.Errorf("declared target: %+v", got[kept.SecretName])
+	}
+	o := got[removed.SecretName]
+	for _, want := range []string{"not declared in " + cfgPath, "nothing rotates it; expired 2h ago",
+		"aws secretsmanager delete-secret --secret-id " + removed.SecretName, "declare target removed again"} {
+		if o.Health != HealthOrphaned || !strings.Contains(o.Problem, want) {
+			t.Errorf("orphan row %+v lacks %q", o, want)
+		}
+	}
+
+	a, out, errb = testApp(env, func() time.Time { return now }, nil)
+	r = execute(t, a, out, errb, "status", "--config", cfgPath, "--all")
+	if !strings.Contains(r.stdout, "ORPHANED: not declared") {
+		t.Errorf("table:\n%s", r.stdout)
+	}
+	a, out, errb = testApp(env, func() time.Time { return now }, nil)
+	r = execute(t, a, out, errb, "status", "--config", cfgPath)
+	if r.code != ExitOK || strings.Contains(r.stdout, removed.SecretName) {
+		t.Errorf("without --all only declared targets: exit %d\n%s", r.code, r.stdout)
+	}
+	noSecrets(t, "status", r.stdout)
+}

@@ -21,6 +21,9 @@ type ref struct {
 	// note says how the secret was chosen when that may surprise, for the
 	// not-found message.
 	note string
+	// Orphan names the config that no longer declares this managed
+	// secret; empty for a declared one.
+	Orphan string
 }
 
 // loadConfig returns the config named by --config, else ./stsrotator.yaml
