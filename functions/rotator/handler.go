@@ -13,6 +13,7 @@ import (
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
+	"github.com/stsrotator/stsrotator/shared/sourcekey"
 )
 
 // Handler serves one rotator invocation.
@@ -23,6 +24,9 @@ type Handler struct {
 	Log         *slog.Logger
 	Emit        *metrics.Writer
 	Now         func() time.Time
+	// SourceKeys rotates the IAM user's key; set only on the source-key
+	// rotator, the one function allowed to manage that key.
+	SourceKeys *sourcekey.Rotator
 }
 
 // ErrBadInput marks an event the rotator cannot act on; retrying it
@@ -38,6 +42,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (rotation.Res
 	if err != nil {
 		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
 		return rotation.Response{}, err
+	}
+	if ev.SourceKey {
+		return h.sourceKey(ctx, ev, start)
 	}
 	targets := h.Config.Targets
 	resp := rotation.Response{Mode: "sweep"}
@@ -76,6 +83,28 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (rotation.Res
 			parts = append(parts, f.Target+": "+f.Reason)
 		}
 		return resp, fmt.Errorf("%d of %d targets failed: %s", len(resp.Summary.Failed), len(targets), strings.Join(parts, "; "))
+	}
+	return resp, nil
+}
+
+// sourceKey runs the source-key rotation. A failed run returns an error,
+// so the function's Errors alarm tells a human; the stored key stays.
+func (h *Handler) sourceKey(ctx context.Context, ev rotation.Invocation, start time.Time) (rotation.Response, error) {
+	var err error
+	switch {
+	case h.SourceKeys == nil:
+		err = fmt.Errorf("%w: sourceKey: this rotator does not manage the IAM user's key; the stack's SourceKeyRotator function does", ErrBadInput)
+	case ev.Target != "" || ev.Force:
+		err = fmt.Errorf(`%w: sourceKey cannot be combined with target or force; send {"sourceKey":true}`, ErrBadInput)
+	}
+	if err != nil {
+		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
+		return rotation.Response{}, err
+	}
+	r := h.SourceKeys.Run(ctx)
+	resp := rotation.Response{Mode: "source-key", Summary: rotation.Summarize(nil), SourceKey: &r, DurationMs: h.Now().Sub(start).Milliseconds()}
+	if r.Outcome == sourcekey.Failed {
+		return resp, fmt.Errorf("source key rotation failed (the stored key stays in use): %s", r.Error)
 	}
 	return resp, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
+	"github.com/stsrotator/stsrotator/shared/sourcekey"
 )
 
 func main() {
@@ -41,10 +43,31 @@ func main() {
 	}
 	now := lambdaenv.Clock()
 	emit := metrics.NewWriter(os.Stdout, now)
+	stsClient, secrets := sts.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg)
+	var source aws.CredentialsProvider
+	keySecret := os.Getenv(lambdaenv.SourceKeySecret)
+	if keySecret != "" {
+		source = sourcekey.Provider{Secrets: secrets, SecretID: keySecret}
+	}
+	var sourceKeys *sourcekey.Rotator
+	if u := os.Getenv(lambdaenv.SourceUser); u != "" {
+		userArn := os.Getenv(lambdaenv.SourceUserArn)
+		if verify == rotation.VerifyCaller {
+			userArn = "" // the emulator answers one fixed identity
+		}
+		sourceKeys = &sourcekey.Rotator{
+			IAM: iam.NewFromConfig(awsCfg), STS: stsClient, Secrets: secrets,
+			UserName: u, UserArn: userArn, SecretID: keySecret,
+			MaxAge: cfg.Rotator.SourceKeyMaxAge, Now: now, Wait: sourcekey.Wait,
+			ProveAttempts: sourcekey.ProveAttempts, ProveBackoff: sourcekey.ProveBackoff, Log: log,
+		}
+	}
 	h := &Handler{
+		SourceKeys: sourceKeys,
 		Engine: &rotation.Engine{
-			STS:      sts.NewFromConfig(awsCfg),
-			Secrets:  secretsmanager.NewFromConfig(awsCfg),
+			Source:   source,
+			STS:      stsClient,
+			Secrets:  secrets,
 			Now:      now,
 			Log:      log,
 			Emit:     emit,

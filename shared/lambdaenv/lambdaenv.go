@@ -31,6 +31,14 @@ const (
 	RotatorFunction = "STSROTATOR_ROTATOR_FUNCTION"
 	// EventBus is the bus ExpiredToken reports are published to.
 	EventBus = "STSROTATOR_EVENT_BUS"
+	// SourceKeySecret is the secret holding the IAM user's access key, set
+	// on rotators with sourceCredentials: iam-user targets and on the
+	// source-key rotator.
+	SourceKeySecret = "STSROTATOR_SOURCE_KEY_SECRET"
+	// SourceUser and SourceUserArn name the IAM user whose key the
+	// source-key rotator rotates; set only on that function.
+	SourceUser    = "STSROTATOR_SOURCE_USER"
+	SourceUserArn = "STSROTATOR_SOURCE_USER_ARN"
 	// DevClockFile names a file holding a duration (e.g. "41m") that the
 	// functions add to the wall clock, so the local stack and its
 	// end-to-end test can pass refreshBefore in seconds. It is honoured

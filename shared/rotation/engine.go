@@ -91,6 +91,10 @@ type Engine struct {
 	// announces nothing. A failed announcement is counted
 	// (metrics.EventPublishFailures) and logged, never a failed rotation.
 	Events *events.Emitter
+	// Source signs the AssumeRole calls of targets with
+	// `sourceCredentials: iam-user` (the deployment's IAM user's key,
+	// sourcekey.Provider); nil when no target of this rotator uses it.
+	Source aws.CredentialsProvider
 }
 
 // Outcome classifies one attempt.
@@ -261,7 +265,16 @@ func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) (Resu
 		return r, &cur
 	}
 
-	out, err := e.STS.AssumeRole(ctx, assumeInput(t), e.stsRegion(t))
+	opts := []func(*sts.Options){e.stsRegion(t)}
+	if t.SourceCredentials == config.SourceIAMUser {
+		if e.Source == nil {
+			return failed(fmt.Errorf("target %s has sourceCredentials: iam-user, but this rotator has no source key (the stack sets it when some target asks for it; redeploy)", t.Name)), &cur
+		}
+		// Signed with the IAM user's key, AssumeRole is not role chaining
+		// and may last up to the role's MaxSessionDuration (12 h at most).
+		opts = append(opts, func(o *sts.Options) { o.Credentials = e.Source })
+	}
+	out, err := e.STS.AssumeRole(ctx, assumeInput(t), opts...)
 	if err != nil {
 		return failed(fmt.Errorf("assume role %s: %w", t.RoleArn, err)), &cur
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/sourcekey"
 )
 
 // Invocation is the rotator function's input, shared by everything that
@@ -22,11 +23,16 @@ type Invocation struct {
 	// current credentials, if issued before it, are denied by the target
 	// role and count as unusable, so the write-interval guidance yields.
 	RevokedBefore time.Time `json:"revokedBefore,omitzero"`
+	// SourceKey asks the source-key rotator to rotate the IAM user's
+	// access key instead of sweeping targets (its own schedule sends it).
+	SourceKey bool `json:"sourceKey,omitempty"`
 }
 
 // Response is the rotator function's output; it never carries secrets.
 type Response struct {
-	Mode       string  `json:"mode"` // "sweep" or "target"
-	Summary    Summary `json:"summary"`
-	DurationMs int64   `json:"durationMs"`
+	Mode    string  `json:"mode"` // "sweep", "target" or "source-key"
+	Summary Summary `json:"summary"`
+	// SourceKey is the source-key run's result, in mode "source-key".
+	SourceKey  *sourcekey.Result `json:"sourceKey,omitempty"`
+	DurationMs int64             `json:"durationMs"`
 }

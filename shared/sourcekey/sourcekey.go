@@ -71,6 +71,15 @@ type Rotator struct {
 	Log           *slog.Logger
 }
 
+// How long a new key is tried before it is given up: IAM documents that
+// changes take time to become visible everywhere
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency);
+// 1+2+4+8+16 s of pauses fit well inside the function's timeout.
+const (
+	ProveAttempts = 6
+	ProveBackoff  = time.Second
+)
+
 // Outcome classifies one run.
 type Outcome string
 
