@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/internal/mototest"
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
@@ -226,5 +227,58 @@ func TestReportExpired(t *testing.T) {
 	}
 	if d, err = events.ParseExpiredToken([]byte(got[1])); err != nil || d.ErrorCode != "RequestExpired" {
 		t.Fatalf("second report %+v: %v", d, err)
+	}
+}
+
+// Issue proof: with no bus given, a consumer in a reader account
+// (210987654321) reports to the bus its secret's metadata names — the
+// stsrotator account's default bus, addressed by ARN — and the report is
+// delivered there (moto routes cross-account PutEvents by ARN). Without
+// the metadata the report would land on the reader's own default bus,
+// where nothing listens. A secret it cannot read is an error naming the
+// fix, not a report sent nowhere.
+func TestReportExpiredGoesToTheSecretsBus(t *testing.T) {
+	moto := mototest.Start(t)
+	const stsrotatorAccount, readerAccount = "123456789012", "210987654321"
+	owner, reader := moto.Config(stsrotatorAccount), moto.Config(readerAccount)
+	busArn, delivered := moto.ReportInbox(t, owner, stsrotatorAccount)
+	_, ownBus := moto.ReportInbox(t, reader, readerAccount)
+
+	v := value(41, time.Now().Add(time.Hour), time.Now().Add(40*time.Minute))
+	v.Meta.Target, v.Meta.ReportBus = "audit-reader", busArn
+	body, _ := secretfmt.Marshal(v)
+	awstest.Remember(body)
+	sec, err := secretsmanager.NewFromConfig(owner).CreateSecret(awstest.Context(t), &secretsmanager.CreateSecretInput{
+		Name: aws.String("stsrotator/audit-reader"), SecretString: aws.String(string(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	a, out, errb := testApp(nil, time.Now, map[string]string{})
+	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return reader, nil }
+	r := execute(t, a, out, errb, "report-expired", "--secret-id", aws.ToString(sec.ARN), "--access-key-id", v.AccessKeyID, "--service", "s3")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	got := delivered()
+	if len(got) != 1 {
+		t.Fatalf("%d reports on the stsrotator account's bus %s, want 1 (%d on the reader's own)", len(got), busArn, len(ownBus()))
+	}
+	if d, err := events.ParseExpiredToken([]byte(got[0])); err != nil || d.SecretID != aws.ToString(sec.ARN) || d.AccessKeyID != v.MaskedKey() {
+		t.Fatalf("report %+v: %v", d, err)
+	}
+	if n := len(ownBus()); n != 0 {
+		t.Fatalf("%d reports on the reader's own default bus, want 0", n)
+	}
+
+	a, out, errb = testApp(nil, time.Now, map[string]string{})
+	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return reader, nil }
+	r = execute(t, a, out, errb, "report-expired", "--secret-id", "arn:aws:secretsmanager:us-east-1:123456789012:secret:stsrotator/nope-AbCdEf")
+	if r.code == ExitOK || !strings.Contains(r.stderr, "--event-bus") {
+		t.Fatalf("an unreadable secret: exit %d, stderr %q; want a failure naming --event-bus", r.code, r.stderr)
+	}
+	// delivered and ownBus list every report so far: still the one.
+	if n := len(delivered()) + len(ownBus()); n != 1 {
+		t.Fatalf("an unreadable secret still sent %d reports", n-1)
 	}
 }

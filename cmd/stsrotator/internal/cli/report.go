@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/expiredcreds"
@@ -38,7 +40,7 @@ the event ID.`)
 	fs.StringVar(&d.Observer.Host, "host", "", "where it was seen (default: this host's name)")
 	fs.StringVar(&d.Observer.Via, "via", "cli", "how it was seen: cli, library, logs or manual")
 	fs.StringVar(&observed, "observed-at", "", "RFC 3339 `time` of the failure (default: now)")
-	fs.StringVar(&bus, "event-bus", "", "event `bus` name or ARN (default: $"+lambdaenv.EventBus+" or "+events.DefaultBus+")")
+	fs.StringVar(&bus, "event-bus", "", "event `bus` name or ARN (default: $"+lambdaenv.EventBus+", else the bus the secret's metadata names, else "+events.DefaultBus+")")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -84,10 +86,49 @@ the event ID.`)
 		return err
 	}
 	d.Region = cfg.Region
+	if bus == "" {
+		if bus, err = a.reportBus(ctx, secretsmanager.NewFromConfig(cfg), fs.g, d.Target, d.SecretID); err != nil {
+			return err
+		}
+	}
 	id, err := events.Publish(ctx, eventbridge.NewFromConfig(cfg), bus, d)
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(a.Stdout, id)
 	return err
+}
+
+// reportBus is where a report goes when no bus was given: the bus the
+// secret's metadata names (the stsrotator account's default bus, which
+// admits every reader account), so a consumer in another account reaches
+// the reactor with no configuration. A secret written before metadata
+// schema 2 names none: the default bus of the caller's account, where the
+// stack also listens when consumer and stack share an account.
+//
+// A secret that cannot be read is an error, not a guess: publishing to
+// this account's default bus would succeed and, from a reader account,
+// reach nobody.
+func (a *App) reportBus(ctx context.Context, sm secretReader, g Globals, target, secretID string) (string, error) {
+	id := secretID
+	if id == "" {
+		r, err := a.resolve(g, target, "")
+		if err != nil {
+			return "", err
+		}
+		id = r.SecretID
+	}
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		return "", fmt.Errorf("read secret %s to learn which event bus takes its reports: %w (fix: pass --event-bus with the stack's ExpiredTokenEventBusArn output, or set $%s)",
+			id, err, lambdaenv.EventBus)
+	}
+	v, err := secretfmt.Parse([]byte(aws.ToString(out.SecretString)))
+	if err != nil {
+		return "", fmt.Errorf("read secret %s to learn which event bus takes its reports: %w (fix: pass --event-bus)", id, err)
+	}
+	if v.Meta.ReportBus == "" {
+		return events.DefaultBus, nil
+	}
+	return v.Meta.ReportBus, nil
 }
