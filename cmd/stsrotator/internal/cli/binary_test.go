@@ -150,20 +150,21 @@ func TestBuiltBinary(t *testing.T) {
 		noSecrets(t, "stderr", stderr.String())
 	})
 
-	// A profile whose own credential_process is stsrotator would start
-	// itself forever; it must fail at once instead.
+	// A default profile whose own credential_process is stsrotator would
+	// start itself forever (there is no rest of the chain to fall back
+	// to); it must fail at once instead.
 	t.Run("recursion guard", func(t *testing.T) {
 		loopHome := t.TempDir()
 		if err := os.MkdirAll(filepath.Join(loopHome, ".aws"), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		conf := fmt.Sprintf("[profile loop]\nregion = %s\ncredential_process = %s credential-process --target %s --config %s\n", awstest.Region, bin, good.Name, cfgPath)
+		conf := fmt.Sprintf("[default]\nregion = %s\ncredential_process = %s credential-process --target %s --config %s\n", awstest.Region, bin, good.Name, cfgPath)
 		if err := os.WriteFile(filepath.Join(loopHome, ".aws", "config"), []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		var stdout, stderr bytes.Buffer
 		cmd := exec.Command(bin, "credential-process", "--target", good.Name, "--config", cfgPath)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + loopHome, "AWS_PROFILE=loop", "AWS_ENDPOINT_URL=" + env.URL, "AWS_EC2_METADATA_DISABLED=true"}
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + loopHome, "AWS_ENDPOINT_URL=" + env.URL, "AWS_EC2_METADATA_DISABLED=true"}
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		_ = cmd.Run()
 		_, _ = awstest.Logs.Write(stderr.Bytes())

@@ -73,6 +73,7 @@ type App struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 	Setenv         func(string, string) error
+	Unsetenv       func(string) error
 	Now            func() time.Time
 	Hostname       func() (string, error)
 	Username       func() string
@@ -102,7 +103,7 @@ type App struct {
 func New(stdout, stderr io.Writer) *App {
 	return &App{
 		Stdout: stdout, Stderr: stderr,
-		Getenv: os.Getenv, Setenv: os.Setenv, Now: time.Now, Hostname: os.Hostname,
+		Getenv: os.Getenv, Setenv: os.Setenv, Unsetenv: os.Unsetenv, Now: time.Now, Hostname: os.Hostname,
 		Username: func() string {
 			if u, err := user.Current(); err == nil && u.Username != "" {
 				return u.Username

@@ -13,7 +13,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
 // served is one running `stsrotator serve`.
@@ -161,4 +165,145 @@ func TestServeTokenFileSurvivesRestart(t *testing.T) {
 		t.Fatalf("after the restart the AWS CLI did not get credentials from serve: %s", second.stderr.String())
 	}
 	noSecrets(t, "serve stderr", first.stderr.String()+second.stderr.String())
+}
+
+// profileHome is a HOME whose ~/.aws has a default profile with its own
+// keys (the identity that reads secrets) and a profile `billing` whose
+// credential_process is exactly the line `cdk deploy` prints as
+// AwsConfig<Name> (infra/stack.ProfileLine), with stsrotator on PATH.
+func profileHome(t *testing.T, secretArn string) string {
+	t.Helper()
+	home := t.TempDir()
+	dir := filepath.Join(home, ".aws")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := "[default]\nregion = " + awstest.Region + "\n\n[profile billing]\nregion = " + awstest.Region + "\n" +
+		"credential_process = stsrotator credential-process --secret-id " + secretArn + " --region " + awstest.Region + "\n"
+	creds := "[default]\naws_access_key_id = AKIAKUMOTESTKEY00000\naws_secret_access_key = kumo-test-secret\n"
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "credentials"), []byte(creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
+// Issue 15 §6: `AWS_PROFILE=billing aws sts get-caller-identity`, billing's
+// credential_process being the deploy's line, failed with "the profile used
+// to read the secret runs stsrotator credential-process itself": the child
+// inherits AWS_PROFILE. It now reads the secret with the rest of the
+// default chain (here the default profile's keys). Proven with the real
+// AWS CLI v1, boto3, and the AWS SDK for JavaScript v3's default chain and
+// fromProcess.
+func TestDeployProfileLineUnderAWSProfile(t *testing.T) {
+	env := awstest.Start(t)
+	bin := buildCLI(t)
+	good := target(env, "billing")
+	mint(t, env, good)
+	arn := secretArn(t, env, good.SecretName)
+	want := currentValue(t, env, good.SecretName)
+	wantCreds := aws.Credentials{AccessKeyID: want.AccessKeyID, SessionToken: want.SessionToken, Expires: want.Expiration}
+	home := profileHome(t, arn)
+	shellEnv := []string{"PATH=" + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + home,
+		"AWS_ENDPOINT_URL=" + env.URL, "AWS_EC2_METADATA_DISABLED=true"}
+	underProfile := append(append([]string{}, shellEnv...), "AWS_PROFILE=billing")
+
+	t.Run("aws sts get-caller-identity", func(t *testing.T) {
+		if out := awsCLI(t, underProfile, "sts", "get-caller-identity"); !strings.Contains(out, `"Arn"`) {
+			t.Fatalf("aws printed %s", out)
+		}
+	})
+	t.Run("boto3 resolves the secret's credentials", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command("python3", "-c", "import boto3; c = boto3.Session().get_credentials().get_frozen_credentials(); print(c.access_key, c.token)")
+		cmd.Env, cmd.Stdout, cmd.Stderr = underProfile, &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("boto3: %v\n%s", err, stderr.String())
+		}
+		if got := strings.TrimSpace(stdout.String()); got != want.AccessKeyID+" "+want.SessionToken {
+			t.Fatalf("boto3 resolved key %s, want the secret's %s", secretfmt.Mask(strings.Fields(got + " ")[0]), want.MaskedKey())
+		}
+	})
+	t.Run("JavaScript v3 default chain", func(t *testing.T) {
+		var got jsCreds
+		node(t, underProfile, &got, "chain")
+		got.same(t, "fromNodeProviderChain with AWS_PROFILE=billing", wantCreds)
+	})
+	t.Run("JavaScript v3 fromProcess", func(t *testing.T) {
+		var got jsCreds
+		node(t, shellEnv, &got, "process", "billing")
+		got.same(t, "fromProcess({profile: billing})", wantCreds)
+	})
+	t.Run("an explicit --profile is still obeyed", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(bin, "credential-process", "--secret-id", arn, "--profile", "billing")
+		cmd.Env, cmd.Stdout, cmd.Stderr = underProfile, &stdout, &stderr
+		_ = cmd.Run()
+		if cmd.ProcessState.ExitCode() == 0 || !strings.Contains(stderr.String(), "runs stsrotator credential-process itself") {
+			t.Fatalf("reading billing's secret as billing must be refused as a loop: exit %d, stderr %s", cmd.ProcessState.ExitCode(), stderr.String())
+		}
+	})
+}
+
+func secretArn(t *testing.T, env *awstest.Env, name string) string {
+	t.Helper()
+	d, err := env.Secrets.DescribeSecret(awstest.Context(t), &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(d.ARN)
+}
+
+// Issue 15 §7: the AWS SDK for JavaScript v3's container providers read
+// serve: fromHttp with the token or the token file, fromContainerMetadata,
+// and the default chain; a refusal reaches JavaScript with its Code and
+// Message, not only "Server responded with status: 401".
+func TestServeForJavaScript(t *testing.T) {
+	env := awstest.Start(t)
+	bin := buildCLI(t)
+	home := t.TempDir()
+	good := target(env, "served-js")
+	mint(t, env, good)
+	cfgPath := writeConfig(t, good)
+	want := currentValue(t, env, good.SecretName)
+	wantCreds := aws.Credentials{AccessKeyID: want.AccessKeyID, SessionToken: want.SessionToken, Expires: want.Expiration}
+	tokenFile := filepath.Join(t.TempDir(), "token")
+
+	plain := startServe(t, bin, binEnv(env, home), "--target", good.Name, "--config", cfgPath)
+	withFile := startServe(t, bin, binEnv(env, home), "--target", good.Name, "--config", cfgPath, "--token-file", tokenFile)
+	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "AWS_REGION=" + awstest.Region}
+	byToken := append(append([]string{}, base...), EnvContainerFullURI+"="+plain.vars[EnvContainerFullURI], EnvContainerToken+"="+plain.vars[EnvContainerToken])
+	byFile := append(append([]string{}, base...), EnvContainerFullURI+"="+withFile.vars[EnvContainerFullURI], EnvContainerTokenFile+"="+tokenFile)
+
+	for _, c := range []struct {
+		why  string
+		env  []string
+		mode string
+	}{
+		{"fromHttp with the token", byToken, "http"},
+		{"fromHttp with the token file", byFile, "http"},
+		{"fromContainerMetadata with the token", byToken, "container"},
+		{"the default chain with the token file", byFile, "chain"},
+	} {
+		t.Run(c.why, func(t *testing.T) {
+			var got jsCreds
+			node(t, c.env, &got, c.mode)
+			got.same(t, c.why, wantCreds)
+		})
+	}
+	t.Run("a refusal carries Code and Message to JavaScript", func(t *testing.T) {
+		wrong := append(append([]string{}, base...), EnvContainerFullURI+"="+plain.vars[EnvContainerFullURI], EnvContainerToken+"=not-the-token")
+		var got jsCreds
+		if node(t, wrong, &got, "http") {
+			t.Fatal("fromHttp accepted a wrong token")
+		}
+		if got.Code != "AccessDenied" || !strings.Contains(got.Message, "missing or wrong Authorization token") {
+			t.Fatalf("JavaScript saw %+v; want Code AccessDenied and the reason in Message", got)
+		}
+	})
+	plain.stop()
+	withFile.stop()
+	noSecrets(t, "serve stderr", plain.stderr.String()+withFile.stderr.String())
 }

@@ -40,6 +40,7 @@ func testApp(env *awstest.Env, now func() time.Time, vars map[string]string) (*A
 	a.Now = now
 	a.Getenv = func(k string) string { return vars[k] }
 	a.Setenv = func(string, string) error { return nil }
+	a.Unsetenv = func(string) error { return nil }
 	a.Hostname = func() (string, error) { return "test-host", nil }
 	a.Username = func() string { return "tester" }
 	a.Stat = func(string) (os.FileInfo, error) { return nil, os.ErrNotExist }
