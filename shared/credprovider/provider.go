@@ -64,6 +64,10 @@ type Provider struct {
 	inflight *fetch
 	// refused is the last key AWS refused; guarded by mu.
 	refused string
+	// reportBus is the last read version's metadata reportBus: where
+	// ExpiredToken reports about this secret go. It outlives Invalidate,
+	// which drops the cached credentials before the report is sent.
+	reportBus atomic.Pointer[string]
 }
 
 // entry is one cached secret version. Its fields never change after it is
@@ -158,6 +162,16 @@ func (p *Provider) Target() string {
 // SecretID is the secret the provider reads.
 func (p *Provider) SecretID() string { return p.secretID }
 
+// ReportBus is the ARN of the event bus the secret's metadata names for
+// ExpiredToken reports (the stsrotator account's default bus), or "" when
+// no version read so far named one.
+func (p *Provider) ReportBus() string {
+	if b := p.reportBus.Load(); b != nil {
+		return *b
+	}
+	return ""
+}
+
 // Retrieve returns the target's credentials. Within the cache lifetime it
 // does not allocate and makes no call.
 func (p *Provider) Retrieve(ctx context.Context) (aws.Credentials, error) {
@@ -245,6 +259,9 @@ func (p *Provider) read(ctx context.Context) (*entry, error) {
 	v, err := secretfmt.Parse([]byte(*out.SecretString))
 	if err != nil {
 		return nil, fmt.Errorf("read secret %s: %w", p.secretID, err)
+	}
+	if bus := v.Meta.ReportBus; bus != "" {
+		p.reportBus.Store(&bus)
 	}
 	now := p.now()
 	// A provider made from a secret ID alone (the deploy's profile line)

@@ -31,7 +31,11 @@ const DefaultReportEvery = time.Minute
 // target per Every. The zero value is not usable: set API.
 type Reporter struct {
 	API events.Putter
-	// Bus is the event bus; empty means the default bus.
+	// Bus is the event bus (name or ARN). Empty means, for reports the
+	// recovery option makes, the bus the secret's metadata names
+	// (Provider.ReportBus: the stsrotator account's default bus, which
+	// admits every reader account), and otherwise this account's default
+	// bus.
 	Bus string
 	// App and Host say who saw the failure; they default to the program
 	// name and the host name.
@@ -53,6 +57,15 @@ type Reporter struct {
 // Report publishes d in the background unless its target was reported
 // within Every; it says whether it will publish.
 func (r *Reporter) Report(ctx context.Context, d events.ExpiredToken) bool {
+	return r.report(ctx, d, "")
+}
+
+// report is Report with the bus the secret names, used when Bus is empty.
+func (r *Reporter) report(ctx context.Context, d events.ExpiredToken, secretBus string) bool {
+	bus := r.Bus
+	if bus == "" {
+		bus = secretBus
+	}
 	now := r.now()
 	key := d.Target + "\x00" + d.SecretID
 	r.mu.Lock()
@@ -85,7 +98,7 @@ func (r *Reporter) Report(ctx context.Context, d events.ExpiredToken) bool {
 		defer r.wg.Done()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultFetchTimeout)
 		defer cancel()
-		if _, err := events.Publish(ctx, r.API, r.Bus, d); err != nil {
+		if _, err := events.Publish(ctx, r.API, bus, d); err != nil {
 			if r.OnError != nil {
 				r.OnError(err)
 				return
@@ -192,17 +205,20 @@ func (m *recoverMiddleware) HandleFinalize(ctx context.Context, in middleware.Fi
 	if err == nil || !errors.As(err, &ae) || !expiredcreds.IsCode(ae.ErrorCode()) {
 		return out, md, err
 	}
+	// Read before Invalidate drops the cached version, whose metadata
+	// names the target when the provider was made from a secret ID alone.
+	target := m.p.Target()
 	retry := m.p.Invalidate(held.key)
 	if m.r != nil {
 		d := events.ExpiredToken{
-			Target: m.p.Target(), SecretID: m.p.SecretID(),
+			Target: target, SecretID: m.p.SecretID(),
 			Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx), Region: awsmiddleware.GetRegion(ctx),
 			ErrorCode: ae.ErrorCode(), ErrorMessage: truncate(ae.ErrorMessage(), 1024),
 		}
 		if held.key != "" {
 			d.AccessKeyID = secretfmt.Mask(held.key)
 		}
-		m.r.Report(ctx, d)
+		m.r.report(ctx, d, m.p.ReportBus())
 	}
 	if !retry {
 		return out, md, err
