@@ -19,6 +19,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/internal/eventschema"
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/rotation"
@@ -77,7 +78,21 @@ func TestReportThroughEventBridge(t *testing.T) {
 	env.RunFunction(t, reactorName, awstest.BuildFunction(t, root, "reactor"),
 		append(common, lambdaenv.TopicArn+"="+aws.ToString(topic.TopicArn), lambdaenv.RotatorFunction+"="+rotatorName), logs)
 
+	// What the functions announce on the default bus, seen by rules.
+	announced := env.LifecycleRules(t, "")
 	eb := env.EventBridge()
+	alertEvents, err := env.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(env.Unique("alert-events"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alertPattern, _ := json.Marshal(map[string]any{"source": []string{events.Source}, "detail-type": []string{events.DetailTypeAlert}})
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(env.Unique("alert-events")), EventPattern: aws.String(string(alertPattern))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(env.Unique("alert-events")), Targets: []ebtypes.Target{{
+		Id: aws.String("queue"), Arn: aws.String("arn:aws:sqs:us-east-1:000000000000:" + env.Unique("alert-events"))}}}); err != nil {
+		t.Fatal(err)
+	}
 	rule := env.Unique("expired-token")
 	pattern, _ := json.Marshal(map[string]any{"source": []string{events.Source}, "detail-type": []string{events.DetailTypeExpiredToken}})
 	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule), EventPattern: aws.String(string(pattern))}); err != nil {
@@ -136,5 +151,32 @@ func TestReportThroughEventBridge(t *testing.T) {
 	v, err := secretfmt.Parse([]byte(aws.ToString(got.SecretString)))
 	if err != nil || v.AccessKeyID == expired.AccessKeyID || v.Expired(time.Now()) {
 		t.Fatalf("the current version was not replaced by fresh credentials: %v %v", v, err)
+	}
+	// The rotator announced the rotation (why: the report) and the
+	// reactor the alert, each received by a rule asking for its
+	// detail-type, each matching its published schema; the reaction
+	// rule's ExpiredToken pattern received only the report itself.
+	// The reactor puts its Alert event after the email; a rule delivering
+	// Alert events to a queue lets long polling wait for it.
+	for attempt := 0; attempt < 3; attempt++ {
+		msgs, err := env.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: alertEvents.QueueUrl, WaitTimeSeconds: 10, MaxNumberOfMessages: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs.Messages) > 0 {
+			break
+		}
+	}
+	seen := announced()
+	for dt, want := range map[string]string{events.DetailTypeRotated: `"why":"expired-token-report"`, events.DetailTypeAlert: `"action":"force-rotation"`} {
+		if len(seen[dt]) != 1 || !strings.Contains(seen[dt][0].Detail, want) {
+			t.Fatalf("want one %q event with %s, got %+v\nfunction logs:\n%s", dt, want, seen[dt], logs.String())
+		}
+		if err := eventschema.Validate(root, dt, []byte(seen[dt][0].Detail)); err != nil {
+			t.Error(err)
+		}
+	}
+	if len(seen[events.DetailTypeExpiredToken]) != 1 {
+		t.Fatalf("the ExpiredToken pattern matched %d events, want only the report", len(seen[events.DetailTypeExpiredToken]))
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/reaction"
@@ -52,6 +54,8 @@ func main() {
 			Now:      now,
 			Log:      log,
 			Emit:     emit,
+			// Alerts also go on the default bus, as "Alert" events.
+			Events: &events.Emitter{API: eventbridge.NewFromConfig(awsCfg)},
 		},
 		Log:  log,
 		Emit: emit,

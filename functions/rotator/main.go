@@ -8,11 +8,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
@@ -76,6 +78,8 @@ func main() {
 			// The stack sets the bus consumers report to; each secret says it.
 			ReportBus: os.Getenv(lambdaenv.EventBus),
 			Jitter:    cfg.Rotator.Jitter,
+			// Rotations and failures are announced on the default bus.
+			Events: &events.Emitter{API: eventbridge.NewFromConfig(awsCfg)},
 		},
 		Config:      cfg,
 		Concurrency: concurrency,

@@ -106,6 +106,7 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 			Actions:   jsii.Strings("sns:Publish"),
 			Resources: &[]*string{s.Topic.TopicArn()},
 		}),
+		lifecycleEvents(stack, "AnnounceAlerts"),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("EncryptAlertsThroughSNS"),
 			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
@@ -208,4 +209,24 @@ func (s *Service) AddLogWatch(r *Reactor, codeDir string) {
 // and nothing else of it.
 func rotatorNamePattern(stackName string) string {
 	return strings.ToLower(stackName) + "-shard*"
+}
+
+// lifecycleEvents lets a function put stsrotator's own events (Credentials
+// Rotated, Rotation Failed, Alert) on the account's default bus, and
+// nothing else: the source must be stsrotator and the detail-type one of
+// the lifecycle ones, so a function can never publish an ExpiredToken
+// report (events:source and events:detail-type are PutEvents condition
+// keys: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html).
+func lifecycleEvents(stack awscdk.Stack, sid string) awsiam.PolicyStatement {
+	bus := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("event-bus"),
+		ResourceName: jsii.String(events.DefaultBus), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String(sid),
+		Actions:   jsii.Strings("events:PutEvents"),
+		Resources: &[]*string{bus},
+		Conditions: &map[string]any{"StringEquals": map[string]any{
+			"events:source":      events.Source,
+			"events:detail-type": []string{events.DetailTypeRotated, events.DetailTypeRotationFailed, events.DetailTypeAlert},
+		}},
+	})
 }

@@ -129,6 +129,7 @@ func TestReactorPolicyIsExact(t *testing.T) {
 		"AskRotatorsToRotate":                 `"lambda:InvokeFunction"`,
 		"Alert":                               `"sns:Publish"`,
 		"EncryptAlertsThroughSNS":             `["kms:Decrypt","kms:GenerateDataKey"]`,
+		"AnnounceAlerts":                      `"events:PutEvents"`,
 	}
 	if len(stmts) != len(want) {
 		t.Fatalf("reactor policy has %d statements, want %d: %s", len(stmts), len(want), js(stmts))
@@ -148,6 +149,13 @@ func TestReactorPolicyIsExact(t *testing.T) {
 		case "AskRotatorsToRotate":
 			if !strings.Contains(res, ":function:stsrotator-shard*") {
 				t.Errorf("invoke must be limited to this stack's rotator lanes: %s", res)
+			}
+		case "AnnounceAlerts":
+			// Only stsrotator's lifecycle events, only on the default bus: the
+			// reactor can never publish an ExpiredToken report itself.
+			if c := js(st["Condition"]); !strings.Contains(res, "event-bus/default") ||
+				c != `{"StringEquals":{"events:detail-type":["Credentials Rotated","Rotation Failed","Alert"],"events:source":"stsrotator"}}` {
+				t.Errorf("alert events must be scoped to the default bus and the lifecycle detail-types: %s %s", res, c)
 			}
 		case "DecryptSecretsThroughSecretsManager", "EncryptAlertsThroughSNS":
 			// The URL suffix, not a literal amazonaws.com: the condition must

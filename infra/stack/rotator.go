@@ -175,6 +175,7 @@ func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGrou
 			Actions:   jsii.Strings(CreateActions...),
 			Resources: &names,
 		}),
+		lifecycleEvents(awscdk.Stack_Of(sh.Stack), "AnnounceRotations"),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("UseTheKeyThroughSecretsManagerOnly"),
 			Actions:   jsii.Strings(KeyActions...),

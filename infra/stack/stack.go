@@ -133,6 +133,15 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 	}), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
 		"A scheduled sweep could not be delivered to a rotator after every retry; the message in the dead-letter queue says which and why.")
 
+	// Lifecycle events (Credentials Rotated, Rotation Failed, Alert) that
+	// could not be put on EventBridge: the rotations and alerts happened,
+	// but whoever routes the events did not hear of them.
+	s.alarm("LifecycleEventsLost", awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String(metrics.Namespace), MetricName: jsii.String(metrics.EventPublishFailures),
+		Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
+	}), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
+		"A Credentials Rotated, Rotation Failed or Alert event could not be put on the default event bus; the functions' logs say which (\"event not published\"). Rotations and SNS alerts are unaffected.")
+
 	s.ReportRule = awsevents.NewRule(st, jsii.String("ExpiredTokenReports"), &awsevents.RuleProps{
 		Description: jsii.String("ExpiredToken reports published by consumers of stsrotator secrets"),
 		EventPattern: &awsevents.EventPattern{

@@ -263,6 +263,11 @@ func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyPa
 		map[string]any{"Sid": "CreateOwnSecretsWhenEmpty", "Effect": "Allow",
 			"Action":   []any{"secretsmanager:CreateSecret", "secretsmanager:TagResource"},
 			"Resource": one(names)},
+		map[string]any{"Sid": "AnnounceRotations", "Effect": "Allow", "Action": "events:PutEvents",
+			"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":events:",
+				map[string]any{"Ref": "AWS::Region"}, ":", map[string]any{"Ref": "AWS::AccountId"}, ":event-bus/default"}}},
+			"Condition": map[string]any{"StringEquals": map[string]any{"events:source": "stsrotator",
+				"events:detail-type": []any{"Credentials Rotated", "Rotation Failed", "Alert"}}}},
 		map[string]any{"Sid": "UseTheKeyThroughSecretsManagerOnly", "Effect": "Allow",
 			"Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": keyParam,
 			"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": via}}},
@@ -581,6 +586,12 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 		fx.root.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
 			"MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS", "Threshold": 1,
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+		})
+	})
+	assert(t, "lost lifecycle events alarm on the first one", func() {
+		fx.root.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"MetricName": metrics.EventPublishFailures, "Namespace": metrics.Namespace, "Statistic": "Sum", "Threshold": 1,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
 		})
 	})
 	assert(t, "the example's validity threshold for deploy-bot is refreshBefore (10m) less one sweep (3m)", func() {

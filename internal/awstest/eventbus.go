@@ -3,6 +3,7 @@ package awstest
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -63,6 +64,45 @@ func (e *Env) ObservedBus(tb testing.TB, name string) (string, func() []string) 
 		for _, d := range e.Delivered(tb) {
 			if d.EventBusName == bus {
 				got = append(got, d.Detail)
+			}
+		}
+		return got
+	}
+}
+
+// LifecycleRules puts one rule per lifecycle detail-type (Credentials
+// Rotated, Rotation Failed, Alert) on bus ("" for the default bus), plus
+// one with the reaction rule's ExpiredToken pattern, and returns a
+// function listing what each of those rules received, by detail-type
+// ("ExpiredToken Observed" for the reaction rule). Rule names are unique,
+// so tests sharing a kumo do not see each other's deliveries.
+func (e *Env) LifecycleRules(tb testing.TB, bus string) func() map[string][]Delivery {
+	tb.Helper()
+	ctx := Context(tb)
+	eb := e.EventBridge()
+	byRule := map[string]string{}
+	for _, dt := range []string{events.DetailTypeRotated, events.DetailTypeRotationFailed, events.DetailTypeAlert, events.DetailTypeExpiredToken} {
+		name := e.Unique("observe-" + strings.ReplaceAll(strings.ToLower(dt), " ", "-"))
+		pattern, _ := json.Marshal(map[string][]string{"source": {events.Source}, "detail-type": {dt}})
+		in := &eventbridge.PutRuleInput{Name: aws.String(name), EventPattern: aws.String(string(pattern))}
+		tin := &eventbridge.PutTargetsInput{Rule: aws.String(name),
+			Targets: []ebtypes.Target{{Id: aws.String("observer"), Arn: aws.String("arn:aws:sns:us-east-1:000000000000:" + name)}}}
+		if bus != "" {
+			in.EventBusName, tin.EventBusName = aws.String(bus), aws.String(bus)
+		}
+		if _, err := eb.PutRule(ctx, in); err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := eb.PutTargets(ctx, tin); err != nil {
+			tb.Fatal(err)
+		}
+		byRule[name] = dt
+	}
+	return func() map[string][]Delivery {
+		got := map[string][]Delivery{}
+		for _, d := range e.Delivered(tb) {
+			if dt, ok := byRule[d.RuleName]; ok {
+				got[dt] = append(got[dt], d)
 			}
 		}
 		return got

@@ -257,3 +257,13 @@ func Encode(d Lifecycle) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// SchemaFiles maps every detail-type stsrotator defines to its published
+// JSON Schema under docs/; the schema tests validate what the code emits
+// against these files.
+var SchemaFiles = map[string]string{
+	DetailTypeExpiredToken:   "expired-token.schema.json",
+	DetailTypeRotated:        "credentials-rotated.schema.json",
+	DetailTypeRotationFailed: "rotation-failed.schema.json",
+	DetailTypeAlert:          "alert.schema.json",
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
@@ -50,6 +51,10 @@ type Reactor struct {
 	Emit     *metrics.Writer
 	// Window is the debounce window; zero means DefaultWindow.
 	Window time.Duration
+	// Events puts every alert sent to the topic on EventBridge as well,
+	// as an "Alert" event; nil sends none. A failed put is counted
+	// (metrics.EventPublishFailures), never a failed reaction.
+	Events *events.Emitter
 
 	mu     sync.Mutex
 	locks  map[string]*sync.Mutex
@@ -186,6 +191,10 @@ func (r *Reactor) finish(ctx context.Context, alertKey string, out Outcome, s Si
 		return out, fmt.Errorf("publish alert for %s: %w", alertKey, err)
 	}
 	out.Alerted, out.Suppressed = true, suppressed
+	if _, err := r.Events.Emit(ctx, AlertEvent(r.Now(), subject, s, out, t, cur, suppressed)); err != nil {
+		r.Emit.Put(metrics.EventPublishFailures, 1, metrics.Count, nil)
+		r.Log.WarnContext(ctx, "alert event not published", slog.String("target", out.Target), slog.String("error", events.MaskKeys(err.Error())))
+	}
 	return out, nil
 }
 

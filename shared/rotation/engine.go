@@ -174,7 +174,8 @@ func (e *Engine) Rotate(ctx context.Context, t config.Target, req Request) Resul
 		e.Log.InfoContext(ctx, "rotated", attrs...)
 	case Failed:
 		e.Emit.PutTarget(t.Name, metrics.RotationFailures, 1, metrics.Count)
-		attrs = append(attrs, slog.String("error", res.Err.Error()))
+		// AWS errors are copied whole; a key quoted in one is masked.
+		attrs = append(attrs, slog.String("error", events.MaskKeys(res.Err.Error())))
 		e.Log.ErrorContext(ctx, "rotation failed", attrs...)
 	default:
 		e.Log.InfoContext(ctx, string(res.Outcome), attrs...)
@@ -210,7 +211,8 @@ func (e *Engine) announce(ctx context.Context, t config.Target, req Request, res
 		return
 	}
 	if _, err := e.Events.Emit(ctx, d); err != nil {
-		e.Emit.PutTarget(t.Name, metrics.EventPublishFailures, 1, metrics.Count)
+		// Undimensioned, like the reactor's: one alarm watches them all.
+		e.Emit.Put(metrics.EventPublishFailures, 1, metrics.Count, nil)
 		e.Log.WarnContext(ctx, "lifecycle event not published", slog.String("target", t.Name),
 			slog.String("detailType", d.DetailType()), slog.String("error", events.MaskKeys(err.Error())))
 	}
@@ -468,7 +470,7 @@ func (e *Engine) put(ctx context.Context, t config.Target, token, body string) (
 }
 
 func failed(err error) Result {
-	return Result{Outcome: Failed, Reason: Describe(err), Err: err}
+	return Result{Outcome: Failed, Reason: events.MaskKeys(Describe(err)), Err: err}
 }
 
 // Describe turns an error into a short reason; AWS errors keep their code so

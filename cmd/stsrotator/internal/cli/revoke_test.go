@@ -17,8 +17,10 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/internal/eventschema"
 	"github.com/stsrotator/stsrotator/internal/mototest"
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/revocation"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
@@ -35,6 +37,8 @@ type revokeFixture struct {
 	strictFn string
 	secret   string
 	logs     *awstest.Buffer
+	// announced lists the rotator's lifecycle events on kumo's bus.
+	announced func() map[string][]awstest.Delivery
 	// offset moves AWS's clock as revoke sees it (the Date header).
 	offset time.Duration
 	slept  []time.Duration
@@ -51,6 +55,7 @@ func newRevokeFixture(t *testing.T) *revokeFixture {
 		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
 		t.Fatal(err)
 	}
+	f.announced = f.env.LifecycleRules(t, "")
 	stack := f.env.Unique("rv")
 	var rotCfg string
 	rotCfg, f.fn, f.logs = startRotator(t, f.env, stack, rotation.VerifyCaller)
@@ -221,6 +226,24 @@ func TestRevokeEndToEnd(t *testing.T) {
 	r = f.run(t, "", "revoke", "billing-reader", "--yes", "--function", f.strictFn)
 	if r.code != ExitRevokedUnrotated || !strings.Contains(r.stderr, "target billing-reader has NO valid credentials") || f.policy(t, scoped) == nil {
 		t.Fatalf("a failed forced rotation: %+v", r)
+	}
+
+	// The rotator announced the revocation's rotation and the failed one
+	// on EventBridge, each as its schema says.
+	seen := f.announced()
+	if len(seen[events.DetailTypeRotated]) != 1 || !strings.Contains(seen[events.DetailTypeRotated][0].Detail, `"why":"revoke"`) ||
+		!strings.Contains(seen[events.DetailTypeRotated][0].Detail, `"stillValid":false`) {
+		t.Fatalf("want one Credentials Rotated event for the revocation, previous version no longer valid: %+v", seen[events.DetailTypeRotated])
+	}
+	if len(seen[events.DetailTypeRotationFailed]) != 1 || !strings.Contains(seen[events.DetailTypeRotationFailed][0].Detail, `"why":"revoke"`) {
+		t.Fatalf("want one Rotation Failed event for the failed revocation rotation: %+v", seen[events.DetailTypeRotationFailed])
+	}
+	for dt, ds := range seen {
+		for _, d := range ds {
+			if err := eventschema.Validate(awstest.RepoRoot(t), dt, []byte(d.Detail)); err != nil {
+				t.Error(err)
+			}
+		}
 	}
 }
 
