@@ -82,6 +82,23 @@ func supervise(t0 time.Time, port int, verbose bool) int {
 	return 0
 }
 
+// clearWorkDir removes everything in work but the lock this run holds.
+func clearWorkDir(work string) error {
+	entries, err := os.ReadDir(work)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == localstack.LockFile {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(work, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -90,10 +107,15 @@ func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
 		return err
 	}
 	work := filepath.Join(root, ".local")
-	if err := os.RemoveAll(work); err != nil {
+	// One run per checkout: a second one used to delete the first's
+	// binaries and dev clock. It is refused before it touches anything.
+	release, err := localstack.ClaimWorkDir(work)
+	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(work, 0o755); err != nil {
+	defer release()
+	// What a crashed earlier run left behind is ours to clear now.
+	if err := clearWorkDir(work); err != nil {
 		return err
 	}
 	var fnLog io.Writer = os.Stderr

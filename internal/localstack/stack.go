@@ -341,9 +341,14 @@ func (s *Stack) CLI(ctx context.Context, args ...string) (stdout, stderr string,
 // CLIPath is the built CLI.
 func (s *Stack) CLIPath() string { return s.cli }
 
-// ClientEnv is what a shell needs to talk to the local stack.
+// ClientEnv is what a shell needs to talk to the local stack: make local
+// prints it as the line to paste. The region is set both ways: the Go SDK
+// and the AWS CLI v2 read AWS_REGION, while the AWS CLI v1 and boto3 read
+// only AWS_DEFAULT_REGION and otherwise fail with "You must specify a
+// region" (https://docs.aws.amazon.com/sdkref/latest/guide/feature-region.html,
+// https://docs.aws.amazon.com/cli/v1/userguide/cli-configure-envvars.html).
 func (s *Stack) ClientEnv() []string {
-	return []string{"AWS_ENDPOINT_URL=" + s.Endpoint, "AWS_REGION=" + emulator.Region,
+	return []string{"AWS_ENDPOINT_URL=" + s.Endpoint, "AWS_REGION=" + emulator.Region, "AWS_DEFAULT_REGION=" + emulator.Region,
 		"AWS_ACCESS_KEY_ID=" + emulator.AccessKey, "AWS_SECRET_ACCESS_KEY=" + emulator.SecretKey}
 }
 
