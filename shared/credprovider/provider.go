@@ -56,6 +56,7 @@ type Provider struct {
 	window     time.Duration
 	retryAfter time.Duration
 	timeout    time.Duration
+	maxAge     time.Duration
 	onKept     func(err error, key string, until time.Time)
 
 	// cur is read lock-free on the hot path; it changes only under mu.
@@ -122,6 +123,21 @@ func WithReadFailure(f func(err error, maskedKey string, servingUntil time.Time)
 func warnKept(err error, key string, until time.Time) {
 	slog.Default().Warn("stsrotator: cannot re-read the secret; serving the cached credentials until they expire",
 		slog.String("error", err.Error()), slog.String("accessKeyId", key), slog.Time("servingUntil", until))
+}
+
+// WithMaxAge re-reads the secret when the cached version was read more
+// than d ago, whatever its refresh hint: for a server handing credentials
+// to other processes (stsrotator serve), so a consumer that restarts after
+// stsrotator revoke gets the new key within d instead of the revoked one.
+// Zero (the default) keeps the version until its hint.
+func WithMaxAge(d time.Duration) Option { return func(p *Provider) { p.maxAge = d } }
+
+// capAge brings a fetch time forward to the max age, if one is set.
+func (p *Provider) capAge(now, at time.Time) time.Time {
+	if p.maxAge <= 0 {
+		return at
+	}
+	return earliest(at, now.Add(p.maxAge))
 }
 
 // WithFetchTimeout bounds one read of the secret.
@@ -279,7 +295,7 @@ func (p *Provider) read(ctx context.Context) (*entry, error) {
 			AccessKeyID: v.AccessKeyID, SecretAccessKey: v.SecretAccessKey, SessionToken: v.SessionToken,
 			Source: "stsrotator:" + p.secretID, CanExpire: true, Expires: v.Expiration,
 		},
-		fetchAfter: p.nextFetch(now, v),
+		fetchAfter: p.capAge(now, p.nextFetch(now, v)),
 		fetchedAt:  now,
 		version:    aws.ToString(out.VersionId),
 		target:     target,

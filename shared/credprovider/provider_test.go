@@ -399,3 +399,37 @@ func BenchmarkRetrieveBaselineCredentialsCache(b *testing.B) {
 		_, _ = c.Retrieve(ctx)
 	}
 }
+
+// WithMaxAge (serve's setting): a version is served from memory for at
+// most the max age, so after stsrotator revoke replaces the key a process
+// that asks again gets the new one within that time, not at the hint.
+func TestMaxAge(t *testing.T) {
+	k := newKumoSecret(t)
+	clk := awstest.NewClock(t0)
+	p := New(k.env.Secrets, "app", WithSecretID(k.id), WithClock(clk.Now), WithMaxAge(30*time.Second))
+	v1, v2 := value(1, t0.Add(time.Hour), t0.Add(40*time.Minute)), value(2, t0.Add(time.Hour), t0.Add(40*time.Minute))
+	k.set(v1)
+	ctx := awstest.Context(t)
+	steps := []struct {
+		why     string
+		advance time.Duration
+		set     *secretfmt.Value
+		wantKey string
+		reads   int
+	}{
+		{"the first read", 0, nil, v1.AccessKeyID, 1},
+		{"inside the max age the cache answers, although the secret changed", 29 * time.Second, &v2, v1.AccessKeyID, 1},
+		{"at the max age the secret is re-read: the new key", time.Second, nil, v2.AccessKeyID, 2},
+		{"and then cached again for the max age", 10 * time.Second, nil, v2.AccessKeyID, 2},
+	}
+	for _, s := range steps {
+		clk.Add(s.advance)
+		if s.set != nil {
+			k.set(*s.set)
+		}
+		c, err := p.Retrieve(ctx)
+		if err != nil || c.AccessKeyID != s.wantKey || k.n() != s.reads {
+			t.Fatalf("%s: key %s (want %s), %d reads (want %d), %v", s.why, c.AccessKeyID, s.wantKey, k.n(), s.reads, err)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/expiredcreds"
+	"github.com/stsrotator/stsrotator/shared/revocation"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
@@ -158,7 +159,10 @@ func Config(base aws.Config, p *Provider, r *Reporter) aws.Config {
 // call fails with an expired-credentials code (expiredcreds.IsCode:
 // ExpiredToken, ExpiredTokenException, RequestExpired) it invalidates p's
 // cache, re-reads the secret, retries the call once with the fresh
-// credentials and reports the failure to r (nil: no report). The client
+// credentials and reports the failure to r (nil: no report). A call an
+// identity-based policy explicitly denies (revocation.IsDenial: what
+// stsrotator revoke's policy answers) is recovered from the same way, at
+// most once per retry interval for a key, and is not reported. The client
 // must sign with p, or the retry would use the refused key again.
 func WithExpiredTokenRecovery(p *Provider, r *Reporter) func(*middleware.Stack) error {
 	return func(s *middleware.Stack) error {
@@ -202,7 +206,27 @@ func (m *recoverMiddleware) HandleFinalize(ctx context.Context, in middleware.Fi
 	held := &keyHolder{}
 	out, md, err := next.HandleFinalize(middleware.WithStackValue(ctx, keyHolderKey{}, held), in)
 	var ae smithy.APIError
-	if err == nil || !errors.As(err, &ae) || !expiredcreds.IsCode(ae.ErrorCode()) {
+	if err == nil || !errors.As(err, &ae) {
+		return out, md, err
+	}
+	again := func() (middleware.FinalizeOutput, middleware.Metadata, error) {
+		if rerr := pristine.RewindStream(); rerr != nil {
+			return out, md, err
+		}
+		in.Request = pristine
+		return next.HandleFinalize(ctx, in)
+	}
+	if revocation.IsDenial(ae.ErrorCode(), ae.ErrorMessage()) {
+		// stsrotator revoke denies the key this cache holds; the secret
+		// already holds one issued after the cutoff. Not an expiry, so no
+		// report; Invalidate re-reads at most once per retry interval for
+		// a key, which bounds what an unrelated explicit deny costs.
+		if !m.p.Invalidate(held.key) {
+			return out, md, err
+		}
+		return again()
+	}
+	if !expiredcreds.IsCode(ae.ErrorCode()) {
 		return out, md, err
 	}
 	// Read before Invalidate drops the cached version, whose metadata
@@ -223,11 +247,7 @@ func (m *recoverMiddleware) HandleFinalize(ctx context.Context, in middleware.Fi
 	if !retry {
 		return out, md, err
 	}
-	if rerr := pristine.RewindStream(); rerr != nil {
-		return out, md, err
-	}
-	in.Request = pristine
-	return next.HandleFinalize(ctx, in)
+	return again()
 }
 
 type signedKeyMiddleware struct{}

@@ -267,3 +267,72 @@ func TestRefusedKeyNotReplacedYet(t *testing.T) {
 func observedBus(t *testing.T, env *awstest.Env) (string, func() []string) {
 	return env.ObservedBus(t, "consumers")
 }
+
+// Issue proof (revoke): a call the revocation policy denies for the old
+// key makes the provider re-read the secret, which already holds the key
+// issued after the cutoff, and retry once; no ExpiredToken report is
+// published for a denial. A key still denied after the re-read is not
+// re-read again on every call: once per retry interval.
+func TestRevocationDenialRecovery(t *testing.T) {
+	env := awstest.Start(t)
+	ctx := awstest.Context(t)
+	engClock := awstest.NewClock(time.Now())
+	eng := &rotation.Engine{STS: env.STS, Secrets: env.Secrets, Now: engClock.Now, Log: awstest.Logger(nil),
+		Emit: metrics.NewWriter(awstest.Logs, engClock.Now), Verify: rotation.VerifyCaller}
+	tgt := config.Target{Name: "revoked", RoleArn: "arn:aws:iam::000000000000:role/Revoked", SessionName: "stsrotator-revoked",
+		Duration: time.Hour, RefreshBefore: 20 * time.Minute, SecretName: env.Unique("stsrotator/revoked")}
+	if r := eng.Rotate(ctx, tgt, rotation.Request{Why: "test"}); r.Outcome != rotation.Rotated {
+		t.Fatalf("mint: %+v", r)
+	}
+	bus, delivered := observedBus(t, env)
+	counter := &versionCounter{base: env.Transport, byV: map[string]int{}}
+	smCfg := env.Config.Copy()
+	smCfg.HTTPClient = &http.Client{Transport: counter}
+	clk := awstest.NewClock(time.Now())
+	p := New(secretsmanager.NewFromConfig(smCfg), tgt.Name, WithSecretID(tgt.SecretName), WithClock(clk.Now))
+	old, err := p.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const denied = "User: arn:aws:sts::000000000000:assumed-role/Revoked/stsrotator-revoked is not authorized to perform: sts:GetCallerIdentity with an explicit deny in an identity-based policy"
+	fake := &expiringSTS{status: http.StatusForbidden, code: "AccessDenied", message: denied, refused: map[string]bool{old.AccessKeyID: true}, byKey: map[string]int{}}
+	srv := fake.server(t, env.URL)
+	rep := &Reporter{API: eventbridge.NewFromConfig(env.Config), Bus: bus, App: "revoke-test", Host: "test-host"}
+	appCfg := Config(env.Config, p, rep)
+	appCfg.BaseEndpoint = aws.String(srv.URL)
+	client := sts.NewFromConfig(appCfg)
+
+	// Before the rotation lands the re-read brings back the same, denied
+	// key: the call fails, and the next one does not re-read again.
+	for range 3 {
+		if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil || !strings.Contains(err.Error(), "explicit deny") {
+			t.Fatalf("a denied key must fail the call: %v", err)
+		}
+	}
+	counter.mu.Lock()
+	reads := counter.byV
+	counter.mu.Unlock()
+	for v, n := range reads {
+		if n != 2 {
+			t.Fatalf("version %s read %d times during the denial, want 2 (first read, one re-read)", v, n)
+		}
+	}
+	// revoke's forced rotation replaces the key; after the retry interval
+	// the next denied call re-reads, gets it and succeeds.
+	engClock.Add(11 * time.Minute)
+	if r := eng.Rotate(ctx, tgt, rotation.Request{Force: true, RevokedBefore: engClock.Now()}); r.Outcome != rotation.Rotated {
+		t.Fatalf("revoke's rotation: %+v", r)
+	}
+	clk.Add(DefaultRetryAfter)
+	if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatalf("after the rotation the denied call must be retried with the new key: %v", err)
+	}
+	cur, _ := p.Retrieve(ctx)
+	if cur.AccessKeyID == old.AccessKeyID {
+		t.Fatal("the provider still serves the revoked key")
+	}
+	rep.Wait()
+	if got := delivered(); len(got) != 0 {
+		t.Fatalf("a denial published %d ExpiredToken reports, want none", len(got))
+	}
+}

@@ -141,3 +141,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Which refusals a consumer treats as a possible revocation.
+func TestIsDenial(t *testing.T) {
+	cases := []struct {
+		why, code, msg string
+		want           bool
+	}{
+		{"a revocation's refusal, as AWS words it", "AccessDenied", "User: arn:aws:sts::123456789012:assumed-role/B/stsrotator-b is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::x/y with an explicit deny in an identity-based policy", true},
+		{"JSON services' code", "AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/B/s is not authorized to perform: dynamodb:GetItem on resource: t with an explicit deny in an identity-based policy", true},
+		{"a missing Allow is not a revocation", "AccessDenied", "User: x is not authorized to perform: s3:GetObject because no identity-based policy allows the s3:GetObject action", false},
+		{"a bucket policy's deny is not on the role", "AccessDenied", "User: x is not authorized to perform: s3:GetObject with an explicit deny in a resource-based policy", false},
+		{"another code with the same words", "UnauthorizedOperation", "with an explicit deny in an identity-based policy", false},
+	}
+	for _, c := range cases {
+		if got := IsDenial(c.code, c.msg); got != c.want {
+			t.Errorf("%s: IsDenial = %v", c.why, got)
+		}
+	}
+}

@@ -318,8 +318,8 @@ func (r *revoker) consumers(cutoff time.Time) {
 	fmt.Fprintf(r.a.Stdout, `What consumers see now:
   - Go programs using credprovider.Config (WithExpiredTokenRecovery): the first call the revocation denies
     makes them re-read the secret (at most once per %s) and retry with the new key.
-  - stsrotator serve: answers its SDK's next credentials request with the new key (it re-reads the secret
-    at most %s after the last read); the SDK asks again only when its copy nears expiry, before %s.
+  - stsrotator serve: re-reads the secret at most %s after its last read, so a process that asks (a restarted
+    consumer) gets the new key; an SDK already holding the revoked key asks again only near its expiry, before %s.
   - credential_process consumers (AWS CLI, SDKs): keep the revoked key, denied, until their next refresh,
     at the latest when it expires, before %s (durationSeconds %s after the cutoff).
     Restart them, or delete the AWS CLI's cache (~/.aws/cli/cache), to switch now.

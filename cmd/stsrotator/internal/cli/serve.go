@@ -106,7 +106,8 @@ SDK or the AWS CLI. It prints the two lines to export:
   export AWS_CONTAINER_AUTHORIZATION_TOKEN=...
 
 Requests without that token are refused. Credentials are cached until the
-secret's refresh hint and never served expired. Stops on Ctrl-C.
+secret's refresh hint (at most 30s after the last read) and never served
+expired. Stops on Ctrl-C.
 
 A new token is made at each start, so clients started before a restart are
 refused after it. To keep them working, give a fixed --port and a token
@@ -252,7 +253,10 @@ const minTokenLen = 32
 // serve runs is said on stderr at each failed re-read, while the cached key
 // keeps being served until it expires.
 func (a *App) servedProvider(cfg aws.Config, r ref) *credprovider.Provider {
+	// WithMaxAge: a consumer restarted after stsrotator revoke must get
+	// the new key within seconds, not the revoked one until the hint.
 	return credprovider.New(secretsmanager.NewFromConfig(cfg), r.Target, credprovider.WithSecretID(r.SecretID), credprovider.WithClock(a.Now),
+		credprovider.WithMaxAge(credprovider.DefaultRetryAfter),
 		credprovider.WithReadFailure(func(err error, key string, until time.Time) {
 			a.logf("cannot re-read the secret, still serving key %s until %s: %s", key, until.Format(time.RFC3339), oneLine(err.Error()))
 		}))
