@@ -5,7 +5,6 @@ import (
 	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -113,7 +112,7 @@ func reportBusArn(scope constructs.Construct) *string {
 // limited to 10,240 characters
 // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html):
 // about 300 reader accounts in this statement.
-func allowReadersToReport(st awscdk.Stack, ts []config.Target) awsevents.CfnEventBusPolicy {
+func allowReadersToReport(st awscdk.Stack, ts []config.Target) awscdk.CfnResource {
 	accounts := readerAccounts(ts)
 	if len(accounts) == 0 {
 		return nil
@@ -122,19 +121,27 @@ func allowReadersToReport(st awscdk.Stack, ts []config.Target) awsevents.CfnEven
 	for i, a := range accounts {
 		principals[i] = awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::" + a + ":root")})
 	}
-	return awsevents.NewCfnEventBusPolicy(st, jsii.String("ReadersReportExpiredToken"), &awsevents.CfnEventBusPolicyProps{
-		EventBusName: jsii.String(events.DefaultBus),
-		StatementId:  jsii.String(ReportBusStatementID),
-		Statement: map[string]any{
-			"Effect":    "Allow",
-			"Principal": map[string]any{"AWS": principals},
-			"Action":    "events:PutEvents",
-			"Resource":  reportBusArn(st),
-			"Condition": map[string]any{
-				// PutEvents carries a list of entries: every one must be
-				// an stsrotator report.
-				"ForAllValues:StringEquals": map[string]any{"events:source": []string{events.Source}},
-				"StringEquals":              map[string]any{"events:detail-type": events.DetailTypeExpiredToken},
+	// A plain CfnResource: awsevents.CfnEventBusPolicy prints a deprecation
+	// warning on every synth (its legacy Principal property), and the L2
+	// EventBusPolicy cannot render an AccountPrincipal in this CDK version.
+	return awscdk.NewCfnResource(st, jsii.String("ReadersReportExpiredToken"), &awscdk.CfnResourceProps{
+		Type: jsii.String("AWS::Events::EventBusPolicy"),
+		Properties: &map[string]any{
+			"EventBusName": events.DefaultBus,
+			"StatementId":  ReportBusStatementID,
+			// No Sid: CloudFormation names the statement StatementId, as
+			// in the resource's documented example.
+			"Statement": map[string]any{
+				"Effect":    "Allow",
+				"Principal": map[string]any{"AWS": principals},
+				"Action":    "events:PutEvents",
+				"Resource":  reportBusArn(st),
+				"Condition": map[string]any{
+					// PutEvents carries a list of entries: every one must
+					// be an stsrotator report.
+					"ForAllValues:StringEquals": map[string]any{"events:source": []string{events.Source}},
+					"StringEquals":              map[string]any{"events:detail-type": events.DetailTypeExpiredToken},
+				},
 			},
 		},
 	})

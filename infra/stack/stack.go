@@ -45,7 +45,7 @@ type Service struct {
 	ReportRule awsevents.Rule
 	// ReportBusPolicy lets reader accounts put reports on the default bus;
 	// nil when no target has readers in an account.
-	ReportBusPolicy awsevents.CfnEventBusPolicy
+	ReportBusPolicy awscdk.CfnResource
 	Shards          []*Shard
 	// ReactorRole may read every target's secret; AddReactor gives it its
 	// function and permissions.
