@@ -262,3 +262,24 @@ func TestTokenFile(t *testing.T) {
 }
 
 func sprintf(f string, a ...any) string { return fmt.Sprintf(f, a...) }
+
+// status shows what secrets' tags and metadata carry; whoever can write a
+// secret must not be able to put escapes or extra lines on the operator's
+// terminal through it.
+func TestStatusTableEscapesSecretContent(t *testing.T) {
+	var b strings.Builder
+	now := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	rows := []Row{{Target: "evil\x1b[2J\nFAKE OK", RoleArn: "arn:aws:iam::123456789012:role/R\u202e", Health: HealthInvalid, Problem: "bad\rvalue"}}
+	if err := writeTable(&b, rows, now); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsAny(out, "\x1b\r\u202e") || strings.Count(out, "\n") != 2 {
+		t.Fatalf("the table carries raw control characters or extra lines:\n%q", out)
+	}
+	for _, want := range []string{`evil\x1b[2J\nFAKE OK`, `bad\rvalue`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table lacks the escaped %s:\n%s", want, out)
+		}
+	}
+}

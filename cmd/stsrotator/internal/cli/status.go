@@ -378,7 +378,7 @@ func writeTable(w io.Writer, rows []Row, now time.Time) error {
 	for _, r := range rows {
 		health := r.Health.String()
 		if r.Problem != "" {
-			health += ": " + r.Problem
+			health += ": " + printable(r.Problem)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(r.Target), dash(shortRole(r.RoleArn)), dash(r.Key),
 			stamp(r.IssuedAt), stamp(r.ExpiresAt), left(r), bar(r), agoStamp(r.LastRotation, now), health)
@@ -428,9 +428,12 @@ func shortRole(arn string) string {
 	return arn
 }
 
+// dash is a table cell: "-" for nothing, and what a secret's tags or
+// metadata carry made printable, since whoever can write a secret could
+// otherwise put terminal escapes or line breaks on an operator's screen.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return printable(s)
 }
