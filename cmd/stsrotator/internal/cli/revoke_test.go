@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -285,4 +286,49 @@ func TestRevokeNamesMissingPermission(t *testing.T) {
 
 func configTarget(name, role string) config.Target {
 	return config.Target{Name: name, RoleArn: role, SessionName: "stsrotator-" + name, Duration: time.Hour}
+}
+
+// status --revocations lists the revocations in force on each target's
+// role, read back from IAM (moto), and when each stops denying anything.
+func TestStatusShowsRevocations(t *testing.T) {
+	m := mototest.Start(t)
+	ctx := awstest.Context(t)
+	cfg := m.Config("")
+	api := iam.NewFromConfig(cfg)
+	if _, err := api.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(revokeRole), MaxSessionDuration: aws.Int32(3600),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 30, 9, 30, 0, 0, time.UTC)
+	cutoff := now.Add(-20 * time.Minute)
+	for name, doc := range map[string]string{
+		revocation.PolicyName("billing-reader"): revocation.Document(revocation.Scope{SessionName: "stsrotator-billing-reader"}, cutoff),
+		revocation.AllSessionsPolicyName:        revocation.Document(revocation.Scope{}, now.Add(-2*time.Hour)),
+	} {
+		if _, err := api.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(revokeRole), PolicyName: aws.String(name), PolicyDocument: aws.String(doc)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := awstest.Start(t)
+	secret := "stsrotator/billing-reader-status"
+	tg := config.Target{Name: "billing-reader", RoleArn: "arn:aws:iam::" + mototest.Account + ":role/" + revokeRole, SecretName: secret}
+	path := writeConfig(t, tg)
+	a, out, errb := testApp(env, func() time.Time { return now }, nil)
+	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return cfg, nil }
+	r := execute(t, a, out, errb, "status", "--config", path, "--revocations")
+	for _, want := range []string{
+		"REVOCATIONS", "stsrotator-revoke-billing-reader  stsrotator-billing-reader  2026-11-30T09:10:00Z  2026-11-30T10:10:00Z  IN FORCE, 40m left",
+		"AWSRevokeOlderSessions", "denies nothing now (remove: stsrotator revoke --target billing-reader --cleanup)",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status --revocations lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	a, out, errb = testApp(env, func() time.Time { return now }, nil)
+	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return cfg, nil }
+	r = execute(t, a, out, errb, "status", "--config", path, "--revocations", "--json")
+	var rows []Row
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 1 || len(rows[0].Revocations) != 2 || !rows[0].Revocations[0].InForce {
+		t.Fatalf("status --revocations --json: %v %+v\n%s", err, rows, r.stdout)
+	}
 }

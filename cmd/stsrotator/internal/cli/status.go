@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
@@ -85,12 +86,16 @@ type Row struct {
 	LastRotation time.Time `json:"lastRotation,omitzero"`
 	Health       Health    `json:"health"`
 	Problem      string    `json:"problem,omitempty"`
-	left         time.Duration
-	life         time.Duration
+	// Revocations are stsrotator revoke's (and the console's) policies
+	// on the target's role, with --revocations.
+	Revocations      []RevocationRow `json:"revocations,omitempty"`
+	RevocationsError string          `json:"revocationsError,omitempty"`
+	left             time.Duration
+	life             time.Duration
 }
 
 func (a *App) status(ctx context.Context, args []string) error {
-	var asJSON, watch, all bool
+	var asJSON, watch, all, revs bool
 	var every time.Duration
 	var only string
 	fs := a.flags("status", "[--target NAME] [--watch] [--json] [--all]", `
@@ -102,6 +107,8 @@ one, every secret tagged `+rotation.TagManagedBy+`. With a config and --all,
 also every secret so tagged that the config does not declare, as ORPHANED:
 the stack keeps a removed target's secret, and nothing rotates it any more.
 --target shows one (the command every ExpiredToken alert prints).
+--revocations also lists the revocations in force on each target's role
+(stsrotator revoke; needs iam:GetRole and iam:GetRolePolicy there).
 
 Exits 7 if any secret is expired, invalid, missing or unreadable.`)
 	fs.profileFor("list and read the secrets")
@@ -109,6 +116,7 @@ Exits 7 if any secret is expired, invalid, missing or unreadable.`)
 	fs.BoolVar(&watch, "watch", false, "redraw until interrupted")
 	fs.DurationVar(&every, "interval", 10*time.Second, "redraw `interval` for --watch")
 	fs.BoolVar(&all, "all", false, "with a config, also list every managed secret in the account; those it does not declare show as ORPHANED")
+	fs.BoolVar(&revs, "revocations", false, "also show the session revocations on each target's role (needs a config and IAM read access in the role's account)")
 	fs.StringVar(&only, "target", "", "show only this target `name` (from the config, or the secret's "+rotation.TagTarget+" tag without one)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
@@ -139,6 +147,9 @@ Exits 7 if any secret is expired, invalid, missing or unreadable.`)
 			}
 		}
 		rows := readRows(ctx, sm, refs, a.Now())
+		if revs {
+			readRevocations(ctx, iam.NewFromConfig(cfg), rows, a.Now())
+		}
 		if watch && !asJSON {
 			// Home and clear, so each frame replaces the last.
 			fmt.Fprint(a.Stdout, "\x1b[H\x1b[2J")
@@ -146,7 +157,10 @@ Exits 7 if any secret is expired, invalid, missing or unreadable.`)
 		if asJSON {
 			return rows, writeJSON(a.Stdout, rows)
 		}
-		return rows, writeTable(a.Stdout, rows, a.Now())
+		if err := writeTable(a.Stdout, rows, a.Now()); err != nil || !revs {
+			return rows, err
+		}
+		return rows, writeRevocations(a.Stdout, rows, a.Now())
 	}
 	if !watch {
 		rows, err := draw()
