@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"unicode/utf8"
 	"strings"
 	"time"
 
@@ -313,6 +314,13 @@ func dotenvQuote(v string) (string, error) {
 	switch {
 	case dotenvBare.MatchString(v):
 		return v, nil
+	case !utf8.ValidString(v):
+		// Read back as U+FFFD, not as the bytes written.
+		return "", errors.New("the value is not valid UTF-8, which a dotenv file cannot carry")
+	case strings.ContainsAny(v, "\u2028\u2029"):
+		// JavaScript's line terminators: dotenv's fast parser ends a line
+		// at them.
+		return "", errors.New("the value holds a Unicode line separator, which a dotenv file cannot carry")
 	case !strings.ContainsAny(v, "'\r\n"):
 		return "'" + v + "'", nil
 	case !strings.ContainsAny(v, `"\`):

@@ -111,6 +111,9 @@ func TestDotenvReadsBackWithTheDotenvPackage(t *testing.T) {
 		{"a dollar sign and a tab", "$HOME\tx", false},
 		{"the empty string", "", false},
 		{"quotes, a backslash and a newline together cannot be written", "'\"`\\\n", true},
+		{"a Unicode line separator is refused (dotenv's fast parser ends a line there)", "a\u2028b", true},
+		{"invalid UTF-8 is refused (it would read back as U+FFFD)", "a\xffb", true},
+		{"non-ASCII text is kept", "clé d'été", false},
 	}
 	dir := t.TempDir()
 	var files []string
@@ -133,17 +136,24 @@ func TestDotenvReadsBackWithTheDotenvPackage(t *testing.T) {
 		}
 		files, kept = append(files, f), append(kept, i)
 	}
-	var parsed []map[string]string
+	var parsed []struct{ Default, Fast map[string]string }
 	if !node(t, []string{"PATH=" + os.Getenv("PATH")}, &parsed, append([]string{"dotenv"}, files...)...) || len(parsed) != len(files) {
 		t.Fatalf("dotenv parsed %d of %d files", len(parsed), len(files))
 	}
 	for j, i := range kept {
-		c, got := cases[i], parsed[j]
+		c := cases[i]
 		want := map[string]string{"AWS_ACCESS_KEY_ID": "ASIADOTENVTEST000001", "AWS_SECRET_ACCESS_KEY": "s3cret/with+slash=",
 			"AWS_SESSION_TOKEN": c.value, "AWS_CREDENTIAL_EXPIRATION": "2026-11-25T20:00:00Z"}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			b, _ := os.ReadFile(files[j])
-			t.Errorf("%s: dotenv read back %q from\n%s", c.why, got, b)
+		for parser, got := range map[string]map[string]string{"default": parsed[j].Default, "fast": parsed[j].Fast} {
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				b, _ := os.ReadFile(files[j])
+				t.Errorf("%s: dotenv's %s parser read back %q from\n%s", c.why, parser, got, b)
+			}
+		}
+		// The Go port the fuzz target uses agrees with the package.
+		b, _ := os.ReadFile(files[j])
+		if got := dotenvParse(string(b)); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: the Go port of dotenv's parser read back %q; it no longer matches dotenv", c.why, got)
 		}
 	}
 }

@@ -6,7 +6,7 @@
 //   node consumer.mjs http              fromHttp: AWS_CONTAINER_CREDENTIALS_FULL_URI + token or token file
 //   node consumer.mjs container         fromContainerMetadata: the same URI + token
 //   node consumer.mjs chain             fromNodeProviderChain: the default chain
-//   node consumer.mjs dotenv FILE...    dotenv.parse of each file, as an array
+//   node consumer.mjs dotenv FILE...    dotenv.parse of each file (default and fast parser), as an array
 import { readFileSync } from "node:fs";
 import {
   fromContainerMetadata,
@@ -34,7 +34,12 @@ async function main() {
       provider = fromNodeProviderChain();
       break;
     case "dotenv":
-      return args.map((f) => dotenv.parse(readFileSync(f)));
+      // Both of dotenv's parsers: the default (a regular expression) and
+      // the fast one (a scanner), which must agree on what env wrote.
+      return args.map((f) => {
+        const src = readFileSync(f);
+        return { default: dotenv.parse(src), fast: dotenv.parse(src, { fast: true }) };
+      });
     default:
       throw new Error(`unknown mode ${mode}`);
   }
