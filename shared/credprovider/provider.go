@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -159,7 +160,27 @@ func New(api secretReader, target string, opts ...Option) *Provider {
 	for _, o := range opts {
 		o(p)
 	}
+	// A consumer reads the secret in its client's region: the replica
+	// there when the secret is replicated.
+	if c, ok := api.(interface{ Options() secretsmanager.Options }); ok {
+		p.secretID = InRegion(p.secretID, c.Options().Region)
+	}
 	return p
+}
+
+// InRegion is secretID as read in region. A name is the same in every
+// region; a secret's ARN names its region, and a replica's ARN is its
+// primary's with only the region changed
+// (https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html),
+// so an ARN is moved to region. An empty region or anything that is not
+// a Secrets Manager ARN comes back unchanged.
+func InRegion(secretID, region string) string {
+	parts := strings.SplitN(secretID, ":", 7)
+	if region == "" || len(parts) != 7 || parts[0] != "arn" || parts[2] != "secretsmanager" || parts[5] != "secret" {
+		return secretID
+	}
+	parts[3] = region
+	return strings.Join(parts, ":")
 }
 
 // Target is the config target name the provider serves: the one it was

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -49,6 +50,20 @@ func Entry(bus string, d ExpiredToken) (ebtypes.PutEventsRequestEntry, error) {
 	}, nil
 }
 
+// toBusRegion sends PutEvents to the region of a bus named by ARN: a
+// consumer reading a secret's replica in another region still reports to
+// the primary region's bus, which the secret's reportBus names and where
+// the reactor and rotator run. A bus named by name stays in the client's
+// region.
+func toBusRegion(bus string) func(*eventbridge.Options) {
+	return func(o *eventbridge.Options) {
+		parts := strings.SplitN(bus, ":", 6)
+		if len(parts) == 6 && parts[0] == "arn" && parts[2] == "events" && parts[3] != "" {
+			o.Region = parts[3]
+		}
+	}
+}
+
 // Publish sends one report and returns its event ID. PutEvents reports
 // per-entry failures in a successful response; Publish turns those into an
 // error so a caller cannot mistake a dropped event for a delivered one.
@@ -57,7 +72,7 @@ func Publish(ctx context.Context, api Putter, bus string, d ExpiredToken) (strin
 	if err != nil {
 		return "", err
 	}
-	out, err := api.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{entry}})
+	out, err := api.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{entry}}, toBusRegion(bus))
 	if err != nil {
 		return "", fmt.Errorf("put ExpiredToken event on bus %s: %w", aws.ToString(entry.EventBusName), err)
 	}

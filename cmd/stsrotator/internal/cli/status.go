@@ -29,6 +29,10 @@ type secretReader interface {
 	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
+type secretDescriber interface {
+	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+}
+
 type secretLister interface {
 	ListSecrets(context.Context, *secretsmanager.ListSecretsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
 }
@@ -69,6 +73,15 @@ func (h *Health) UnmarshalText(b []byte) error {
 	return fmt.Errorf("unknown health %q", b)
 }
 
+// Replica is one region's copy of a secret, as DescribeSecret's
+// ReplicationStatus reports it: Status is InSync, InProgress or Failed
+// (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ReplicationStatusType.html).
+type Replica struct {
+	Region  string `json:"region"`
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+}
+
 // unhealthy is what makes status exit non-zero: a consumer of this secret
 // is failing now.
 func (h Health) unhealthy() bool { return h <= HealthExpired }
@@ -90,8 +103,11 @@ type Row struct {
 	// on the target's role, with --revocations.
 	Revocations      []RevocationRow `json:"revocations,omitempty"`
 	RevocationsError string          `json:"revocationsError,omitempty"`
-	left             time.Duration
-	life             time.Duration
+	// Replicas is each replica's ReplicationStatus, for targets the config
+	// replicates.
+	Replicas []Replica `json:"replicas,omitempty"`
+	left     time.Duration
+	life     time.Duration
 }
 
 func (a *App) status(ctx context.Context, args []string) error {
@@ -223,7 +239,7 @@ func (a *App) statusRefs(ctx context.Context, g Globals, sm secretLister, all bo
 	seen := map[string]bool{}
 	if conf != nil {
 		for _, t := range conf.Targets {
-			refs = append(refs, ref{Target: t.Name, SecretID: t.SecretName, RoleArn: t.RoleArn})
+			refs = append(refs, ref{Target: t.Name, SecretID: t.SecretName, RoleArn: t.RoleArn, Replicas: t.ReplicaRegions})
 			seen[t.SecretName] = true
 		}
 		if !all {
@@ -300,7 +316,10 @@ func listManaged(ctx context.Context, sm secretLister) ([]ref, error) {
 
 // readRows reads every secret, a few at a time, and sorts the rows by
 // urgency.
-func readRows(ctx context.Context, sm secretReader, refs []ref, now time.Time) []Row {
+func readRows(ctx context.Context, sm interface {
+	secretReader
+	secretDescriber
+}, refs []ref, now time.Time) []Row {
 	rows := make([]Row, len(refs))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
@@ -309,6 +328,9 @@ func readRows(ctx context.Context, sm secretReader, refs []ref, now time.Time) [
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			rows[i] = readRow(ctx, sm, r, now)
+			if len(r.Replicas) > 0 {
+				rows[i] = replicas(ctx, sm, rows[i], r)
+			}
 			if r.Orphan != "" {
 				rows[i] = orphaned(rows[i], r)
 			}
@@ -373,6 +395,66 @@ func readRow(ctx context.Context, sm secretReader, r ref, now time.Time) Row {
 	return row
 }
 
+// replicas adds each replica's status to a replicated target's row. A
+// Failed replica is an error: consumers in that region read stale
+// credentials or none. A region the config names but Secrets Manager does
+// not replicate to (the stack not yet deployed) is reported as missing.
+// Run in a replica's region, DescribeSecret answers for the replica,
+// which has no ReplicationStatus; the row then says which region is the
+// primary.
+func replicas(ctx context.Context, sm secretDescriber, row Row, r ref) Row {
+	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.SecretID)})
+	if err != nil {
+		if row.Health > HealthError {
+			row.Health, row.Problem = HealthError, "describe the replicas: "+oneLine(err.Error())
+		}
+		return row
+	}
+	got := map[string]smtypes.ReplicationStatusType{}
+	for _, st := range out.ReplicationStatus {
+		got[aws.ToString(st.Region)] = st
+	}
+	if here, primary := arnRegion(aws.ToString(out.ARN)), aws.ToString(out.PrimaryRegion); primary != "" && here != primary {
+		// Read in a replica's region: show that copy alone.
+		st, ok := got[here]
+		rep := Replica{Region: here, Status: string(st.Status), Message: "read from this region's replica; the primary is in " + primary}
+		if !ok {
+			rep.Status = "replica"
+		}
+		row.Replicas = []Replica{rep}
+		if st.Status == smtypes.StatusTypeFailed && row.Health > HealthError {
+			row.Health, row.Problem = HealthError, "replica "+here+" replication failed: "+aws.ToString(st.StatusMessage)
+		}
+		return row
+	}
+	var bad []string
+	for _, region := range r.Replicas {
+		st, ok := got[region]
+		rep := Replica{Region: region, Status: string(st.Status), Message: aws.ToString(st.StatusMessage)}
+		switch {
+		case !ok:
+			rep.Status = "Missing"
+			bad = append(bad, region+" is not replicated (fix: deploy the stack; the config lists it in replicaRegions)")
+		case st.Status == smtypes.StatusTypeFailed:
+			bad = append(bad, region+" replication failed: "+rep.Message)
+		}
+		row.Replicas = append(row.Replicas, rep)
+	}
+	if len(bad) > 0 && row.Health > HealthError {
+		row.Health, row.Problem = HealthError, "replica "+strings.Join(bad, "; ")
+	}
+	return row
+}
+
+// arnRegion is the region field of an ARN, "" if it has none.
+func arnRegion(arn string) string {
+	parts := strings.SplitN(arn, ":", 5)
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[3]
+}
+
 func writeJSON(w io.Writer, rows []Row) error {
 	if rows == nil {
 		rows = []Row{}
@@ -393,6 +475,13 @@ func writeTable(w io.Writer, rows []Row, now time.Time) error {
 		health := r.Health.String()
 		if r.Problem != "" {
 			health += ": " + printable(r.Problem)
+		}
+		if len(r.Replicas) > 0 {
+			var rs []string
+			for _, rep := range r.Replicas {
+				rs = append(rs, rep.Region+" "+rep.Status)
+			}
+			health += " (replicas: " + strings.Join(rs, ", ") + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(r.Target), dash(shortRole(r.RoleArn)), dash(r.Key),
 			stamp(r.IssuedAt), stamp(r.ExpiresAt), left(r), bar(r), agoStamp(r.LastRotation, now), health)

@@ -24,6 +24,8 @@ type ref struct {
 	// Orphan names the config that no longer declares this managed
 	// secret; empty for a declared one.
 	Orphan string
+	// Replicas are the regions the config replicates the secret to.
+	Replicas []string
 }
 
 // loadConfig returns the config named by --config, else ./stsrotator.yaml
