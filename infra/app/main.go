@@ -106,6 +106,7 @@ func run() error {
 		return err
 	}
 	svc.AddLogWatch(reactor, logwatchCode)
+	svc.AddReplicaKeys(app)
 	app.Synth(nil)
 	return check(*app.Outdir())
 }

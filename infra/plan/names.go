@@ -57,9 +57,13 @@ const ReactorReservedConcurrency = 1
 
 // Functions is how many Lambda functions the deployed service has, each
 // of which may run at the same moment: one per rotator lane, the reactor,
-// and the log watcher when any target has logGroups.
+// the log watcher when any target has logGroups, and the source-key
+// rotator when any target has sourceCredentials: iam-user.
 func (p *Plan) Functions() int {
 	n := len(p.Lanes()) + 1
+	if p.Config.UsesIAMUser() {
+		n++
+	}
 	for _, t := range p.Config.Targets {
 		if len(t.LogGroups) > 0 {
 			return n + 1

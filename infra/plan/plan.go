@@ -58,7 +58,10 @@ const (
 
 // Plan is where every target of one config goes.
 type Plan struct {
-	Config *config.Config
+	// SourcePolicies is the source user's permissions, one managed policy per
+	// element; empty when no target has sourceCredentials: iam-user.
+	SourcePolicies [][]SourceGrant
+	Config         *config.Config
 	// Source is the config file as written; the function package carries
 	// it unchanged.
 	Source []byte
@@ -125,6 +128,10 @@ func ShardOf(name string) int {
 // New places every target of cfg, whose file content is source.
 func New(cfg *config.Config, source []byte) (*Plan, error) {
 	p := &Plan{Config: cfg, Source: source}
+	var err error
+	if p.SourcePolicies, err = SourcePolicies(cfg); err != nil {
+		return nil, err
+	}
 	buckets := make([][]config.Target, Shards)
 	for _, t := range cfg.Targets {
 		i := ShardOf(t.Name)
@@ -148,7 +155,6 @@ func New(cfg *config.Config, source []byte) (*Plan, error) {
 	}
 	var doc *document
 	if lanes > 1 {
-		var err error
 		if doc, err = parseDocument(source); err != nil {
 			return nil, fmt.Errorf("%s: split the config into lanes: %w", cfg.File, err)
 		}

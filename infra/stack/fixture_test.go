@@ -25,7 +25,10 @@ import (
 // most checks walk Go maps instead of crossing into jsii per assertion.
 type fixture struct {
 	plan *plan.Plan
-	svc  *stack.Service
+	// replicaKeys are the per-region replica-key stacks, added as the app
+	// adds them.
+	replicaKeys []awscdk.Stack
+	svc         *stack.Service
 	// reactor is the ExpiredToken reactor and log watcher, wired as the
 	// app wires them.
 	reactor *stack.Reactor
@@ -134,6 +137,7 @@ func build(file string, src []byte) (fx *fixture) {
 	}
 	fx.reactor = fx.svc.AddReactor(reactorCode)
 	fx.svc.AddLogWatch(fx.reactor, logwatchCode)
+	fx.replicaKeys = fx.svc.AddReplicaKeys(app)
 	fx.root = assertions.Template_FromStack(fx.svc.Stack, nil)
 	fx.rootJS = *fx.root.ToJSON()
 	for _, sh := range fx.svc.Shards {

@@ -70,9 +70,13 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 	})
 	// Each secret it writes names the bus to report ExpiredToken to, so a
 	// consumer in any reader account reports there with no configuration.
+	suppressReplicaKeyWildcards(r.Role, lp.Targets)
 	env := map[string]*string{lambdaenv.KMSKeyID: s.Key.KeyArn(), lambdaenv.EventBus: reportBusArn(scope)}
 	if lp.ConfigEnv != "" {
 		env[lambdaenv.ConfigPath] = jsii.String(lp.ConfigEnv)
+	}
+	if s.Source != nil && usesIAMUser(lp.Targets) {
+		env[lambdaenv.SourceKeySecret] = s.Source.KeySecret.Ref()
 	}
 	r.Function = awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
 		FunctionName:  jsii.String(FunctionName(s.stackName, sh.Plan.ID, lp.ID)),
@@ -157,6 +161,14 @@ func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGrou
 			ResourceName: jsii.String(t.SecretName + SecretSuffixPattern), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
 		}))
 	}
+	if s.Source != nil && usesIAMUser(lp.Targets) {
+		stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ReadTheSourceKey"),
+			Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+			Resources: &[]*string{s.Source.KeySecret.Ref()},
+		}))
+	}
+	stmts = append(stmts, replicaKeyStatements(s, lp.Targets)...)
 	stmts = append(stmts,
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ReadAndWriteOwnSecrets"),
@@ -210,6 +222,15 @@ var KeyActions = []string{"kms:Decrypt", "kms:GenerateDataKey"}
 // against the same list).
 func AssumeActions(t config.Target) ([]string, string) {
 	return plan.AssumeActions(t)
+}
+
+func usesIAMUser(ts []config.Target) bool {
+	for _, t := range ts {
+		if t.SourceCredentials == config.SourceIAMUser {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(xs []string, x string) bool {

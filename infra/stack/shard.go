@@ -90,12 +90,23 @@ func newSecret(s *Service, ns awscdk.NestedStack, t config.Target, key string) a
 	for _, tg := range t.Tags {
 		tags = append(tags, &awscdk.CfnTag{Key: jsii.String(tg.Key), Value: jsii.String(tg.Value)})
 	}
-	sec := awssecretsmanager.NewCfnSecret(ns, jsii.String("Secret"+key), &awssecretsmanager.CfnSecretProps{
+	props := &awssecretsmanager.CfnSecretProps{
 		Name:        jsii.String(t.SecretName),
 		Description: jsii.String(fmt.Sprintf("stsrotator: credential_process JSON for %s, rotated before it expires", t.RoleArn)),
 		KmsKeyId:    s.Key.KeyArn(),
 		Tags:        &tags,
-	})
+	}
+	if len(t.ReplicaRegions) > 0 {
+		// Secrets Manager copies every new version (and the resource
+		// policy) to each region, encrypted there with that region's key.
+		var rs []any
+		for _, r := range t.ReplicaRegions {
+			rs = append(rs, &awssecretsmanager.CfnSecret_ReplicaRegionProperty{Region: jsii.String(r), KmsKeyId: jsii.String(ReplicaKey(s.config, s.stackName, r))})
+		}
+		props.ReplicaRegions = &rs
+	}
+	sec := awssecretsmanager.NewCfnSecret(ns, jsii.String("Secret"+key), props)
+
 	cdknag.NagSuppressions_AddResourceSuppressions(sec, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-SMG4"),
 		Reason: jsii.String("Secrets Manager native rotation cannot run more often than every 4 hours, but these credentials come from AssumeRole " +

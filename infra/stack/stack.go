@@ -50,6 +50,9 @@ type Service struct {
 	// ReactorRole may read every target's secret; AddReactor gives it its
 	// function and permissions.
 	ReactorRole awsiam.Role
+	// Source is the IAM user of sourceCredentials: iam-user targets; nil
+	// when no target asks for it.
+	Source *SourceUser
 
 	sweep     time.Duration
 	stackName string
@@ -151,6 +154,9 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 	})
 
 	s.ReactorRole = newReactorRole(s)
+	if cfg.UsesIAMUser() {
+		s.Source = newSourceUser(s, props.Plan, props.CodeDir)
+	}
 
 	keys := plan.OutputKeys(cfg)
 	for _, sp := range props.Plan.Shards {
@@ -248,6 +254,14 @@ func (s *Service) outputs(p *plan.Plan, keys map[string]string) {
 		}),
 		Description: jsii.String("Every rotator role matches this; let target roles trust it (ArnLike aws:PrincipalArn)"),
 	})
+	if s.Source != nil {
+		// The user, never its key: target roles with sourceCredentials:
+		// iam-user trust this ARN.
+		awscdk.NewCfnOutput(s.Stack, jsii.String("SourceUserArn"), &awscdk.CfnOutputProps{
+			Value:       s.Source.User.UserArn(),
+			Description: jsii.String("IAM user whose rotated key signs AssumeRole for sourceCredentials: iam-user targets; let those target roles trust it"),
+		})
+	}
 	out("ExpiredTokenSource", events.Source, "Source of an ExpiredToken report")
 	out("ExpiredTokenDetailType", events.DetailTypeExpiredToken, "DetailType of an ExpiredToken report")
 	lanes := len(p.Lanes())

@@ -68,6 +68,16 @@ var (
 		Doc: iamDoc, Fix: "report a bug: stsrotator's managed policies are fixed"}
 	ManagedPoliciesPerRole = Quota{ID: "iam.managed-policies-per-role", Service: "IAM", Name: "Managed policies attached to a role", Limit: 10, Unit: "policies", Scope: "per role", Adjustable: true,
 		Doc: iamDoc, Fix: "report a bug: stsrotator attaches no managed policies"}
+	// The source user (sourceCredentials: iam-user): one per deployment
+	// that asks for it, two keys at most while the previous one is in its
+	// grace period, and its AssumeRole grants in managed policies because a
+	// user's inline policies may total only 2,048 characters.
+	Users = Quota{ID: "iam.users", Service: "IAM", Name: "IAM users", Limit: 5_000, Unit: "users", Scope: "per account",
+		Doc: iamDoc, Fix: "delete unused IAM users: stsrotator adds one per deployment that has a sourceCredentials: iam-user target"}
+	AccessKeysPerUser = Quota{ID: "iam.access-keys-per-user", Service: "IAM", Name: "Access keys assigned to an IAM user", Limit: 2, Unit: "keys", Scope: "per user",
+		Doc: iamDoc, Fix: "keep rotator.sourceKeyMaxAge above the previous key's 24 h grace (config enforces 2 days or more); delete keys someone added to the source user by hand"}
+	ManagedPoliciesPerUser = Quota{ID: "iam.managed-policies-per-user", Service: "IAM", Name: "Managed policies attached to an IAM user", Limit: 10, Unit: "policies", Scope: "per user", Adjustable: true,
+		Doc: iamDoc, Fix: "fewer distinct roles with sourceCredentials: iam-user (each managed policy holds about 80 role ARNs), or split them across two configs deployed as separate stacks"}
 	RoleTrustPolicy = Quota{ID: "iam.role-trust-policy", Service: "IAM", Name: "Role trust policy length (whitespace excluded)", Limit: 2_048, Unit: "characters", Scope: "per role", Adjustable: true,
 		Doc: iamDoc, Fix: "report a bug: stsrotator's trust policies name one service each"}
 
@@ -103,7 +113,7 @@ var rows = []*Quota{
 	&StackResources, &StackOutputs, &StackParameters, &StackTemplateBytes, &StacksPerAccount,
 	&LambdaFunctionPolicy, &LambdaEnvironment, &LambdaPackageUnzipped, &LambdaDescription,
 	&RulesPerBus, &TargetsPerRule, &EventPattern,
-	&RoleInlinePolicies, &ManagedPolicy, &ManagedPoliciesPerRole, &RoleTrustPolicy,
+	&RoleInlinePolicies, &ManagedPolicy, &ManagedPoliciesPerRole, &RoleTrustPolicy, &Users, &AccessKeysPerUser, &ManagedPoliciesPerUser,
 	&SecretResourcePolicy, &KeyPolicy, &SubscriptionFilters, &AlarmMetrics, &Schedules,
 }
 
