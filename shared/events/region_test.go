@@ -1,4 +1,4 @@
-package events
+package events_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/stsrotator/stsrotator/internal/mototest"
+	"github.com/stsrotator/stsrotator/shared/events"
 )
 
 // Issue figure: a consumer in a replica region (its client in eu-west-1)
@@ -31,7 +32,7 @@ func TestReportFromAReplicaRegionReachesThePrimaryBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	eb := eventbridge.NewFromConfig(primary)
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("reports"), EventPattern: aws.String(`{"source":["` + Source + `"]}`)}); err != nil {
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("reports"), EventPattern: aws.String(`{"source":["` + events.Source + `"]}`)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("reports"), Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String(qa.Attributes["QueueArn"])}}}); err != nil {
@@ -41,8 +42,8 @@ func TestReportFromAReplicaRegionReachesThePrimaryBus(t *testing.T) {
 	replica := s.Config("")
 	replica.Region = "eu-west-1"
 	bus := "arn:aws:events:us-east-1:" + mototest.Account + ":event-bus/default"
-	d := ExpiredToken{Target: "web", AccessKeyID: "ASIA…7XQZ", ErrorCode: CodeExpiredToken, ObservedAt: time.Now().UTC().Truncate(time.Second), Observer: Observer{Via: "cli"}}
-	if _, err := Publish(ctx, eventbridge.NewFromConfig(replica), bus, d); err != nil {
+	d := events.ExpiredToken{Target: "web", AccessKeyID: "ASIA…7XQZ", ErrorCode: events.CodeExpiredToken, ObservedAt: time.Now().UTC().Truncate(time.Second), Observer: events.Observer{Via: "cli"}}
+	if _, err := events.Publish(ctx, eventbridge.NewFromConfig(replica), bus, d); err != nil {
 		t.Fatal(err)
 	}
 	got, err := sqs.NewFromConfig(primary).ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10})
