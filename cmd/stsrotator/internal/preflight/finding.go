@@ -34,6 +34,7 @@ const (
 	CheckLogGroup    = "log-group"
 	CheckReader      = "reader"
 	CheckTrust       = "trust"
+	CheckSession     = "session"
 )
 
 // Finding is one line of preflight's report.

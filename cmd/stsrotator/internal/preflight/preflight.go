@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -285,9 +286,14 @@ func readers(ctx context.Context, p Principals, in Input, acct accountScope, add
 // trust checks that each same-account target role lets every rotator role
 // of the stack assume it with what the target's config passes.
 func trust(ctx context.Context, p Principals, in Input, acct accountScope, add func(Finding)) {
-	pattern := plan.RotatorRoleArnPattern(acct.partition, acct.account, in.StackName)
+	rotators := plan.RotatorRoleArnPattern(acct.partition, acct.account, in.StackName)
 	for _, t := range in.Config.Targets {
 		subject := t.RoleArn
+		pattern := rotators
+		if t.SourceCredentials == config.SourceIAMUser {
+			// Its AssumeRole is signed by the source user, not a rotator role.
+			pattern = plan.SourceUserArnPattern(acct.partition, acct.account, in.StackName)
+		}
 		if accountOf(t.RoleArn) != acct.account {
 			add(Finding{Level: Skip, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + "'s role is in account " + accountOf(t.RoleArn) + ": cannot check its trust policy from here",
 				Fix: "in that account, let it trust " + pattern + " (see docs/infra.md#target-roles)"})
@@ -312,10 +318,30 @@ func trust(ctx context.Context, p Principals, in Input, acct accountScope, add f
 			add(Finding{Level: Error, Check: CheckTrust, Subject: subject, Message: err.Error(), Fix: "check its trust policy by hand"})
 			continue
 		}
+		if t.SourceCredentials == config.SourceIAMUser {
+			add(sessionFinding(t, subject, aws.ToInt32(out.Role.MaxSessionDuration)))
+		}
 		actions, _ := plan.AssumeActions(t)
 		caller := Caller{Account: acct.account, RolePattern: pattern, ExternalID: t.ExternalID, SourceIdentity: t.SourceIdentity, SessionName: t.SessionName}
 		add(trustFinding(t, subject, pattern, pol.Allows(caller, actions)))
 	}
+}
+
+// sessionFinding checks an iam-user target's durationSeconds against its
+// role's MaxSessionDuration (1 h unless raised, 12 h at most): STS refuses
+// a longer session (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
+func sessionFinding(t config.Target, subject string, maxSeconds int32) Finding {
+	if maxSeconds == 0 {
+		maxSeconds = 3600 // IAM's default when the role does not say
+	}
+	want := int32(t.Duration / time.Second)
+	if want > maxSeconds {
+		_, name := principalName(t.RoleArn)
+		return Finding{Level: Block, Check: CheckSession, Subject: subject,
+			Message: fmt.Sprintf("target %s asks for %d-second sessions, but the role's MaxSessionDuration is %d: AssumeRole would fail", t.Name, want, maxSeconds),
+			Fix:     fmt.Sprintf("aws iam update-role --role-name %s --max-session-duration %d, or lower durationSeconds", name, want)}
+	}
+	return Finding{Level: OK, Check: CheckSession, Subject: subject, Message: fmt.Sprintf("target %s: %d-second sessions fit the role's MaxSessionDuration of %d", t.Name, want, maxSeconds)}
 }
 
 func trustFinding(t config.Target, subject, pattern string, res []Trust) Finding {
