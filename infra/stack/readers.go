@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"encoding/json"
 	"regexp"
 	"sort"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/quotas"
 )
 
 var (
@@ -111,11 +113,16 @@ func reportBusArn(scope constructs.Construct) *string {
 // policy and leaves any other statement there alone. The whole policy is
 // limited to 10,240 characters
 // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html):
-// about 300 reader accounts in this statement.
+// about 250 reader accounts in this statement.
 func allowReadersToReport(st awscdk.Stack, ts []config.Target) awscdk.CfnResource {
 	accounts := readerAccounts(ts)
 	if len(accounts) == 0 {
 		return nil
+	}
+	if err := quotas.EventBusPolicy.Check("the default bus's policy statement "+ReportBusStatementID, ReportBusPolicySize(accounts)); err != nil {
+		// CloudFormation would roll back minutes into the deploy; synth
+		// fails now with the row's fix instead.
+		awscdk.Annotations_Of(st).AddError(jsii.String(err.Error()))
 	}
 	principals := make([]*string, len(accounts))
 	for i, a := range accounts {
@@ -145,4 +152,27 @@ func allowReadersToReport(st awscdk.Stack, ts []config.Target) awscdk.CfnResourc
 			},
 		},
 	})
+}
+
+// ReportBusPolicySize is how many characters the bus policy takes with
+// allowReadersToReport's statement for accounts as its only statement,
+// rendered in the longest partition and Region names, so a config that
+// fits here fits everywhere.
+func ReportBusPolicySize(accounts []string) int {
+	principals := make([]string, len(accounts))
+	for i, a := range accounts {
+		principals[i] = "arn:aws-iso-b:iam::" + a + ":root"
+	}
+	b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Sid":       ReportBusStatementID,
+		"Effect":    "Allow",
+		"Principal": map[string]any{"AWS": principals},
+		"Action":    "events:PutEvents",
+		"Resource":  "arn:aws-iso-b:events:ap-southeast-5:123456789012:event-bus/default",
+		"Condition": map[string]any{
+			"ForAllValues:StringEquals": map[string]any{"events:source": []string{events.Source}},
+			"StringEquals":              map[string]any{"events:detail-type": events.DetailTypeExpiredToken},
+		},
+	}}})
+	return len(b)
 }

@@ -1,12 +1,17 @@
 package stack_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/stsrotator/stsrotator/infra/stack"
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/quotas"
 )
 
 // Issue proof: a consumer in a reader account (the example's
@@ -54,4 +59,36 @@ func TestReadersMayReportToTheDefaultBus(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no rotator functions in the shard templates")
 	}
+}
+
+// The bus policy's 10,240 characters hold about 250 reader accounts; a
+// config with more fails synth naming the quota and the fix, where
+// CloudFormation would have rolled back minutes into the deploy.
+func TestTooManyReaderAccountsFailSynth(t *testing.T) {
+	accounts := func(n int) []string {
+		a := make([]string, n)
+		for i := range a {
+			a[i] = fmt.Sprintf("%012d", 300000000000+i)
+		}
+		return a
+	}
+	limit := quotas.EventBusPolicy.Limit
+	if n := stack.ReportBusPolicySize(accounts(250)); n > limit {
+		t.Fatalf("250 reader accounts take %d characters, over %d", n, limit)
+	}
+	if n := stack.ReportBusPolicySize(accounts(260)); n <= limit {
+		t.Fatalf("260 reader accounts take %d characters, under %d: the check cannot fail", n, limit)
+	}
+
+	// One target read from 260 accounts: the secret's own policy still
+	// fits its 20 KB, the bus's does not.
+	cfg := "targets:\n  - name: shared\n    roleArn: arn:aws:iam::123456789012:role/Shared\n    readers: [\"" + strings.Join(accounts(260), "\", \"") + "\"]\n"
+	fx := build("many-readers.yaml", []byte(cfg))
+	if fx.buildErr != nil {
+		t.Fatal(fx.buildErr)
+	}
+	assert(t, "annotations", func() {
+		assertions.Annotations_FromStack(fx.svc.Stack).HasError(jsii.String("*"),
+			assertions.Match_StringLikeRegexp(jsii.String(quotas.EventBusPolicy.Name+".*fix: fewer reader accounts")))
+	})
 }
