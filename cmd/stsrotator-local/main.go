@@ -186,6 +186,19 @@ func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
 			}
 		}
 	}()
+	// Every lifecycle event the functions publish, as it arrives (the
+	// event inbox is a rule on the default bus feeding a queue).
+	go func() {
+		for ctx.Err() == nil {
+			evs, err := s.Events(ctx, 20*time.Second)
+			if err != nil {
+				continue
+			}
+			for _, e := range evs {
+				n.Say("event %s", e.Describe())
+			}
+		}
+	}()
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
 	for {

@@ -42,6 +42,10 @@ type Result struct {
 	StaleAlert   string
 	// Final is credential-process's output for the forced target.
 	Final string
+	// Events are the detail-types of the lifecycle events seen, in order.
+	Events []string
+	// Revoke is the scripted revoke.
+	Revoke RevokeResult
 }
 
 // Demo runs the script: mint everything, pass refreshBefore so the tick
@@ -67,11 +71,21 @@ func Demo(ctx context.Context, s *Stack, out io.Writer, t0 time.Time) (Result, e
 		return res, fmt.Errorf("first sweep minted %d of %d targets (failed: %+v)", len(res.Minted), len(s.Config.Targets), sum.Failed)
 	}
 	n.Say("first credential minted %.1fs after the command started", res.FirstMint.Seconds())
+	n.Events(ctx, &res, len(res.Minted))
 	n.Status(ctx)
+
+	first, second := refreshOrder(s.Config.Targets)
+	// Incident response before the clock moves: revoke's cutoff comes
+	// from AWS's clock, which the functions' dev clock does not move.
+	if res.Revoke, err = n.Revoke(ctx, second.Name); err != nil {
+		return res, err
+	}
+	if res.Revoke.Skipped == "" {
+		n.Events(ctx, &res, 1)
+	}
 
 	// Move the functions' clock just past the earliest refresh point: only
 	// the targets with the shortest fresh period are due.
-	first, second := refreshOrder(s.Config.Targets)
 	o1 := first.Duration - first.RefreshBefore + time.Minute
 	if err := s.SetClock(o1); err != nil {
 		return res, err
@@ -84,6 +98,7 @@ func Demo(ctx context.Context, s *Stack, out io.Writer, t0 time.Time) (Result, e
 	for _, r := range sum.Rotated {
 		res.TickRotated = append(res.TickRotated, r.Target)
 	}
+	n.Events(ctx, &res, len(sum.Rotated))
 
 	// A consumer of the other target hits ExpiredToken with the current
 	// key once it is close to expiry.
@@ -101,6 +116,7 @@ func Demo(ctx context.Context, s *Stack, out io.Writer, t0 time.Time) (Result, e
 		return res, err
 	}
 	n.Say("%s now has key %s", second.Name, currentKey(ctx, s, second.Name))
+	n.Events(ctx, &res, 2) // the forced rotation and the alert
 
 	// The same consumer, still holding the old key after the debounce
 	// window, is told it is stale: no rotation.
@@ -114,6 +130,7 @@ func Demo(ctx context.Context, s *Stack, out io.Writer, t0 time.Time) (Result, e
 	if res.StaleAlert, err = n.alert(ctx); err != nil {
 		return res, err
 	}
+	n.Events(ctx, &res, 1)
 
 	stdout, stderr, err := s.CLI(ctx, "credential-process", "--target", second.Name)
 	if err != nil {
@@ -127,6 +144,31 @@ func Demo(ctx context.Context, s *Stack, out io.Writer, t0 time.Time) (Result, e
 	n.Say("stsrotator credential-process --target %s → credential_process JSON with key %s, expires %s", second.Name, v.MaskedKey(), v.Expiration.Format(time.RFC3339))
 	n.Status(ctx)
 	return res, nil
+}
+
+// Events narrates the lifecycle events delivered to the event inbox,
+// waiting (bounded) until at least want have arrived: kumo delivers to the
+// queue asynchronously, after the call that published them returned.
+func (n *Narrator) Events(ctx context.Context, res *Result, want int) {
+	seen := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, err := n.Stack.Events(ctx, 2*time.Second)
+		if err != nil {
+			n.Say("event inbox: %v", err)
+			return
+		}
+		for _, e := range evs {
+			n.Say("event %s", e.Describe())
+			if res != nil {
+				res.Events = append(res.Events, e.DetailType)
+			}
+		}
+		seen += len(evs)
+		if seen >= want || time.Now().After(deadline) {
+			return
+		}
+	}
 }
 
 func (n *Narrator) report(ctx context.Context, target, key string) error {

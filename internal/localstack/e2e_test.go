@@ -96,6 +96,12 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		{"a report for the current key near expiry forces a rotation and alerts", strings.Contains(res.ForcedAlert, "rotated after ExpiredToken") && strings.Contains(res.ForcedAlert, "forced a rotation")},
 		{"a report for a stale key alerts only", strings.Contains(res.StaleAlert, "stale consumer") && strings.Contains(res.StaleAlert, "no rotation")},
 		{"the narration says when the first credential was minted", strings.Contains(narration.String(), "first credential minted")},
+		{"the script revokes a target: the scoped policy on its role (moto), a rotation issued after the cutoff, --cleanup refused",
+			res.Revoke.Skipped == "" && strings.Contains(res.Revoke.Output, "Rotated: new key") && strings.Contains(res.Revoke.Policy, `"aws:userid":"*:stsrotator-`+res.Revoke.Target+`"`) &&
+				strings.Contains(res.Revoke.Cleanup, "refused: sessions issued before the cutoff")},
+		{"the narration shows every rotation and alert as an EventBridge event, the revocation's with why revoke",
+			count(res.Events, "Credentials Rotated") >= 6 && count(res.Events, "Alert") == 2 && strings.Contains(narration.String(), "(why: revoke)") &&
+				strings.Contains(narration.String(), "event Alert: stsrotator: ")},
 		// Issue 6's budget, from Start (host builds included; the assembly
 		// was synthesized once in TestMain) to the first minted credential.
 		{"the first credential is minted within 10 s", res.FirstMint > 0 && res.FirstMint <= 10*time.Second},
@@ -280,3 +286,13 @@ func removeSynthesized() error {
 type staticProvider struct{ c aws.Credentials }
 
 func (p staticProvider) Retrieve(context.Context) (aws.Credentials, error) { return p.c, nil }
+
+func count(xs []string, x string) int {
+	n := 0
+	for _, v := range xs {
+		if v == x {
+			n++
+		}
+	}
+	return n
+}

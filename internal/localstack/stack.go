@@ -69,8 +69,10 @@ type Stack struct {
 	reactor  *emulator.Process
 	topicArn string
 	queueURL string
-	mu       sync.Mutex
-	offset   time.Duration
+	// eventsURL is the queue lifecycle events are delivered to.
+	eventsURL string
+	mu        sync.Mutex
+	offset    time.Duration
 }
 
 // ReactorName is the local name of the reactor function.
@@ -132,6 +134,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		}
 	}
 	if err := s.alertInbox(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.eventsInbox(ctx); err != nil {
 		return nil, err
 	}
 

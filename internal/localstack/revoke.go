@@ -1,0 +1,150 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/stsrotator/stsrotator/internal/mototest"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/revocation"
+)
+
+// RevokeResult is what the scripted revoke did.
+type RevokeResult struct {
+	Target string
+	// Output is revoke's stdout; Policy the document read back from IAM.
+	Output, Policy string
+	// Cleanup is --cleanup's refusal (stderr), run right after.
+	Cleanup string
+	// Skipped says why the step did not run (moto could not start).
+	Skipped string
+}
+
+// Revoke runs `stsrotator revoke` for a target the way an operator
+// would. kumo answers sts:GetCallerIdentity as its own root account
+// (000000000000) whatever the credentials, so it cannot stand for the
+// target role's account; the step points the CLI's IAM and STS calls at
+// moto (AWS_ENDPOINT_URL_IAM / _STS), whose default account is the example
+// config's 123456789012, and leaves the rotator on kumo. moto stores the
+// inline policy but does not enforce it (docs/local.md).
+//
+// avoid names a target the rest of the script needs untouched (its stale-
+// consumer step relies on AWSPREVIOUS, which one more version would move).
+func (n *Narrator) Revoke(ctx context.Context, avoid string) (RevokeResult, error) {
+	s := n.Stack
+	var res RevokeResult
+	t, ok := revocable(s.Config, avoid)
+	if !ok {
+		res.Skipped = "no target's role is in moto's account " + mototest.Account
+		n.Say("revoke: skipped (%s)", res.Skipped)
+		return res, nil
+	}
+	res.Target = t.Name
+	m, err := mototest.Launch(ctx)
+	if err != nil {
+		res.Skipped = "moto, which stands in for the target account's IAM, did not start: " + err.Error()
+		n.Say("revoke: skipped (%s; %s)", res.Skipped, mototest.InstallHint)
+		return res, nil
+	}
+	defer m.Close()
+	role := t.RoleArn[strings.LastIndex(t.RoleArn, "/")+1:]
+	api := iam.NewFromConfig(m.Config(""))
+	if _, err := api.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(role), MaxSessionDuration: aws.Int32(3600),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + mototest.Account + `:root"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		return res, fmt.Errorf("create %s in moto: %w", role, err)
+	}
+	fn, err := s.rotatorOf(t.Name)
+	if err != nil {
+		return res, err
+	}
+	cfgFile := filepath.Join(s.Assembly.Lanes[0].AssetDir, lambdaenv.ConfigFile)
+	env := []string{"AWS_ENDPOINT_URL_IAM=" + m.URL, "AWS_ENDPOINT_URL_STS=" + m.URL}
+	n.Say("%s's key leaked; the operator revokes its sessions and gets new credentials:", t.Name)
+	args := []string{"revoke", "--target", t.Name, "--yes", "--config", cfgFile, "--function", fn}
+	n.Say("  $ stsrotator %s", strings.Join(args, " "))
+	out, stderr, err := s.cliEnv(ctx, env, args...)
+	res.Output = out
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		fmt.Fprintf(n.Out, "    │ %s\n", line)
+	}
+	if err != nil {
+		return res, fmt.Errorf("revoke: %v: %s", err, stderr)
+	}
+	got, err := api.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(revocation.PolicyName(t.Name))})
+	if err != nil {
+		return res, fmt.Errorf("read the revocation back: %w", err)
+	}
+	rev, err := revocation.Parse(revocation.PolicyName(t.Name), aws.ToString(got.PolicyDocument))
+	if err != nil {
+		return res, err
+	}
+	res.Policy = revocation.Document(rev.Scope, rev.Cutoff)
+	n.Say("IAM (moto) now holds %s on %s: sessions %s issued before %s are denied", revocation.PolicyName(t.Name), role, rev.Scope.SessionName, rev.Cutoff.Format(time.RFC3339))
+	_, res.Cleanup, err = s.cliEnv(ctx, env, "revoke", "--target", t.Name, "--cleanup", "--config", cfgFile)
+	n.Say("  $ stsrotator revoke --target %s --cleanup", t.Name)
+	n.Say("    %s", strings.TrimSpace(res.Cleanup))
+	if code := exitCode(err); code != 10 {
+		return res, fmt.Errorf("revoke --cleanup right after the revocation exited %d, want 10 (refused): %s", code, res.Cleanup)
+	}
+	return res, nil
+}
+
+// revocable picks a target whose role is in moto's default account.
+func revocable(cfg *config.Config, avoid string) (config.Target, bool) {
+	for _, t := range cfg.Targets {
+		if t.Name != avoid && strings.Contains(t.RoleArn, ":"+mototest.Account+":role/") {
+			return t, true
+		}
+	}
+	return config.Target{}, false
+}
+
+// rotatorOf is the function serving target, from the reactor's routes.
+func (s *Stack) rotatorOf(target string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(s.Assembly.ReactorDir, lambdaenv.RoutesFile))
+	if err != nil {
+		if len(s.Assembly.Lanes) == 1 {
+			return s.Assembly.Lanes[0].Name, nil
+		}
+		return "", fmt.Errorf("find %s's rotator: %w", target, err)
+	}
+	var routes map[string]string
+	if err := json.Unmarshal(data, &routes); err != nil {
+		return "", fmt.Errorf("read %s: %w", lambdaenv.RoutesFile, err)
+	}
+	fn, ok := routes[target]
+	if !ok {
+		return "", fmt.Errorf("no rotator routes %s", target)
+	}
+	return fn, nil
+}
+
+// cliEnv is CLI with extra environment (later keys win).
+func (s *Stack) cliEnv(ctx context.Context, extra []string, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.CommandContext(ctx, s.cli, args...)
+	cmd.Env = append(append(os.Environ(), s.ClientEnv()...), extra...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
