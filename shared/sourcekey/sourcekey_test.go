@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -53,10 +55,26 @@ type fixture struct {
 	logs *bytes.Buffer
 }
 
+// server is one moto process for the package's tests, which run one at a
+// time and reset it before each: starting moto costs more than the tests.
+var server *mototest.Server
+
+func TestMain(m *testing.M) {
+	s, err := mototest.Launch(context.Background())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: mototest: %v\n", err)
+		os.Exit(1)
+	}
+	server = s
+	code := m.Run()
+	s.Close()
+	os.Exit(code)
+}
+
 // newFixture is a deployed stack's state: the user and its empty secret.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	return onServer(t, mototest.Start(t))
+	return onServer(t, server)
 }
 
 // onServer resets s and builds the fixture on it, so a table of subtests
@@ -66,6 +84,11 @@ func onServer(t *testing.T, s *mototest.Server) *fixture {
 	if err := s.Reset(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("moto log (last 4 KiB):\n%s", s.Tail(4096))
+		}
+	})
 	cfg := s.Config("")
 	inj := faults.New(http.DefaultTransport, 1)
 	cfg.HTTPClient = &http.Client{Transport: inj}
@@ -269,7 +292,7 @@ func TestCrashAtEveryStepConverges(t *testing.T) {
 	}
 	// The lifecycle's runs, as clock moves before each.
 	moves := []time.Duration{0, maxAge, config.SourceKeySettle, config.SourceKeyGrace}
-	srv := mototest.Start(t)
+	srv := server
 	crashed := 0
 	for _, o := range ops {
 		for _, kind := range []faults.Kind{faults.Kill, faults.KillAfter} {
