@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/internal/eventschema"
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/expiredcreds"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
@@ -101,6 +102,10 @@ func TestCorpusThroughTheBinary(t *testing.T) {
 		d, err := events.ParseExpiredToken([]byte(detail))
 		if err != nil {
 			t.Fatalf("a delivered report does not validate: %v\n%s", err, detail)
+		}
+		// The published schema accepts it too, whatever code it carries.
+		if err := eventschema.Validate(root, events.DetailTypeExpiredToken, []byte(detail)); err != nil {
+			t.Error(err)
 		}
 		byTarget[d.Target] = append(byTarget[d.Target], d)
 	}
