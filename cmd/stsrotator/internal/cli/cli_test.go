@@ -43,6 +43,8 @@ func TestHelpAndUsage(t *testing.T) {
 		{"a bad flag value is named with two dashes", []string{"credential-process", "--target", "a", "--min-validity", "soon"}, ExitUsage, "", `invalid value "soon" for flag --min-validity`},
 		{"rotate's --profile is the identity that invokes the rotator", []string{"rotate", "--help"}, ExitOK, "profile to invoke the rotator function with", ""},
 		{"credential-process's --profile is the identity that reads the secret", []string{"credential-process", "--help"}, ExitOK, "profile to read the secret with", ""},
+		{"credential-process --help says which identity reads the secret under AWS_PROFILE", []string{"credential-process", "--help"}, ExitOK, "the rest of the default chain without\nthat profile", ""},
+		{"env --help says a refusal unsets the variables and stops set -e", []string{"env", "--help"}, ExitOK, "unsets the four\nvariables", ""},
 		{"a stray argument is a usage error", []string{"credential-process", "--target", "a", "extra"}, ExitUsage, "", `unexpected argument "extra"`},
 		{"credential-process needs a target or secret", []string{"credential-process"}, ExitUsage, "", "--target NAME"},
 		{"env refuses an unknown format", []string{"env", "--target", "a", "--format", "yaml"}, ExitUsage, "", `--format "yaml"`},
