@@ -35,7 +35,7 @@ FORCE:
 
 ## test: the whole suite, race detector on (what CI runs)
 test: node_modules/.bin/cdk
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
 	@echo "== budgets (timed: no race detector, one package at a time)"
 	set -o pipefail; $(GO) test -count=1 -p 1 -run 'Budget' -v $(PKGS) | grep -E '^(=== RUN|--- |ok|FAIL)|budget|ratio|floor|median' | grep -v 'no tests to run'
 
