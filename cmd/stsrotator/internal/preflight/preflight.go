@@ -18,6 +18,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/quotas"
 )
 
 // The read-only calls preflight makes, with the SDK's exact signatures.
@@ -51,11 +52,6 @@ type Clients struct {
 
 // Limits and rules of AWS that preflight checks an account against.
 const (
-	// MaxSubscriptionFilters per log group: "Each log group can have up to
-	// two subscription filters associated with it"
-	// (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutSubscriptionFilter.html;
-	// not adjustable: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html).
-	MaxSubscriptionFilters = 2
 	// MinUnreservedConcurrency is what Lambda keeps unreserved: "You can
 	// reserve up to the Unreserved account concurrency value minus 100"
 	// (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
@@ -195,6 +191,9 @@ func logGroups(ctx context.Context, l SubscriptionFilters, in Input, add func(Fi
 		}
 	}
 	ours := plan.LogWatchFunctionName(in.StackName)
+	// "Each log group can have up to two subscription filters"
+	// (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutSubscriptionFilter.html).
+	maxFilters := quotas.SubscriptionFilters.Limit
 	for _, g := range groups {
 		where := fmt.Sprintf("logGroups of %s", strings.Join(users[g], ", "))
 		var filters []string
@@ -227,12 +226,12 @@ func logGroups(ctx context.Context, l SubscriptionFilters, in Input, add func(Fi
 			add(failed(CheckLogGroup, g, err, "allow logs:DescribeSubscriptionFilters on it, or check by hand that it exists with a free subscription filter slot"))
 		case mine:
 			add(Finding{Level: OK, Check: CheckLogGroup, Subject: g, Message: "exists, already subscribed by this stack's log watcher"})
-		case len(filters) >= MaxSubscriptionFilters:
+		case len(filters) >= maxFilters:
 			add(Finding{Level: Block, Check: CheckLogGroup, Subject: g,
 				Message: fmt.Sprintf("already has %d subscription filters (%s), the most AWS allows per log group (%s)", len(filters), strings.Join(filters, ", "), where),
 				Fix:     "delete one (aws logs delete-subscription-filter --log-group-name " + g + " --filter-name NAME), or remove the group from the config"})
 		default:
-			add(Finding{Level: OK, Check: CheckLogGroup, Subject: g, Message: fmt.Sprintf("exists, %d of %d subscription filters used", len(filters), MaxSubscriptionFilters)})
+			add(Finding{Level: OK, Check: CheckLogGroup, Subject: g, Message: fmt.Sprintf("exists, %d of %d subscription filters used", len(filters), maxFilters)})
 		}
 	}
 }
