@@ -298,13 +298,6 @@ func trust(ctx context.Context, p Principals, in Input, acct accountScope, add f
 				Fix: "in that account, let it trust " + pattern + " (see docs/infra.md#target-roles)"})
 			continue
 		}
-		if t.SourceCredentials == config.SourceIAMUser {
-			// AssumeRole is signed with the deployment's IAM user's key,
-			// not by a rotator role (docs/long-sessions.md).
-			add(Finding{Level: Skip, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + " uses sourceCredentials: " + config.SourceIAMUser + ": preflight checks trust in the rotator roles only",
-				Fix: "check by hand that the role trusts the deployment's IAM user (docs/long-sessions.md)"})
-			continue
-		}
 		_, name := principalName(t.RoleArn)
 		out, err := p.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
 		switch {

@@ -156,10 +156,6 @@ targets:
     roleArn: arn:aws:iam::`+acct+`:role/Absent
   - name: cross-account
     roleArn: arn:aws:iam::210987654321:role/Remote
-  - name: long-session
-    roleArn: arn:aws:iam::`+acct+`:role/LongSession
-    sourceCredentials: iam-user
-    durationSeconds: 43200
 `)
 	clients := preflight.Clients{
 		STS: sts.NewFromConfig(f.cfg), Logs: cloudwatchlogs.NewFromConfig(f.cfg), IAM: iam.NewFromConfig(f.cfg),
@@ -195,7 +191,6 @@ targets:
 		{"trust " + role("Absent"), preflight.Block, []string{"does not exist"}, "a missing target role"},
 		{"trust " + role("ByTag"), preflight.Warn, []string{"aws:PrincipalTag/team"}, "a condition preflight cannot evaluate is a warning, not a pass"},
 		{"trust arn:aws:iam::210987654321:role/Remote", preflight.Skip, []string{"cannot check its trust policy from here"}, "cross-account targets"},
-		{"trust " + role("LongSession"), preflight.Skip, []string{"sourceCredentials: iam-user", "trusts the deployment's IAM user"}, "iam-user targets are assumed by the user, not a rotator role"},
 	}
 	for _, c := range cases {
 		g, ok := lines[c.key]
