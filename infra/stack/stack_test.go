@@ -418,8 +418,8 @@ func TestRotatorFunction(t *testing.T) {
 			}
 		}
 	}
-	if got := stack.Timeout(sweep); got != 90*time.Second {
-		t.Errorf("timeout for the example's 3m sweep: %s, want 1m30s", got)
+	if got := stack.Timeout(sweep); got != 4*time.Minute {
+		t.Errorf("timeout for the example's 8m sweep: %s, want 4m", got)
 	}
 }
 
@@ -465,10 +465,10 @@ func TestSweepSchedule(t *testing.T) {
 		for id, s := range scheds {
 			p := props(s)
 			tg := p["Target"].(map[string]any)
-			if p["ScheduleExpression"] != "rate(3 minutes)" || js(p["FlexibleTimeWindow"]) != `{"Mode":"OFF"}` || p["State"] != "ENABLED" {
+			if p["ScheduleExpression"] != "rate(8 minutes)" || js(p["FlexibleTimeWindow"]) != `{"Mode":"OFF"}` || p["State"] != "ENABLED" {
 				t.Errorf("%s/%s: %s", sh.ID, id, js(p))
 			}
-			if tg["Input"] != "{}" || js(tg["RetryPolicy"]) != `{"MaximumEventAgeInSeconds":180,"MaximumRetryAttempts":2}` {
+			if tg["Input"] != "{}" || js(tg["RetryPolicy"]) != `{"MaximumEventAgeInSeconds":480,"MaximumRetryAttempts":2}` {
 				t.Errorf("%s/%s: input %v, retry %s", sh.ID, id, tg["Input"], js(tg["RetryPolicy"]))
 			}
 			if !fx.refersTo(sh.ID, tg["DeadLetterConfig"].(map[string]any)["Arn"], dlq) {
@@ -594,9 +594,9 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
 		})
 	})
-	assert(t, "the example's validity threshold for deploy-bot is refreshBefore (10m) less one sweep (3m)", func() {
+	assert(t, "the example's validity threshold for deploy-bot is refreshBefore (26m) less one sweep (8m)", func() {
 		fx.shards[shardOf(fx, "deploy-bot")].HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
-			"Metrics": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Expression": "MIN([FILL(v0,0)/420])"})}),
+			"Metrics": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Expression": "MIN([FILL(v0,0)/1080])"})}),
 		})
 	})
 }
@@ -681,7 +681,7 @@ func TestOutputs(t *testing.T) {
 		"RotatorRoleArnPattern": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::",
 			map[string]any{"Ref": "AWS::AccountId"}, ":role/stsrotator/rotator/*"}}},
 		"ExpiredTokenDetailType": events.DetailTypeExpiredToken,
-		"Summary":                "3 targets in 3 shard stacks, rotated by 3 functions every 3m0s",
+		"Summary":                "3 targets in 3 shard stacks, rotated by 3 functions every 8m0s",
 	} {
 		assert(t, id, func() { fx.root.HasOutput(jsii.String(id), map[string]any{"Value": v}) })
 	}

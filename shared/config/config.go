@@ -56,6 +56,29 @@ const (
 	// failed rotation before consumers are left with expired credentials.
 	MinRefreshBefore = 5 * time.Minute
 
+	// DefaultConsumerRefreshWindow is how long before expiry the SDKs in
+	// use start re-fetching credentials: 15 minutes, the largest window of
+	// the mainstream SDKs. botocore (boto3, the AWS CLI) refreshes
+	// credential_process and container credentials with less than 15
+	// minutes left (_DEFAULT_ADVISORY_REFRESH_TIMEOUT = 15 * 60 in
+	// botocore/credentials.py), and re-runs credential_process on every
+	// call while the stored copy stays inside that window. docs/consumers.md
+	// lists each SDK's window and the file it comes from.
+	DefaultConsumerRefreshWindow = 15 * time.Minute
+
+	// MaxVersionsPerDay is how many versions stsrotator writes to one
+	// secret in any rolling 24 hours, forced rotations included: Secrets
+	// Manager "does not remove versions created less than 24 hours ago" and
+	// refuses new ones past its quota of about 100
+	// (quotas.SecretVersions).
+	MaxVersionsPerDay = 100
+
+	// MinScheduleInterval is the shortest time between two scheduled
+	// writes (session length − refreshBefore − jitter) the validator
+	// accepts: 15 minutes, so the schedule alone writes at most 96 versions
+	// a day and leaves room under MaxVersionsPerDay for forced rotations.
+	MinScheduleInterval = 15 * time.Minute
+
 	MaxNameLen          = 40
 	MaxSessionNameLen   = 64
 	MaxSessionPolicyLen = 2048
@@ -124,19 +147,25 @@ type Alerts struct {
 
 // Target is one role whose credentials stsrotator keeps fresh in one secret.
 type Target struct {
-	Name           string
-	RoleArn        string
-	ExternalID     string
-	Duration       time.Duration
-	RefreshBefore  time.Duration
-	SessionName    string
-	SessionPolicy  string
-	PolicyArns     []string
-	SessionTags    []Tag
-	SourceIdentity string
-	SecretName     string
-	Readers        []string
-	Tags           []Tag
+	Name          string
+	RoleArn       string
+	ExternalID    string
+	Duration      time.Duration
+	RefreshBefore time.Duration
+	// ConsumerRefreshWindow is how long before expiry this target's
+	// consumers' SDKs start re-fetching credentials
+	// (DefaultConsumerRefreshWindow unless the target lowers it). The
+	// validator keeps RefreshBefore at least this window plus one sweep
+	// period plus the jitter, so the current version never sits inside it.
+	ConsumerRefreshWindow time.Duration
+	SessionName           string
+	SessionPolicy         string
+	PolicyArns            []string
+	SessionTags           []Tag
+	SourceIdentity        string
+	SecretName            string
+	Readers               []string
+	Tags                  []Tag
 	// STSRegion is the region whose regional STS endpoint mints this
 	// target's credentials; empty means the rotator's own region.
 	STSRegion string

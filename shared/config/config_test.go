@@ -72,9 +72,25 @@ func TestParseErrors(t *testing.T) {
 		{"stsrotator's own tag keys are refused: a second value would fail the deploy",
 			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    tags: {stsrotator:target: other}\n",
 			[]string{"cfg.yaml:4:", "targets[0](app).tags.stsrotator:target", "prefix stsrotator:", "rename the tag"}},
-		{"refreshBefore too close to the session length would break the 10-minute write guidance",
-			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 900\n    refreshBefore: 10m\n",
-			[]string{"cfg.yaml:5:", "refreshBefore", "one secret write per 10 minutes", "use at most 5m0s"}},
+		{"refreshBefore too close to the session length would write more versions than Secrets Manager keeps",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 2700\n    refreshBefore: 30m\n",
+			[]string{"cfg.yaml:5:", "refreshBefore", "rewritten more often than once every 15m", "refuses new ones past 100", "use at most 28m"}},
+		// Issue 15 §1: botocore re-runs credential_process on every call
+		// once less than 15 minutes are left.
+		{"900-second sessions cannot stay out of botocore's 15-minute window",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 900\n",
+			[]string{"cfg.yaml:4:", "targets[0](app).durationSeconds", "900-second sessions cannot stay out of the SDKs' 15m refresh window (consumerRefreshWindow)",
+				"fix: set durationSeconds to at least 2580", "lower consumerRefreshWindow for it", "docs/consumers.md"}},
+		{"the old example's deploy-bot (refreshBefore 10m on 1800 s) is refused, naming the window and the fix",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 1800\n    refreshBefore: 10m\n",
+			[]string{"cfg.yaml:5:", "targets[0](app).refreshBefore", "10m leaves consumers inside the SDKs' 15m refresh window", "sweep runs every 3m", "rotator.jitter is 2m", "at least 20m left",
+				"fix: set refreshBefore to at least 20m", "lower consumerRefreshWindow"}},
+		{"a refresh window of the session length or more is refused",
+			okTarget + "    consumerRefreshWindow: 1h\n",
+			[]string{"cfg.yaml:5:", "targets[0](app).consumerRefreshWindow", "1h is not a refresh window for 1h sessions"}},
+		{"the refresh window is a per-target choice, not a default",
+			"defaults:\n  consumerRefreshWindow: 5m\n" + okTarget,
+			[]string{"cfg.yaml:2:", "defaults.consumerRefreshWindow", "unknown key"}},
 		{"an over-long session policy is refused with its length",
 			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    sessionPolicy: '{\"Statement\":[],\"Sid\":\"" + long + "\"}'\n",
 			[]string{"cfg.yaml:4:", "sessionPolicy", "STS accepts at most 2048"}},
@@ -165,8 +181,8 @@ targets:
 func TestDefaultsInheritance(t *testing.T) {
 	cfg, err := Parse("c.yaml", []byte(`
 defaults:
-  durationSeconds: 1800
-  refreshBefore: 12m
+  durationSeconds: 3000
+  refreshBefore: 30m
   externalId: shared-ext
   tags: {team: a, env: prod}
   sessionTags: {purpose: x}
@@ -177,7 +193,7 @@ targets:
   - name: overrides
     roleArn: arn:aws:iam::123456789012:role/B
     durationSeconds: 3600
-    refreshBefore: 900
+    refreshBefore: 1500
     externalId: own-ext
     tags: {team: b}
     readers: []
@@ -194,15 +210,15 @@ targets:
 		why       string
 		got, want any
 	}{
-		{"duration inherited", a.Duration, 30 * time.Minute},
-		{"refreshBefore inherited", a.RefreshBefore, 12 * time.Minute},
+		{"duration inherited", a.Duration, 50 * time.Minute},
+		{"refreshBefore inherited", a.RefreshBefore, 30 * time.Minute},
 		{"externalId inherited", a.ExternalID, "shared-ext"},
 		{"readers inherited", fmt.Sprint(a.Readers), "[123456789012]"},
 		{"tags inherited, sorted", fmt.Sprint(a.Tags), "[{env prod} {team a}]"},
 		{"session name derived from the target name", a.SessionName, "stsrotator-inherits"},
 		{"secret name derived from the target name", a.SecretName, "stsrotator/inherits"},
 		{"duration overridden", b.Duration, time.Hour},
-		{"integer refreshBefore is seconds", b.RefreshBefore, 15 * time.Minute},
+		{"integer refreshBefore is seconds", b.RefreshBefore, 25 * time.Minute},
 		{"externalId overridden", b.ExternalID, "own-ext"},
 		{"an explicit empty list overrides default readers", len(b.Readers), 0},
 		{"tags merge per key, target wins", fmt.Sprint(b.Tags), "[{env prod} {team b}]"},
@@ -224,14 +240,16 @@ func TestBuiltInDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg := cfg.Targets[0]
-	if tg.Duration != time.Hour || tg.RefreshBefore != 20*time.Minute {
-		t.Fatalf("built-in defaults: got %s/%s, want 1h/20m", tg.Duration, tg.RefreshBefore)
+	// 26m: the 15m SDK window + 2m jitter, × 1.5 for the sweep period
+	// (at most a third of refreshBefore), rounded up to the minute.
+	if tg.Duration != time.Hour || tg.RefreshBefore != 26*time.Minute || tg.ConsumerRefreshWindow != 15*time.Minute {
+		t.Fatalf("built-in defaults: got %s/%s/%s, want 1h/26m/15m", tg.Duration, tg.RefreshBefore, tg.ConsumerRefreshWindow)
 	}
 	if cfg.Rotator.Concurrency != DefaultConcurrency || cfg.Rotator.Jitter != DefaultJitter {
 		t.Fatalf("rotator defaults: %+v", cfg.Rotator)
 	}
-	if got := cfg.SweepInterval(); got != 6*time.Minute {
-		t.Fatalf("sweep interval for a 20m refreshBefore: got %s, want 6m (three tries inside the window)", got)
+	if got := cfg.SweepInterval(); got != 8*time.Minute {
+		t.Fatalf("sweep interval for a 26m refreshBefore: got %s, want 8m (three tries inside the window)", got)
 	}
 }
 

@@ -20,6 +20,8 @@ type decoder struct {
 	file string
 	errs Errors
 	seen map[string]bool
+	// jitter is rotator.jitter, read before the targets.
+	jitter time.Duration
 }
 
 func (d *decoder) add(line int, field, problem, fix string) {
@@ -53,6 +55,7 @@ type rawTarget struct {
 	externalID     val[string]
 	duration       val[time.Duration]
 	refreshBefore  val[time.Duration]
+	refreshWindow  val[time.Duration]
 	sessionName    val[string]
 	sessionPolicy  val[string]
 	policyArns     val[[]string]
@@ -69,7 +72,7 @@ type rawTarget struct {
 
 var (
 	topKeys     = []string{"version", "defaults", "rotator", "alerts", "targets", "replicaKmsKeys"}
-	targetKeys  = []string{"name", "roleArn", "externalId", "durationSeconds", "refreshBefore", "sessionName", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "secretName", "readers", "tags", "stsRegion", "logGroups", "sourceCredentials", "replicaRegions"}
+	targetKeys  = []string{"name", "roleArn", "externalId", "durationSeconds", "refreshBefore", "consumerRefreshWindow", "sessionName", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "secretName", "readers", "tags", "stsRegion", "logGroups", "sourceCredentials", "replicaRegions"}
 	defaultKeys = []string{"externalId", "durationSeconds", "refreshBefore", "sessionPolicy", "policyArns", "sessionTags", "sourceIdentity", "readers", "tags", "stsRegion", "sourceCredentials", "replicaRegions"}
 )
 
@@ -126,6 +129,8 @@ func (d *decoder) root(n *yaml.Node) *Config {
 	names := map[string]int{}
 	secrets := map[string]int{}
 	groups := map[string]int{}
+	d.jitter = cfg.Rotator.Jitter
+	var floors []floorCheck
 	for i, tn := range targetsNode.Content {
 		path := fmt.Sprintf("targets[%d]", i)
 		raw := d.target(tn, path, targetKeys)
@@ -157,7 +162,9 @@ func (d *decoder) root(n *yaml.Node) *Config {
 			groups[g] = i
 		}
 		cfg.Targets = append(cfg.Targets, t)
+		floors = append(floors, floorCheck{path: fmt.Sprintf("%s(%s)", path, t.Name), rb: pick(raw.refreshBefore, defaults.refreshBefore), line: raw.line})
 	}
+	d.checkFloors(cfg, floors)
 	return cfg
 }
 
@@ -289,6 +296,8 @@ func (d *decoder) target(n *yaml.Node, path string, allowed []string) rawTarget 
 			raw.duration = d.duration(v, p, true)
 		case "refreshBefore":
 			raw.refreshBefore = d.duration(v, p, false)
+		case "consumerRefreshWindow":
+			raw.refreshWindow = d.duration(v, p, false)
 		case "sessionName":
 			raw.sessionName = d.str(v, p)
 		case "sessionPolicy":

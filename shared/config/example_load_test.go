@@ -17,8 +17,8 @@ func ExampleLoad() {
 	}
 	fmt.Println("sweep every", cfg.SweepInterval())
 	// Output:
-	// billing-reader stsrotator/billing-reader 1h0m0s 20m0s
-	// deploy-bot stsrotator/deploy-bot 30m0s 10m0s
-	// audit-s3 stsrotator/audit-s3 1h0m0s 20m0s
-	// sweep every 3m0s
+	// billing-reader stsrotator/billing-reader 1h0m0s 26m0s
+	// deploy-bot stsrotator/deploy-bot 45m0s 26m0s
+	// audit-s3 stsrotator/audit-s3 1h0m0s 26m0s
+	// sweep every 8m0s
 }

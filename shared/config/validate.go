@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/stsrotator/stsrotator/shared/humantime"
 )
 
 var (
@@ -112,18 +114,41 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 		}
 	}
 
+	win := raw.refreshWindow
+	t.ConsumerRefreshWindow = DefaultConsumerRefreshWindow
+	if win.set {
+		if win.v < 0 || win.v >= t.Duration {
+			d.add(win.line, path+".consumerRefreshWindow", fmt.Sprintf("%s is not a refresh window for %s sessions", humantime.Span(win.v), humantime.Span(t.Duration)),
+				fmt.Sprintf("use how long before expiry this target's SDKs re-fetch credentials: 15m for botocore (boto3, the AWS CLI), less for others (docs/consumers.md), and below the session length"))
+		} else {
+			t.ConsumerRefreshWindow = win.v
+		}
+	}
+
 	rb := pick(raw.refreshBefore, def.refreshBefore)
-	t.RefreshBefore = defaultRefreshBefore(t.Duration)
+	t.RefreshBefore = defaultRefreshBefore(t.Duration, t.ConsumerRefreshWindow, d.jitter)
+	maxRB := t.Duration - d.jitter - MinScheduleInterval
+	if !rb.set && t.RefreshBefore > maxRB {
+		dur := pick(raw.duration, def.duration)
+		line, field := raw.line, path+".durationSeconds"
+		if dur.set {
+			line, field = dur.line, origin(dur, field)
+		}
+		d.add(line, field, fmt.Sprintf("%d-second sessions cannot stay out of the SDKs' %s refresh window (consumerRefreshWindow): with refreshBefore %s, rotator.jitter %s and at most one scheduled write per %s (Secrets Manager keeps every version younger than 24 h and refuses new ones past %d), consumers would re-fetch the credentials on every call",
+			int(t.Duration/time.Second), humantime.Span(t.ConsumerRefreshWindow), humantime.Span(t.RefreshBefore), humantime.Span(d.jitter), humantime.Span(MinScheduleInterval), MaxVersionsPerDay),
+			fmt.Sprintf("set durationSeconds to at least %d, or, if every consumer of this target refreshes later than %s before expiry, lower consumerRefreshWindow for it (docs/consumers.md lists each SDK's window)",
+				int(MinSessionFor(t.ConsumerRefreshWindow, d.jitter)/time.Second), humantime.Span(t.ConsumerRefreshWindow)))
+	}
 	if rb.set {
-		maxRB := t.Duration - MinWriteInterval
 		switch {
 		case rb.v < MinRefreshBefore:
 			d.add(rb.line, origin(rb, path+".refreshBefore"), fmt.Sprintf("%s leaves the sweep no time to retry a failed rotation", rb.v),
 				fmt.Sprintf("use at least %s", MinRefreshBefore))
 		case rb.v > maxRB:
 			d.add(rb.line, origin(rb, path+".refreshBefore"),
-				fmt.Sprintf("%s is too close to the session length %s: credentials would be due again before AWS's guidance of one secret write per 10 minutes allows", rb.v, t.Duration),
-				fmt.Sprintf("use at most %s (session length minus 10m), or raise durationSeconds", maxRB))
+				fmt.Sprintf("%s is too close to the session length %s: with rotator.jitter %s the target would be rewritten more often than once every %s, and Secrets Manager keeps every version younger than 24 h and refuses new ones past %d",
+					humantime.Span(rb.v), humantime.Span(t.Duration), humantime.Span(d.jitter), humantime.Span(MinScheduleInterval), MaxVersionsPerDay),
+				fmt.Sprintf("use at most %s (session length − rotator.jitter − %s), or raise durationSeconds", humantime.Span(max(maxRB, 0)), humantime.Span(MinScheduleInterval)))
 		default:
 			t.RefreshBefore = rb.v
 		}
@@ -253,15 +278,61 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 	return t, len(d.errs) == before
 }
 
-// defaultRefreshBefore rotates with a third of the session left: for the
-// usual one-hour session that is 20 minutes, enough for several sweeps.
-func defaultRefreshBefore(session time.Duration) time.Duration {
-	rb := session / 3
-	if maxRB := session - MinWriteInterval; rb > maxRB {
-		rb = maxRB
+// defaultRefreshBefore rotates with a third of the session left, but
+// never later than the floor: window + one sweep period + jitter, where a
+// sweep period is at most a third of the smallest refreshBefore
+// (SweepInterval). A refreshBefore of 1.5 × (window + jitter) keeps the
+// floor whatever the other targets say, since they can only shorten the
+// sweep. Rounded up to the minute: 26m for a one-hour session, the 15m
+// window and 2m of jitter.
+func defaultRefreshBefore(session, window, jitter time.Duration) time.Duration {
+	floor := ceilMinute((window + jitter) * 3 / 2)
+	return max(session/3, floor, MinRefreshBefore)
+}
+
+// MinSessionFor is the shortest durationSeconds whose default
+// refreshBefore keeps the consumer refresh window and still leaves
+// MinScheduleInterval between scheduled writes: 43m (2580 s) for the 15m
+// window and 2m of jitter.
+func MinSessionFor(window, jitter time.Duration) time.Duration {
+	return max(MinDuration, max(ceilMinute((window+jitter)*3/2), MinRefreshBefore)+jitter+MinScheduleInterval)
+}
+
+func ceilMinute(d time.Duration) time.Duration {
+	if r := d % time.Minute; r != 0 {
+		d += time.Minute - r
 	}
-	if rb < MinRefreshBefore {
-		rb = MinRefreshBefore
+	return d
+}
+
+// floorCheck is what checkFloors needs of one resolved target.
+type floorCheck struct {
+	path string
+	rb   val[time.Duration]
+	line int
+}
+
+// checkFloors refuses every target whose refreshBefore leaves less than
+// its consumer refresh window + one sweep period + the jitter: the sweep
+// may run up to one period after refreshAt, and until the new version is
+// written the SDKs inside their window re-fetch credentials on every call
+// (botocore re-runs credential_process each time). The sweep period
+// depends on every target, so this runs once all are resolved.
+func (d *decoder) checkFloors(cfg *Config, checks []floorCheck) {
+	sweep := cfg.SweepInterval()
+	for i, t := range cfg.Targets {
+		floor := t.ConsumerRefreshWindow + sweep + cfg.Rotator.Jitter
+		if t.RefreshBefore >= floor {
+			continue
+		}
+		c := checks[i]
+		line, field := c.line, c.path+".refreshBefore"
+		if c.rb.set {
+			line, field = c.rb.line, origin(c.rb, field)
+		}
+		d.add(line, field, fmt.Sprintf("%s leaves consumers inside the SDKs' %s refresh window (consumerRefreshWindow) before the new version exists: the sweep runs every %s and may start that long after refreshAt, and rotator.jitter is %s, so the current version needs at least %s left when it becomes due; below that botocore re-runs credential_process on every call",
+			humantime.Span(t.RefreshBefore), humantime.Span(t.ConsumerRefreshWindow), humantime.Span(sweep), humantime.Span(cfg.Rotator.Jitter), humantime.Span(floor)),
+			fmt.Sprintf("set refreshBefore to at least %s (and durationSeconds to at least refreshBefore + %s + %s), or, if every consumer of this target refreshes later than %s before expiry, lower consumerRefreshWindow for it (docs/consumers.md lists each SDK's window)",
+				humantime.Span(ceilMinute(floor)), humantime.Span(cfg.Rotator.Jitter), humantime.Span(MinScheduleInterval), humantime.Span(t.ConsumerRefreshWindow)))
 	}
-	return rb
 }

@@ -33,8 +33,7 @@ targets:
   - name: beta
     roleArn: arn:aws:iam::000000000000:role/Beta
     externalId: ext-beta
-    durationSeconds: 1800
-    refreshBefore: 10m
+    durationSeconds: 2700
   - name: gamma
     roleArn: arn:aws:iam::000000000000:role/path/Gamma
     sessionPolicy: {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}
@@ -136,8 +135,9 @@ func TestSweepAgainstKumo(t *testing.T) {
 		t.Fatalf("second sweep made %d write/assume calls, want 0", n)
 	}
 
-	// beta refreshes 10m before its 30m session ends; alpha and gamma 20m
-	// before their 1h sessions.
+	// Every target refreshes 26m before expiry (the default that keeps
+	// botocore's 15m window): beta 19m into its 45m session, alpha and
+	// gamma 34m into their 1h sessions.
 	clk.Add(15 * time.Minute)
 	if _, sum = eng.Sweep(ctx, targets, 4, Request{}); len(sum.Rotated) != 0 {
 		t.Fatalf("at +15m nothing is due, got %+v", sum)
@@ -174,12 +174,14 @@ func TestAssumeRoleCarriesEveryOption(t *testing.T) {
 		got = append(got, in)
 	}}
 	cfg, err := config.Parse("t.yaml", []byte(`
+rotator: {jitter: 0s}
 targets:
   - name: full
     roleArn: arn:aws:iam::000000000000:role/Full
     externalId: ext-123
     durationSeconds: 1200
     refreshBefore: 5m
+    consumerRefreshWindow: 0s
     sessionName: my.session
     sessionPolicy: '{"Statement":[]}'
     policyArns: [arn:aws:iam::aws:policy/ReadOnlyAccess]

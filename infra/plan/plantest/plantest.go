@@ -16,7 +16,7 @@ func Config(n int) []byte {
 		case 0:
 			fmt.Fprintf(&b, "    sessionTags: {purpose: batch}\n")
 		case 1:
-			fmt.Fprintf(&b, "    sourceIdentity: stsrotator\n    refreshBefore: 10m\n")
+			fmt.Fprintf(&b, "    sourceIdentity: stsrotator\n    refreshBefore: 30m\n")
 		case 2:
 			fmt.Fprintf(&b, "    secretName: workloads/%04d/credentials\n", i)
 		}

@@ -1,0 +1,51 @@
+package config
+
+import (
+	"fmt"
+	"testing"
+)
+
+// Every config the validator accepts keeps the current version out of its
+// consumers' refresh window until the new one is written, and rewrites a
+// secret at most every MinScheduleInterval: a sweep of sessions, windows,
+// jitters and refreshBefore values, each accepted one checked at its worst
+// case (jitter offset 0, the sweep arriving a whole period after
+// refreshAt).
+func TestAcceptedConfigsKeepTheFloor(t *testing.T) {
+	accepted, refused := 0, 0
+	for _, dur := range []int{900, 1200, 1800, 2580, 2700, 3600, 7200, 43200} {
+		for _, win := range []string{"", "0s", "5m", "10m", "15m"} {
+			for _, jitter := range []string{"0s", "2m", "10m"} {
+				for _, rb := range []string{"", "5m", "10m", "20m", "26m", "30m", "45m"} {
+					src := fmt.Sprintf("rotator: {jitter: %s}\ntargets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    sourceCredentials: iam-user\n    durationSeconds: %d\n", jitter, dur)
+					if win != "" {
+						src += "    consumerRefreshWindow: " + win + "\n"
+					}
+					if rb != "" {
+						src += "    refreshBefore: " + rb + "\n"
+					}
+					cfg, err := Parse("c.yaml", []byte(src))
+					if err != nil {
+						refused++
+						continue
+					}
+					accepted++
+					tg, sweep := cfg.Targets[0], cfg.SweepInterval()
+					// Worst case: refreshAt with no jitter offset, the sweep one
+					// whole period later.
+					leftAtRotation := tg.RefreshBefore - sweep
+					if leftAtRotation < tg.ConsumerRefreshWindow+cfg.Rotator.Jitter {
+						t.Errorf("%s: accepted, yet only %s left when the rotation may run (window %s)", src, leftAtRotation, tg.ConsumerRefreshWindow)
+					}
+					if every := tg.Duration - tg.RefreshBefore - cfg.Rotator.Jitter; every < MinScheduleInterval {
+						t.Errorf("%s: accepted, yet rewritten every %s", src, every)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d configs accepted, %d refused", accepted, refused)
+	if accepted < 50 || refused < 50 {
+		t.Fatalf("the sweep should hit both sides: %d accepted, %d refused", accepted, refused)
+	}
+}
