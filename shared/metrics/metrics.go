@@ -29,6 +29,15 @@ const (
 	// Rotation Failed, Alert) that could not be put on EventBridge. The
 	// work they announce is never failed for it; an alarm watches this.
 	EventPublishFailures = "EventPublishFailures"
+	// SupersededNotCurrent counts writes that lost their ClientRequestToken
+	// while the version that holds it, or the one AWSCURRENT now names, is
+	// not AWSCURRENT and usable: the secret may be stuck (per target, and
+	// undimensioned for the stack's alarm).
+	SupersededNotCurrent = "SupersededNotCurrent"
+	// VersionQuotaHeld counts writes held back because the secret already
+	// has stsrotator's maximum of versions in the last 24 hours (per
+	// target, and undimensioned for the stack's alarm).
+	VersionQuotaHeld = "VersionQuotaHeld"
 )
 
 // Unit is a CloudWatch unit name.

@@ -61,6 +61,11 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, failing V
 	switch out.Decision.Action {
 	case Force:
 		switch {
+		case out.Rotation != nil && !out.Rotation.HeldUntil.IsZero():
+			// Secrets Manager's version quota: say so, and when a write
+			// will be allowed again.
+			action = fmt.Sprintf("a rotation is needed because %s, but it is held back by the secret version quota: %s", out.Decision.Reason, out.Rotation.Reason)
+			short = "rotation held back until " + out.Rotation.HeldUntil.UTC().Format("15:04Z") + " (version quota)"
 		case out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated:
 			action = fmt.Sprintf("forced a rotation because %s → new key %s, valid until %s", out.Decision.Reason, out.Rotation.Key, out.Rotation.Expires.Format(time.RFC3339))
 			short = "rotated after ExpiredToken"

@@ -237,3 +237,29 @@ func TestMatchFollowsAWSNameRules(t *testing.T) {
 		}
 	}
 }
+
+// A forced rotation held back by the secret version quota is alerted as
+// such, with the time the next write is allowed (issue 15 §2).
+func TestAlertSaysQuotaHold(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tg := config.Target{Name: "billing-reader", RoleArn: "arn:aws:iam::123456789012:role/BillingReadOnly", SecretName: "stsrotator/billing-reader"}
+	cur := Version{Exists: true, VersionID: "22222222-bbbb", Value: secretfmt.Value{AccessKeyID: "ASIANEWKEYNEWKEYABCD", SecretAccessKey: "s", SessionToken: "t",
+		Expiration: now.Add(10 * time.Minute), Meta: secretfmt.Metadata{IssuedAt: now.Add(-50 * time.Minute)}}}
+	until := now.Add(3*time.Hour + 2*time.Minute)
+	res := rotation.Result{Outcome: rotation.Fresh, HeldUntil: until,
+		Reason: "forced with 10m left, but held back: 55 versions written in the last 24h, …, so the next write is allowed at 2026-11-25T15:02:00Z (in 3h2m)"}
+	s := Signal{Source: FromConsumer, Target: tg.Name, Key: "ASIA…ABCD", ErrorCode: "ExpiredToken", Observer: "app"}
+	out := Outcome{Target: tg.Name, Decision: Decision{Action: Force, Key: KeyCurrent, Reason: "the current credentials have only 10m left"}, Rotation: &res}
+	subject, body := Alert(now, s, out, tg, cur, cur, 0, DefaultWindow)
+	if subject != "stsrotator: billing-reader — rotation held back until 15:02Z (version quota)" {
+		t.Errorf("subject: %q", subject)
+	}
+	for _, want := range []string{"held back by the secret version quota", "next write is allowed at 2026-11-25T15:02:00Z (in 3h2m)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("alert lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "already rotated") {
+		t.Errorf("a held rotation is not 'already rotated':\n%s", body)
+	}
+}

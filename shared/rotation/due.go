@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/config"
@@ -35,10 +36,121 @@ type Decision struct {
 	// NextCheck is when the target will next be due if nothing changes;
 	// zero when Due.
 	NextCheck time.Time
+	// HeldUntil is set when a due write is held back by Secrets Manager's
+	// version quota (config.MaxVersionsPerDay in any rolling 24 hours):
+	// the time the oldest counted write ages out and a write is allowed
+	// again.
+	HeldUntil time.Time
+}
+
+// Writes is the write history the current version carries
+// (secretfmt.Metadata.Writes), or nil when it carries none.
+func (c Current) Writes() []time.Time {
+	if !c.Exists || c.ParseErr != nil {
+		return nil
+	}
+	return c.Value.Meta.Writes
+}
+
+// VersionDay is the window Secrets Manager protects versions for: it "does
+// not remove versions created less than 24 hours ago".
+// https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html
+const VersionDay = 24 * time.Hour
+
+// ScheduleReserve is how many of the versions Secrets Manager allows in
+// 24 hours a write due only because it was forced (the reactor's,
+// `stsrotator rotate`) must leave to the schedule: as many as the
+// schedule can write in 24 hours, one per session − refreshBefore −
+// jitter (96 at the worst config the validator accepts, 45 for one-hour
+// sessions with the defaults).
+//
+// That keeps the schedule from ever being held back: the last forced
+// write f in any 24 hours ending at a scheduled write found fewer than
+// 100 − reserve writes in the 24 hours before it, and after f only
+// scheduled writes follow, at most reserve of them in under 24 hours. A
+// storm of forced rotations therefore cannot stop the rotation that keeps
+// the secret valid.
+func ScheduleReserve(t config.Target, jitter time.Duration) int {
+	every := t.Duration - t.RefreshBefore - jitter
+	if every <= 0 {
+		return config.MaxVersionsPerDay
+	}
+	return min(int((VersionDay+every-1)/every), config.MaxVersionsPerDay)
+}
+
+// QuotaHold counts the writes in the rolling 24 hours before now (writes
+// stamped after now, by a clock ahead of this one, count too) and, when
+// one more would exceed limit (config.MaxVersionsPerDay, less
+// ScheduleReserve for a write due only because it was forced),
+// returns when it becomes allowed: the moment enough of them are older
+// than 24 hours. Zero means a write is allowed now.
+func QuotaHold(now time.Time, writes []time.Time, limit int) (count int, allowedAt time.Time) {
+	var within []time.Time
+	for _, w := range writes {
+		if now.Sub(w) < VersionDay {
+			within = append(within, w)
+		}
+	}
+	if len(within) < limit {
+		return len(within), time.Time{}
+	}
+	sort.Slice(within, func(i, j int) bool { return within[i].Before(within[j]) })
+	return len(within), within[len(within)-limit].Add(VersionDay)
+}
+
+// History is the write history to store with a version written at
+// issued: every write in writes from the 24 hours before it, then issued,
+// sorted and without duplicates, at most config.MaxVersionsPerDay of
+// them (older ones cannot matter to the quota check).
+func History(issued time.Time, writes ...[]time.Time) []time.Time {
+	var out []time.Time
+	seen := map[int64]bool{issued.UnixNano(): true}
+	for _, list := range writes {
+		for _, w := range list {
+			if issued.Sub(w) < VersionDay && !seen[w.UnixNano()] {
+				seen[w.UnixNano()] = true
+				out = append(out, w.UTC())
+			}
+		}
+	}
+	out = append(out, issued.UTC())
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	if len(out) > config.MaxVersionsPerDay {
+		out = out[len(out)-config.MaxVersionsPerDay:]
+	}
+	return out
+}
+
+// heldReason explains a write held back by the version quota.
+func heldReason(now time.Time, count, limit int, allowedAt time.Time) string {
+	of := ""
+	if limit < config.MaxVersionsPerDay {
+		of = fmt.Sprintf(", the most a forced rotation may use (%d are kept for the schedule)", config.MaxVersionsPerDay-limit)
+	}
+	return fmt.Sprintf("held back: %d versions written in the last 24h%s; Secrets Manager keeps every version younger than 24 h and refuses new ones past about %d (quota), so the next write is allowed at %s (%s)",
+		count, of, config.MaxVersionsPerDay, allowedAt.UTC().Format(time.RFC3339), humantime.Until(now, allowedAt))
 }
 
 // Decide is the due decision. It is pure so every rule is table-tested.
+// A due write that Secrets Manager's version quota does not allow yet is
+// returned not due, with HeldUntil set and Urgent kept, whatever made it
+// due: forced and urgent writes count against the quota like any other.
 func Decide(now time.Time, t config.Target, cur Current, jitter time.Duration, force bool) Decision {
+	d := decide(now, t, cur, jitter, force)
+	if !d.Due {
+		return d
+	}
+	limit := config.MaxVersionsPerDay
+	if force && !d.Urgent && !decide(now, t, cur, jitter, false).Due {
+		limit -= ScheduleReserve(t, jitter)
+	}
+	if n, at := QuotaHold(now, cur.Writes(), limit); !at.IsZero() {
+		return Decision{Urgent: d.Urgent, HeldUntil: at, NextCheck: at, Reason: d.Reason + ", but " + heldReason(now, n, limit, at)}
+	}
+	return d
+}
+
+func decide(now time.Time, t config.Target, cur Current, jitter time.Duration, force bool) Decision {
 	switch {
 	case !cur.Exists:
 		return Decision{Due: true, Urgent: true, Reason: "no current secret version"}
@@ -93,8 +205,20 @@ func JitterOffset(name string, jitter time.Duration) time.Duration {
 // new version: a retry with the same data is a no-op, and a concurrent
 // duplicate with different credentials is refused with
 // ResourceExistsException instead of stacking a second version.
-func Token(secretName, prev string) string {
-	h := sha256.Sum256([]byte("stsrotator/v1\x00" + secretName + "\x00" + prev))
+//
+// attempt counts the times prev has been superseded and then made
+// AWSCURRENT again (a rollback with UpdateSecretVersionStage): the token
+// of attempt 0 then names a version that already exists and is no longer
+// current, and reusing it would be refused forever. The engine moves to
+// the next attempt only after checking that AWSCURRENT is still prev, so
+// duplicates still meet on one token. Attempt 0 is the token earlier
+// releases derived.
+func Token(secretName, prev string, attempt int) string {
+	seed := "stsrotator/v1\x00" + secretName + "\x00" + prev
+	if attempt > 0 {
+		seed += fmt.Sprintf("\x00%d", attempt)
+	}
+	h := sha256.Sum256([]byte(seed))
 	// UUID layout (version 8: custom) because Secrets Manager documents
 	// the token as a UUID-type value of 32–64 characters.
 	h[6] = h[6]&0x0f | 0x80

@@ -84,13 +84,34 @@ func TestToken(t *testing.T) {
 		{"the first version of different secrets differs", [2]string{"s1", ""}, [2]string{"s2", ""}, false},
 	}
 	for _, c := range cases {
-		ta, tb := Token(c.a[0], c.a[1]), Token(c.b[0], c.b[1])
+		ta, tb := Token(c.a[0], c.a[1], 0), Token(c.b[0], c.b[1], 0)
 		if (ta == tb) != c.wantEquals {
 			t.Errorf("%s: %s vs %s", c.why, ta, tb)
 		}
 		if !uuid.MatchString(ta) || len(ta) < 32 || len(ta) > 64 {
 			t.Errorf("%s: token %q is not a 32–64 character UUID", c.why, ta)
 		}
+	}
+}
+
+// After a rollback the token of the version being replaced is already
+// spent: each attempt gets its own, and attempt 0 is the token earlier
+// releases used, so an upgrade does not stack a version on a retry.
+func TestTokenAttempts(t *testing.T) {
+	seen := map[string]int{}
+	for a := range 5 {
+		tok := Token("s", "v1", a)
+		if prev, dup := seen[tok]; dup {
+			t.Fatalf("attempts %d and %d share token %s", prev, a, tok)
+		}
+		seen[tok] = a
+		if Token("s", "v1", a) != tok {
+			t.Fatalf("attempt %d's token is not stable", a)
+		}
+	}
+	// The token earlier releases derived for ("s", "v1").
+	if got := Token("s", "v1", 0); got != "03e72cc9-7ec6-86f2-b096-571939701fa0" {
+		t.Fatalf("attempt 0 changed: %s", got)
 	}
 }
 

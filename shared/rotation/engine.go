@@ -18,6 +18,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
@@ -103,7 +104,8 @@ type Outcome string
 const (
 	Rotated Outcome = "rotated"
 	Fresh   Outcome = "fresh"
-	// Superseded: another invocation replaced the same version first.
+	// Superseded: another invocation replaced the same version first, and
+	// its version is AWSCURRENT and usable (anything else is Failed).
 	Superseded Outcome = "superseded"
 	Failed     Outcome = "failed"
 )
@@ -120,7 +122,10 @@ type Result struct {
 	Expires   time.Time     `json:"expires,omitzero"`
 	Left      time.Duration `json:"-"`
 	LeftSec   int64         `json:"validitySeconds"`
-	Err       error         `json:"-"`
+	// HeldUntil is set when Secrets Manager's version quota held a due or
+	// forced write back: when the next write is allowed.
+	HeldUntil time.Time `json:"heldUntil,omitzero"`
+	Err       error     `json:"-"`
 }
 
 // Request asks for one target's rotation.
@@ -258,9 +263,23 @@ func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) (Resu
 		// so this is as urgent as an expired version.
 		d = Decision{Due: true, Urgent: true, Reason: fmt.Sprintf("current credentials were issued before the revocation cutoff %s and are denied",
 			req.RevokedBefore.UTC().Format(time.RFC3339))}
+		if n, at := QuotaHold(now, cur.Writes(), config.MaxVersionsPerDay); !at.IsZero() {
+			d = Decision{Urgent: true, HeldUntil: at, Reason: d.Reason + ", but " + heldReason(now, n, config.MaxVersionsPerDay, at)}
+		}
+	}
+	if !d.HeldUntil.IsZero() {
+		e.Emit.PutTarget(t.Name, metrics.VersionQuotaHeld, 1, metrics.Count)
+		e.Emit.Put(metrics.VersionQuotaHeld, 1, metrics.Count, nil)
+		if d.Urgent || !req.Force {
+			// Consumers are failing, or about to: this is a failure to
+			// rotate, not a request politely declined.
+			r := failed(fmt.Errorf("%w: %s", ErrVersionQuota, d.Reason))
+			r.HeldUntil = d.HeldUntil
+			return r, &cur
+		}
 	}
 	if !d.Due {
-		r := Result{Outcome: Fresh, Reason: d.Reason}
+		r := Result{Outcome: Fresh, Reason: d.Reason, HeldUntil: d.HeldUntil}
 		if cur.Exists && cur.ParseErr == nil {
 			r.Key, r.Expires, r.VersionID = cur.Value.MaskedKey(), cur.Value.Expiration, cur.VersionID
 		}
@@ -304,28 +323,129 @@ func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) (Resu
 		},
 	}
 	val.Meta.RefreshAt = RefreshAt(t, val.Expiration, e.Jitter)
-	body, err := secretfmt.Marshal(val)
-	if err != nil {
-		return failed(fmt.Errorf("encode secret for %s: %w", t.Name, err)), &cur
+	return e.store(ctx, t, cur, d, val), &cur
+}
+
+// MaxAttempts bounds how many rollbacks of one version the rotator steps
+// over (Token's attempt) before it reports a failure instead.
+const MaxAttempts = 32
+
+// ErrVersionQuota marks a write held back by Secrets Manager's version
+// quota; ErrNotCurrent a write that lost its token to a version that is
+// not AWSCURRENT and usable.
+var (
+	ErrVersionQuota = errors.New("secret version quota")
+	ErrNotCurrent   = errors.New("the winning version is not AWSCURRENT and usable")
+)
+
+// store writes val as the version that supersedes cur. The token is
+// derived from cur's version, so a retry or a duplicate invocation meets
+// the version already written instead of adding one. When the token is
+// taken, what Secrets Manager holds decides:
+//   - the token's version is AWSCURRENT and usable: a concurrent
+//     invocation won; Superseded.
+//   - AWSCURRENT is still cur: the token's version was written, then
+//     AWSCURRENT was moved back to cur by someone else (a rollback). The
+//     write moves to the next attempt's token, counting that version's
+//     writes against the quota.
+//   - anything else: AWSCURRENT changed since this invocation read it. If
+//     the version there now is usable it stands (Superseded); if not, the
+//     attempt fails, and the next sweep starts from what is there.
+//
+// Superseded is only ever reported for a version that is AWSCURRENT and
+// usable; every other outcome of a taken token is a failure with
+// metrics.SupersededNotCurrent.
+func (e *Engine) store(ctx context.Context, t config.Target, cur Current, d Decision, val secretfmt.Value) Result {
+	now, prior := e.Now(), cur.Writes()
+	for attempt := 0; attempt < MaxAttempts; attempt++ {
+		val.Meta.Writes = History(val.Meta.IssuedAt, prior)
+		if n, at := QuotaHold(now, prior, config.MaxVersionsPerDay); !at.IsZero() {
+			e.Emit.PutTarget(t.Name, metrics.VersionQuotaHeld, 1, metrics.Count)
+			e.Emit.Put(metrics.VersionQuotaHeld, 1, metrics.Count, nil)
+			r := failed(fmt.Errorf("%w: %s", ErrVersionQuota, heldReason(now, n, config.MaxVersionsPerDay, at)))
+			r.HeldUntil = at
+			return r
+		}
+		body, err := secretfmt.Marshal(val)
+		if err != nil {
+			return failed(fmt.Errorf("encode secret for %s: %w", t.Name, err))
+		}
+		token := Token(t.SecretName, cur.VersionID, attempt)
+		version, arn, err := e.write(ctx, t, token, string(body), cur.Exists)
+		if err == nil {
+			reason := d.Reason
+			if attempt > 0 {
+				reason += fmt.Sprintf(" (AWSCURRENT had been moved back to version %s after the rotator replaced it %d time(s))", short(cur.VersionID), attempt)
+			}
+			return Result{Outcome: Rotated, Reason: reason, VersionID: version, SecretArn: arn, Key: val.MaskedKey(), Expires: val.Expiration}
+		}
+		if !isCode(err, "ResourceExistsException") {
+			return failed(fmt.Errorf("write secret %s: %w", t.SecretName, err))
+		}
+		live, err := e.version(ctx, t, "", "AWSCURRENT")
+		if err != nil {
+			return failed(fmt.Errorf("write secret %s: token %s is taken, and reading AWSCURRENT failed: %w", t.SecretName, short(token), err))
+		}
+		switch {
+		case live.VersionID == token || live.VersionID != cur.VersionID:
+			who := "another invocation replaced version " + short(cur.VersionID) + " first"
+			if live.VersionID != token {
+				who = "AWSCURRENT moved from version " + short(cur.VersionID) + " to " + short(live.VersionID) + " while this invocation rotated"
+			}
+			if live.Exists && live.ParseErr == nil && !live.Value.Expired(e.Now()) {
+				// Its credentials stand; ours are dropped unused and expire
+				// on their own.
+				return Result{Outcome: Superseded, Reason: who, VersionID: live.VersionID, Key: live.Value.MaskedKey(), Expires: live.Value.Expiration}
+			}
+			return e.notCurrent(t, fmt.Errorf("%w: %s, but version %s is %s", ErrNotCurrent, who, short(live.VersionID), unusable(live, e.Now())))
+		}
+		// A rollback: cur is AWSCURRENT again, and token names a version
+		// written before. Count that version's writes too, then step on.
+		prev, err := e.version(ctx, t, token, "")
+		if err != nil {
+			return failed(fmt.Errorf("write secret %s: read version %s that AWSCURRENT was moved away from: %w", t.SecretName, short(token), err))
+		}
+		prior = append(prior, prev.Writes()...)
 	}
-	token := Token(t.SecretName, cur.VersionID)
-	version, arn, err := e.write(ctx, t, token, string(body), cur.Exists)
-	if isCode(err, "ResourceExistsException") {
-		// The token for superseding this version is already taken: a
-		// concurrent invocation won. Its credentials stand; ours are
-		// dropped unused and expire on their own.
-		return Result{Outcome: Superseded, Reason: "another invocation replaced version " + short(cur.VersionID) + " first"}, &cur
+	return e.notCurrent(t, fmt.Errorf("%w: version %s was made AWSCURRENT again after %d rotations replaced it; rotate it by hand (stsrotator rotate %s) once the rollbacks stop", ErrNotCurrent, short(cur.VersionID), MaxAttempts, t.Name))
+}
+
+func (e *Engine) notCurrent(t config.Target, err error) Result {
+	e.Emit.PutTarget(t.Name, metrics.SupersededNotCurrent, 1, metrics.Count)
+	e.Emit.Put(metrics.SupersededNotCurrent, 1, metrics.Count, nil)
+	return failed(err)
+}
+
+func unusable(v Current, now time.Time) string {
+	switch {
+	case !v.Exists:
+		return "missing"
+	case v.ParseErr != nil:
+		return "unusable: " + v.ParseErr.Error()
 	}
-	if err != nil {
-		return failed(fmt.Errorf("write secret %s: %w", t.SecretName, err)), &cur
-	}
-	return Result{Outcome: Rotated, Reason: d.Reason, VersionID: version, SecretArn: arn, Key: val.MaskedKey(), Expires: val.Expiration}, &cur
+	return "expired (" + humantime.Left(now, v.Value.Expiration) + ")"
 }
 
 // current reads AWSCURRENT. A missing secret is not an error: it is the
 // first rotation.
 func (e *Engine) current(ctx context.Context, t config.Target) (Current, error) {
-	out, err := e.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(t.SecretName)})
+	return e.version(ctx, t, "", "AWSCURRENT")
+}
+
+// version reads one version by ID or by staging label. The label is always
+// named, even for AWSCURRENT, which Secrets Manager returns by default:
+// moto 5.2.1 answers a label-less read after UpdateSecretVersionStage with
+// the version AWSCURRENT was moved away from (docs/local.md), and AWS
+// answers both the same.
+func (e *Engine) version(ctx context.Context, t config.Target, id, stage string) (Current, error) {
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(t.SecretName)}
+	if id != "" {
+		in.VersionId = aws.String(id)
+	}
+	if stage != "" {
+		in.VersionStage = aws.String(stage)
+	}
+	out, err := e.Secrets.GetSecretValue(ctx, in)
 	if isCode(err, "ResourceNotFoundException") {
 		return Current{}, nil
 	}

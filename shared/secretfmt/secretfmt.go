@@ -50,6 +50,14 @@ type Metadata struct {
 	// account), so a consumer in any account reports there without
 	// configuration. Empty in secrets written before schema 2.
 	ReportBus string `json:"reportBus,omitempty"`
+	// Writes is the rotator's write history for this secret: the issue
+	// times of every version it wrote in the 24 hours up to and including
+	// this one. Secrets Manager keeps every version younger than 24 hours
+	// and refuses new ones past about 100, so the rotator counts these
+	// before writing; carried in the secret, the history survives Lambda
+	// restarts and needs no extra call. Absent in values written before it
+	// existed.
+	Writes []time.Time `json:"writes,omitempty"`
 }
 
 // wire is the exact JSON layout. Field order follows AWS's documentation
@@ -69,6 +77,12 @@ func Marshal(v Value) ([]byte, error) {
 	m.Schema = MetadataSchema
 	m.IssuedAt = m.IssuedAt.UTC()
 	m.RefreshAt = m.RefreshAt.UTC()
+	if len(m.Writes) > 0 {
+		m.Writes = append([]time.Time(nil), m.Writes...)
+		for i := range m.Writes {
+			m.Writes[i] = m.Writes[i].UTC()
+		}
+	}
 	return render(v, &m)
 }
 
@@ -110,7 +124,7 @@ func Parse(s []byte) (Value, error) {
 			return Value{}, fmt.Errorf("%w: the value is a JSON %s, not an object; it must be credential_process JSON", ErrInvalid, te.Value)
 		case errors.As(err, &pe):
 			// Only the metadata's times are decoded as time.Time.
-			return Value{}, fmt.Errorf("%w: Stsrotator.issuedAt or Stsrotator.refreshAt is not an RFC 3339 time (fix: let the rotator rewrite the secret)", ErrInvalid)
+			return Value{}, fmt.Errorf("%w: Stsrotator.issuedAt, refreshAt or writes holds something other than an RFC 3339 time (fix: let the rotator rewrite the secret)", ErrInvalid)
 		case errors.As(err, &te):
 			return Value{}, fmt.Errorf("%w: field %s has the wrong type (want %s)", ErrInvalid, te.Field, te.Type)
 		case errors.As(err, &se):
@@ -164,6 +178,11 @@ func (v Value) check() error {
 		return fmt.Errorf("%w: Stsrotator.issuedAt is outside years %d–%d in UTC", ErrInvalid, minYear, maxYear)
 	case !v.Meta.RefreshAt.IsZero() && !inRange(v.Meta.RefreshAt):
 		return fmt.Errorf("%w: Stsrotator.refreshAt is outside years %d–%d in UTC", ErrInvalid, minYear, maxYear)
+	}
+	for i, w := range v.Meta.Writes {
+		if !inRange(w) {
+			return fmt.Errorf("%w: Stsrotator.writes[%d] is outside years %d–%d in UTC", ErrInvalid, i, minYear, maxYear)
+		}
 	}
 	return nil
 }

@@ -19,7 +19,8 @@ func TestParseSaysWhenTheValueIsCutShort(t *testing.T) {
 		{"an empty value keeps its existing message", "", "not a JSON object"},
 		{"a JSON array is named as such", "[1]", "the value is a JSON array, not an object"},
 		{"a JSON string is named as such", `"ASIA…"`, "the value is a JSON string, not an object"},
-		{"a bad metadata time names the metadata times", `{"Version":1,"Stsrotator":{"issuedAt":"yesterday"}}`, "Stsrotator.issuedAt or Stsrotator.refreshAt is not an RFC 3339 time"},
+		{"a bad metadata time names the metadata times", `{"Version":1,"Stsrotator":{"issuedAt":"yesterday"}}`, "Stsrotator.issuedAt, refreshAt or writes holds something other than an RFC 3339 time"},
+		{"a bad write time names the metadata times too", `{"Version":1,"Stsrotator":{"writes":["2026-11-01T00:00:00Z","soon"]}}`, "Stsrotator.issuedAt, refreshAt or writes holds something other than an RFC 3339 time"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.in))

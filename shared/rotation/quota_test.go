@@ -1,0 +1,177 @@
+package rotation
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/internal/faults"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+// worstConfig is the config the validator accepts that writes most often:
+// 1200 s sessions rotated with 5m left, no jitter and no consumer window
+// (an explicit choice), i.e. one scheduled write every 15 minutes.
+const worstConfig = "rotator: {jitter: 0s}\ntargets:\n  - name: busy\n    roleArn: arn:aws:iam::000000000000:role/Busy\n" +
+	"    durationSeconds: 1200\n    refreshBefore: 5m\n    consumerRefreshWindow: 0s\n"
+
+// The worst config is accepted and every step towards more writes is not.
+func TestWorstConfigIsTheEdge(t *testing.T) {
+	if _, err := config.Parse("worst.yaml", []byte(worstConfig)); err != nil {
+		t.Fatalf("the worst config must be accepted: %v", err)
+	}
+	for _, worse := range []struct{ from, to string }{
+		{"durationSeconds: 1200", "durationSeconds: 1199"},
+		{"refreshBefore: 5m", "refreshBefore: 301"},
+		{"jitter: 0s", "jitter: 1s"},
+	} {
+		src := strings.Replace(worstConfig, worse.from, worse.to, 1)
+		if _, err := config.Parse("worse.yaml", []byte(src)); err == nil {
+			t.Errorf("%s instead of %s writes more often, yet is accepted", worse.to, worse.from)
+		}
+	}
+}
+
+// Issue 15 §2: a simulated 48 hours at the worst accepted config, and at
+// the defaults, with a forced rotation requested every 5 minutes on top
+// of the schedule (a report storm), never writes more than 100 versions
+// of the secret in any rolling 24 hours. Forced rotations held back say
+// so and when the next write is allowed; the schedule is never held back,
+// so the secret never expires. Before the fix the 10-minute guard alone
+// allowed 144.
+func TestVersionQuotaOver48Hours(t *testing.T) {
+	for _, c := range []struct{ name, src string }{
+		{"worst accepted config", worstConfig},
+		{"one-hour sessions, defaults", "targets:\n  - name: calm\n    roleArn: arn:aws:iam::000000000000:role/Calm\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) { simulateQuota(t, c.src) })
+	}
+}
+
+func simulateQuota(t *testing.T, src string) {
+	cfg, err := config.Parse("sim.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := awstest.Start(t)
+	ctx := awstest.Context(t)
+	clk := awstest.NewClock(time.Now())
+	eng := newEngine(env, clk)
+	eng.STS = faults.SimulatedExpiry{STS: env.STS, Now: clk.Now}
+	eng.Jitter = cfg.Rotator.Jitter
+	tg := cfg.Targets[0]
+	tg.SecretName = env.Unique(tg.SecretName)
+	sweep := cfg.SweepInterval()
+
+	var writes []time.Time
+	scheduled, forced, held := 0, 0, 0
+	start := clk.Now()
+	for minute := 0; minute < 48*60; minute++ {
+		if time.Duration(minute)*time.Minute%sweep == 0 {
+			switch res := eng.Rotate(ctx, tg, Request{Why: "schedule"}); res.Outcome {
+			case Rotated:
+				scheduled++
+				writes = append(writes, clk.Now())
+			case Failed:
+				t.Fatalf("at +%s the scheduled rotation failed: %+v", clk.Now().Sub(start), res)
+			}
+		}
+		if minute%5 == 2 {
+			r := eng.Rotate(ctx, tg, Request{Force: true, Why: "expired-token report"})
+			switch {
+			case r.Outcome == Rotated:
+				forced++
+				writes = append(writes, clk.Now())
+			case !r.HeldUntil.IsZero():
+				held++
+				want := "next write is allowed at " + r.HeldUntil.UTC().Format(time.RFC3339)
+				if r.Outcome != Fresh || !strings.Contains(r.Reason, "held back") || !strings.Contains(r.Reason, want) {
+					t.Fatalf("a forced rotation held back by the quota must say so and when: %+v", r)
+				}
+			}
+		}
+		cur, err := eng.current(ctx, tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur.Value.Expired(clk.Now()) {
+			t.Fatalf("at +%s the secret expired", clk.Now().Sub(start))
+		}
+		clk.Add(time.Minute)
+	}
+
+	worst := 0
+	for i, w := range writes {
+		n := 0
+		for _, x := range writes[:i+1] {
+			if w.Sub(x) < 24*time.Hour {
+				n++
+			}
+		}
+		worst = max(worst, n)
+	}
+	t.Logf("48 h, sweep every %s, a forced rotation asked every 5 minutes: %d writes (%d scheduled, %d forced), %d forced held back; at most %d writes in any rolling 24 h",
+		sweep, len(writes), scheduled, forced, held, worst)
+	if worst > config.MaxVersionsPerDay {
+		t.Fatalf("%d writes in one rolling 24 h, over Secrets Manager's %d", worst, config.MaxVersionsPerDay)
+	}
+	if held == 0 {
+		t.Fatal("the simulation never reached the quota: it proves nothing")
+	}
+}
+
+// The quota rules, case by case: the count is over the 24 hours before
+// now, a write stamped in the future counts, the allowed time is when
+// enough writes age out, and a forced-only write leaves the schedule's
+// share.
+func TestDecideVersionQuota(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tg := config.Target{Name: "app", Duration: time.Hour, RefreshBefore: 26 * time.Minute}
+	every := func(n int, step time.Duration, last time.Time) []time.Time {
+		out := make([]time.Time, n)
+		for i := range out {
+			out[i] = last.Add(-time.Duration(n-1-i) * step)
+		}
+		return out
+	}
+	cur := func(left time.Duration, writes []time.Time) Current {
+		return Current{Exists: true, VersionID: "v", Value: secretValue0(now.Add(left), writes)}
+	}
+	full := every(100, 14*time.Minute, now.Add(-20*time.Minute)) // 100 writes, the oldest 23h26m ago
+	cases := []struct {
+		why       string
+		cur       Current
+		force     bool
+		due, held bool
+		heldUntil time.Time
+	}{
+		{"99 writes in 24 h: a due write is allowed", cur(20*time.Minute, full[1:]), false, true, false, time.Time{}},
+		{"100 writes: a due write waits until the oldest is 24 h old", cur(20*time.Minute, full), false, false, true, full[0].Add(24 * time.Hour)},
+		{"100 writes: an expired secret waits too (AWS would refuse the write)", cur(-time.Minute, full), false, false, true, full[0].Add(24 * time.Hour)},
+		{"writes older than 24 h do not count", cur(20*time.Minute, every(100, 15*time.Minute, now.Add(-25*time.Hour))), false, true, false, time.Time{}},
+		{"a write stamped in the future (clock ahead) counts", cur(20*time.Minute, append([]time.Time{now.Add(5 * time.Minute)}, full[1:]...)), false, false, true, full[1].Add(24 * time.Hour)},
+		// One-hour sessions with the defaults: 45 scheduled writes a day,
+		// so a forced-only write may use 55.
+		{"a forced-only write stops at 100 − the schedule's 45", cur(50*time.Minute, every(55, 20*time.Minute, now.Add(-15*time.Minute))), true, false, true, now.Add(-15*time.Minute - 54*20*time.Minute + 24*time.Hour)},
+		{"a forced write that is due anyway may use all 100", cur(20*time.Minute, every(55, 20*time.Minute, now.Add(-15*time.Minute))), true, true, false, time.Time{}},
+	}
+	for _, c := range cases {
+		d := Decide(now, tg, c.cur, 2*time.Minute, c.force)
+		if d.Due != c.due || (!d.HeldUntil.IsZero()) != c.held || !d.HeldUntil.Equal(c.heldUntil) {
+			t.Errorf("%s: got due=%v heldUntil=%s (%s); want due=%v heldUntil=%s", c.why, d.Due, d.HeldUntil, d.Reason, c.due, c.heldUntil)
+		}
+		if c.held && !strings.Contains(d.Reason, "next write is allowed at "+c.heldUntil.Format(time.RFC3339)) {
+			t.Errorf("%s: the reason does not say when: %q", c.why, d.Reason)
+		}
+	}
+	if got := ScheduleReserve(config.Target{Duration: 1200 * time.Second, RefreshBefore: 5 * time.Minute}, 0); got != 96 {
+		t.Errorf("the worst accepted config writes %d a day on schedule, want 96", got)
+	}
+}
+
+func secretValue0(exp time.Time, writes []time.Time) secretfmt.Value {
+	return secretfmt.Value{AccessKeyID: "ASIAEXAMPLEEXAMPLE01", SecretAccessKey: "s", SessionToken: "t", Expiration: exp,
+		Meta: secretfmt.Metadata{IssuedAt: writes[len(writes)-1], Writes: writes}}
+}
