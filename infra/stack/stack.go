@@ -135,6 +135,7 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
 	}), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
 		"A scheduled sweep could not be delivered to a rotator after every retry; the message in the dead-letter queue says which and why.")
+	s.rotationAlarms()
 
 	// Lifecycle events (Credentials Rotated, Rotation Failed, Alert) that
 	// could not be put on EventBridge: the rotations and alerts happened,
@@ -296,4 +297,20 @@ func ProfileLine(secretArn *string) *string {
 		jsii.String("credential_process = stsrotator credential-process --secret-id "), secretArn,
 		jsii.String(" --region "), awscdk.Aws_REGION(),
 	})
+}
+
+// rotationAlarms watch what the rotators report about a secret's
+// versions, whatever the lane: both metrics are emitted undimensioned as
+// well as per target, so one alarm each covers the stack.
+func (s *Service) rotationAlarms() {
+	sum := func(name string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(metrics.Namespace), MetricName: jsii.String(name),
+			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
+		})
+	}
+	s.alarm("SecretNotCurrent", sum(metrics.SupersededNotCurrent), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
+		"A rotation lost its write to a version that is not AWSCURRENT and usable (AWSCURRENT moved, or was rolled back to an expired version): the secret may be stuck. The rotator's log line 'rotation failed' names the target; run stsrotator status.")
+	s.alarm("VersionQuotaHeld", sum(metrics.VersionQuotaHeld), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
+		"A rotation was held back because the secret already has 100 versions written in the last 24 hours (Secrets Manager keeps every version younger than 24 h and refuses new ones past about 100). The log line says when the next write is allowed.")
 }

@@ -594,6 +594,14 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
 		})
 	})
+	for _, m := range []string{metrics.SupersededNotCurrent, metrics.VersionQuotaHeld} {
+		assert(t, "an alarm on "+m+" across every lane", func() {
+			fx.root.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+				"MetricName": m, "Namespace": metrics.Namespace, "Statistic": "Sum", "Threshold": 1,
+				"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Dimensions": assertions.Match_Absent(),
+			})
+		})
+	}
 	assert(t, "the example's validity threshold for deploy-bot is refreshBefore (26m) less one sweep (8m)", func() {
 		fx.shards[shardOf(fx, "deploy-bot")].HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
 			"Metrics": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Expression": "MIN([FILL(v0,0)/1080])"})}),
