@@ -119,7 +119,7 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 	if win.set {
 		if win.v < 0 || win.v >= t.Duration {
 			d.add(win.line, path+".consumerRefreshWindow", fmt.Sprintf("%s is not a refresh window for %s sessions", humantime.Span(win.v), humantime.Span(t.Duration)),
-				fmt.Sprintf("use how long before expiry this target's SDKs re-fetch credentials: 15m for botocore (boto3, the AWS CLI), less for others (docs/consumers.md), and below the session length"))
+				"use how long before expiry this target's SDKs re-fetch credentials: 15m for botocore (boto3, the AWS CLI), less for others (docs/consumers.md), and below the session length")
 		} else {
 			t.ConsumerRefreshWindow = win.v
 		}
