@@ -9,8 +9,11 @@ import (
 
 // Summary is what a sweep did, safe to log and to return to the caller.
 type Summary struct {
-	Rotated    []Result `json:"rotated"`
-	Fresh      int      `json:"fresh"`
+	Rotated []Result `json:"rotated"`
+	Fresh   int      `json:"fresh"`
+	// Held lists the fresh results a write was held back for by the
+	// secret version quota (Result.HeldUntil says until when).
+	Held       []Result `json:"held,omitempty"`
 	Superseded int      `json:"superseded"`
 	Failed     []Result `json:"failed"`
 }
@@ -48,6 +51,9 @@ func Summarize(results []Result) Summary {
 			s.Rotated = append(s.Rotated, r)
 		case Fresh:
 			s.Fresh++
+			if !r.HeldUntil.IsZero() {
+				s.Held = append(s.Held, r)
+			}
 		case Superseded:
 			s.Superseded++
 		case Failed:

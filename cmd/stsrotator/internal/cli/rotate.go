@@ -123,7 +123,12 @@ func (a *App) invokeRotate(ctx context.Context, api invoker, function, target st
 	if !asJSON && s.Superseded > 0 {
 		fmt.Fprintf(a.Stdout, "%s: another rotation replaced the version first; its credentials stand\n", target)
 	}
-	if !asJSON && s.Fresh > 0 {
+	for _, r := range s.Held {
+		if !asJSON {
+			fmt.Fprintf(a.Stdout, "%s: not rotated: %s\n", r.Target, r.Reason)
+		}
+	}
+	if !asJSON && s.Fresh > len(s.Held) {
 		// rotate always forces; the rotator still holds back a write within
 		// ten minutes of the last unless the current credentials are
 		// expired or unusable (AWS's PutSecretValue guidance).

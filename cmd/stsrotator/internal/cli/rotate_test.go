@@ -111,3 +111,30 @@ func TestRotateNeedsToFindTheRotator(t *testing.T) {
 		}
 	}
 }
+
+// Issue 15 §2: `stsrotator rotate` on a secret that already had 100
+// versions written in the last 24 hours is held back by the rotator, and
+// the CLI says so and when the next write is allowed, instead of the
+// ten-minute message.
+func TestRotateHeldByVersionQuota(t *testing.T) {
+	env := awstest.Start(t)
+	stack := env.Unique("held")
+	cfgPath, _, _ := startRotator(t, env, stack, rotation.VerifyCaller)
+	now := time.Now()
+	v := value(1, now.Add(50*time.Minute), now.Add(25*time.Minute))
+	v.Meta.IssuedAt = now.Add(-20 * time.Minute)
+	for i := range 100 {
+		v.Meta.Writes = append(v.Meta.Writes, now.Add(-20*time.Minute-time.Duration(99-i)*13*time.Minute))
+	}
+	putValue(t, env, env.Unique(stack+"/billing-reader"), "billing-reader", v)
+	a, out, errb := testApp(env, time.Now, nil)
+	r := execute(t, a, out, errb, "rotate", "billing-reader", "--config", cfgPath, "--stack", stack)
+	for _, want := range []string{"billing-reader: not rotated: forced with 50m left, but held back: 100 versions written in the last 24h", "next write is allowed at "} {
+		if r.code != ExitOK || !strings.Contains(r.stdout, want) {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want %q", r.code, r.stdout, r.stderr, want)
+		}
+	}
+	if strings.Contains(r.stdout, "less than 10 minutes ago") {
+		t.Fatalf("a quota hold is not the ten-minute guard: %q", r.stdout)
+	}
+}
