@@ -37,6 +37,12 @@ func TestAcceptedConfigsKeepTheFloor(t *testing.T) {
 					if leftAtRotation < tg.ConsumerRefreshWindow+cfg.Rotator.Jitter {
 						t.Errorf("%s: accepted, yet only %s left when the rotation may run (window %s)", src, leftAtRotation, tg.ConsumerRefreshWindow)
 					}
+					// refreshAt = expiry − refreshBefore − a jitter offset ≥ 0, so
+					// it lands before the window opens and serve re-reads the
+					// secret before its clients start asking.
+					if tg.RefreshBefore < tg.ConsumerRefreshWindow {
+						t.Errorf("%s: accepted, yet refreshAt falls inside the %s window", src, tg.ConsumerRefreshWindow)
+					}
 					if every := tg.Duration - tg.RefreshBefore - cfg.Rotator.Jitter; every < MinScheduleInterval {
 						t.Errorf("%s: accepted, yet rewritten every %s", src, every)
 					}
