@@ -125,7 +125,7 @@ func History(issued time.Time, writes ...[]time.Time) []time.Time {
 func heldReason(now time.Time, count, limit int, allowedAt time.Time) string {
 	of := ""
 	if limit < config.MaxVersionsPerDay {
-		of = fmt.Sprintf(", the most a forced rotation may use (%d are kept for the schedule)", config.MaxVersionsPerDay-limit)
+		of = fmt.Sprintf(" and a forced rotation may add one only while fewer than %d are (%d are kept for the schedule)", limit, config.MaxVersionsPerDay-limit)
 	}
 	return fmt.Sprintf("held back: %d versions written in the last 24h%s; Secrets Manager keeps every version younger than 24 h and refuses new ones past about %d (quota), so the next write is allowed at %s (%s)",
 		count, of, config.MaxVersionsPerDay, allowedAt.UTC().Format(time.RFC3339), humantime.Until(now, allowedAt))
