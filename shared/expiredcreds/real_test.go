@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -117,7 +118,7 @@ func TestRealRenderings(t *testing.T) {
 	childEnv := append(os.Environ(), "AWS_ACCESS_KEY_ID="+expiredKey, "AWS_SECRET_ACCESS_KEY=expired-secret",
 		"AWS_SESSION_TOKEN=expired-session-token", "AWS_DEFAULT_REGION="+awstest.Region, "AWS_ENDPOINT_URL="+srv.URL,
 		"AWS_MAX_ATTEMPTS=1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
-	for _, c := range []struct {
+	cli := []struct {
 		args []string
 		want Finding
 	}{
@@ -125,8 +126,6 @@ func TestRealRenderings(t *testing.T) {
 		{[]string{"s3api", "list-buckets"}, Finding{Code: ExpiredToken, Operation: "ListBuckets"}},
 		{[]string{"ec2", "describe-instances"}, Finding{Code: RequestExpired, Operation: "DescribeInstances"}},
 		{[]string{"secretsmanager", "get-secret-value", "--secret-id", "app"}, Finding{Code: ExpiredTokenException, Operation: "GetSecretValue"}},
-	} {
-		got = append(got, rendering{"AWS CLI v1", run(t, ctx, childEnv, "aws", c.args...), c.want})
 	}
 	const script = `
 import boto3, logging, sys
@@ -140,7 +139,27 @@ for service, call in [("sts", lambda c: c.get_caller_identity()), ("s3", lambda 
         log.exception("%s call failed", service)
     print("---")
 `
-	out := run(t, ctx, childEnv, "python3", "-c", script)
+	// The CLI and Python processes run side by side: each spends its
+	// second or two starting Python, not talking to the proxy.
+	var out string
+	outs := make([]string, len(cli))
+	var wg sync.WaitGroup
+	for i, c := range cli {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i] = run(t, ctx, childEnv, "aws", c.args...)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		out = run(t, ctx, childEnv, "python3", "-c", script)
+	}()
+	wg.Wait()
+	for i, c := range cli {
+		got = append(got, rendering{"AWS CLI v1", outs[i], c.want})
+	}
 	boto := strings.Split(out, "---\n")
 	for i, want := range []Finding{{Code: ExpiredToken, Operation: "GetCallerIdentity"}, {Code: ExpiredToken, Operation: "ListBuckets"},
 		{Code: RequestExpired, Operation: "DescribeInstances"}, {Code: ExpiredTokenException, Operation: "GetSecretValue"}} {
