@@ -175,6 +175,9 @@ func TestReportThroughEventBridge(t *testing.T) {
 		if err := eventschema.Validate(root, dt, []byte(seen[dt][0].Detail)); err != nil {
 			t.Error(err)
 		}
+		if leaks := awstest.Leaks([]byte(seen[dt][0].Detail)); len(leaks) > 0 {
+			t.Errorf("%s event carries secret material %v", dt, leaks)
+		}
 	}
 	if len(seen[events.DetailTypeExpiredToken]) != 1 {
 		t.Fatalf("the ExpiredToken pattern matched %d events, want only the report", len(seen[events.DetailTypeExpiredToken]))

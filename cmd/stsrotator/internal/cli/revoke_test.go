@@ -244,6 +244,7 @@ func TestRevokeEndToEnd(t *testing.T) {
 			if err := eventschema.Validate(awstest.RepoRoot(t), dt, []byte(d.Detail)); err != nil {
 				t.Error(err)
 			}
+			noSecrets(t, dt+" event", d.Detail)
 		}
 	}
 }
