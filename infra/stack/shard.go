@@ -107,10 +107,15 @@ func newSecret(s *Service, ns awscdk.NestedStack, t config.Target, key string) a
 	}
 	sec := awssecretsmanager.NewCfnSecret(ns, jsii.String("Secret"+key), props)
 
+	reason := "Secrets Manager native rotation cannot run more often than every 4 hours, but these credentials come from AssumeRole " +
+		"called by a Lambda (role chaining), which caps a session at 1 hour; the stsrotator schedule rotates them instead."
+	if t.SourceCredentials == config.SourceIAMUser {
+		reason = "Secrets Manager native rotation runs on a fixed schedule (at most every 4 hours) and knows nothing of STS expiry; these credentials " +
+			"(sessions up to 12 hours, AssumeRole signed by the stack's source user) are replaced by the stsrotator schedule with a third of their life left."
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(sec, &[]*cdknag.NagPackSuppression{{
-		Id: jsii.String("AwsSolutions-SMG4"),
-		Reason: jsii.String("Secrets Manager native rotation cannot run more often than every 4 hours, but these credentials come from AssumeRole " +
-			"called by a Lambda (role chaining), which caps a session at 1 hour; the stsrotator schedule rotates them instead."),
+		Id:     jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String(reason),
 	}}, jsii.Bool(false))
 	return sec
 }

@@ -2,6 +2,7 @@ package credprovider_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -44,4 +45,16 @@ func ExampleWithExpiredTokenRecovery() {
 		o.APIOptions = append(o.APIOptions, credprovider.WithExpiredTokenRecovery(creds, nil))
 	})
 	_ = client
+}
+
+// A consumer in a replica region reads the replica there: give the
+// Secrets Manager client that region. The primary's ARN (from the stack's
+// SecretArn output) is read in the client's region; reports still go to
+// the primary region's bus, which the secret names.
+func ExampleInRegion() {
+	fmt.Println(credprovider.InRegion("arn:aws:secretsmanager:us-east-1:123456789012:secret:stsrotator/web-AbCdEf", "eu-west-1"))
+	fmt.Println(credprovider.InRegion("stsrotator/web", "eu-west-1"))
+	// Output:
+	// arn:aws:secretsmanager:eu-west-1:123456789012:secret:stsrotator/web-AbCdEf
+	// stsrotator/web
 }
