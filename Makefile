@@ -100,9 +100,15 @@ cdk.out/manifest.json: $(ASSEMBLY_INPUTS)
 	$(MAKE) synth
 
 ## local: the whole system on the embedded emulator (kumo), narrated; Ctrl-C stops it
-local: cdk.out/manifest.json
-	@$(GO) build -o dist/stsrotator-local ./cmd/stsrotator-local && \
-		STSROTATOR_LOCAL_T0=$(LOCAL_T0) exec dist/stsrotator-local --port $(LOCAL_PORT) $(LOCAL_ARGS)
+# local-free comes first: a second `make local` in this checkout stops
+# there, before a synth could rewrite the assembly the first run uses (the
+# run itself holds .local/ and refuses a second one too).
+local: local-free cdk.out/manifest.json
+	@STSROTATOR_LOCAL_T0=$(LOCAL_T0) exec dist/stsrotator-local --port $(LOCAL_PORT) $(LOCAL_ARGS)
+
+.PHONY: local-free
+local-free:
+	@$(GO) build -o dist/stsrotator-local ./cmd/stsrotator-local && dist/stsrotator-local --check
 
 ## soak: the resilience suite at full length (a simulated day at 30% faults, 6 storm windows, 400 sweep/reactor races under -race); STSROTATOR_SEED=n replays a failing seed
 SOAK_PKGS := ./shared/rotation/ ./shared/reaction/ ./shared/credprovider/

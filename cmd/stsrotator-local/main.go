@@ -31,7 +31,16 @@ func main() {
 	assembly := flag.String("assembly", "cdk.out", "synthesized cloud assembly (make synth)")
 	once := flag.Bool("once", false, "run the scripted demo, then stop instead of waiting for Ctrl-C")
 	verbose := flag.Bool("verbose", false, "print the functions' JSON logs too (default: .local/functions.log)")
+	check := flag.Bool("check", false, "only check that no other run holds this checkout's .local, then exit (make local runs it before a synth could rewrite the assembly a running stack uses)")
 	flag.Parse()
+
+	if *check {
+		if err := checkFree(); err != nil {
+			fmt.Fprintln(os.Stderr, "stsrotator-local:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	// kumo reads KUMO_PORT once, when the process starts, to address
 	// EventBridge → Lambda deliveries, and logs every delivery to stdout
@@ -80,6 +89,20 @@ func supervise(t0 time.Time, port int, verbose bool) int {
 		return 1
 	}
 	return 0
+}
+
+// checkFree claims and releases the working directory's .local, so a
+// second `make local` stops before its synth, not after.
+func checkFree() error {
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	release, err := localstack.ClaimWorkDir(filepath.Join(root, ".local"))
+	if err != nil {
+		return err
+	}
+	return release()
 }
 
 // clearWorkDir removes everything in work but the lock this run holds.

@@ -31,7 +31,6 @@ func TestSecondRunInOneCheckoutIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer release()
 	first := filepath.Join(work, "bin", "stsrotator")
 	if err := os.MkdirAll(filepath.Dir(first), 0o755); err != nil {
 		t.Fatal(err)
@@ -50,5 +49,24 @@ func TestSecondRunInOneCheckoutIsRefused(t *testing.T) {
 	}
 	if b, err := os.ReadFile(first); err != nil || string(b) != "the first run's binary" {
 		t.Fatalf("the refused run touched the first run's files: %q, %v", b, err)
+	}
+
+	// make local runs --check before its synth: refused while the first
+	// run holds .local, allowed once it is gone.
+	check := func() (int, string) {
+		var stderr bytes.Buffer
+		c := exec.Command(bin, "--check")
+		c.Dir, c.Stderr, c.Env = checkout, &stderr, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + checkout}
+		_ = c.Run()
+		return c.ProcessState.ExitCode(), stderr.String()
+	}
+	if code, msg := check(); code == 0 || !strings.Contains(msg, "is held by another run") {
+		t.Fatalf("--check while a run holds .local: exit %d, %q", code, msg)
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := check(); code != 0 {
+		t.Fatalf("--check with .local free: exit %d, %q", code, msg)
 	}
 }
