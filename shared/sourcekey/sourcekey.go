@@ -18,12 +18,13 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/quotas"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
 // MaxKeysPerUser is IAM's quota of access keys per user, which cannot be
-// raised: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
-const MaxKeysPerUser = 2
+// raised (quotas.AccessKeysPerUser).
+var MaxKeysPerUser = quotas.AccessKeysPerUser.Limit
 
 // IAM is the narrowest IAM surface the rotator needs.
 type IAM interface {

@@ -35,6 +35,7 @@ const (
 	CheckReader      = "reader"
 	CheckTrust       = "trust"
 	CheckSession     = "session"
+	CheckQuota       = "quota"
 )
 
 // Finding is one line of preflight's report.

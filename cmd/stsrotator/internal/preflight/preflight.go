@@ -32,6 +32,7 @@ type (
 	Principals interface {
 		GetRole(context.Context, *iam.GetRoleInput, ...func(*iam.Options)) (*iam.GetRoleOutput, error)
 		GetUser(context.Context, *iam.GetUserInput, ...func(*iam.Options)) (*iam.GetUserOutput, error)
+		GetAccountSummary(context.Context, *iam.GetAccountSummaryInput, ...func(*iam.Options)) (*iam.GetAccountSummaryOutput, error)
 	}
 	AccountSettings interface {
 		GetAccountSettings(context.Context, *lambda.GetAccountSettingsInput, ...func(*lambda.Options)) (*lambda.GetAccountSettingsOutput, error)
@@ -98,6 +99,7 @@ func Run(ctx context.Context, c Clients, in Input) []Finding {
 	logGroups(ctx, c.Logs, in, add)
 	readers(ctx, c.IAM, in, acct, add)
 	trust(ctx, c.IAM, in, acct, add)
+	sourceUser(ctx, c.IAM, in, add)
 	return sortFindings(fs)
 }
 
@@ -324,6 +326,34 @@ func trust(ctx context.Context, p Principals, in Input, acct accountScope, add f
 		caller := Caller{Account: acct.account, RolePattern: pattern, ExternalID: t.ExternalID, SourceIdentity: t.SourceIdentity, SessionName: t.SessionName}
 		add(trustFinding(t, subject, pattern, pol.Allows(caller, actions)))
 	}
+}
+
+// sourceUser checks the account has room for the source user the stack
+// adds when a target has sourceCredentials: iam-user (quota iam.users),
+// reading IAM's own count and quota (GetAccountSummary). A redeploy of a
+// stack that already has its user needs no room; preflight cannot tell,
+// so a full account is a warning, not a block, when the stack exists.
+func sourceUser(ctx context.Context, p Principals, in Input, add func(Finding)) {
+	if !in.Config.UsesIAMUser() {
+		return
+	}
+	subject := plan.SourceUserPath(in.StackName)
+	out, err := p.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
+	if err != nil {
+		add(failed(CheckQuota, subject, err, "allow iam:GetAccountSummary, or check the account's IAM user count by hand"))
+		return
+	}
+	users, limit := out.SummaryMap["Users"], out.SummaryMap["UsersQuota"]
+	if limit == 0 {
+		limit = int32(quotas.Users.Limit)
+	}
+	if users+1 > limit {
+		add(Finding{Level: Block, Check: CheckQuota, Subject: subject,
+			Message: fmt.Sprintf("the account has %d IAM users of its %d (%s); sourceCredentials: iam-user needs one more", users, limit, quotas.Users.Doc),
+			Fix:     quotas.Users.Fix})
+		return
+	}
+	add(Finding{Level: OK, Check: CheckQuota, Subject: subject, Message: fmt.Sprintf("room for the source user: %d IAM users of %d", users, limit)})
 }
 
 // sessionFinding checks an iam-user target's durationSeconds against its

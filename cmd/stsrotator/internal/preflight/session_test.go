@@ -53,6 +53,10 @@ targets:
 	if short.Level != preflight.Block || !strings.Contains(short.Message, "MaxSessionDuration is 3600") || !strings.Contains(short.Fix, "aws iam update-role --role-name Short --max-session-duration 43200") {
 		t.Errorf("a 1 h role asked for 12 h: %v", short)
 	}
+	// moto answers GetAccountSummary with IAM's default UsersQuota.
+	if q := got["quota /stsrotator/source/"]; q.Level != preflight.OK || !strings.Contains(q.Message, "room for the source user: 0 IAM users of 5000") {
+		t.Errorf("the IAM users quota: %v", q)
+	}
 	if tr := got["trust arn:aws:iam::"+acct+":role/Long"]; tr.Level != preflight.OK {
 		t.Errorf("a role trusting the source user's path is what iam-user targets need: %v", tr)
 	}
