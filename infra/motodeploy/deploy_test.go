@@ -73,7 +73,7 @@ func cdkEnv(s *mototest.Server) []string {
 
 // cdk runs the CLI pinned in package-lock.json (what `npx --no-install
 // cdk` runs) in dir.
-func cdk(t *testing.T, root, dir string, env []string, args ...string) (string, time.Duration) {
+func cdk(t testing.TB, root, dir string, env []string, args ...string) (string, time.Duration) {
 	t.Helper()
 	bin := filepath.Join(root, "node_modules", ".bin", "cdk")
 	if _, err := os.Stat(bin); err != nil {
