@@ -69,6 +69,7 @@ MaxSessionDuration after the cutoff) and refuses before.
 
 Exits 9 if the revocation is in force but the rotation failed (the target
 then has NO valid credentials), 10 if --cleanup is refused as too early.`)
+	fs.profileFor("change the target's role, in its own account,")
 	fs.StringVar(&o.target, "target", "", "config target `name` (or give it as the argument)")
 	fs.BoolVar(&o.all, "all-sessions", false, "deny every older session of the role, everyone's (AWSRevokeOlderSessions)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the policy and what would happen; write nothing")
