@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stsrotator/stsrotator/shared/quotas"
 )
 
 // DefaultPath is where tools look for the config when no path is given.
@@ -69,9 +71,9 @@ const (
 	// MaxVersionsPerDay is how many versions stsrotator writes to one
 	// secret in any rolling 24 hours, forced rotations included: Secrets
 	// Manager "does not remove versions created less than 24 hours ago" and
-	// refuses new ones past its quota of about 100
-	// (quotas.SecretVersions).
-	MaxVersionsPerDay = 100
+	// refuses new ones past its quota of about 100 (quotas.SecretVersions,
+	// https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html).
+	MaxVersionsPerDay = quotas.SecretVersionsLimit
 
 	// MinScheduleInterval is the shortest time between two scheduled
 	// writes (session length − refreshBefore − jitter) the validator

@@ -28,6 +28,10 @@ type Quota struct {
 	Fix string
 }
 
+// SecretVersionsLimit is SecretVersions' limit as a constant, for the
+// config's MaxVersionsPerDay.
+const SecretVersionsLimit = 100
+
 // The rows. Add a row here (and to rows below) for every limit a template
 // or account can reach; docs/quotas.md is generated from them.
 var (
@@ -86,6 +90,13 @@ var (
 	// Secrets Manager: https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html
 	SecretResourcePolicy = Quota{ID: "secretsmanager.resource-policy", Service: "Secrets Manager", Name: "Resource-based policy length", Limit: 20_480, Unit: "characters", Scope: "per secret",
 		Doc: "https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html", Fix: "fewer readers on this target: list whole accounts instead of many principals of one account"}
+	// "Secrets Manager removes unlabeled versions when there are more than
+	// 100, but it does not remove versions created less than 24 hours ago";
+	// PutSecretValue more than once every 10 minutes "will reach the quota
+	// for secret versions". The rotator counts its writes against it
+	// (config.MaxVersionsPerDay, rotation.QuotaHold).
+	SecretVersions = Quota{ID: "secretsmanager.versions", Service: "Secrets Manager", Name: "Versions of a secret (none younger than 24 hours is removed)", Limit: SecretVersionsLimit, Unit: "versions", Scope: "per secret, created in any rolling 24 hours",
+		Doc: "https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html", Fix: "a longer durationSeconds or a shorter refreshBefore (the validator keeps scheduled writes at least 15 minutes apart); forced rotations beyond the schedule's share are held back until enough versions are 24 hours old"}
 
 	// KMS: https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html
 	KeyPolicy = Quota{ID: "kms.key-policy", Service: "KMS", Name: "Key policy document size", Limit: 32 * 1024, Unit: "bytes", Scope: "per key",
@@ -116,7 +127,7 @@ var rows = []*Quota{
 	&LambdaFunctionPolicy, &LambdaEnvironment, &LambdaPackageUnzipped, &LambdaDescription,
 	&RulesPerBus, &TargetsPerRule, &EventPattern, &EventBusPolicy,
 	&RoleInlinePolicies, &ManagedPolicy, &ManagedPoliciesPerRole, &RoleTrustPolicy, &Users, &AccessKeysPerUser, &ManagedPoliciesPerUser,
-	&SecretResourcePolicy, &KeyPolicy, &SubscriptionFilters, &AlarmMetrics, &Schedules,
+	&SecretResourcePolicy, &SecretVersions, &KeyPolicy, &SubscriptionFilters, &AlarmMetrics, &Schedules,
 }
 
 // All is every row, ordered by service, then ID.
