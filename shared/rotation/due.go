@@ -79,7 +79,8 @@ func ScheduleReserve(t config.Target, jitter time.Duration) int {
 }
 
 // QuotaHold counts the writes in the rolling 24 hours before now (writes
-// stamped after now, by a clock ahead of this one, count too) and, when
+// stamped after now, by a clock ahead of this one, count too, up to a day
+// ahead) and, when
 // one more would exceed limit (config.MaxVersionsPerDay, less
 // ScheduleReserve for a write due only because it was forced),
 // returns when it becomes allowed: the moment enough of them are older
@@ -87,7 +88,9 @@ func ScheduleReserve(t config.Target, jitter time.Duration) int {
 func QuotaHold(now time.Time, writes []time.Time, limit int) (count int, allowedAt time.Time) {
 	var within []time.Time
 	for _, w := range writes {
-		if now.Sub(w) < VersionDay {
+		// A stamp more than a day ahead is no clock skew but a damaged
+		// history; counting it would hold every write back for days.
+		if now.Sub(w) < VersionDay && w.Sub(now) < VersionDay {
 			within = append(within, w)
 		}
 	}

@@ -165,6 +165,7 @@ func TestDecideVersionQuota(t *testing.T) {
 		{"100 writes: a due write waits until the oldest is 24 h old", cur(20*time.Minute, full), false, false, true, full[0].Add(24 * time.Hour)},
 		{"100 writes: an expired secret waits too (AWS would refuse the write)", cur(-time.Minute, full), false, false, true, full[0].Add(24 * time.Hour)},
 		{"writes older than 24 h do not count", cur(20*time.Minute, every(100, 15*time.Minute, now.Add(-25*time.Hour))), false, true, false, time.Time{}},
+		{"writes stamped more than a day ahead are a damaged history, not counted", cur(20*time.Minute, append(every(100, time.Minute, now.Add(30*24*time.Hour)), full[99])), false, true, false, time.Time{}},
 		{"a write stamped in the future (clock ahead) counts", cur(20*time.Minute, append([]time.Time{now.Add(5 * time.Minute)}, full[1:]...)), false, false, true, full[1].Add(24 * time.Hour)},
 		// One-hour sessions with the defaults: 45 scheduled writes a day,
 		// so a forced-only write may use 55.
