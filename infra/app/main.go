@@ -14,6 +14,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/infra/asset"
 	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/infra/quotacheck"
 	"github.com/stsrotator/stsrotator/infra/stack"
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
@@ -88,8 +89,7 @@ func run() error {
 	if err := asset.Stage(code, filepath.Join(root, RotatorBinary), p.Files()); err != nil {
 		return err
 	}
-	stack.Nag(app)
-	svc := stack.New(app, StackID, stack.Props{StackName: stackName, Plan: p, CodeDir: code})
+	svc := stack.New(app, StackID, stack.Props{StackName: stackName, Plan: p, CodeDir: code, WorkDir: stage})
 	// The reactor's package carries the routes from target to rotator,
 	// known only once the lanes are laid out.
 	routes, err := json.Marshal(svc.Routes())
@@ -106,7 +106,11 @@ func run() error {
 		return err
 	}
 	svc.AddLogWatch(reactor, logwatchCode)
-	svc.AddReplicaKeys(app)
+	replicaKeys := svc.AddReplicaKeys(app)
+	stack.NagService(svc)
+	for _, st := range replicaKeys {
+		stack.Nag(st)
+	}
 	app.Synth(nil)
 	return check(*app.Outdir())
 }
@@ -121,9 +125,11 @@ func checkStackName(name string) error {
 }
 
 // check fails the synth on error annotations (unsuppressed cdk-nag
-// findings, CDK validation errors). It reads them from the cloud assembly
-// on disk, where CDK also records those of nested stacks on the top-level
-// stack's artifact, so nothing escapes.
+// findings, CDK validation errors), then on any AWS quota the templates
+// would cross at deploy (shared/quotas, measured by infra/quotacheck). It
+// reads the cloud assembly on disk, where CDK also records the
+// annotations of nested stacks on the top-level stack's artifact, so
+// nothing escapes.
 func check(outdir string) error {
 	errs, err := assemblyErrors(outdir)
 	if err != nil {
@@ -131,6 +137,17 @@ func check(outdir string) error {
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("synth found %d error(s):\n  %s", len(errs), strings.Join(errs, "\n  "))
+	}
+	ts, err := quotacheck.Load(outdir)
+	if err != nil {
+		return err
+	}
+	if over := quotacheck.Check(ts); len(over) > 0 {
+		lines := make([]string, len(over))
+		for i, e := range over {
+			lines[i] = e.Error()
+		}
+		return fmt.Errorf("the templates would cross %d AWS quota(s) at deploy (docs/quotas.md):\n  %s", len(over), strings.Join(lines, "\n  "))
 	}
 	return nil
 }

@@ -9,8 +9,8 @@ import (
 
 // MaxStackNameLen keeps every rotator's function name within Lambda's 64
 // characters (https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html#lambda-CreateFunction-request-FunctionName):
-// the longest suffix is "-shard63-rotator99".
-const MaxStackNameLen = 64 - len("-shard63-rotator99")
+// the longest suffix is "-shard255-rotator99".
+const MaxStackNameLen = 64 - len("-shard255-rotator99")
 
 // reStackName is what CloudFormation accepts as a stack name
 // (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html#API_CreateStack_RequestParameters)

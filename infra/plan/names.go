@@ -49,11 +49,14 @@ func AssumeActions(t config.Target) ([]string, string) {
 }
 
 // ReactorReservedConcurrency is the reactor's reserved concurrency, the
-// only concurrency the templates reserve; `stsrotator preflight` checks
-// the account can spare it (Lambda keeps 100 unreserved:
+// only concurrency the templates could reserve; `stsrotator preflight`
+// checks the account can spare it (Lambda keeps 100 unreserved:
 // https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
-// Zero means the reactor reserves none.
-const ReactorReservedConcurrency = 1
+// Zero means the reactor reserves none, which is the case: a new account's
+// whole quota is below that minimum, so AWS would refuse any reservation,
+// and the reactor's rotations are exactly-once without one
+// (infra/stack's reactor.go says why).
+const ReactorReservedConcurrency = 0
 
 // Functions is how many Lambda functions the deployed service has, each
 // of which may run at the same moment: one per rotator lane, the reactor,

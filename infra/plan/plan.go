@@ -5,24 +5,46 @@ import (
 	"hash/fnv"
 	"path"
 	"reflect"
+	"sort"
 	"strings"
 	"unicode"
 
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/quotas"
 )
 
-// Shards is the fixed number of hash buckets. Changing it moves most
-// secrets to another nested stack, which CloudFormation cannot do for named
-// secrets; it is therefore a constant, sized so that 2,000 targets leave
-// every bucket far below MaxTargetsPerShard (about 31 on average, under 60
-// in practice).
-const Shards = 64
+// Shards is the fixed number of hash buckets, one nested stack each when
+// non-empty. Changing it moves most secrets to another nested stack, which
+// CloudFormation cannot do for named secrets; it is therefore a constant.
+// 256 keeps the root stack far inside 500 resources (a nested stack is
+// one resource of its parent) and lets 10,000 targets (39 per bucket on
+// average, about 60 in the fullest) and about 16,000 before the fullest
+// bucket reaches MaxTargetsPerShard; docs/scale.md has the arithmetic.
+const Shards = 256
 
-// MaxTargetsPerShard keeps a shard inside CloudFormation's per-stack limits:
-// each target adds two outputs (200 per stack) and two resources plus a
-// share of an alarm (500 per stack).
-const MaxTargetsPerShard = 95
+// OutputsPerTarget is what a target adds to its shard stack's outputs:
+// SecretArn<Key> and AwsConfig<Key>.
+const OutputsPerTarget = 2
+
+// MaxTargetsPerShard keeps a shard inside CloudFormation's 200 outputs
+// per stack (quotas.StackOutputs), the first per-stack limit a shard
+// reaches: two outputs and two resources (secret, resource policy) per
+// target, plus its lanes' few resources, stay under 500 resources too.
+var MaxTargetsPerShard = quotas.StackOutputs.Limit / OutputsPerTarget
+
+// Resources one lane adds to its shard besides its validity alarms: log
+// group, role, function, async invoke config, scheduler role, schedule and
+// errors alarm.
+const ResourcesPerLane = 7
+
+// ResourcesPerTarget is a target's secret and its resource policy.
+const ResourcesPerTarget = 2
+
+// TargetsPerAlarm is CloudWatch's limit on metrics in one alarm's math
+// expression (quotas.AlarmMetrics): a lane has one validity alarm per this
+// many targets.
+var TargetsPerAlarm = quotas.AlarmMetrics.Limit
 
 // MaxTargetsPerLane bounds one rotator invocation's work so a sweep ends
 // well inside its timeout even when AWS is slow.
@@ -142,16 +164,19 @@ func New(cfg *config.Config, source []byte) (*Plan, error) {
 		if len(ts) == 0 {
 			continue
 		}
-		if len(ts) > MaxTargetsPerShard {
-			return nil, fmt.Errorf("%s: shard %d would hold %d targets, more than the %d a nested stack can take (fix: split the targets across two configs, each deployed as its own stack)",
-				cfg.File, i, len(ts), MaxTargetsPerShard)
-		}
-		s := Shard{Index: i, ID: fmt.Sprintf("Shard%02d", i), Targets: ts}
+		s := Shard{Index: i, ID: ShardID(i), Targets: ts}
 		for n, lt := range packLanes(ts) {
 			s.Lanes = append(s.Lanes, Lane{ID: fmt.Sprintf("Rotator%d", n), Targets: lt})
 		}
+		if err := s.fits(cfg.File); err != nil {
+			return nil, err
+		}
 		lanes += len(s.Lanes)
 		p.Shards = append(p.Shards, s)
+	}
+	if groups := p.LogGroups(); len(groups) > MaxLogGroups {
+		return nil, quotas.StackResources.WithFix("list at most "+fmt.Sprint(MaxLogGroups)+" distinct log groups under targets' logGroups (each gets one subscription filter, all in the LogSubscriptions nested stack); watch the others by having their consumers report (stsrotator report-expired or the Go provider)").
+			Check(fmt.Sprintf("%s: logGroups: %d distinct log groups", cfg.File, len(groups)), len(groups))
 	}
 	var doc *document
 	if lanes > 1 {
@@ -177,6 +202,62 @@ func New(cfg *config.Config, source []byte) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// ShardID names bucket i's nested stack (construct ID and the middle of
+// its rotator functions' names).
+func ShardID(i int) string { return fmt.Sprintf("Shard%03d", i) }
+
+// MaxLogGroups is how many distinct log groups the LogSubscriptions nested
+// stack can subscribe: one AWS::Logs::SubscriptionFilter each, nothing
+// else in that stack.
+var MaxLogGroups = quotas.StackResources.Limit
+
+// LogGroups is every distinct log group named under targets' logGroups,
+// sorted. Each gets exactly one subscription filter, however many targets
+// list it: a second filter of ours would take the log group's other slot
+// (quotas.SubscriptionFilters).
+func (p *Plan) LogGroups() []string {
+	set := map[string]bool{}
+	for _, t := range p.Config.Targets {
+		for _, g := range t.LogGroups {
+			set[g] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for g := range set {
+		out = append(out, g)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Resources is how many resources the shard's nested stack holds:
+// ResourcesPerTarget per target, ResourcesPerLane per lane and one
+// validity alarm per TargetsPerAlarm targets of each lane.
+func (s Shard) Resources() int {
+	n := ResourcesPerTarget * len(s.Targets)
+	for _, l := range s.Lanes {
+		n += ResourcesPerLane + (len(l.Targets)+TargetsPerAlarm-1)/TargetsPerAlarm
+	}
+	return n
+}
+
+// Outputs is how many outputs the shard's nested stack holds.
+func (s Shard) Outputs() int { return OutputsPerTarget * len(s.Targets) }
+
+// fits refuses a shard that CloudFormation would refuse (or CDK would
+// panic on), naming the quota, the shard's first targets and the fix.
+func (s Shard) fits(file string) error {
+	names := make([]string, 0, 3)
+	for _, t := range s.Targets[:min(3, len(s.Targets))] {
+		names = append(names, t.Name)
+	}
+	subject := fmt.Sprintf("%s: the %d targets whose names hash to shard stack %s (%s, …)", file, len(s.Targets), s.ID, strings.Join(names, ", "))
+	if err := quotas.StackOutputs.Check(subject, s.Outputs()); err != nil {
+		return err
+	}
+	return quotas.StackResources.Check(subject, s.Resources())
 }
 
 // Lanes lists every lane in shard order.
@@ -224,11 +305,11 @@ func packLanes(ts []config.Target) [][]config.Target {
 }
 
 // TargetPolicyCost is the most characters a target adds to its lane's
-// inline policy: its role ARN in the sts statement, and its secret's ARN
-// and its secret's name pattern in the two secretsmanager statements, each
-// quoted and comma-separated.
+// inline policy: its role ARN in the sts statement and its secret's ARN
+// pattern in the secretsmanager statement, each quoted and
+// comma-separated.
 func TargetPolicyCost(t config.Target) int {
-	return len(t.RoleArn) + 3 + 2*(MaxSecretArnLen(t.SecretName)+3)
+	return len(t.RoleArn) + 3 + MaxSecretArnLen(t.SecretName) + 3
 }
 
 // MaxSecretArnLen is the longest ARN a secret with this name can have:

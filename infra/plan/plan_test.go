@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/stsrotator/stsrotator/infra/plan/plantest"
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
+	"github.com/stsrotator/stsrotator/shared/quotas"
 )
 
 func mustPlan(t *testing.T, src []byte) *Plan {
@@ -169,24 +171,92 @@ func TestOutputKeys(t *testing.T) {
 	}
 }
 
-// More targets than the shards can hold fails with the config file named
-// and a fix, rather than a template CloudFormation would reject.
-func TestTooManyTargets(t *testing.T) {
+// shardConfig is a config of n targets whose names all hash to shard 7,
+// each listing logGroups from groups (may be nil).
+func shardConfig(n int) []byte {
 	var b strings.Builder
 	b.WriteString("targets:\n")
-	for i, n := 0, 0; n <= MaxTargetsPerShard; i++ {
+	for i, k := 0, 0; k < n; i++ {
 		if name := fmt.Sprintf("t%d", i); ShardOf(name) == 7 {
 			fmt.Fprintf(&b, "  - name: %s\n    roleArn: arn:aws:iam::123456789012:role/R\n", name)
-			n++
+			k++
 		}
 	}
-	src := []byte(b.String())
+	return []byte(b.String())
+}
+
+// Proves (issue 11's quota guard, at the edge): a shard holding exactly
+// MaxTargetsPerShard targets — its stack's outputs exactly at
+// CloudFormation's 200 — is planned; one more target in that shard fails
+// with the file, the shard, the quota, its AWS page and the fix, instead
+// of a template CloudFormation would reject.
+func TestShardAtTheOutputsQuota(t *testing.T) {
+	if MaxTargetsPerShard*OutputsPerTarget != quotas.StackOutputs.Limit {
+		t.Fatalf("MaxTargetsPerShard %d does not fill the %d outputs a stack may have", MaxTargetsPerShard, quotas.StackOutputs.Limit)
+	}
+	p := mustPlan(t, shardConfig(MaxTargetsPerShard))
+	if len(p.Shards) != 1 || p.Shards[0].Outputs() != quotas.StackOutputs.Limit || p.Shards[0].Resources() > quotas.StackResources.Limit {
+		t.Fatalf("at the edge: %d shards, %d outputs, %d resources", len(p.Shards), p.Shards[0].Outputs(), p.Shards[0].Resources())
+	}
+	src := shardConfig(MaxTargetsPerShard + 1)
 	cfg, err := config.Parse("big.yaml", src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = New(cfg, src)
-	if err == nil || !strings.Contains(err.Error(), "big.yaml: shard 7 would hold 96 targets") || !strings.Contains(err.Error(), "fix:") {
-		t.Fatalf("got %v", err)
+	var ex *quotas.ExceededError
+	if !errors.As(err, &ex) || ex.Quota.ID != quotas.StackOutputs.ID || ex.Got != quotas.StackOutputs.Limit+OutputsPerTarget {
+		t.Fatalf("one over: %v", err)
+	}
+	for _, want := range []string{"big.yaml: the 101 targets whose names hash to shard stack Shard007", "202 outputs", "200 outputs", quotas.StackOutputs.Doc, "fix: "} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+}
+
+// Proves (at the edge): MaxLogGroups distinct log groups — one
+// subscription filter each, filling the LogSubscriptions stack's 500
+// resources — are planned, and one more group fails with the quota and
+// the fix. (The config already refuses a group listed by two targets.)
+func TestLogGroupsAtTheResourcesQuota(t *testing.T) {
+	build := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("targets:\n")
+		for i := 0; i < n; i += 100 {
+			fmt.Fprintf(&b, "  - name: t%d\n    roleArn: arn:aws:iam::123456789012:role/R\n    logGroups:\n", i)
+			for j := i; j < min(i+100, n); j++ {
+				fmt.Fprintf(&b, "      - /app/group-%04d\n", j)
+			}
+		}
+		return []byte(b.String())
+	}
+	p := mustPlan(t, build(MaxLogGroups))
+	if got := len(p.LogGroups()); got != MaxLogGroups {
+		t.Fatalf("%d distinct log groups planned, want %d", got, MaxLogGroups)
+	}
+	src := build(MaxLogGroups + 1)
+	cfg, err := config.Parse("groups.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(cfg, src)
+	var ex *quotas.ExceededError
+	if !errors.As(err, &ex) || ex.Quota.ID != quotas.StackResources.ID || !strings.Contains(err.Error(), "groups.yaml: logGroups: 501 distinct log groups") || !strings.Contains(err.Error(), "fix: list at most 500") {
+		t.Fatalf("one over: %v", err)
+	}
+}
+
+// Proves: 10,000 targets — issue 11's size — fit one config: every shard
+// inside its stack's outputs and resources, at most Shards nested stacks.
+func TestTenThousandTargetsFit(t *testing.T) {
+	p := mustPlan(t, plantest.Config(10_000))
+	most := 0
+	for _, s := range p.Shards {
+		most = max(most, len(s.Targets))
+	}
+	t.Logf("10,000 targets: %d shards, the fullest holds %d (limit %d), %d lanes", len(p.Shards), most, MaxTargetsPerShard, len(p.Lanes()))
+	if len(p.Shards) > Shards || most > MaxTargetsPerShard {
+		t.Fatalf("%d shards, fullest %d", len(p.Shards), most)
 	}
 }

@@ -35,10 +35,13 @@ type fixture struct {
 	root    assertions.Template
 	rootJS  map[string]any
 	// shard templates by shard ID
-	shards   map[string]assertions.Template
-	shardJS  map[string]map[string]any
-	took     time.Duration
-	buildErr error
+	shards  map[string]assertions.Template
+	shardJS map[string]map[string]any
+	// logSubsJS is the log subscriptions stack's template, nil without
+	// log groups.
+	logSubsJS map[string]any
+	took      time.Duration
+	buildErr  error
 }
 
 var (
@@ -123,8 +126,7 @@ func build(file string, src []byte) (fx *fixture) {
 	}
 	start := time.Now()
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(tmp, "cdk.out"))})
-	stack.Nag(app)
-	fx.svc = stack.New(app, "Stsrotator", stack.Props{StackName: "stsrotator", Plan: fx.plan, CodeDir: code})
+	fx.svc = stack.New(app, "Stsrotator", stack.Props{StackName: "stsrotator", Plan: fx.plan, CodeDir: code, WorkDir: tmp})
 	routes, _ := json.Marshal(fx.svc.Routes())
 	reactorCode, logwatchCode := filepath.Join(tmp, "reactor"), filepath.Join(tmp, "logwatch")
 	if err := asset.Stage(reactorCode, bin, map[string][]byte{"stsrotator.yaml": src, "rotators.json": routes}); err != nil {
@@ -138,12 +140,19 @@ func build(file string, src []byte) (fx *fixture) {
 	fx.reactor = fx.svc.AddReactor(reactorCode)
 	fx.svc.AddLogWatch(fx.reactor, logwatchCode)
 	fx.replicaKeys = fx.svc.AddReplicaKeys(app)
+	stack.NagService(fx.svc)
+	for _, st := range fx.replicaKeys {
+		stack.Nag(st)
+	}
 	fx.root = assertions.Template_FromStack(fx.svc.Stack, nil)
 	fx.rootJS = *fx.root.ToJSON()
 	for _, sh := range fx.svc.Shards {
 		tpl := assertions.Template_FromStack(sh.Stack, nil)
 		fx.shards[sh.Plan.ID] = tpl
 		fx.shardJS[sh.Plan.ID] = *tpl.ToJSON()
+	}
+	if fx.reactor.LogSubscriptions != nil {
+		fx.logSubsJS = *assertions.Template_FromStack(fx.reactor.LogSubscriptions, nil).ToJSON()
 	}
 	fx.took = time.Since(start)
 	return fx

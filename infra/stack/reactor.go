@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -11,7 +12,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogsdestinations"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -23,13 +23,17 @@ import (
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
-// Reactor sizing. It runs as one process (reserved concurrency 1) so its
-// alert debounce, kept in memory, is exact; Lambda queues asynchronous
-// events while it is busy. It waits for a rotator's synchronous answer, so
-// its timeout covers the longest rotator timeout.
+// Reactor sizing. It has no reserved concurrency
+// (plan.ReactorReservedConcurrency is 0): AWS refuses a reservation that
+// would leave less than the minimum unreserved concurrency, which is every
+// new account's whole quota, and none is needed: rotations are decided by
+// Secrets Manager's state and the engine's ClientRequestToken, which hold
+// across execution environments (shared/reaction's
+// TestStormAcrossEnvironments); docs/reaction.md says what that means for
+// alerts. It waits for a rotator's synchronous answer, so its timeout
+// covers the longest rotator timeout.
 const (
-	ReactorConcurrency = plan.ReactorReservedConcurrency
-	ReactorMemoryMB    = 256
+	ReactorMemoryMB = 256
 	// ReactorMaxEventAge bounds how long a queued report stays worth
 	// acting on: after an hour the credentials it names have expired and
 	// the schedule has replaced them anyway.
@@ -46,6 +50,9 @@ type Reactor struct {
 	Function awslambda.Function
 	Role     awsiam.Role
 	LogWatch awslambda.Function
+	// LogSubscriptions is the nested stack of subscription filters; nil
+	// without log groups.
+	LogSubscriptions awscdk.NestedStack
 }
 
 // newReactorRole is created before the shards so each secret's resource
@@ -126,24 +133,26 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 		},
 	}}, jsii.Bool(true))
 
-	reserved := float64(ReactorConcurrency)
 	r.Function = awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
-		FunctionName:                 jsii.String(s.stackName + "-reactor"),
-		Description:                  jsii.String("stsrotator reactor: ExpiredToken reports → forced rotation, stale-consumer notice, alert"),
-		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:                 awslambda.Architecture_ARM_64(),
-		Handler:                      jsii.String("bootstrap"),
-		Code:                         awslambda.Code_FromAsset(jsii.String(codeDir), nil),
-		MemorySize:                   jsii.Number(ReactorMemoryMB),
-		Timeout:                      awscdk.Duration_Seconds(jsii.Number(ReactorTimeout(s.sweep).Seconds())),
-		ReservedConcurrentExecutions: &reserved,
-		LoggingFormat:                awslambda.LoggingFormat_JSON,
-		LogGroup:                     logs,
-		Role:                         r.Role,
-		Environment:                  &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn()},
-		MaxEventAge:                  awscdk.Duration_Seconds(jsii.Number(ReactorMaxEventAge.Seconds())),
-		RetryAttempts:                jsii.Number(2),
+		FunctionName:  jsii.String(s.stackName + "-reactor"),
+		Description:   jsii.String("stsrotator reactor: ExpiredToken reports → forced rotation, stale-consumer notice, alert"),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(codeDir), nil),
+		MemorySize:    jsii.Number(ReactorMemoryMB),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(ReactorTimeout(s.sweep).Seconds())),
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		LogGroup:      logs,
+		Role:          r.Role,
+		Environment:   &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn()},
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(ReactorMaxEventAge.Seconds())),
+		RetryAttempts: jsii.Number(2),
 	})
+	// The policy is a resource of its own, attached to the role: without
+	// this the function could be created, and invoked by a rule, before
+	// the policy exists, and fail its first events with AccessDenied.
+	r.Function.Node().AddDependency(policy)
 	s.WireExpiredTokenReactor(awseventstargets.NewLambdaFunction(r.Function, nil))
 	s.alarm("ReactorErrors", r.Function.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
 		1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
@@ -151,13 +160,15 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 	return r
 }
 
+// LogSubscriptionsID is the nested stack holding one subscription filter
+// per distinct log group (plan.MaxLogGroups of them at most).
+const LogSubscriptionsID = "LogSubscriptions"
+
 // AddLogWatch subscribes the log watcher (codeDir: bootstrap and the
-// config) to every target's logGroups. It does nothing when none has any.
+// config) to every distinct log group of the targets' logGroups. It does
+// nothing when none has any.
 func (s *Service) AddLogWatch(r *Reactor, codeDir string) {
-	var groups []string
-	for _, t := range s.config.Targets {
-		groups = append(groups, t.LogGroups...)
-	}
+	groups := s.plan.LogGroups()
 	if len(groups) == 0 {
 		return
 	}
@@ -166,7 +177,8 @@ func (s *Service) AddLogWatch(r *Reactor, codeDir string) {
 		Retention:     awslogs.RetentionDays_ONE_MONTH,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	bus := awscdk.Stack_Of(s.Stack).FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("event-bus"),
+	stack := awscdk.Stack_Of(s.Stack)
+	bus := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("event-bus"),
 		ResourceName: jsii.String(events.DefaultBus), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
 	role := awsiam.NewRole(scope, jsii.String("Role"), &awsiam.RoleProps{
 		Path:        jsii.String("/" + s.stackName + "/logwatch/"),
@@ -195,12 +207,39 @@ func (s *Service) AddLogWatch(r *Reactor, codeDir string) {
 		LogGroup:      logs,
 		Role:          role,
 	})
-	dest := awslogsdestinations.NewLambdaDestination(r.LogWatch, nil)
+	// One statement for every log group of the account and Region, as
+	// AWS's example for subscription filters to Lambda grants for one
+	// group (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/SubscriptionFilters.html#LambdaFunctionExample;
+	// Lambda matches SourceArn as ArnLike:
+	// https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html):
+	// a statement per group would fill Lambda's 20 KB function policy
+	// (quotas.LambdaFunctionPolicy) at about 60 groups. SourceAccount
+	// keeps other accounts' log groups out; which groups are delivered is
+	// decided by the subscription filters below, which only this stack
+	// creates.
+	permission := awslambda.NewCfnPermission(scope, jsii.String("InvokeFromLogGroups"), &awslambda.CfnPermissionProps{
+		Action:        jsii.String("lambda:InvokeFunction"),
+		FunctionName:  r.LogWatch.FunctionArn(),
+		Principal:     jsii.String("logs.amazonaws.com"),
+		SourceAccount: awscdk.Aws_ACCOUNT_ID(),
+		SourceArn: stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+			ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME}),
+	})
+	// The filters live in a nested stack of their own, so the number of
+	// log groups (plan.MaxLogGroups) is bounded by that stack alone.
+	// CloudWatch Logs tests the destination when a filter is created, so
+	// the nested stack waits for the permission.
+	ns := awscdk.NewNestedStack(s.Stack, jsii.String(LogSubscriptionsID), &awscdk.NestedStackProps{
+		Description: jsii.String(fmt.Sprintf("stsrotator: subscription filters on %d log groups for the log watcher", len(groups))),
+	})
+	ns.Node().AddDependency(permission)
+	r.LogSubscriptions = ns
+	dest := r.LogWatch.FunctionArn()
 	for i, g := range groups {
-		awslogs.NewSubscriptionFilter(scope, jsii.String("Subscription"+strconv.Itoa(i)), &awslogs.SubscriptionFilterProps{
-			LogGroup:      awslogs.LogGroup_FromLogGroupName(scope, jsii.String("Group"+strconv.Itoa(i)), jsii.String(g)),
-			Destination:   dest,
-			FilterPattern: awslogs.FilterPattern_Literal(jsii.String(logwatch.FilterPattern)),
+		awslogs.NewCfnSubscriptionFilter(ns, jsii.String("Subscription"+strconv.Itoa(i)), &awslogs.CfnSubscriptionFilterProps{
+			LogGroupName:   jsii.String(g),
+			DestinationArn: dest,
+			FilterPattern:  jsii.String(logwatch.FilterPattern),
 		})
 	}
 }

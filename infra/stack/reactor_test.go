@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -9,104 +10,126 @@ import (
 	"github.com/stsrotator/stsrotator/shared/logwatch"
 )
 
-// Proves: the reactor is one process (reserved concurrency 1), arm64 on
-// provided.al2023 with JSON logs, alerts to the stack's topic, gives up on
-// events older than an hour, and is the target of every ExpiredToken rule
-// (the consumer-report rule and every shard's CloudTrail rules).
+// Proves: the reactor reserves no concurrency (AWS refuses a reservation
+// on accounts at the new-account quota), runs arm64 on provided.al2023
+// with JSON logs, alerts to the stack's topic, gives up on events older
+// than an hour, cannot start before its policy exists, and is the target
+// of both ExpiredToken rules — the consumer-report rule and the one
+// CloudTrail rule — so its function policy has two statements whatever
+// the number of targets.
 func TestReactor(t *testing.T) {
-	fx := example(t)
-	topic := fx.rootRef(t, "AWS::SNS::Topic")
-	var fn map[string]any
-	var fnID string
-	for id, r := range resources(fx.rootJS, "AWS::Lambda::Function") {
-		if strings.HasPrefix(id, "ReactorFunction") {
-			fn, fnID = props(r), id
-		}
-	}
-	if fn == nil {
-		t.Fatal("no reactor function in the root stack")
-	}
-	checks := []struct {
-		why       string
-		got, want string
+	for _, c := range []struct {
+		why string
+		fx  func(*testing.T) *fixture
 	}{
-		{"one process, so its alert debounce is exact", js(fn["ReservedConcurrentExecutions"]), "1"},
-		{"Lambda's newest OS-only runtime", js(fn["Runtime"]), `"provided.al2023"`},
-		{"arm64, like every deploy build", js(fn["Architectures"]), `["arm64"]`},
-		{"Lambda's JSON log format", js(fn["LoggingConfig"].(map[string]any)["LogFormat"]), `"JSON"`},
-		{"a fixed name", js(fn["FunctionName"]), `"stsrotator-reactor"`},
-		{"alerts go to the stack's topic", js(fn["Environment"].(map[string]any)["Variables"].(map[string]any)[lambdaenv.TopicArn]), `{"Ref":"` + topic + `"}`},
-	}
-	for _, c := range checks {
-		if c.got != c.want {
-			t.Errorf("%s: got %s, want %s", c.why, c.got, c.want)
+		{"the repository's config", example},
+		{"2,000 targets: nothing about the reactor grows", big},
+	} {
+		fx := c.fx(t)
+		topic := fx.rootRef(t, "AWS::SNS::Topic")
+		var fn, fnRes map[string]any
+		var fnID, policyID string
+		for id, r := range resources(fx.rootJS, "AWS::Lambda::Function") {
+			if strings.HasPrefix(id, "ReactorFunction") {
+				fn, fnRes, fnID = props(r), r, id
+			}
 		}
-	}
-	for _, r := range resources(fx.rootJS, "AWS::Lambda::EventInvokeConfig") {
-		if p := props(r); js(p["MaximumEventAgeInSeconds"]) != "3600" || js(p["MaximumRetryAttempts"]) != "2" {
-			t.Errorf("async config: %s", js(p))
+		for id := range resources(fx.rootJS, "AWS::IAM::Policy") {
+			if strings.HasPrefix(id, "ReactorPolicy") {
+				policyID = id
+			}
 		}
-	}
-	targetsReactor := func(rule map[string]any, root bool) bool {
-		ts, _ := props(rule)["Targets"].([]any)
-		if len(ts) != 1 {
-			return false
+		if fn == nil || policyID == "" {
+			t.Fatalf("%s: no reactor function or policy in the root stack", c.why)
 		}
-		arn := js(ts[0].(map[string]any)["Arn"])
-		if root {
-			return arn == `{"Fn::GetAtt":["`+fnID+`","Arn"]}`
+		checks := []struct {
+			why       string
+			got, want string
+		}{
+			{"no reserved concurrency", js(fn["ReservedConcurrentExecutions"]), "null"},
+			{"Lambda's newest OS-only runtime", js(fn["Runtime"]), `"provided.al2023"`},
+			{"arm64, like every deploy build", js(fn["Architectures"]), `["arm64"]`},
+			{"Lambda's JSON log format", js(fn["LoggingConfig"].(map[string]any)["LogFormat"]), `"JSON"`},
+			{"a fixed name", js(fn["FunctionName"]), `"stsrotator-reactor"`},
+			{"alerts go to the stack's topic", js(fn["Environment"].(map[string]any)["Variables"].(map[string]any)[lambdaenv.TopicArn]), `{"Ref":"` + topic + `"}`},
+			{"created after its policy", fmt.Sprint(strings.Contains(js(fnRes["DependsOn"]), `"`+policyID+`"`)), "true"},
 		}
-		return strings.Contains(arn, "referencetoStsrotatorReactorFunction")
-	}
-	for id, r := range resources(fx.rootJS, "AWS::Events::Rule") {
-		if !targetsReactor(r, true) {
-			t.Errorf("root rule %s does not target the reactor: %s", id, js(props(r)["Targets"]))
+		for _, k := range checks {
+			if k.got != k.want {
+				t.Errorf("%s: %s: got %s, want %s", c.why, k.why, k.got, k.want)
+			}
 		}
-	}
-	for sid, tpl := range fx.shardJS {
-		rules := resources(tpl, "AWS::Events::Rule")
-		if len(rules) == 0 {
-			t.Errorf("%s has no CloudTrail rule", sid)
+		for _, r := range resources(fx.rootJS, "AWS::Lambda::EventInvokeConfig") {
+			if p := props(r); js(p["MaximumEventAgeInSeconds"]) != "3600" || js(p["MaximumRetryAttempts"]) != "2" {
+				t.Errorf("%s: async config: %s", c.why, js(p))
+			}
+		}
+		rules := resources(fx.rootJS, "AWS::Events::Rule")
+		if len(rules) != 2 {
+			t.Errorf("%s: %d rules on the default bus, want 2 (reports, CloudTrail)", c.why, len(rules))
 		}
 		for id, r := range rules {
-			if !targetsReactor(r, false) {
-				t.Errorf("%s rule %s does not target the reactor", sid, id)
+			ts, _ := props(r)["Targets"].([]any)
+			if len(ts) != 1 || js(ts[0].(map[string]any)["Arn"]) != `{"Fn::GetAtt":["`+fnID+`","Arn"]}` {
+				t.Errorf("%s: rule %s does not target the reactor: %s", c.why, id, js(props(r)["Targets"]))
 			}
+		}
+		perms := 0
+		for _, tpl := range allTemplates(fx) {
+			for _, p := range resources(tpl, "AWS::Lambda::Permission") {
+				if strings.Contains(js(props(p)["FunctionName"]), "ReactorFunction") {
+					perms++
+				}
+			}
+		}
+		if perms != 2 {
+			t.Errorf("%s: the reactor's function policy has %d statements, want 2", c.why, perms)
 		}
 	}
 }
 
-// Proves: every shard's CloudTrail rule takes only aws.* sources, so a
-// custom PutEvents copying CloudTrail's detail-type and a target role's
-// ARN reaches nothing; the condition is a prefix, not a list of services
-// that would drop any it forgot; and it keeps the fullest role chunks
-// (2,000 targets) under EventBridge's pattern limit.
+// allTemplates is every template of a fixture: root, shards and the log
+// subscriptions stack.
+func allTemplates(fx *fixture) map[string]map[string]any {
+	all := map[string]map[string]any{"root": fx.rootJS}
+	for id, tpl := range fx.shardJS {
+		all[id] = tpl
+	}
+	if fx.logSubsJS != nil {
+		all[stack.LogSubscriptionsID] = fx.logSubsJS
+	}
+	return all
+}
+
+// Proves: the CloudTrail rule takes only aws.* sources, so a custom
+// PutEvents copying CloudTrail's detail-type and a target role's ARN
+// reaches nothing; the condition is a prefix, not a list of services that
+// would drop any it forgot; the pattern is fixed, whatever the config.
 func TestCloudTrailRulesOnlyFromAWS(t *testing.T) {
 	cases := []struct {
 		why string
 		fx  func(*testing.T) *fixture
 	}{
 		{"the repository's config, as deployed", example},
-		{"2,000 targets, where patterns come closest to the limit", big},
+		{"2,000 targets: the same one rule", big},
 	}
+	var patterns []string
 	for _, c := range cases {
 		fx := c.fx(t)
-		rules := 0
-		for sid, tpl := range fx.shardJS {
-			for id, r := range resources(tpl, "AWS::Events::Rule") {
-				rules++
-				p := props(r)["EventPattern"].(map[string]any)
-				if got := js(p["source"]); got != `[{"prefix":"aws."}]` {
-					t.Errorf("%s: %s/%s: source %s, want [{\"prefix\":\"aws.\"}]", c.why, sid, id, got)
-				}
-				if n := len(js(p)); n > stack.MaxPatternChars {
-					t.Errorf("%s: %s/%s: pattern of %d chars with the source condition, over %d", c.why, sid, id, n, stack.MaxPatternChars)
-				}
+		checkCloudTrailRules(t, fx)
+		for id, r := range resources(fx.rootJS, "AWS::Events::Rule") {
+			p := props(r)["EventPattern"].(map[string]any)
+			if js(p["detail-type"]) != `["AWS API Call via CloudTrail"]` {
+				continue
 			}
+			if got := js(p["source"]); got != `[{"prefix":"aws."}]` {
+				t.Errorf("%s: %s: source %s, want [{\"prefix\":\"aws.\"}]", c.why, id, got)
+			}
+			patterns = append(patterns, js(p))
 		}
-		if rules == 0 {
-			t.Errorf("%s: no CloudTrail rule to check", c.why)
-		}
+	}
+	if len(patterns) != 2 || patterns[0] != patterns[1] {
+		t.Errorf("the CloudTrail pattern depends on the config: %v", patterns)
 	}
 }
 
@@ -170,23 +193,53 @@ func TestReactorPolicyIsExact(t *testing.T) {
 	}
 }
 
-// Proves: every target's logGroups get a subscription filter with the
-// pattern the log watcher is written for, delivered to the log watcher,
-// which may only publish stsrotator events to the default bus.
+// Proves: every distinct log group of the targets' logGroups gets exactly
+// one subscription filter (a second of ours would take the group's other
+// slot), with the pattern the log watcher is written for, delivered to the
+// log watcher, in a nested stack of its own that waits for the watcher's
+// one permission — logs.amazonaws.com from any log group of this account
+// and Region — and the watcher may only publish stsrotator events to the
+// default bus.
 func TestLogWatch(t *testing.T) {
 	fx := example(t)
-	var groups []string
-	for _, tg := range fx.plan.Config.Targets {
-		groups = append(groups, tg.LogGroups...)
-	}
-	subs := resources(fx.rootJS, "AWS::Logs::SubscriptionFilter")
+	groups := fx.plan.LogGroups()
+	subs := resources(fx.logSubsJS, "AWS::Logs::SubscriptionFilter")
 	if len(subs) != len(groups) || len(groups) == 0 {
-		t.Fatalf("%d subscription filters for %d log groups", len(subs), len(groups))
+		t.Fatalf("%d subscription filters for %d distinct log groups", len(subs), len(groups))
 	}
+	got := map[string]bool{}
 	for _, r := range subs {
 		p := props(r)
+		got[fmt.Sprint(p["LogGroupName"])] = true
 		if p["FilterPattern"] != logwatch.FilterPattern || !strings.Contains(js(p["DestinationArn"]), "LogWatchFunction") {
 			t.Errorf("subscription: %s", js(p))
+		}
+	}
+	if len(got) != len(groups) {
+		t.Errorf("filters on %v, want one on each of %v", got, groups)
+	}
+	perms := resources(fx.rootJS, "AWS::Lambda::Permission")
+	var permID string
+	for id, r := range perms {
+		p := props(r)
+		if p["Principal"] != "logs.amazonaws.com" {
+			continue
+		}
+		if permID != "" {
+			t.Errorf("a second log-group permission %s: the function policy must not grow with log groups", id)
+		}
+		permID = id
+		want := `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":logs:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":log-group:*"]]}`
+		if js(p["SourceArn"]) != want || js(p["SourceAccount"]) != `{"Ref":"AWS::AccountId"}` || !strings.Contains(js(p["FunctionName"]), "LogWatchFunction") {
+			t.Errorf("log-group permission: %s", js(p))
+		}
+	}
+	if permID == "" {
+		t.Fatal("no permission for CloudWatch Logs to invoke the log watcher")
+	}
+	for id, r := range resources(fx.rootJS, "AWS::CloudFormation::Stack") {
+		if strings.HasPrefix(id, stack.LogSubscriptionsID) && !strings.Contains(js(r["DependsOn"]), permID) {
+			t.Errorf("%s is created without waiting for %s: %s", id, permID, js(r["DependsOn"]))
 		}
 	}
 	for id, r := range resources(fx.rootJS, "AWS::IAM::Role") {

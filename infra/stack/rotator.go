@@ -17,7 +17,6 @@ import (
 	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
-	"github.com/stsrotator/stsrotator/shared/metrics"
 )
 
 // Sizing of a rotator. A sweep is a few network calls per due target, run
@@ -34,10 +33,11 @@ const (
 	// AlarmThresholdFloor keeps a validity threshold meaningful when a
 	// target's refreshBefore is barely longer than one sweep.
 	AlarmThresholdFloor = time.Minute
-	// TargetsPerAlarm is CloudWatch's limit on metrics in one alarm's math
-	// expression.
-	TargetsPerAlarm = 10
 )
+
+// TargetsPerAlarm is CloudWatch's limit on metrics in one alarm's math
+// expression (quotas.AlarmMetrics).
+var TargetsPerAlarm = plan.TargetsPerAlarm
 
 // Timeout is the rotator's timeout for a sweep interval: half of it, so a
 // sweep normally ends long before the next starts, within the bounds above.
@@ -98,6 +98,15 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 		RetryAttempts: jsii.Number(0),
 	})
 	r.schedule(s, scope)
+	// The first sweep must find the stack's secrets in place: a rotator
+	// that created one first would make CloudFormation's CreateSecret fail.
+	// The role names the secrets by ARN pattern, not by reference, so the
+	// order is stated here, by logical ID in the same template.
+	var after []any
+	for _, t := range lp.Targets {
+		after = append(after, "Secret"+sh.keys[t.Name])
+	}
+	r.Schedule.AddOverride(jsii.String("DependsOn"), after)
 	r.alarms(s, scope)
 	return r
 }
@@ -153,13 +162,15 @@ func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGrou
 			Resources: jsii.Strings(g.arns...),
 		}))
 	}
-	var secrets, names []*string
+	// Each secret by its name and Secrets Manager's six-character suffix:
+	// as exact as its ARN, known at synth, and the same string for the
+	// secret the stack creates and one the rotator re-creates. The pseudo
+	// parameters are fetched once per lane, not per target: every jsii
+	// call costs a round trip to node.
+	prefix := "arn:" + *awscdk.Aws_PARTITION() + ":secretsmanager:" + *awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":secret:"
+	var secrets []*string
 	for _, t := range lp.Targets {
-		secrets = append(secrets, sh.Secrets[t.Name].Ref())
-		names = append(names, awscdk.Stack_Of(sh.Stack).FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
-			ResourceName: jsii.String(t.SecretName + SecretSuffixPattern), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-		}))
+		secrets = append(secrets, jsii.String(prefix+t.SecretName+SecretSuffixPattern))
 	}
 	if s.Source != nil && usesIAMUser(lp.Targets) {
 		stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -170,22 +181,19 @@ func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGrou
 	}
 	stmts = append(stmts, replicaKeyStatements(s, lp.Targets)...)
 	stmts = append(stmts,
+		// Read the current version's expiry and write the next one, and
+		// create a secret that has no current version: the stack's empty
+		// one (CreateSecret then answers ResourceExists and the rotator
+		// writes with PutSecretValue) or one deleted outside the stack. IAM
+		// authorises CreateSecret, and TagResource for its tags, against an
+		// ARN whose random suffix cannot be known in advance; "-??????"
+		// matches exactly that suffix of exactly this name, nothing wider,
+		// so one statement serves all four actions and each target's ARN is
+		// written once.
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("ReadAndWriteOwnSecrets"),
-			Actions:   jsii.Strings(SecretActions...),
+			Sid:       jsii.String("OwnSecrets"),
+			Actions:   jsii.Strings(append(append([]string{}, SecretActions...), CreateActions...)...),
 			Resources: &secrets,
-		}),
-		// The rotator creates a secret that has no current version: the
-		// stack's empty one (CreateSecret then answers ResourceExists and
-		// the rotator writes with PutSecretValue) or one deleted outside
-		// the stack. IAM authorises CreateSecret, and TagResource for its
-		// tags, against an ARN whose random suffix cannot be known in
-		// advance; "-??????" matches exactly that suffix of exactly this
-		// name, nothing wider.
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("CreateOwnSecretsWhenEmpty"),
-			Actions:   jsii.Strings(CreateActions...),
-			Resources: &names,
 		}),
 		lifecycleEvents(awscdk.Stack_Of(sh.Stack), "AnnounceRotations"),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -327,43 +335,11 @@ func ValidityThreshold(t config.Target, sweep time.Duration) time.Duration {
 	return max(t.RefreshBefore-sweep, AlarmThresholdFloor)
 }
 
-// alarms notify the topic when the rotator fails, and when any target's
-// validity left falls below its threshold. Up to TargetsPerAlarm targets
-// share one metric-math alarm; each term divides by that target's own
-// threshold, so "< 1" means "some target is below its threshold". FILL
-// turns a target that stopped reporting into a breach, not a silence.
+// alarms notify the topic when the rotator fails; the validity alarms of
+// its targets are in the shard's TargetTemplate.
 func (r *Rotator) alarms(s *Service, scope constructs.Construct) {
 	newAlarm(scope, "Errors", s.Topic, r.Function.MetricErrors(&awscloudwatch.MetricOptions{
 		Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
 	}), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
 		fmt.Sprintf("The stsrotator rotator %s failed a sweep; its log group has the error. Targets: %s", r.Plan.ID, targetList(r.Plan.Targets)))
-
-	period := AlarmPeriod(s.sweep)
-	for g := 0; g*TargetsPerAlarm < len(r.Plan.Targets); g++ {
-		ts := r.Plan.Targets[g*TargetsPerAlarm : min((g+1)*TargetsPerAlarm, len(r.Plan.Targets))]
-		using := map[string]awscloudwatch.IMetric{}
-		terms := make([]string, len(ts))
-		var why []string
-		for i, t := range ts {
-			id := fmt.Sprintf("v%d", i)
-			using[id] = awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-				Namespace:     jsii.String(metrics.Namespace),
-				MetricName:    jsii.String(metrics.ValiditySeconds),
-				DimensionsMap: &map[string]*string{metrics.DimTarget: jsii.String(t.Name)},
-				Statistic:     jsii.String("Minimum"),
-				Period:        awscdk.Duration_Seconds(jsii.Number(period.Seconds())),
-			})
-			th := ValidityThreshold(t, s.sweep)
-			terms[i] = fmt.Sprintf("FILL(%s,0)/%d", id, int(th.Seconds()))
-			why = append(why, fmt.Sprintf("%s<%s", t.Name, th))
-		}
-		expr := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-			Expression:   jsii.String("MIN([" + strings.Join(terms, ",") + "])"),
-			UsingMetrics: &using,
-			Label:        jsii.String("lowest validity left / threshold"),
-			Period:       awscdk.Duration_Seconds(jsii.Number(period.Seconds())),
-		})
-		newAlarm(scope, fmt.Sprintf("ValidityLow%d", g), s.Topic, expr, 1, awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, awscloudwatch.TreatMissingData_BREACHING,
-			"A target's credentials are close to expiring because rotation keeps failing (or it stopped reporting); check the rotator's logs. Thresholds: "+strings.Join(why, ", "))
-	}
 }

@@ -3,230 +3,296 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cloudformationinclude"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/expiredcreds"
-	"github.com/stsrotator/stsrotator/shared/reaction"
+	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
-// MaxPatternChars keeps each CloudTrail rule's event pattern well under
-// EventBridge's limit on pattern size, however long the role ARNs are.
+// MaxPatternChars is EventBridge's limit on an event pattern's size
+// (quotas.EventPattern); the stack's patterns are fixed and checked
+// against it.
 const MaxPatternChars = 2048
 
 // ExpiredTokenErrorCodes are the errorCode values CloudTrail records when a
-// call is refused because its session credentials have expired: the
-// classifier's code table (ExpiredToken, ExpiredTokenException,
-// RequestExpired), so the rules and the reactor agree on every code.
+// call is refused because its session credentials have expired.
 var ExpiredTokenErrorCodes = expiredcreds.Codes()
+
+// Parameters of a shard's per-target template, filled in by the root.
+const (
+	ParamKeyArn   = "KeyArn"
+	ParamTopicArn = "AlertTopicArn"
+)
 
 // Shard is one nested stack: its targets' secrets and rotator lanes.
 type Shard struct {
 	Stack awscdk.NestedStack
 	Plan  plan.Shard
-	// Secrets by target name.
-	Secrets         map[string]awssecretsmanager.CfnSecret
-	Rotators        []*Rotator
-	CloudTrailRules []awsevents.Rule
+	// Targets holds the per-target resources and outputs (TargetTemplate),
+	// included as plain CloudFormation: thousands of targets as CDK
+	// constructs would make synth scale with jsii round trips.
+	Targets  cloudformationinclude.CfnInclude
+	Rotators []*Rotator
+
+	keys map[string]string
 }
 
-func newShard(s *Service, sp plan.Shard, codeDir string, keys map[string]string) *Shard {
+// Secret is a target's secret, for references from other stacks.
+func (sh *Shard) Secret(target string) awscdk.CfnResource {
+	return sh.Targets.GetResource(jsii.String("Secret" + sh.keys[target]))
+}
+
+func newShard(s *Service, sp plan.Shard, codeDir, workDir string, keys map[string]string) *Shard {
 	ns := awscdk.NewNestedStack(s.Stack, jsii.String(sp.ID), &awscdk.NestedStackProps{
 		Description: jsii.String(fmt.Sprintf("stsrotator shard %d of %d: %d targets", sp.Index, plan.Shards, len(sp.Targets))),
 	})
-	sh := &Shard{Stack: ns, Plan: sp, Secrets: map[string]awssecretsmanager.CfnSecret{}}
-	for _, t := range sp.Targets {
-		sh.Secrets[t.Name] = newSecret(s, ns, t, keys[t.Name])
+	sh := &Shard{Stack: ns, Plan: sp, keys: keys}
+	file := filepath.Join(workDir, sp.ID+".targets.json")
+	b, err := json.Marshal(TargetTemplate(s.config, s.stackName, sp, keys, s.sweep))
+	if err == nil {
+		err = os.WriteFile(file, b, 0o644)
 	}
+	if err != nil {
+		// Only an unwritable work directory gets here; the app checks it
+		// before building the stack.
+		panic(fmt.Sprintf("stack: write %s: %v", file, err))
+	}
+	sh.Targets = cloudformationinclude.NewCfnInclude(ns, jsii.String("Targets"), &cloudformationinclude.CfnIncludeProps{
+		TemplateFile: jsii.String(file),
+		Parameters:   &map[string]any{ParamKeyArn: s.Key.KeyArn(), ParamTopicArn: s.Topic.TopicArn()},
+	})
 	for _, lp := range sp.Lanes {
 		sh.Rotators = append(sh.Rotators, newRotator(s, sh, lp, codeDir))
 	}
-	for _, t := range sp.Targets {
-		r := sh.rotatorOf(t.Name)
-		k := keys[t.Name]
-		restrictReads(ns, sh.Secrets[t.Name], t, k, r.Role, s.ReactorRole)
-		awscdk.NewCfnOutput(ns, jsii.String("SecretArn"+k), &awscdk.CfnOutputProps{
-			Value: sh.Secrets[t.Name].Ref(), Description: jsii.String("Secret holding the credentials of target " + t.Name),
-		})
-		awscdk.NewCfnOutput(ns, jsii.String("AwsConfig"+k), &awscdk.CfnOutputProps{
-			Value: ProfileLine(sh.Secrets[t.Name].Ref()), Description: jsii.String("Line for a ~/.aws/config profile that uses target " + t.Name),
-		})
-	}
-	sh.cloudTrailRules()
 	return sh
 }
 
-func (sh *Shard) rotatorOf(target string) *Rotator {
-	for _, r := range sh.Rotators {
-		for _, t := range r.Plan.Targets {
-			if t.Name == target {
-				return r
-			}
+// TargetTemplate is the CloudFormation template of a shard's per-target
+// resources of config cfg: for each target its secret (retained when the
+// target leaves the config; replicated to its replicaRegions) and the
+// secret's resource policy, its SecretArn<Key> and
+// AwsConfig<Key> outputs, and for each lane its validity alarms. It takes
+// the key and the alert topic as the parameters ParamKeyArn and
+// ParamTopicArn. Plain Go, so it costs microseconds per target and the
+// quota guard can measure it without a synth.
+func TargetTemplate(cfg *config.Config, stackName string, sp plan.Shard, keys map[string]string, sweep time.Duration) map[string]any {
+	res := map[string]any{}
+	outs := map[string]any{}
+	for _, t := range sp.Targets {
+		k := keys[t.Name]
+		res["Secret"+k] = secretResource(cfg, stackName, t)
+		res["ReadPolicy"+k] = readPolicyResource(stackName, t, k)
+		outs["SecretArn"+k] = map[string]any{"Description": "Secret holding the credentials of target " + t.Name, "Value": ref("Secret" + k)}
+		outs["AwsConfig"+k] = map[string]any{"Description": "Line for a ~/.aws/config profile that uses target " + t.Name, "Value": profileLineJSON(ref("Secret" + k))}
+	}
+	for _, l := range sp.Lanes {
+		for id, a := range validityAlarms(stackName, sp, l, sweep) {
+			res[id] = a
 		}
 	}
-	panic("stack: target " + target + " has no lane; plan.New places every target")
+	return map[string]any{
+		"Parameters": map[string]any{
+			ParamKeyArn:   map[string]any{"Type": "String", "Description": "ARN of the stack's KMS key"},
+			ParamTopicArn: map[string]any{"Type": "String", "Description": "ARN of the alert topic"},
+		},
+		"Resources": res,
+		"Outputs":   outs,
+	}
 }
 
-// newSecret creates the target's secret empty: the rotator's first write is
-// its first version, so no placeholder value ever looks like credentials.
-// Construct IDs use the output key, not the name: CloudFormation logical
-// IDs drop hyphens, so a-b and ab would otherwise collide.
-func newSecret(s *Service, ns awscdk.NestedStack, t config.Target, key string) awssecretsmanager.CfnSecret {
+func ref(id string) map[string]any { return map[string]any{"Ref": id} }
+
+// join is Fn::Join with no separator, the form CDK renders tokens in.
+func join(parts ...any) map[string]any { return map[string]any{"Fn::Join": []any{"", parts}} }
+
+// SecretSuppression is why cdk-nag's AwsSolutions-SMG4 (no native
+// rotation) does not apply to target secrets.
+const SecretSuppression = "Secrets Manager native rotation cannot run more often than every 4 hours, but these credentials come from AssumeRole " +
+	"called by a Lambda (role chaining), which caps a session at 1 hour; the stsrotator schedule rotates them instead."
+
+// IAMUserSecretSuppression is SecretSuppression for the secret of a
+// sourceCredentials: iam-user target, whose sessions are not role chaining.
+const IAMUserSecretSuppression = "Secrets Manager native rotation runs on a fixed schedule (at most every 4 hours) and knows nothing of STS expiry; these credentials " +
+	"(sessions up to 12 hours, AssumeRole signed by the stack's source user) are replaced by the stsrotator schedule with a third of their life left."
+
+// MetadataTarget names, on a per-target resource, the target it belongs
+// to, so the quota guard can name the config entry to fix.
+const MetadataTarget = "stsrotator:target"
+
+// secretResource creates the target's secret empty: the rotator's first
+// write is its first version, so no placeholder value ever looks like
+// credentials. It is retained when the target leaves the config (or a
+// replacement would delete it): a config mistake must not destroy the
+// credentials consumers are reading; docs/infra.md says what to do with
+// the orphan. Construct IDs use the output key, not the name:
+// CloudFormation logical IDs drop hyphens, so a-b and ab would collide.
+func secretResource(cfg *config.Config, stackName string, t config.Target) map[string]any {
 	// The same two tags the rotator puts on a secret it creates itself, so
 	// `stsrotator status` finds stack-created secrets by them too.
-	tags := []*awscdk.CfnTag{
-		{Key: jsii.String(rotation.TagManagedBy), Value: jsii.String(rotation.ManagedBy)},
-		{Key: jsii.String(rotation.TagTarget), Value: jsii.String(t.Name)},
+	tags := []any{
+		map[string]any{"Key": rotation.TagManagedBy, "Value": rotation.ManagedBy},
+		map[string]any{"Key": rotation.TagTarget, "Value": t.Name},
 	}
 	for _, tg := range t.Tags {
-		tags = append(tags, &awscdk.CfnTag{Key: jsii.String(tg.Key), Value: jsii.String(tg.Value)})
+		tags = append(tags, map[string]any{"Key": tg.Key, "Value": tg.Value})
 	}
-	props := &awssecretsmanager.CfnSecretProps{
-		Name:        jsii.String(t.SecretName),
-		Description: jsii.String(fmt.Sprintf("stsrotator: credential_process JSON for %s, rotated before it expires", t.RoleArn)),
-		KmsKeyId:    s.Key.KeyArn(),
-		Tags:        &tags,
+	props := map[string]any{
+		"Name":        t.SecretName,
+		"Description": fmt.Sprintf("stsrotator: credential_process JSON for %s, rotated before it expires", t.RoleArn),
+		"KmsKeyId":    ref(ParamKeyArn),
+		"Tags":        tags,
 	}
 	if len(t.ReplicaRegions) > 0 {
 		// Secrets Manager copies every new version (and the resource
 		// policy) to each region, encrypted there with that region's key.
 		var rs []any
 		for _, r := range t.ReplicaRegions {
-			rs = append(rs, &awssecretsmanager.CfnSecret_ReplicaRegionProperty{Region: jsii.String(r), KmsKeyId: jsii.String(ReplicaKey(s.config, s.stackName, r))})
+			rs = append(rs, map[string]any{"Region": r, "KmsKeyId": ReplicaKey(cfg, stackName, r)})
 		}
-		props.ReplicaRegions = &rs
+		props["ReplicaRegions"] = rs
 	}
-	sec := awssecretsmanager.NewCfnSecret(ns, jsii.String("Secret"+key), props)
-
-	reason := "Secrets Manager native rotation cannot run more often than every 4 hours, but these credentials come from AssumeRole " +
-		"called by a Lambda (role chaining), which caps a session at 1 hour; the stsrotator schedule rotates them instead."
+	reason := SecretSuppression
 	if t.SourceCredentials == config.SourceIAMUser {
-		reason = "Secrets Manager native rotation runs on a fixed schedule (at most every 4 hours) and knows nothing of STS expiry; these credentials " +
-			"(sessions up to 12 hours, AssumeRole signed by the stack's source user) are replaced by the stsrotator schedule with a third of their life left."
+		reason = IAMUserSecretSuppression
 	}
-	cdknag.NagSuppressions_AddResourceSuppressions(sec, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-SMG4"),
-		Reason: jsii.String(reason),
-	}}, jsii.Bool(false))
-	return sec
+	return map[string]any{
+		"Type":                "AWS::SecretsManager::Secret",
+		"DeletionPolicy":      "Retain",
+		"UpdateReplacePolicy": "Retain",
+		"Metadata": map[string]any{
+			MetadataTarget: t.Name,
+			"cdk_nag":      map[string]any{"rules_to_suppress": []any{map[string]any{"id": "AwsSolutions-SMG4", "reason": reason}}},
+		},
+		"Properties": props,
+	}
 }
 
-// restrictReads is the secret's resource policy: the declared readers may
-// read it, nobody else may (not even principals of this account whose own
-// IAM policies would allow it) but the rotator and the reactor, which
-// compares reported keys with the current and previous versions, and
-// nobody may read it without TLS.
-func restrictReads(ns awscdk.NestedStack, sec awssecretsmanager.CfnSecret, t config.Target, key string, rotator, reactor awsiam.IRole) {
+// RoleArnPattern matches the ARN of every role of the stack under
+// /<stack>/<kind>/ (kind "rotator" or "reactor"), in the stack's account
+// and partition.
+func RoleArnPattern(stackName, kind string) map[string]any {
+	return join("arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":role/"+stackName+"/"+kind+"/*")
+}
+
+// readPolicyResource is the secret's resource policy: the declared readers
+// may read it, nobody else may (not even principals of this account whose
+// own IAM policies would allow it) but the stack's rotators and its
+// reactor, which compares reported keys with the current and previous
+// versions, and nobody may read it without TLS. Rotators and the reactor
+// are named by their role paths, which stay the same as lanes are
+// re-packed; each rotator's own policy still names only its own secrets.
+func readPolicyResource(stackName string, t config.Target, key string) map[string]any {
 	accounts, arns := readers(t)
-	// In a secret's resource policy "*" is the only valid Resource: it
-	// means the secret the policy is attached to.
-	thisSecret := jsii.Strings("*")
-	var stmts []awsiam.PolicyStatement
+	const read = "secretsmanager:GetSecretValue"
+	var stmts []any
 	if len(t.Readers) > 0 {
-		var ps []awsiam.IPrincipal
+		var ps []any
 		for _, a := range accounts {
-			ps = append(ps, awsiam.NewAccountPrincipal(jsii.String(a)))
+			ps = append(ps, join("arn:", ref("AWS::Partition"), ":iam::"+a+":root"))
 		}
 		for _, a := range arns {
-			ps = append(ps, awsiam.NewArnPrincipal(jsii.String(a)))
+			ps = append(ps, a)
 		}
-		stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("DeclaredReadersRead"),
-			Principals: &ps,
-			Actions:    jsii.Strings("secretsmanager:GetSecretValue"),
-			Resources:  thisSecret,
-		}))
+		var principal any = ps
+		if len(ps) == 1 {
+			principal = ps[0]
+		}
+		stmts = append(stmts, map[string]any{"Sid": "DeclaredReadersRead", "Effect": "Allow", "Principal": map[string]any{"AWS": principal}, "Action": read, "Resource": "*"})
 	}
-	allowed := []*string{rotator.RoleArn(), reactor.RoleArn()}
+	allowed := []any{RoleArnPattern(stackName, "rotator"), RoleArnPattern(stackName, "reactor")}
 	for _, a := range arns {
-		allowed = append(allowed, jsii.String(a))
+		allowed = append(allowed, a)
 	}
-	notIn := map[string]any{"aws:PrincipalArn": &allowed}
+	// Conditions under different operators are ANDed: a read is denied
+	// only when the caller is neither a listed principal nor in a listed
+	// account. ArnNotLike matches the exact reader ARNs as well as the
+	// role-path patterns.
+	cond := map[string]any{"ArnNotLike": map[string]any{"aws:PrincipalArn": allowed}}
 	if len(accounts) > 0 {
 		sort.Strings(accounts)
-		// Conditions under one operator are ANDed: a read is denied only
-		// when the caller is neither a listed principal nor in a listed
-		// account.
-		notIn["aws:PrincipalAccount"] = jsii.Strings(accounts...)
+		as := make([]any, len(accounts))
+		for i, a := range accounts {
+			as[i] = a
+		}
+		cond["StringNotEquals"] = map[string]any{"aws:PrincipalAccount": as}
 	}
 	stmts = append(stmts,
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("OnlyReadersAndStsrotatorRead"),
-			Effect:     awsiam.Effect_DENY,
-			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-			Actions:    jsii.Strings("secretsmanager:GetSecretValue"),
-			Resources:  thisSecret,
-			Conditions: &map[string]any{"StringNotEquals": notIn},
-		}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("DenyReadsWithoutTLS"),
-			Effect:     awsiam.Effect_DENY,
-			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
-			Actions:    jsii.Strings("secretsmanager:GetSecretValue"),
-			Resources:  thisSecret,
-			Conditions: &map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
-		}),
+		// In a secret's resource policy "*" is the only valid Resource: it
+		// means the secret the policy is attached to.
+		map[string]any{"Sid": "OnlyReadersAndStsrotatorRead", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": read, "Resource": "*", "Condition": cond},
+		map[string]any{"Sid": "DenyReadsWithoutTLS", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": read, "Resource": "*",
+			"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
 	)
-	awssecretsmanager.NewCfnResourcePolicy(ns, jsii.String("ReadPolicy"+key), &awssecretsmanager.CfnResourcePolicyProps{
-		SecretId:          sec.Ref(),
-		ResourcePolicy:    awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &stmts}),
-		BlockPublicPolicy: jsii.Bool(true),
-	})
+	return map[string]any{
+		"Type": "AWS::SecretsManager::ResourcePolicy",
+		// Kept with the retained secret, so an orphaned secret stays as
+		// locked down as it was.
+		"DeletionPolicy":      "Retain",
+		"UpdateReplacePolicy": "Retain",
+		"Metadata":            map[string]any{MetadataTarget: t.Name},
+		"Properties": map[string]any{
+			"SecretId":          ref("Secret" + key),
+			"BlockPublicPolicy": true,
+			"ResourcePolicy":    map[string]any{"Version": "2012-10-17", "Statement": stmts},
+		},
+	}
 }
 
-// cloudTrailRules match API calls refused with an expired token whose
-// session was issued for one of this shard's target roles, split so each
-// pattern stays under MaxPatternChars.
-func (sh *Shard) cloudTrailRules() {
-	var chunk []string
-	size := 0
-	seen := map[string]bool{}
-	flush := func() {
-		if len(chunk) == 0 {
-			return
+// profileLineJSON is ProfileLine in template form.
+func profileLineJSON(secretArn any) map[string]any {
+	return join("credential_process = stsrotator credential-process --secret-id ", secretArn, " --region ", ref("AWS::Region"))
+}
+
+// validityAlarms notify the topic when any target's validity left falls
+// below its threshold. Up to TargetsPerAlarm targets of a lane share one
+// metric-math alarm; each term divides by that target's own threshold, so
+// "< 1" means "some target is below its threshold". FILL turns a target
+// that stopped reporting into a breach, not a silence.
+func validityAlarms(stackName string, sp plan.Shard, l plan.Lane, sweep time.Duration) map[string]any {
+	out := map[string]any{}
+	period := int(AlarmPeriod(sweep).Seconds())
+	for g := 0; g*TargetsPerAlarm < len(l.Targets); g++ {
+		ts := l.Targets[g*TargetsPerAlarm : min((g+1)*TargetsPerAlarm, len(l.Targets))]
+		terms := make([]string, len(ts))
+		var why []string
+		var ms []any
+		for i, t := range ts {
+			id := fmt.Sprintf("v%d", i)
+			th := ValidityThreshold(t, sweep)
+			terms[i] = fmt.Sprintf("FILL(%s,0)/%d", id, int(th.Seconds()))
+			why = append(why, fmt.Sprintf("%s<%s", t.Name, th))
+			ms = append(ms, map[string]any{"Id": id, "ReturnData": false, "MetricStat": map[string]any{
+				"Metric": map[string]any{"Namespace": metrics.Namespace, "MetricName": metrics.ValiditySeconds,
+					"Dimensions": []any{map[string]any{"Name": metrics.DimTarget, "Value": t.Name}}},
+				"Period": period, "Stat": "Minimum",
+			}})
 		}
-		id := fmt.Sprintf("CloudTrailExpiredToken%d", len(sh.CloudTrailRules))
-		sh.CloudTrailRules = append(sh.CloudTrailRules, awsevents.NewRule(sh.Stack, jsii.String(id), &awsevents.RuleProps{
-			Description: jsii.String("AWS API calls refused with an expired token, made with a session of a target role of this shard"),
-			EventPattern: &awsevents.EventPattern{
-				// Only aws.* sources: anyone allowed to PutEvents on the default
-				// bus could otherwise send CloudTrail's detail-type with a target
-				// role's ARN and force rotations. PutEvents refuses aws.* sources
-				// to everyone but AWS services, so the prefix makes the rule
-				// unspoofable without naming (and one day missing) the services
-				// CloudTrail reports for.
-				Source:     awsevents.Match_Prefix(jsii.String(reaction.CloudTrailSourcePrefix)),
-				DetailType: jsii.Strings(reaction.DetailTypeCloudTrail),
-				Detail: &map[string]any{
-					"errorCode": ExpiredTokenErrorCodes,
-					"userIdentity": map[string]any{
-						"sessionContext": map[string]any{"sessionIssuer": map[string]any{"arn": chunk}},
-					},
-				},
+		ms = append([]any{map[string]any{"Id": "expr_1", "Label": "lowest validity left / threshold",
+			"Expression": "MIN([" + strings.Join(terms, ",") + "])"}}, ms...)
+		out[fmt.Sprintf("%sValidityLow%d", l.ID, g)] = map[string]any{
+			"Type": "AWS::CloudWatch::Alarm",
+			"Properties": map[string]any{
+				"AlarmDescription": fmt.Sprintf("A target's credentials are close to expiring because rotation keeps failing (or it stopped reporting); check the logs of %s. Thresholds: %s",
+					plan.FunctionName(stackName, sp.ID, l.ID), strings.Join(why, ", ")),
+				"ComparisonOperator": "LessThanThreshold",
+				"EvaluationPeriods":  1,
+				"Threshold":          1,
+				"TreatMissingData":   "breaching",
+				"Metrics":            ms,
+				"AlarmActions":       []any{ref(ParamTopicArn)},
 			},
-		}))
-		chunk, size = nil, 0
-	}
-	for _, t := range sh.Plan.Targets {
-		if seen[t.RoleArn] {
-			continue
 		}
-		seen[t.RoleArn] = true
-		b, _ := json.Marshal(t.RoleArn)
-		if size+len(b)+1 > MaxPatternChars-256 {
-			flush()
-		}
-		chunk = append(chunk, t.RoleArn)
-		size += len(b) + 1
 	}
-	flush()
+	return out
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/metrics"
+	"github.com/stsrotator/stsrotator/shared/reaction"
 )
 
 // Props is what the service is built from.
@@ -33,6 +34,9 @@ type Props struct {
 	// CodeDir is the staged function package: bootstrap plus the config
 	// files of plan.Plan.Files.
 	CodeDir string
+	// WorkDir receives each shard's TargetTemplate, which CDK reads while
+	// the shard is defined; it must exist until synth ends.
+	WorkDir string
 }
 
 // Service is the built stack, with handles for steps wired in later.
@@ -46,7 +50,11 @@ type Service struct {
 	// ReportBusPolicy lets reader accounts put reports on the default bus;
 	// nil when no target has readers in an account.
 	ReportBusPolicy awscdk.CfnResource
-	Shards          []*Shard
+	// CloudTrailRule matches API calls refused with an expired token, for
+	// every assumed-role session of the account; the reactor keeps the
+	// target roles' ones.
+	CloudTrailRule awsevents.Rule
+	Shards         []*Shard
 	// ReactorRole may read every target's secret; AddReactor gives it its
 	// function and permissions.
 	ReactorRole awsiam.Role
@@ -57,6 +65,7 @@ type Service struct {
 	sweep     time.Duration
 	stackName string
 	config    *config.Config
+	plan      *plan.Plan
 }
 
 // RotatorRolePath is the IAM path of every rotator role of this stack, and
@@ -88,7 +97,7 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		StackName:   jsii.String(props.StackName),
 		Description: jsii.String(fmt.Sprintf("stsrotator: STS credentials for %d targets from %s, kept fresh in Secrets Manager", len(cfg.Targets), cfg.File)),
 	})
-	s := &Service{Stack: st, sweep: cfg.SweepInterval(), stackName: props.StackName, config: cfg}
+	s := &Service{Stack: st, sweep: cfg.SweepInterval(), stackName: props.StackName, config: cfg, plan: props.Plan}
 
 	s.Key = awskms.NewKey(st, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("stsrotator: encrypts the credential secrets, the alert topic and the dead-letter queue"),
@@ -100,16 +109,18 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 	allowReadersThroughSecretsManager(s.Key, cfg.Targets)
 	s.ReportBusPolicy = allowReadersToReport(st, cfg.Targets)
 	// CloudWatch alarms publish to the encrypted topic as the service
-	// principal, which has no IAM policy of its own to lean on.
+	// principal, which has no IAM policy of its own to lean on. This is
+	// AWS's documented statement, word for word
+	// (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services,
+	// https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns):
+	// AWS documents no condition key that CloudWatch's KMS calls carry, and
+	// a condition they lacked would silence every alarm.
 	s.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("CloudWatchAlarmsPublishToTheAlertTopic"),
+		Sid:        jsii.String("Allow_CloudWatch_for_CMK"),
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 		// In a key policy, "*" means this key.
 		Resources: jsii.Strings("*"),
-		Conditions: &map[string]any{
-			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
-		},
 	}), jsii.Bool(false))
 
 	s.Topic = awssns.NewTopic(st, jsii.String("Alerts"), &awssns.TopicProps{
@@ -117,6 +128,23 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		MasterKey:   s.Key,
 		EnforceSSL:  jsii.Bool(true),
 	})
+	// A topic policy replaces SNS's default one, so without this statement
+	// no alarm could publish ("is not authorized to perform: SNS:Publish").
+	// Scoped as AWS documents against the confused deputy: only alarms of
+	// this account and Region
+	// (https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html,
+	// https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger).
+	s.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("Allow_Publish_Alarms"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{s.Topic.TopicArn()},
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+			"ArnLike": map[string]any{"aws:SourceArn": st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"),
+				ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})},
+		},
+	}))
 	for _, e := range cfg.Alerts.Emails {
 		s.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
 	}
@@ -154,6 +182,29 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 		},
 	})
 
+	// One rule for the whole account, whatever the number of targets: a
+	// rule per role list would grow past EventBridge's rules-per-bus quota
+	// (quotas.RulesPerBus) and give the reactor one function-policy
+	// statement each (quotas.LambdaFunctionPolicy). The reactor matches the
+	// session's role to a target and drops the rest.
+	s.CloudTrailRule = awsevents.NewRule(st, jsii.String("CloudTrailExpiredToken"), &awsevents.RuleProps{
+		Description: jsii.String("AWS API calls refused with an expired token, made with an assumed-role session; the reactor keeps target roles"),
+		EventPattern: &awsevents.EventPattern{
+			// Only aws.* sources: anyone allowed to PutEvents on the default
+			// bus could otherwise send CloudTrail's detail-type with a target
+			// role's ARN and force rotations. PutEvents refuses aws.* sources
+			// to everyone but AWS services, so the prefix makes the rule
+			// unspoofable without naming (and one day missing) the services
+			// CloudTrail reports for.
+			Source:     awsevents.Match_Prefix(jsii.String(reaction.CloudTrailSourcePrefix)),
+			DetailType: jsii.Strings(reaction.DetailTypeCloudTrail),
+			Detail: &map[string]any{
+				"errorCode":    ExpiredTokenErrorCodes,
+				"userIdentity": map[string]any{"type": []string{"AssumedRole"}},
+			},
+		},
+	})
+
 	s.ReactorRole = newReactorRole(s)
 	if cfg.UsesIAMUser() {
 		s.Source = newSourceUser(s, props.Plan, props.CodeDir)
@@ -161,7 +212,7 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 
 	keys := plan.OutputKeys(cfg)
 	for _, sp := range props.Plan.Shards {
-		s.Shards = append(s.Shards, newShard(s, sp, props.CodeDir, keys))
+		s.Shards = append(s.Shards, newShard(s, sp, props.CodeDir, props.WorkDir, keys))
 	}
 	s.dashboard()
 	s.outputs(props.Plan, keys)
@@ -169,15 +220,11 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 }
 
 // WireExpiredTokenReactor sends every ExpiredToken signal — consumer
-// reports and the CloudTrail errors of each shard — to target. It is the
+// reports and CloudTrail errors — to target. It is the
 // hook for the reactor function, which a later change adds.
 func (s *Service) WireExpiredTokenReactor(target awsevents.IRuleTarget) {
 	s.ReportRule.AddTarget(target)
-	for _, sh := range s.Shards {
-		for _, r := range sh.CloudTrailRules {
-			r.AddTarget(target)
-		}
-	}
+	s.CloudTrailRule.AddTarget(target)
 }
 
 // alarm creates an alarm in the root stack that notifies the topic.
@@ -268,7 +315,7 @@ func (s *Service) outputs(p *plan.Plan, keys map[string]string) {
 	lanes := len(p.Lanes())
 	summary := fmt.Sprintf("%d targets in %d shard stacks, rotated by %d functions every %s", len(p.Config.Targets), len(p.Shards), lanes, s.sweep)
 	if len(p.Config.Targets) > plan.MaxRootOutputTargets {
-		summary += fmt.Sprintf("; each target's SecretArn<Name> and AwsConfig<Name> outputs are on its nested stack %s-ShardNN…", *s.Stack.StackName())
+		summary += fmt.Sprintf("; each target's SecretArn<Name> and AwsConfig<Name> outputs are on its nested stack %s-ShardNNN…", *s.Stack.StackName())
 	}
 	out("Summary", summary, "What this deploy manages")
 	if len(p.Config.Targets) > plan.MaxRootOutputTargets {
@@ -277,11 +324,12 @@ func (s *Service) outputs(p *plan.Plan, keys map[string]string) {
 	for _, sh := range s.Shards {
 		for _, t := range sh.Plan.Targets {
 			k := keys[t.Name]
+			arn := sh.Secret(t.Name).Ref()
 			awscdk.NewCfnOutput(s.Stack, jsii.String("SecretArn"+k), &awscdk.CfnOutputProps{
-				Value: sh.Secrets[t.Name].Ref(), Description: jsii.String("Secret holding the credentials of target " + t.Name),
+				Value: arn, Description: jsii.String("Secret holding the credentials of target " + t.Name),
 			})
 			awscdk.NewCfnOutput(s.Stack, jsii.String("AwsConfig"+k), &awscdk.CfnOutputProps{
-				Value: ProfileLine(sh.Secrets[t.Name].Ref()), Description: jsii.String("Line for a ~/.aws/config profile that uses target " + t.Name),
+				Value: ProfileLine(arn), Description: jsii.String("Line for a ~/.aws/config profile that uses target " + t.Name),
 			})
 		}
 	}

@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -14,10 +15,12 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/infra/quotacheck"
 	"github.com/stsrotator/stsrotator/infra/stack"
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/metrics"
+	"github.com/stsrotator/stsrotator/shared/quotas"
 )
 
 // Proves: the key rotates, and every secret, the topic and the queue are
@@ -114,8 +117,10 @@ func shardOf(fx *fixture, target string) string {
 }
 
 // Proves: a secret's resource policy lets exactly its declared readers read
-// it, denies GetSecretValue to every other principal except its rotator,
-// denies reads without TLS, and is checked against public access.
+// it, denies GetSecretValue to every other principal except the stack's
+// rotator and reactor roles (by their role paths, which outlive lane
+// re-packing), denies reads without TLS, and is checked against public
+// access.
 func TestSecretResourcePolicies(t *testing.T) {
 	fx := example(t)
 	cases := []struct {
@@ -123,52 +128,51 @@ func TestSecretResourcePolicies(t *testing.T) {
 		allow       any // the Allow statement's principal
 		notIn       map[string]any
 	}{
-		{"a role reader is allowed by ARN and is the only exception besides the rotator and the reactor", "deploy-bot",
+		{"a role reader is allowed by ARN and is the only exception besides the rotators and the reactor", "deploy-bot",
 			map[string]any{"AWS": "arn:aws:iam::123456789012:role/CiRunner"},
-			map[string]any{"aws:PrincipalArn": []any{"ROTATOR", "REACTOR", "arn:aws:iam::123456789012:role/CiRunner"}}},
+			map[string]any{"ArnNotLike": map[string]any{"aws:PrincipalArn": []any{"ROTATOR", "REACTOR", "arn:aws:iam::123456789012:role/CiRunner"}}}},
 		{"an account reader is allowed as the account and excepted by aws:PrincipalAccount", "audit-s3",
 			map[string]any{"AWS": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::210987654321:root"}}}},
-			map[string]any{"aws:PrincipalArn": []any{"ROTATOR", "REACTOR"}, "aws:PrincipalAccount": []any{"210987654321"}}},
+			map[string]any{"ArnNotLike": map[string]any{"aws:PrincipalArn": []any{"ROTATOR", "REACTOR"}}, "StringNotEquals": map[string]any{"aws:PrincipalAccount": []any{"210987654321"}}}},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
 			sid := shardOf(fx, c.target)
 			tpl := fx.shardJS[sid]
-			var rotatorRole string
-			for id := range resources(tpl, "AWS::IAM::Role") {
-				if strings.HasPrefix(id, "Rotator0Role") {
-					rotatorRole = id
-				}
+			pattern := func(kind string) any {
+				return map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::", map[string]any{"Ref": "AWS::AccountId"}, ":role/stsrotator/" + kind + "/*"}}}
 			}
 			notIn := map[string]any{}
-			for k, v := range c.notIn {
-				if l, ok := v.([]any); ok {
+			for op, byKey := range c.notIn {
+				m := map[string]any{}
+				for k, v := range byKey.(map[string]any) {
 					var out []any
-					for _, x := range l {
+					for _, x := range v.([]any) {
 						switch x {
 						case "ROTATOR":
-							x = map[string]any{"Fn::GetAtt": []any{rotatorRole, "Arn"}}
+							x = pattern("rotator")
 						case "REACTOR":
-							x = map[string]any{"Ref": reactorParam(t, tpl)}
+							x = pattern("reactor")
 						}
 						out = append(out, x)
 					}
-					v = out
+					m[k] = out
 				}
-				notIn[k] = v
+				notIn[op] = m
 			}
 			want := []any{
 				map[string]any{"Sid": "DeclaredReadersRead", "Effect": "Allow", "Principal": c.allow, "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
 				map[string]any{"Sid": "OnlyReadersAndStsrotatorRead", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*",
-					"Condition": map[string]any{"StringNotEquals": notIn}},
+					"Condition": notIn},
 				map[string]any{"Sid": "DenyReadsWithoutTLS", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*",
 					"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
 			}
 			pols := resources(tpl, "AWS::SecretsManager::ResourcePolicy")
-			if len(pols) != 1 {
-				t.Fatalf("%d resource policies in %s", len(pols), sid)
+			p, ok := pols["ReadPolicy"+plan.OutputKeys(fx.plan.Config)[c.target]]
+			if !ok {
+				t.Fatalf("no resource policy for %s in %s", c.target, sid)
 			}
-			for _, p := range pols {
+			{
 				pp := props(p)
 				got := pp["ResourcePolicy"].(map[string]any)["Statement"]
 				if js(got) != js(want) {
@@ -180,18 +184,6 @@ func TestSecretResourcePolicies(t *testing.T) {
 			}
 		})
 	}
-}
-
-// reactorParam is the shard parameter through which the root passes the
-// reactor role's ARN.
-func reactorParam(t *testing.T, tpl map[string]any) string {
-	for name := range tpl["Parameters"].(map[string]any) {
-		if strings.HasPrefix(name, "referencetoStsrotatorReactorRole") && strings.HasSuffix(name, "Arn") {
-			return name
-		}
-	}
-	t.Fatal("the shard has no parameter carrying the reactor role's ARN")
-	return ""
 }
 
 // laneRole finds a lane's rotator role in its shard template.
@@ -209,7 +201,6 @@ func laneRole(t *testing.T, tpl map[string]any, lane string) map[string]any {
 // expectedRotatorStatements is the exact policy a lane must have, derived
 // from its targets independently of the code under test's grouping.
 func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyParam any, logGroup string) []any {
-	keys := plan.OutputKeys(fx.plan.Config)
 	type grp struct {
 		sid     string
 		actions []any
@@ -217,7 +208,7 @@ func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyPa
 	}
 	var order []string
 	groups := map[string]*grp{}
-	var secrets, names []any
+	var secrets []any
 	for _, tg := range lane.Targets {
 		sid, actions := "AssumeTargetRoles", []any{"sts:AssumeRole"}
 		if tg.SourceIdentity != "" {
@@ -239,8 +230,7 @@ func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyPa
 		if !dup {
 			g.arns = append(g.arns, tg.RoleArn)
 		}
-		secrets = append(secrets, map[string]any{"Ref": "Secret" + keys[tg.Name]})
-		names = append(names, map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":secretsmanager:",
+		secrets = append(secrets, map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":secretsmanager:",
 			map[string]any{"Ref": "AWS::Region"}, ":", map[string]any{"Ref": "AWS::AccountId"}, ":secret:" + tg.SecretName + "-??????"}}})
 	}
 	one := func(xs []any) any {
@@ -257,12 +247,9 @@ func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyPa
 	}
 	via := map[string]any{"Fn::Join": []any{"", []any{"secretsmanager.", map[string]any{"Ref": "AWS::Region"}, ".", map[string]any{"Ref": "AWS::URLSuffix"}}}}
 	return append(stmts,
-		map[string]any{"Sid": "ReadAndWriteOwnSecrets", "Effect": "Allow",
-			"Action":   []any{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
+		map[string]any{"Sid": "OwnSecrets", "Effect": "Allow",
+			"Action":   []any{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret", "secretsmanager:TagResource"},
 			"Resource": one(secrets)},
-		map[string]any{"Sid": "CreateOwnSecretsWhenEmpty", "Effect": "Allow",
-			"Action":   []any{"secretsmanager:CreateSecret", "secretsmanager:TagResource"},
-			"Resource": one(names)},
 		map[string]any{"Sid": "AnnounceRotations", "Effect": "Allow", "Action": "events:PutEvents",
 			"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":events:",
 				map[string]any{"Ref": "AWS::Region"}, ":", map[string]any{"Ref": "AWS::AccountId"}, ":event-bus/default"}}},
@@ -516,50 +503,66 @@ func TestExpiredTokenRules(t *testing.T) {
 	}
 }
 
+// checkCloudTrailRules proves the root has exactly one CloudTrail rule —
+// aws.* sources, the classifier's expired-token codes, assumed-role
+// sessions, no role list — on the default bus, and no shard has any: the
+// rule count cannot grow with the config.
 func checkCloudTrailRules(t *testing.T, fx *fixture) {
 	t.Helper()
-	for _, sh := range fx.plan.Shards {
-		want := map[string]bool{}
-		for _, tg := range sh.Targets {
-			want[tg.RoleArn] = true
+	n := 0
+	for id, r := range resources(fx.rootJS, "AWS::Events::Rule") {
+		p := props(r)["EventPattern"].(map[string]any)
+		if js(p["detail-type"]) != `["AWS API Call via CloudTrail"]` {
+			continue
 		}
-		got := map[string]bool{}
-		for id, r := range resources(fx.shardJS[sh.ID], "AWS::Events::Rule") {
-			p := props(r)["EventPattern"].(map[string]any)
-			if n := len(js(p)); n > stack.MaxPatternChars {
-				t.Errorf("%s/%s: pattern of %d chars", sh.ID, id, n)
-			}
-			d := p["detail"].(map[string]any)
-			if js(p["detail-type"]) != `["AWS API Call via CloudTrail"]` || js(d["errorCode"]) != `["ExpiredToken","ExpiredTokenException","RequestExpired"]` || props(r)["EventBusName"] != nil {
-				t.Errorf("%s/%s: %s", sh.ID, id, js(p))
-			}
-			for _, a := range d["userIdentity"].(map[string]any)["sessionContext"].(map[string]any)["sessionIssuer"].(map[string]any)["arn"].([]any) {
-				got[a.(string)] = true
-			}
+		n++
+		if got := len(js(p)); got > stack.MaxPatternChars {
+			t.Errorf("%s: pattern of %d chars", id, got)
 		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: rules match %v, want %v", sh.ID, got, want)
+		want := map[string]any{
+			"source":      []any{map[string]any{"prefix": "aws."}},
+			"detail-type": []any{"AWS API Call via CloudTrail"},
+			"detail": map[string]any{
+				"errorCode":    toAny(stack.ExpiredTokenErrorCodes),
+				"userIdentity": map[string]any{"type": []any{"AssumedRole"}},
+			},
+		}
+		if js(p) != js(want) || props(r)["EventBusName"] != nil {
+			t.Errorf("%s: pattern %s, want %s on the default bus", id, js(p), js(want))
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d CloudTrail rules in the root stack, want 1", n)
+	}
+	for sid, tpl := range fx.shardJS {
+		if rules := resources(tpl, "AWS::Events::Rule"); len(rules) != 0 {
+			t.Errorf("%s has %d rules; rules must not grow with the targets", sid, len(rules))
 		}
 	}
 }
 
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, x := range ss {
+		out[i] = x
+	}
+	return out
+}
+
 // Proves: the reactor hook sends both kinds of ExpiredToken signal — the
-// consumer reports and every shard's CloudTrail rules — to its target.
+// consumer reports and the CloudTrail rule — to its target.
 func TestWireExpiredTokenReactor(t *testing.T) {
 	p := example(t).plan
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	svc := stack.New(app, "Hook", stack.Props{StackName: "hook", Plan: p, CodeDir: t.TempDir()})
+	svc := stack.New(app, "Hook", stack.Props{StackName: "hook", Plan: p, CodeDir: t.TempDir(), WorkDir: t.TempDir()})
 	q := awssqs.NewQueue(svc.Stack, jsii.String("StandIn"), nil)
 	svc.WireExpiredTokenReactor(awseventstargets.NewSqsQueue(q, nil))
 	hasTarget := assertions.Match_ObjectLike(&map[string]any{"Targets": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Arn": assertions.Match_AnyValue()})})})
-	assert(t, "report rule", func() {
-		assertions.Template_FromStack(svc.Stack, nil).AllResourcesProperties(jsii.String("AWS::Events::Rule"), hasTarget)
+	root := assertions.Template_FromStack(svc.Stack, nil)
+	assert(t, "both rules", func() {
+		root.ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(2))
+		root.AllResourcesProperties(jsii.String("AWS::Events::Rule"), hasTarget)
 	})
-	for _, sh := range svc.Shards {
-		assert(t, sh.Plan.ID, func() {
-			assertions.Template_FromStack(sh.Stack, nil).AllResourcesProperties(jsii.String("AWS::Events::Rule"), hasTarget)
-		})
-	}
 }
 
 // alarmActionIsTopic says whether an alarm in shard sid (or the root, when
@@ -810,7 +813,7 @@ func TestTwoThousandTargets(t *testing.T) {
 		})
 	})
 	assert(t, "the summary points at the shard stacks", func() {
-		fx.root.HasOutput(jsii.String("Summary"), map[string]any{"Value": assertions.Match_StringLikeRegexp(jsii.String("^2000 targets in 64 shard stacks.*nested stack stsrotator-ShardNN"))})
+		fx.root.HasOutput(jsii.String("Summary"), map[string]any{"Value": assertions.Match_StringLikeRegexp(jsii.String("^2000 targets in 256 shard stacks.*nested stack stsrotator-ShardNNN"))})
 	})
 }
 
@@ -869,4 +872,158 @@ func worstCase(tpl map[string]any, v any) any {
 		return out
 	}
 	return v
+}
+
+// Proves: every Lambda function in every template is created after every
+// IAM policy attached to its role in that template (inline policies in the
+// role need nothing: the function already waits for its role), so no
+// function can run, or be invoked by a rule or schedule, before its
+// permissions exist.
+func TestFunctionsStartAfterTheirPolicies(t *testing.T) {
+	for _, fx := range []*fixture{example(t), big(t)} {
+		checked := 0
+		for name, tpl := range allTemplates(fx) {
+			policies := resources(tpl, "AWS::IAM::Policy")
+			for id, fn := range resources(tpl, "AWS::Lambda::Function") {
+				role := js(props(fn)["Role"])
+				deps := js(fn["DependsOn"])
+				for pid, p := range policies {
+					if strings.Contains(js(props(p)["Roles"]), roleRef(role)) {
+						checked++
+						if !strings.Contains(deps, `"`+pid+`"`) {
+							t.Errorf("%s/%s does not wait for %s, attached to its role: DependsOn %s", name, id, pid, deps)
+						}
+					}
+				}
+			}
+		}
+		if checked == 0 {
+			t.Error("no function with a separate policy found: the test checks nothing")
+		}
+	}
+}
+
+// roleRef turns a function's Role ({"Fn::GetAtt":["X","Arn"]}) into the
+// {"Ref":"X"} a policy's Roles lists.
+func roleRef(getAtt string) string {
+	var v map[string][]any
+	if err := json.Unmarshal([]byte(getAtt), &v); err != nil || len(v["Fn::GetAtt"]) == 0 {
+		return "\x00"
+	}
+	return fmt.Sprintf(`{"Ref":"%s"}`, v["Fn::GetAtt"][0])
+}
+
+// Proves: alarms can alert. The topic policy (which replaces SNS's
+// default) lets cloudwatch.amazonaws.com publish, only for alarms of this
+// account and Region, as AWS documents; the key policy has AWS's
+// documented statement for CloudWatch alarms on an encrypted topic, word
+// for word and without conditions AWS does not document.
+func TestAlarmsCanPublish(t *testing.T) {
+	fx := example(t)
+	topic := fx.rootRef(t, "AWS::SNS::Topic")
+	var found bool
+	for _, r := range resources(fx.rootJS, "AWS::SNS::TopicPolicy") {
+		for _, st := range props(r)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			s := st.(map[string]any)
+			if s["Sid"] != "Allow_Publish_Alarms" {
+				continue
+			}
+			found = true
+			want := map[string]any{
+				"Sid": "Allow_Publish_Alarms", "Effect": "Allow", "Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+				"Action": "sns:Publish", "Resource": map[string]any{"Ref": topic},
+				"Condition": map[string]any{
+					"StringEquals": map[string]any{"aws:SourceAccount": map[string]any{"Ref": "AWS::AccountId"}},
+					"ArnLike": map[string]any{"aws:SourceArn": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":cloudwatch:",
+						map[string]any{"Ref": "AWS::Region"}, ":", map[string]any{"Ref": "AWS::AccountId"}, ":alarm:*"}}}},
+				},
+			}
+			if js(s) != js(want) {
+				t.Errorf("topic policy statement for alarms:\n got %s\nwant %s", js(s), js(want))
+			}
+		}
+	}
+	if !found {
+		t.Error("the topic policy does not let CloudWatch alarms publish")
+	}
+	key := resources(fx.rootJS, "AWS::KMS::Key")[fx.rootRef(t, "AWS::KMS::Key")]
+	found = false
+	for _, st := range props(key)["KeyPolicy"].(map[string]any)["Statement"].([]any) {
+		s := st.(map[string]any)
+		if s["Sid"] != "Allow_CloudWatch_for_CMK" {
+			continue
+		}
+		found = true
+		want := `{"Action":["kms:Decrypt","kms:GenerateDataKey*"],"Effect":"Allow","Principal":{"Service":"cloudwatch.amazonaws.com"},"Resource":"*","Sid":"Allow_CloudWatch_for_CMK"}`
+		if js(s) != want {
+			t.Errorf("key policy statement for alarms:\n got %s\nwant %s (AWS's documented one)", js(s), want)
+		}
+	}
+	if !found {
+		t.Error("the key policy does not let CloudWatch alarms use the key")
+	}
+}
+
+// Proves: every secret and its resource policy are retained when their
+// target leaves the config or a change would replace them
+// (DeletionPolicy and UpdateReplacePolicy Retain), so a config mistake
+// cannot delete credentials consumers are reading; docs/infra.md says
+// what happens then.
+func TestSecretsAreRetained(t *testing.T) {
+	fx := example(t)
+	n := 0
+	for sid, tpl := range fx.shardJS {
+		for _, typ := range []string{"AWS::SecretsManager::Secret", "AWS::SecretsManager::ResourcePolicy"} {
+			for id, r := range resources(tpl, typ) {
+				n++
+				if r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
+					t.Errorf("%s/%s: DeletionPolicy %v, UpdateReplacePolicy %v; want Retain and Retain", sid, id, r["DeletionPolicy"], r["UpdateReplacePolicy"])
+				}
+			}
+		}
+	}
+	if n != 2*len(fx.plan.Config.Targets) {
+		t.Fatalf("%d secrets and policies for %d targets", n, len(fx.plan.Config.Targets))
+	}
+}
+
+// Proves: a lane's schedule waits for its targets' secrets, which its
+// role names by ARN pattern rather than by reference: the first sweep
+// must not create a secret CloudFormation is about to create.
+func TestSchedulesWaitForTheirSecrets(t *testing.T) {
+	fx := example(t)
+	keys := plan.OutputKeys(fx.plan.Config)
+	for _, sh := range fx.plan.Shards {
+		for _, lane := range sh.Lanes {
+			for id, s := range resources(fx.shardJS[sh.ID], "AWS::Scheduler::Schedule") {
+				if !strings.HasPrefix(id, lane.ID) {
+					continue
+				}
+				for _, tg := range lane.Targets {
+					if !strings.Contains(js(s["DependsOn"]), `"Secret`+keys[tg.Name]+`"`) {
+						t.Errorf("%s/%s does not wait for the secret of %s: %s", sh.ID, id, tg.Name, js(s["DependsOn"]))
+					}
+				}
+			}
+		}
+	}
+}
+
+// Proves: the 2,000-target templates are inside every quota of
+// shared/quotas, measured at their longest values by infra/quotacheck
+// (the guard the app runs after every synth), and logs the figures.
+func TestTwoThousandTargetsWithinQuotas(t *testing.T) {
+	fx := big(t)
+	var ts []quotacheck.Template
+	for name, tpl := range allTemplates(fx) {
+		ts = append(ts, quotacheck.Template{Name: name, Body: tpl, Bytes: len(js(tpl))})
+	}
+	for _, err := range quotacheck.Check(ts) {
+		t.Error(err)
+	}
+	f := quotacheck.Measure(ts)
+	for _, id := range []string{quotas.LambdaFunctionPolicy.ID, quotas.RulesPerBus.ID, quotas.StackResources.ID, quotas.StackOutputs.ID, quotas.RoleInlinePolicies.ID, quotas.SecretResourcePolicy.ID, quotas.KeyPolicy.ID} {
+		q, _ := quotas.ByID(id)
+		t.Logf("%s: %d of %d %s (%s)", id, f.Max[id], q.Limit, q.Unit, f.Where[id])
+	}
 }

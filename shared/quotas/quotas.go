@@ -177,6 +177,12 @@ func (q Quota) Check(subject string, got int) error {
 	return nil
 }
 
+// WithFix is q with a fix written for one particular subject.
+func (q Quota) WithFix(fix string) Quota {
+	q.Fix = fix
+	return q
+}
+
 // Markdown renders the table shown in docs/quotas.md.
 func Markdown() string {
 	var b strings.Builder
