@@ -18,9 +18,9 @@ import (
 // non-empty. Changing it moves most secrets to another nested stack, which
 // CloudFormation cannot do for named secrets; it is therefore a constant.
 // 256 keeps the root stack far inside 500 resources (a nested stack is
-// one resource of its parent) and lets 10,000 targets (39 per bucket on
-// average, about 60 in the fullest) and about 16,000 before the fullest
-// bucket reaches MaxTargetsPerShard; docs/scale.md has the arithmetic.
+// one resource of its parent) and fits 10,000 targets (39 per bucket on
+// average, 55 in the fullest) and about 19,000 before the fullest bucket
+// reaches MaxTargetsPerShard; docs/scale.md has the arithmetic.
 const Shards = 256
 
 // OutputsPerTarget is what a target adds to its shard stack's outputs:

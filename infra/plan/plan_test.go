@@ -208,7 +208,7 @@ func TestShardAtTheOutputsQuota(t *testing.T) {
 	if !errors.As(err, &ex) || ex.Quota.ID != quotas.StackOutputs.ID || ex.Got != quotas.StackOutputs.Limit+OutputsPerTarget {
 		t.Fatalf("one over: %v", err)
 	}
-	for _, want := range []string{"big.yaml: the 101 targets whose names hash to shard stack Shard007", "202 outputs", "200 outputs", quotas.StackOutputs.Doc, "fix: "} {
+	for _, want := range []string{"big.yaml: the 101 targets whose names hash to shard stack Shard007", "202 outputs, over AWS's limit of 200", quotas.StackOutputs.Doc, "fix: "} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}

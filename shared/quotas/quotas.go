@@ -164,8 +164,8 @@ type ExceededError struct {
 }
 
 func (e *ExceededError) Error() string {
-	return fmt.Sprintf("%s: %d %s, over AWS's %s quota of %d %s %s (%s) (fix: %s)",
-		e.Subject, e.Got, e.Quota.Unit, e.Quota.Service, e.Quota.Limit, e.Quota.Unit, strings.TrimSpace(e.Quota.Name+" "+e.Quota.Scope), e.Quota.Doc, e.Quota.Fix)
+	return fmt.Sprintf("%s: %d %s, over AWS's limit of %d (%s quota %q, %s: %s) (fix: %s)",
+		e.Subject, e.Got, e.Quota.Unit, e.Quota.Limit, e.Quota.Service, e.Quota.Name, e.Quota.Scope, e.Quota.Doc, e.Quota.Fix)
 }
 
 // Check returns an *ExceededError when got is over the limit, nil when it

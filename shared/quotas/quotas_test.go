@@ -54,7 +54,7 @@ func TestCheckAtTheEdge(t *testing.T) {
 	if !errors.As(err, &ex) || ex.Quota.ID != q.ID || ex.Got != q.Limit+1 {
 		t.Fatalf("one over: %v", err)
 	}
-	for _, want := range []string{"stack Shard07", "201 outputs", "200 outputs", q.Doc, "fix: "} {
+	for _, want := range []string{"stack Shard07: 201 outputs, over AWS's limit of 200", `CloudFormation quota "Outputs", per stack`, q.Doc, "fix: "} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}

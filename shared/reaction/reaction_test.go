@@ -63,7 +63,7 @@ func TestParseRejects(t *testing.T) {
 }
 
 func FuzzParseEvent(f *testing.F) {
-	for _, dir := range []string{"testdata/match", "testdata/nearmiss"} {
+	for _, dir := range []string{"testdata/match", "testdata/nearmiss", "testdata/ignored"} {
 		files, _ := os.ReadDir(dir)
 		for _, e := range files {
 			b, _ := os.ReadFile(filepath.Join(dir, e.Name()))

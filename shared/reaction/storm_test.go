@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -209,5 +211,34 @@ func TestUnmatchedAlerts(t *testing.T) {
 	}
 	if n := f.env.Transport.Calls("Publish"); n != 1 {
 		t.Fatalf("%d SNS Publish calls, want 1 (the first unmatched report)", n)
+	}
+}
+
+// Proves: the samples in testdata/ignored — CloudTrail events the stack's
+// one CloudTrail rule delivers (aws.* source, an expired-token code, an
+// assumed-role session) for a role that is no target — parse, and the
+// reactor drops them without an alert or a rotation.
+func TestCloudTrailForOtherRolesIsIgnored(t *testing.T) {
+	f := newFixture(t, 2)
+	files, err := filepath.Glob("testdata/ignored/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples: %v", err)
+	}
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ParseEvent(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		out, err := f.reactor.React(awstest.Context(t), s)
+		if err != nil || out.Decision.Action != Unmatched || out.Alerted || out.Rotation != nil {
+			t.Errorf("%s: %+v %v; want dropped: unmatched, no alert, no rotation", file, out, err)
+		}
+	}
+	if n := f.env.Transport.Calls("Publish"); n != 0 {
+		t.Fatalf("%d SNS Publish calls for events of roles that are no target", n)
 	}
 }
