@@ -50,7 +50,7 @@ func TestValidate(t *testing.T) {
 		{"the repository's example config is valid", []string{"validate", "--config", example}, ExitOK, "is valid: 3 targets", nil},
 		{"every field problem is reported, one a line, with line and fix", []string{"validate", "--config", bad}, ExitUsage, "",
 			[]string{bad + ":4: targets[0](a).roleArn", bad + ":7: targets[1](b).durationSeconds", "fix:", "is not valid: 2 problems"}},
-		{"a plan limit synth would hit is reported without a synth", []string{"validate", "--config", crowded}, ExitUsage, "", []string{"shard 7 would hold 96 targets", "fix:"}},
+		{"a plan limit synth would hit is reported without a synth", []string{"validate", "--config", crowded}, ExitUsage, "", []string{"targets whose names hash to shard stack Shard007", "outputs, over AWS's limit of 200", "fix:"}},
 		{"a stack name CloudFormation would refuse is reported", []string{"validate", "--config", example, "--stack", "9-bad_name"}, ExitUsage, "", []string{`--stack "9-bad_name": not a usable stack name`}},
 		{"a missing file is a usage error with the fix", []string{"validate", "--config", filepath.Join(dir, "absent.yaml")}, ExitUsage, "", []string{"read config", "--config"}},
 		{"no config anywhere says how to name one", []string{"validate"}, ExitUsage, "", []string{"no stsrotator.yaml in the working directory (fix: pass --config FILE)"}},
