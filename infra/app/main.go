@@ -89,7 +89,10 @@ func run() error {
 	if err := asset.Stage(code, filepath.Join(root, RotatorBinary), p.Files()); err != nil {
 		return err
 	}
-	svc := stack.New(app, StackID, stack.Props{StackName: stackName, Plan: p, CodeDir: code, WorkDir: stage})
+	svc, err := stack.New(app, StackID, stack.Props{StackName: stackName, Plan: p, CodeDir: code, WorkDir: stage})
+	if err != nil {
+		return err
+	}
 	// The reactor's package carries the routes from target to rotator,
 	// known only once the lanes are laid out.
 	routes, err := json.Marshal(svc.Routes())

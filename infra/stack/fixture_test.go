@@ -126,7 +126,10 @@ func build(file string, src []byte) (fx *fixture) {
 	}
 	start := time.Now()
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(tmp, "cdk.out"))})
-	fx.svc = stack.New(app, "Stsrotator", stack.Props{StackName: "stsrotator", Plan: fx.plan, CodeDir: code, WorkDir: tmp})
+	if fx.svc, err = stack.New(app, "Stsrotator", stack.Props{StackName: "stsrotator", Plan: fx.plan, CodeDir: code, WorkDir: tmp}); err != nil {
+		fx.buildErr = err
+		return fx
+	}
 	routes, _ := json.Marshal(fx.svc.Routes())
 	reactorCode, logwatchCode := filepath.Join(tmp, "reactor"), filepath.Join(tmp, "logwatch")
 	if err := asset.Stage(reactorCode, bin, map[string][]byte{"stsrotator.yaml": src, "rotators.json": routes}); err != nil {

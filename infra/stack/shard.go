@@ -53,7 +53,7 @@ func (sh *Shard) Secret(target string) awscdk.CfnResource {
 	return sh.Targets.GetResource(jsii.String("Secret" + sh.keys[target]))
 }
 
-func newShard(s *Service, sp plan.Shard, codeDir, workDir string, keys map[string]string) *Shard {
+func newShard(s *Service, sp plan.Shard, codeDir, workDir string, keys map[string]string) (*Shard, error) {
 	ns := awscdk.NewNestedStack(s.Stack, jsii.String(sp.ID), &awscdk.NestedStackProps{
 		Description: jsii.String(fmt.Sprintf("stsrotator shard %d of %d: %d targets", sp.Index, plan.Shards, len(sp.Targets))),
 	})
@@ -64,9 +64,7 @@ func newShard(s *Service, sp plan.Shard, codeDir, workDir string, keys map[strin
 		err = os.WriteFile(file, b, 0o644)
 	}
 	if err != nil {
-		// Only an unwritable work directory gets here; the app checks it
-		// before building the stack.
-		panic(fmt.Sprintf("stack: write %s: %v", file, err))
+		return nil, fmt.Errorf("write the targets of %s: %w", sp.ID, err)
 	}
 	sh.Targets = cloudformationinclude.NewCfnInclude(ns, jsii.String("Targets"), &cloudformationinclude.CfnIncludeProps{
 		TemplateFile: jsii.String(file),
@@ -75,7 +73,7 @@ func newShard(s *Service, sp plan.Shard, codeDir, workDir string, keys map[strin
 	for _, lp := range sp.Lanes {
 		sh.Rotators = append(sh.Rotators, newRotator(s, sh, lp, codeDir))
 	}
-	return sh
+	return sh, nil
 }
 
 // TargetTemplate is the CloudFormation template of a shard's per-target

@@ -90,8 +90,9 @@ func (s *Service) Routes() map[string]string {
 	return routes
 }
 
-// New defines the service in scope.
-func New(scope constructs.Construct, id string, props Props) *Service {
+// New defines the service in scope. It fails only when a shard's
+// per-target template cannot be written to props.WorkDir.
+func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 	cfg := props.Plan.Config
 	st := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
 		StackName:   jsii.String(props.StackName),
@@ -212,11 +213,15 @@ func New(scope constructs.Construct, id string, props Props) *Service {
 
 	keys := plan.OutputKeys(cfg)
 	for _, sp := range props.Plan.Shards {
-		s.Shards = append(s.Shards, newShard(s, sp, props.CodeDir, props.WorkDir, keys))
+		sh, err := newShard(s, sp, props.CodeDir, props.WorkDir, keys)
+		if err != nil {
+			return nil, err
+		}
+		s.Shards = append(s.Shards, sh)
 	}
 	s.dashboard()
 	s.outputs(props.Plan, keys)
-	return s
+	return s, nil
 }
 
 // WireExpiredTokenReactor sends every ExpiredToken signal — consumer

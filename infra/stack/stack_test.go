@@ -3,6 +3,7 @@ package stack_test
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -554,7 +555,10 @@ func toAny(ss []string) []any {
 func TestWireExpiredTokenReactor(t *testing.T) {
 	p := example(t).plan
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	svc := stack.New(app, "Hook", stack.Props{StackName: "hook", Plan: p, CodeDir: t.TempDir(), WorkDir: t.TempDir()})
+	svc, err := stack.New(app, "Hook", stack.Props{StackName: "hook", Plan: p, CodeDir: t.TempDir(), WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	q := awssqs.NewQueue(svc.Stack, jsii.String("StandIn"), nil)
 	svc.WireExpiredTokenReactor(awseventstargets.NewSqsQueue(q, nil))
 	hasTarget := assertions.Match_ObjectLike(&map[string]any{"Targets": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Arn": assertions.Match_AnyValue()})})})
@@ -1025,5 +1029,16 @@ func TestTwoThousandTargetsWithinQuotas(t *testing.T) {
 	for _, id := range []string{quotas.LambdaFunctionPolicy.ID, quotas.RulesPerBus.ID, quotas.StackResources.ID, quotas.StackOutputs.ID, quotas.RoleInlinePolicies.ID, quotas.SecretResourcePolicy.ID, quotas.KeyPolicy.ID} {
 		q, _ := quotas.ByID(id)
 		t.Logf("%s: %d of %d %s (%s)", id, f.Max[id], q.Limit, q.Unit, f.Where[id])
+	}
+}
+
+// Proves: a work directory the per-target templates cannot be written to
+// is an error naming the shard, not a panic.
+func TestUnwritableWorkDir(t *testing.T) {
+	p := example(t).plan
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	_, err := stack.New(app, "NoDir", stack.Props{StackName: "nodir", Plan: p, CodeDir: t.TempDir(), WorkDir: filepath.Join(t.TempDir(), "missing")})
+	if err == nil || !strings.Contains(err.Error(), "write the targets of Shard") {
+		t.Fatalf("got %v", err)
 	}
 }
