@@ -37,7 +37,7 @@ FORCE:
 test: node_modules/.bin/cdk
 	$(GO) test -race -count=1 -timeout 25m $(PKGS)
 	@echo "== budgets (timed: no race detector, one package at a time)"
-	set -o pipefail; $(GO) test -count=1 -p 1 -run 'Budget' -v $(PKGS) | grep -E '^(=== RUN|--- |ok|FAIL)|budget|ratio|floor|median' | grep -v 'no tests to run'
+	set -o pipefail; $(GO) test -count=1 -p 1 -timeout 30m -run 'Budget' -v $(PKGS) | grep -E '^(=== RUN|--- |ok|FAIL)|budget|ratio|floor|median' | grep -v 'no tests to run'
 
 ## lint: gofmt, go vet, staticcheck
 lint:
