@@ -69,7 +69,7 @@ var (
 
 	// IAM: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 	RoleInlinePolicies = Quota{ID: "iam.role-inline-policies", Service: "IAM", Name: "Role policy size (all inline policies of a role, whitespace excluded)", Limit: 10_240, Unit: "characters", Scope: "per role",
-		Doc: iamDoc, Fix: "shorter role ARNs or secret names: stsrotator packs targets into rotator lanes so each lane's policy fits"}
+		Doc: iamDoc, Fix: "fewer replicaRegions or shorter role ARNs and secret names on the targets of that rotator lane; stsrotator packs a lane's per-target text into 8,000 characters (plan.PolicyBudget) and leaves the rest to the fixed statements, so crossing this is also worth a bug report"}
 	ManagedPolicy = Quota{ID: "iam.managed-policy", Service: "IAM", Name: "Managed policy size (whitespace excluded)", Limit: 6_144, Unit: "characters", Scope: "per managed policy",
 		Doc: iamDoc, Fix: "report a bug: stsrotator's managed policies are fixed"}
 	ManagedPoliciesPerRole = Quota{ID: "iam.managed-policies-per-role", Service: "IAM", Name: "Managed policies attached to a role", Limit: 10, Unit: "policies", Scope: "per role", Adjustable: true,
