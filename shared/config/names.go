@@ -3,8 +3,9 @@ package config
 import "strings"
 
 // How AWS compares the names stsrotator handles. Each rule is AWS's own,
-// cited where it is stated; every comparison of these names in the code
-// base goes through one of these functions, and names_test.go pins each.
+// cited where it is stated, and names_test.go pins each. Comparisons call
+// these functions; the exact ones (secret names, log group names) are also
+// what the parser's duplicate checks do with plain map keys.
 
 // SameSessionTagKey reports whether a and b are one session tag key to
 // STS. Session tag keys are not case sensitive, though their case is
