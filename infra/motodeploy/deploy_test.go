@@ -141,6 +141,7 @@ func TestDeployOnMoto(t *testing.T) {
 			}
 		}
 		d.minted(t, d.plan.Config.Targets)
+		preflightAfter(t, root, s)
 	})
 
 	t.Run("2000-targets", func(t *testing.T) {
@@ -423,4 +424,42 @@ func (d *deployed) assetOf(t *testing.T, function string) string {
 	}
 	t.Fatalf("no function %s in the deployed templates", function)
 	return ""
+}
+
+// preflightAfter runs the CLI's preflight on the account moto now holds:
+// the bootstrap stack is there, but moto deployed the example although
+// its log group and reader roles do not exist (it skips the resources
+// that would have failed), which is exactly what preflight blocks on.
+func preflightAfter(t *testing.T, root string, s *mototest.Server) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "stsrotator")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/stsrotator")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the CLI: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "preflight", "--config", filepath.Join(root, config.DefaultPath))
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, s.Env()...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := -1
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	// 8: something blocks the deploy (cli.ExitBlocked).
+	if code != 8 {
+		t.Fatalf("preflight exit %d (%v), want 8:\n%s", code, err, out.String())
+	}
+	for _, want := range []string{
+		"OK    bootstrap   CDKToolkit",
+		"BLOCK log-group   /ecs/nightly-report: the log group does not exist",
+		"BLOCK reader      arn:aws:iam::123456789012:role/ReportsJob: the role does not exist",
+		"SKIP  trust       arn:aws:iam::210987654321:role/AuditS3Reader",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("preflight output lacks %q:\n%s", want, out.String())
+		}
+	}
+	t.Logf("preflight after the deploy:\n%s", out.String())
 }
