@@ -1,0 +1,58 @@
+package regions
+
+// table is every region of aws-sdk-go-v2 v1.48.0's partition table
+// (internal/endpoints/awsrulesfn/partitions.json, the SDK's own list of
+// partitions and their regions, which Go cannot import because it is an
+// internal package) mapped to its partition ID, the "*-global" pseudo
+// regions left out. TestTableMatchesSDK compares it with the SDK in the
+// module graph and prints the lines to paste when they differ.
+var table = map[string]string{
+	"af-south-1":      "aws",
+	"ap-east-1":       "aws",
+	"ap-east-2":       "aws",
+	"ap-northeast-1":  "aws",
+	"ap-northeast-2":  "aws",
+	"ap-northeast-3":  "aws",
+	"ap-south-1":      "aws",
+	"ap-south-2":      "aws",
+	"ap-southeast-1":  "aws",
+	"ap-southeast-2":  "aws",
+	"ap-southeast-3":  "aws",
+	"ap-southeast-4":  "aws",
+	"ap-southeast-5":  "aws",
+	"ap-southeast-6":  "aws",
+	"ap-southeast-7":  "aws",
+	"ca-central-1":    "aws",
+	"ca-west-1":       "aws",
+	"cn-north-1":      "aws-cn",
+	"cn-northwest-1":  "aws-cn",
+	"eu-central-1":    "aws",
+	"eu-central-2":    "aws",
+	"eu-isoe-west-1":  "aws-iso-e",
+	"eu-north-1":      "aws",
+	"eu-south-1":      "aws",
+	"eu-south-2":      "aws",
+	"eu-west-1":       "aws",
+	"eu-west-2":       "aws",
+	"eu-west-3":       "aws",
+	"eusc-de-east-1":  "aws-eusc",
+	"il-central-1":    "aws",
+	"me-central-1":    "aws",
+	"me-south-1":      "aws",
+	"me-west-1":       "aws",
+	"mx-central-1":    "aws",
+	"sa-east-1":       "aws",
+	"sa-west-1":       "aws",
+	"us-east-1":       "aws",
+	"us-east-2":       "aws",
+	"us-gov-east-1":   "aws-us-gov",
+	"us-gov-west-1":   "aws-us-gov",
+	"us-iso-east-1":   "aws-iso",
+	"us-iso-west-1":   "aws-iso",
+	"us-isob-east-1":  "aws-iso-b",
+	"us-isob-west-1":  "aws-iso-b",
+	"us-isof-east-1":  "aws-iso-f",
+	"us-isof-south-1": "aws-iso-f",
+	"us-west-1":       "aws",
+	"us-west-2":       "aws",
+}
