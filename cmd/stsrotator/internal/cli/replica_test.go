@@ -96,6 +96,12 @@ func TestReplicaReadsWithRegion(t *testing.T) {
 	if rows[0].Health != HealthOK || rows[0].Key != v2.MaskedKey() {
 		t.Fatalf("replica row: %+v", rows[0])
 	}
+	// The table says the same as the JSON: which copy was read and where
+	// the primary is.
+	r = cli("status", "--config", cfgPath, "--region", "eu-west-1")
+	if r.code != 0 || !strings.Contains(r.stdout, "OK (read from the replica in eu-west-1, InSync; the primary is in us-east-1)") {
+		t.Fatalf("status table from the replica region: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 
 	// A region the config lists but Secrets Manager does not replicate to
 	// (the stack not deployed yet) makes status fail and say so.

@@ -108,6 +108,9 @@ type Row struct {
 	Replicas []Replica `json:"replicas,omitempty"`
 	left     time.Duration
 	life     time.Duration
+	// primary is the primary region when the row was read from a
+	// replica (status run in a replica region), else "".
+	primary string
 }
 
 func (a *App) status(ctx context.Context, args []string) error {
@@ -422,6 +425,7 @@ func replicas(ctx context.Context, sm secretDescriber, row Row, r ref) Row {
 			rep.Status = "replica"
 		}
 		row.Replicas = []Replica{rep}
+		row.primary = primary
 		if st.Status == smtypes.StatusTypeFailed && row.Health > HealthError {
 			row.Health, row.Problem = HealthError, "replica "+here+" replication failed: "+aws.ToString(st.StatusMessage)
 		}
@@ -476,7 +480,12 @@ func writeTable(w io.Writer, rows []Row, now time.Time) error {
 		if r.Problem != "" {
 			health += ": " + printable(r.Problem)
 		}
-		if len(r.Replicas) > 0 {
+		if r.primary != "" && len(r.Replicas) == 1 {
+			// The JSON says this in the replica's message; the table
+			// must too, or a replica's row reads like the primary's.
+			rep := r.Replicas[0]
+			health += fmt.Sprintf(" (read from the replica in %s, %s; the primary is in %s)", rep.Region, rep.Status, r.primary)
+		} else if len(r.Replicas) > 0 {
 			var rs []string
 			for _, rep := range r.Replicas {
 				rs = append(rs, rep.Region+" "+rep.Status)
