@@ -389,15 +389,21 @@ func trustFinding(t config.Target, subject, pattern string, res []Trust) Finding
 	for _, r := range res {
 		actions = append(actions, r.Action)
 	}
+	// An iam-user target's AssumeRole is signed by the stack's source user,
+	// so that is whom the trust policy was checked for.
+	who := "the rotator roles"
+	if t.SourceCredentials == config.SourceIAMUser {
+		who = "the source user " + pattern
+	}
 	fix := fmt.Sprintf(`add to its trust policy: {"Effect":"Allow","Principal":{"AWS":"arn:%s:iam::%s:root"},"Action":%s,"Condition":{"ArnLike":{"aws:PrincipalArn":"%s"}}}`,
 		partitionOf(pattern), accountOf(pattern), jsonList(actions), pattern)
 	switch {
 	case len(no) > 0:
-		return Finding{Level: Block, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + ": the trust policy does not let the rotator roles " + strings.Join(no, ", "), Fix: fix}
+		return Finding{Level: Block, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + ": the trust policy does not let " + who + " " + strings.Join(no, ", "), Fix: fix}
 	case len(unknown) > 0:
 		return Finding{Level: Warn, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + ": cannot tell whether the trust policy allows " + strings.Join(unknown, ", "), Fix: "check it by hand; or " + fix}
 	}
-	return Finding{Level: OK, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + ": the rotator roles may " + strings.Join(yes, ", ")}
+	return Finding{Level: OK, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + ": " + who + " may " + strings.Join(yes, ", ")}
 }
 
 func jsonList(xs []string) string {
