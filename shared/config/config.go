@@ -123,9 +123,10 @@ type Config struct {
 	Rotator Rotator
 	Alerts  Alerts
 	Targets []Target
-	// ReplicaKMSKeys names, per region, the KMS key (key or alias ARN in
-	// that region) that encrypts replicas there, in place of the key the
-	// stack creates in that region (replicaKmsKeys).
+	// ReplicaKMSKeys names, per region, the KMS key that encrypts
+	// replicas there, in place of the key the stack creates in that region
+	// (replicaKmsKeys): a key ID, a key ARN or alias ARN in that region, or
+	// an alias name (alias/<name>), as ReplicaRegionType.KmsKeyId takes.
 	ReplicaKMSKeys map[string]string
 }
 
@@ -275,10 +276,33 @@ func Load(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
-// Parse validates data as the config file named file. On failure the error
-// is an Errors listing every problem found.
+// StackRegion is the region the stack will be deployed to, when the
+// caller knows it (`stsrotator validate --region`, AWS_REGION, or the
+// CDK CLI's CDK_DEFAULT_REGION at synth); From says which, for messages.
+type StackRegion struct {
+	Name string
+	From string
+}
+
+// Parse validates data as the config file named file, for a stack whose
+// region is not known yet. On failure the error is an Errors listing
+// every problem found.
 func Parse(file string, data []byte) (*Config, error) {
-	d := &decoder{file: file}
+	return ParseIn(file, data, StackRegion{})
+}
+
+// ParseIn is Parse for a stack deployed to region: it also refuses a
+// region AWS does not list and replicaRegions naming the stack's own
+// region, which Secrets Manager cannot replicate to.
+func ParseIn(file string, data []byte, region StackRegion) (*Config, error) {
+	d := &decoder{file: file, region: region}
+	if region.Name != "" {
+		d.knownRegion(0, "", region.Name, "")
+		if len(d.errs) > 0 {
+			d.errs[0].Problem = fmt.Sprintf("the stack's region (from %s): %s", region.From, d.errs[0].Problem)
+			return nil, d.errs
+		}
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {

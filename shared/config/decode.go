@@ -22,6 +22,8 @@ type decoder struct {
 	seen map[string]bool
 	// jitter is rotator.jitter, read before the targets.
 	jitter time.Duration
+	// region is the stack's region when the caller knows it.
+	region StackRegion
 }
 
 func (d *decoder) add(line int, field, problem, fix string) {
@@ -245,11 +247,12 @@ func (d *decoder) days(v *yaml.Node, path string) val[time.Duration] {
 	return val[time.Duration]{line: v.Line}
 }
 
-// replicaKeys reads replicaKmsKeys: region → KMS key or alias ARN in that
-// region.
+// replicaKeys reads replicaKmsKeys: region → the KMS key that encrypts
+// replicas there, in any form ReplicaRegionType.KmsKeyId takes
+// (checkReplicaKey).
 func (d *decoder) replicaKeys(v *yaml.Node) map[string]string {
 	if v.Kind != yaml.MappingNode {
-		d.add(v.Line, "replicaKmsKeys", "must be a mapping of region: key ARN", "write one `eu-west-1: arn:aws:kms:eu-west-1:<account>:key/<id>` per line under it")
+		d.add(v.Line, "replicaKmsKeys", "must be a mapping of region: KMS key", "write one `eu-west-1: alias/<name>` (or a key ID, key ARN or alias ARN in that region) per line under it")
 		return nil
 	}
 	out := map[string]string{}
@@ -264,16 +267,12 @@ func (d *decoder) replicaKeys(v *yaml.Node) map[string]string {
 		if !s.set {
 			continue
 		}
-		if !reRegion.MatchString(k.Value) {
-			d.add(k.Line, path, fmt.Sprintf("%q is not an AWS region", k.Value), "write e.g. eu-west-1")
+		p, ok := d.knownRegion(k.Line, path, k.Value, "")
+		if !ok {
 			continue
 		}
-		// A replica is encrypted by a key in its own region; Secrets
-		// Manager refuses a key elsewhere.
-		m := reKMSKeyArn.FindStringSubmatch(s.v)
-		if m == nil || m[2] != k.Value {
-			d.add(e.Line, path, fmt.Sprintf("%q is not a KMS key or alias ARN in %s", s.v, k.Value),
-				fmt.Sprintf("write arn:aws:kms:%s:<account>:key/<key-id> (or alias/<name>); a replica is encrypted by a key in its own region", k.Value))
+		if problem := checkReplicaKey(s.v, k.Value, p); problem != "" {
+			d.add(e.Line, path, problem, replicaKeyFix(k.Value, p))
 			continue
 		}
 		out[k.Value] = s.v

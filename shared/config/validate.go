@@ -3,10 +3,12 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/humantime"
+	"github.com/stsrotator/stsrotator/shared/regions"
 )
 
 var (
@@ -44,6 +46,25 @@ func origin[T any](v val[T], fallback string) string {
 	return fallback
 }
 
+// effective locates an error about a target's effective value whose
+// validity depends on the target (its sourceCredentials, its role's
+// partition, its session length): inherited from defaults, the value may
+// be right for one target and wrong for the next, so the error names the
+// target, at the target's line, and says where the value came from.
+// shown is how the value is printed; the result adds "(from defaults,
+// line N)" when it was inherited. A value wrong for every target is
+// reported once at the defaults (origin) instead.
+func effective[T any](v val[T], raw rawTarget, path, field, shown string) (line int, fieldPath, value string) {
+	if strings.HasPrefix(v.path, "defaults.") {
+		return raw.line, path + "." + field, fmt.Sprintf("%s (from %s, line %d)", shown, v.path, v.line)
+	}
+	line = v.line
+	if !v.set {
+		line = raw.line
+	}
+	return line, path + "." + field, shown
+}
+
 // resolve applies defaults to one target and validates the result.
 func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 	before := len(d.errs)
@@ -70,6 +91,12 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 		d.add(role.line, path+".roleArn", fmt.Sprintf("%q is not an IAM role ARN", role.v), "write arn:aws:iam::<12-digit account>:role/<role-name>")
 	}
 	t.RoleArn = role.v
+	// The role's partition is the target's: STS assumes roles only within
+	// its own partition, so the stack (and the secret) live there too.
+	var partition string
+	if m := reRoleArn.FindStringSubmatch(role.v); m != nil {
+		partition = m[1]
+	}
 
 	ext := pick(raw.externalID, def.externalID)
 	if ext.set && (len(ext.v) < 2 || len(ext.v) > 1224 || !reExternalID.MatchString(ext.v)) {
@@ -95,20 +122,20 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 		secs := int(dur.v.Seconds())
 		switch {
 		case dur.v > MaxDuration && t.SourceCredentials != SourceIAMUser:
-			d.add(dur.line, origin(dur, path+".durationSeconds"),
-				fmt.Sprintf("%d is above 3600: AssumeRole from a Lambda is role chaining, and AWS caps chained sessions at 1 hour", secs),
+			// Valid for iam-user targets, so an inherited value is
+			// reported for each role target it breaks.
+			line, field, shown := effective(dur, raw, path, "durationSeconds", strconv.Itoa(secs))
+			d.add(line, field,
+				fmt.Sprintf("%s is above 3600: AssumeRole from a Lambda is role chaining, and AWS caps chained sessions at 1 hour", shown),
 				"set durationSeconds to 3600 or less (stsrotator refreshes the secret before it expires), or set `sourceCredentials: iam-user` for sessions up to 43200 seconds (the role's MaxSessionDuration must allow them)")
 		case dur.v > MaxIAMUserDuration:
 			d.add(dur.line, origin(dur, path+".durationSeconds"),
 				fmt.Sprintf("%d is above 43200: STS issues role sessions of at most 12 hours", secs),
 				"set durationSeconds to 43200 or less, and at most the role's MaxSessionDuration")
 		case dur.v < MinDuration:
-			hi := 3600
-			if t.SourceCredentials == SourceIAMUser {
-				hi = 43200
-			}
+			// Wrong for every target: one error, at the value.
 			d.add(dur.line, origin(dur, path+".durationSeconds"),
-				fmt.Sprintf("%d is below STS's minimum of 900", secs), fmt.Sprintf("set durationSeconds between 900 and %d", hi))
+				fmt.Sprintf("%d is below STS's minimum of 900", secs), "set durationSeconds between 900 and 3600 (43200 for targets with `sourceCredentials: iam-user`)")
 		default:
 			t.Duration = dur.v
 		}
@@ -129,13 +156,10 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 	t.RefreshBefore = defaultRefreshBefore(t.Duration, t.ConsumerRefreshWindow, d.jitter)
 	maxRB := t.Duration - d.jitter - MinScheduleInterval
 	if !rb.set && t.RefreshBefore > maxRB {
-		dur := pick(raw.duration, def.duration)
-		line, field := raw.line, path+".durationSeconds"
-		if dur.set {
-			line, field = dur.line, origin(dur, field)
-		}
-		d.add(line, field, fmt.Sprintf("%d-second sessions cannot stay out of the SDKs' %s refresh window (consumerRefreshWindow): with refreshBefore %s, rotator.jitter %s and at most one scheduled write per %s (Secrets Manager keeps every version younger than 24 h and refuses new ones past %d), consumers would re-fetch the credentials on every call",
-			int(t.Duration/time.Second), humantime.Span(t.ConsumerRefreshWindow), humantime.Span(t.RefreshBefore), humantime.Span(d.jitter), humantime.Span(MinScheduleInterval), MaxVersionsPerDay),
+		// Depends on this target's consumerRefreshWindow: per target.
+		line, field, shown := effective(pick(raw.duration, def.duration), raw, path, "durationSeconds", strconv.Itoa(int(t.Duration/time.Second)))
+		d.add(line, field, fmt.Sprintf("%s-second sessions cannot stay out of the SDKs' %s refresh window (consumerRefreshWindow): with refreshBefore %s, rotator.jitter %s and at most one scheduled write per %s (Secrets Manager keeps every version younger than 24 h and refuses new ones past %d), consumers would re-fetch the credentials on every call",
+			shown, humantime.Span(t.ConsumerRefreshWindow), humantime.Span(t.RefreshBefore), humantime.Span(d.jitter), humantime.Span(MinScheduleInterval), MaxVersionsPerDay),
 			fmt.Sprintf("set durationSeconds to at least %d, or, if every consumer of this target refreshes later than %s before expiry, lower consumerRefreshWindow for it (docs/consumers.md lists each SDK's window)",
 				int(MinSessionFor(t.ConsumerRefreshWindow, d.jitter)/time.Second), humantime.Span(t.ConsumerRefreshWindow)))
 	}
@@ -145,9 +169,11 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 			d.add(rb.line, origin(rb, path+".refreshBefore"), fmt.Sprintf("%s leaves the sweep no time to retry a failed rotation", rb.v),
 				fmt.Sprintf("use at least %s", MinRefreshBefore))
 		case rb.v > maxRB:
-			d.add(rb.line, origin(rb, path+".refreshBefore"),
+			// Depends on this target's session length: per target.
+			line, field, shown := effective(rb, raw, path, "refreshBefore", humantime.Span(rb.v))
+			d.add(line, field,
 				fmt.Sprintf("%s is too close to the session length %s: with rotator.jitter %s the target would be rewritten more often than once every %s, and Secrets Manager keeps every version younger than 24 h and refuses new ones past %d",
-					humantime.Span(rb.v), humantime.Span(t.Duration), humantime.Span(d.jitter), humantime.Span(MinScheduleInterval), MaxVersionsPerDay),
+					shown, humantime.Span(t.Duration), humantime.Span(d.jitter), humantime.Span(MinScheduleInterval), MaxVersionsPerDay),
 				fmt.Sprintf("use at most %s (session length − rotator.jitter − %s), or raise durationSeconds", humantime.Span(max(maxRB, 0)), humantime.Span(MinScheduleInterval)))
 		default:
 			t.RefreshBefore = rb.v
@@ -185,15 +211,15 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 
 	t.SessionTags = mergeTags(def.sessionTags.v, raw.sessionTags.v, SameSessionTagKey)
 	if len(t.SessionTags) > MaxSessionTags {
-		d.add(raw.sessionTags.line, path+".sessionTags", fmt.Sprintf("has %d tags (defaults included); STS accepts at most %d", len(t.SessionTags), MaxSessionTags), "remove some")
+		d.add(ownLine(raw.sessionTags, raw.line), path+".sessionTags", fmt.Sprintf("has %d tags (defaults included); STS accepts at most %d", len(t.SessionTags), MaxSessionTags), "remove some")
 	}
 	for _, tg := range t.SessionTags {
-		line := pick(raw.sessionTags, def.sessionTags).line
+		line, field := tagAt(raw.sessionTags, def.sessionTags, SameSessionTagKey, tg.Key, path+".sessionTags")
 		if len(tg.Key) == 0 || len(tg.Key) > MaxSessionTagKeyLen || !reTagKey.MatchString(tg.Key) {
-			d.add(line, path+".sessionTags."+tg.Key, "is not a valid session tag key", "use 1–128 letters, digits, spaces and _.:/=+-@")
+			d.add(line, field, "is not a valid session tag key", "use 1–128 letters, digits, spaces and _.:/=+-@")
 		}
 		if len(tg.Value) > MaxSessionTagValLen || !reTagValue.MatchString(tg.Value) {
-			d.add(line, path+".sessionTags."+tg.Key, "has an invalid value", "use at most 256 letters, digits, spaces and _.:/=+-@")
+			d.add(line, field, "has an invalid value", "use at most 256 letters, digits, spaces and _.:/=+-@")
 		}
 	}
 
@@ -226,23 +252,29 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 
 	t.Tags = mergeTags(def.tags.v, raw.tags.v, SameResourceTagKey)
 	if len(t.Tags) > MaxResourceTags-OwnSecretTags {
-		d.add(raw.tags.line, path+".tags", fmt.Sprintf("has %d tags (defaults included); AWS accepts at most %d per secret and stsrotator adds %d of its own", len(t.Tags), MaxResourceTags, OwnSecretTags),
+		d.add(ownLine(raw.tags, raw.line), path+".tags", fmt.Sprintf("has %d tags (defaults included); AWS accepts at most %d per secret and stsrotator adds %d of its own", len(t.Tags), MaxResourceTags, OwnSecretTags),
 			fmt.Sprintf("keep at most %d", MaxResourceTags-OwnSecretTags))
 	}
 	for _, tg := range t.Tags {
+		line, field := tagAt(raw.tags, def.tags, SameResourceTagKey, tg.Key, path+".tags")
 		switch k := strings.ToLower(tg.Key); {
 		case ReservedByAWS(tg.Key):
-			d.add(pick(raw.tags, def.tags).line, path+".tags."+tg.Key, "uses the reserved prefix aws:", "rename the tag")
+			d.add(line, field, "uses the reserved prefix aws:", "rename the tag")
 		case strings.HasPrefix(k, ReservedTagPrefix):
 			// The stack and the rotator tag each secret with these; a
 			// second value for the same key would fail the deploy.
-			d.add(pick(raw.tags, def.tags).line, path+".tags."+tg.Key, "uses the prefix "+ReservedTagPrefix+", which stsrotator keeps for its own tags", "rename the tag")
+			d.add(line, field, "uses the prefix "+ReservedTagPrefix+", which stsrotator keeps for its own tags", "rename the tag")
 		}
 	}
 
 	reg := pick(raw.stsRegion, def.stsRegion)
-	if reg.set && !reRegion.MatchString(reg.v) {
-		d.add(reg.line, origin(reg, path+".stsRegion"), fmt.Sprintf("%q is not an AWS region", reg.v), "write e.g. eu-west-1, or leave it out to use the rotator's region")
+	if reg.set {
+		if p, ok := d.knownRegion(reg.line, origin(reg, path+".stsRegion"), reg.v, "leave it out to use the rotator's region"); ok && partition != "" && p != partition {
+			// STS in one partition cannot assume a role in another.
+			line, field, shown := effective(reg, raw, path, "stsRegion", reg.v)
+			d.add(line, field, fmt.Sprintf("%s is in partition %s, but the role is in %s: STS assumes roles only within its own partition", shown, p, partition),
+				fmt.Sprintf("use a region of %s (%s), or leave it out to use the rotator's region", partition, strings.Join(regions.In(partition), ", ")))
+		}
 	}
 	t.STSRegion = reg.v
 
@@ -257,25 +289,87 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 	// Secrets Manager documents no upper bound on a secret's replicas
 	// (ReplicateSecretToRegions lists only a minimum of one,
 	// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ReplicateSecretToRegions.html);
-	// each region may appear once, in ReplicaRegionType's pattern
-	// ^([a-z]+-)+\d+$ (API_ReplicaRegionType.html). That a replica cannot be
-	// in the primary's own region is checked where the region is known: at
-	// deploy (the stack) and by `stsrotator status`.
+	// each region may appear once, must be a Region AWS lists (the
+	// regions package), and must be another Region of the secret's own
+	// partition: replication is "to other Regions"
+	// (https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html)
+	// and a partition is a separate set of Regions with its own
+	// credentials. The secret's partition is its role's (the stack lives
+	// where STS can assume the role); the stack's own region is refused
+	// here when the caller knows it (ParseIn), and by the template's
+	// ReplicasOutsideTheStacksRegion rule otherwise.
 	rr := pick(raw.replicaRegions, def.replicaRegions)
 	seen := map[string]bool{}
 	for i, r := range rr.v {
 		field := fmt.Sprintf("%s[%d]", origin(rr, path+".replicaRegions"), i)
-		switch {
-		case !reRegion.MatchString(r):
-			d.add(rr.line, field, fmt.Sprintf("%q is not an AWS region", r), "write e.g. eu-west-1")
-		case seen[r]:
+		if seen[r] {
 			d.add(rr.line, field, fmt.Sprintf("%s is listed twice", r), "list each region once")
+			continue
 		}
 		seen[r] = true
+		p, ok := d.knownRegion(rr.line, field, r, "")
+		switch {
+		case !ok:
+		case d.region.Name != "" && r == d.region.Name:
+			d.add(rr.line, field, fmt.Sprintf("%s is the stack's own region (%s, from %s): Secrets Manager replicates a secret only to other Regions", r, d.region.Name, d.region.From),
+				"remove it from replicaRegions (the primary secret is already there), or deploy the stack to another region")
+		case partition != "" && p != partition:
+			// Depends on the target's role: per target when inherited.
+			line, tfield, shown := effective(rr, raw, path, fmt.Sprintf("replicaRegions[%d]", i), r)
+			d.add(line, tfield, fmt.Sprintf("%s is in partition %s, but the target's role, stack and secret are in %s: Secrets Manager replicates only within a partition", shown, p, partition),
+				fmt.Sprintf("use regions of %s (%s)", partition, strings.Join(regions.In(partition), ", ")))
+		}
 	}
 	t.ReplicaRegions = rr.v
 
 	return t, len(d.errs) == before
+}
+
+// ownLine is where v was written, else fallback (the target's line).
+func ownLine[T any](v val[T], fallback int) int {
+	if v.set {
+		return v.line
+	}
+	return fallback
+}
+
+// tagAt locates a merged tag: in the target's own list when it wrote the
+// key, else in the defaults', so an invalid default tag is reported once
+// at defaults.<field>.<key> rather than as if each target had written it.
+func tagAt(own, def val[[]Tag], same func(a, b string) bool, key, targetField string) (line int, field string) {
+	for _, tg := range own.v {
+		if same(tg.Key, key) {
+			return own.line, targetField + "." + key
+		}
+	}
+	if def.path != "" {
+		return def.line, def.path + "." + key
+	}
+	return def.line, targetField + "." + key
+}
+
+// knownRegion reports region's partition, or adds an error at field when
+// the region is not one AWS lists (regions package) and returns false.
+// alt is an extra way out offered in the fix ("" for none).
+func (d *decoder) knownRegion(line int, field, region, alt string) (string, bool) {
+	if p, ok := regions.Partition(region); ok {
+		return p, true
+	}
+	fix := "write a Region code such as eu-west-1 (https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html)"
+	if !reRegion.MatchString(region) {
+		d.add(line, field, fmt.Sprintf("%q is not an AWS region", region), fix+orElse(alt))
+		return "", false
+	}
+	d.add(line, field, fmt.Sprintf("%q is not a Region AWS lists", region),
+		"check the spelling; "+fix+orElse(alt)+"; a Region newer than stsrotator's table needs an upgrade of stsrotator")
+	return "", false
+}
+
+func orElse(alt string) string {
+	if alt == "" {
+		return ""
+	}
+	return ", or " + alt
 }
 
 // defaultRefreshBefore rotates with a third of the session left, but
@@ -326,13 +420,48 @@ func (d *decoder) checkFloors(cfg *Config, checks []floorCheck) {
 			continue
 		}
 		c := checks[i]
-		line, field := c.line, c.path+".refreshBefore"
-		if c.rb.set {
-			line, field = c.rb.line, origin(c.rb, field)
-		}
+		// Depends on this target's refresh window and on every target's
+		// refreshBefore: an inherited value is reported per target.
+		line, field, shown := effective(c.rb, rawTarget{line: c.line}, c.path, "refreshBefore", humantime.Span(t.RefreshBefore))
 		d.add(line, field, fmt.Sprintf("%s leaves consumers inside the SDKs' %s refresh window (consumerRefreshWindow) before the new version exists: the sweep runs every %s and may start that long after refreshAt, and rotator.jitter is %s, so the current version needs at least %s left when it becomes due; below that botocore re-runs credential_process on every call",
-			humantime.Span(t.RefreshBefore), humantime.Span(t.ConsumerRefreshWindow), humantime.Span(sweep), humantime.Span(cfg.Rotator.Jitter), humantime.Span(floor)),
+			shown, humantime.Span(t.ConsumerRefreshWindow), humantime.Span(sweep), humantime.Span(cfg.Rotator.Jitter), humantime.Span(floor)),
 			fmt.Sprintf("set refreshBefore to at least %s (and durationSeconds to at least refreshBefore + %s + %s), or, if every consumer of this target refreshes later than %s before expiry, lower consumerRefreshWindow for it (docs/consumers.md lists each SDK's window)",
 				humantime.Span(ceilMinute(floor)), humantime.Span(cfg.Rotator.Jitter), humantime.Span(MinScheduleInterval), humantime.Span(t.ConsumerRefreshWindow)))
 	}
+}
+
+// KMS key forms (https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id):
+// a key ID is a UUID, or mrk- and 32 hex digits for a multi-region key;
+// an alias name is alias/ and 1–250 more of letters, digits and /_-
+// (CreateAlias's AliasName: at most 256 characters, ^[a-zA-Z0-9:/_-]+$,
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html).
+var (
+	reKMSKeyID     = regexp.MustCompile(`^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`)
+	reKMSAliasName = regexp.MustCompile(`^alias/[A-Za-z0-9/_-]{1,250}$`)
+)
+
+// checkReplicaKey says what is wrong with key as the KmsKeyId of a
+// replica in region (partition its partition), "" if nothing. Secrets
+// Manager takes "the ARN, key ID, or alias of the KMS key"
+// (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ReplicaRegionType.html):
+// a key ID, a key ARN, an alias name or an alias ARN. A bare key ID or
+// alias name is resolved in the replica's region and the stack's
+// account; an ARN must be in the replica's region (a replica is
+// encrypted by a key in its own region) and partition.
+func checkReplicaKey(key, region, partition string) string {
+	if reKMSKeyID.MatchString(key) || reKMSAliasName.MatchString(key) {
+		return ""
+	}
+	m := reKMSKeyArn.FindStringSubmatch(key)
+	switch {
+	case m == nil:
+		return fmt.Sprintf("%q is not a KMS key ID, key ARN, alias name or alias ARN", key)
+	case m[2] != region || m[1] != partition:
+		return fmt.Sprintf("%q is a KMS key in %s (partition %s), not in %s: a replica is encrypted by a key in its own region", key, m[2], m[1], region)
+	}
+	return ""
+}
+
+func replicaKeyFix(region, partition string) string {
+	return fmt.Sprintf("write alias/<name>, a key ID (1234abcd-12ab-34cd-56ef-1234567890ab or mrk-…), arn:%s:kms:%s:<account>:key/<key-id> or arn:%s:kms:%s:<account>:alias/<name>", partition, region, partition, region)
 }
