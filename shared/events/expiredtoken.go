@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,14 +32,41 @@ const (
 // expired (expiredcreds.IsCode).
 func IsExpiredCode(code string) bool { return expiredcreds.IsCode(code) }
 
+// How a report was produced (observer.via). Vias lists them; the schema's
+// enum (docs/expired-token.schema.json) is the same list.
+const (
+	ViaLibrary = "library" // the Go provider's recovery option
+	ViaCLI     = "cli"     // stsrotator report-expired
+	ViaLogs    = "logs"    // the log watcher
+	ViaManual  = "manual"  // a person, e.g. with aws events put-events
+	// ViaServe is stsrotator serve refusing its clients because the secret,
+	// re-read, holds only expired credentials: serve saw the secret, not
+	// AWS's refusal, so errorCode is ExpiredToken by convention and
+	// errorMessage says what serve saw.
+	ViaServe = "serve"
+)
+
+var vias = []string{ViaLibrary, ViaCLI, ViaLogs, ViaManual, ViaServe}
+
+// Vias is every accepted observer.via value, in the schema's order (a
+// copy).
+func Vias() []string { return append([]string(nil), vias...) }
+
+// IsVia reports whether v is an accepted observer.via value.
+func IsVia(v string) bool { return slices.Contains(vias, v) }
+
+// ViaList is Vias for messages: "library, cli, logs, manual or serve".
+func ViaList() string {
+	return strings.Join(vias[:len(vias)-1], ", ") + " or " + vias[len(vias)-1]
+}
+
 // Observer says who saw the failure.
 type Observer struct {
 	// App is the application or job name.
 	App string `json:"app,omitempty"`
 	// Host is the machine, container or function that saw it.
 	Host string `json:"host,omitempty"`
-	// Via is how the report was produced: "library", "cli", "logs" or
-	// "manual".
+	// Via is how the report was produced: one of Vias.
 	Via string `json:"via"`
 }
 
@@ -105,7 +133,9 @@ func (e ExpiredToken) Validate() error {
 	case e.ObservedAt.IsZero():
 		return bad("observedAt", "is missing", "set it to the RFC 3339 time of the failure")
 	case e.Observer.Via == "":
-		return bad("observer.via", "is missing", `set it to "library", "cli", "logs" or "manual"`)
+		return bad("observer.via", "is missing", "set it to "+ViaList())
+	case !IsVia(e.Observer.Via):
+		return bad("observer.via", fmt.Sprintf("is %q", truncate(e.Observer.Via, 64)), "set it to "+ViaList())
 	}
 	for field, v := range map[string]string{"target": e.Target, "secretId": e.SecretID, "service": e.Service, "operation": e.Operation,
 		"region": e.Region, "errorMessage": e.ErrorMessage, "observer.app": e.Observer.App, "observer.host": e.Observer.Host} {
@@ -113,7 +143,7 @@ func (e ExpiredToken) Validate() error {
 			return bad(field, fmt.Sprintf("is %d bytes long", len(v)), fmt.Sprintf("keep it under %d", maxText))
 		}
 		if reWholeKey.MatchString(v) {
-			return bad(field, "contains a whole access key ID", "mask it as ASIA…WXYZ (events.MaskKeys does; Publish masks errorMessage itself)")
+			return bad(field, "contains a whole access key ID", "send the key masked, its first and last four characters only, as ASIA…WXYZ")
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package expiredcreds
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -93,6 +94,11 @@ type Message struct {
 	// the line also looks like an AWS SDK error (a status code, request ID,
 	// "(Service: …" or an SDK exception name).
 	Generic bool
+	// NotFrom lists services (compared case-insensitively with the
+	// rendering's) that send the text with another code, so a rendering
+	// that shows the text without a code cannot be told apart from that
+	// other error and is not reported.
+	NotFrom []string
 	Doc     string
 }
 
@@ -103,9 +109,40 @@ var messages = []Message{
 		Doc: "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/CommonErrors.html"},
 	{Text: "The provided token has expired", Code: ExpiredToken,
 		Doc: "https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"},
-	{Text: "Request has expired", Code: RequestExpired, Generic: true,
+	// S3 sends "Request has expired" with AccessDenied, not RequestExpired,
+	// when a presigned URL is used past its X-Amz-Expires
+	// (<Code>AccessDenied</Code><Message>Request has expired</Message>
+	// <Expires>…</Expires><ServerTime>…</ServerTime>): the URL's own
+	// lifetime ran out, which no rotation fixes
+	// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html,
+	// "You can use the presigned URL multiple times, up to the expiration
+	// date and time"). RequestExpired is not in S3's error-code list
+	// (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html),
+	// so an S3 line with the text and no code (Java v2's S3Exception) is
+	// the presigned URL's AccessDenied and is not reported.
+	{Text: "Request has expired", Code: RequestExpired, Generic: true, NotFrom: []string{"S3"},
 		Doc: "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html"},
 }
+
+// notOurs are the STS operations that are not signed with AWS credentials
+// at all: their ExpiredTokenException / ExpiredToken is about the web
+// identity (OIDC, e.g. EKS IRSA's projected token) or SAML assertion the
+// caller passed, "The web identity token that was passed is expired or is
+// not valid. Get a new identity token from the identity provider", which
+// the identity provider fixes, not a rotation of stored credentials.
+// https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html
+// ("Calling AssumeRoleWithWebIdentity does not require the use of AWS
+// security credentials"; Errors: ExpiredTokenException)
+// https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithSAML.html
+var notOurs = []string{"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}
+
+// webIdentityTexts are the messages STS sends with AssumeRoleWithWebIdentity's
+// ExpiredTokenException for an expired OIDC token, for renderings that do
+// not name the operation (Java v2's ExpiredTokenException): "Token
+// expired: current date/time … must be before the expiration date/time …"
+// (awslabs/aws-orbit-workbench#771, parseablehq/parseable#604) and "Token
+// too old" (mozilla-iam/mozilla-aws-cli#146).
+var webIdentityTexts = []string{"Token expired: current date/time", "Token too old"}
 
 // Messages is the message table (a copy).
 func Messages() []Message { return append([]Message(nil), messages...) }
@@ -124,17 +161,58 @@ type Finding struct {
 }
 
 var (
-	// A code counts only as an error code, not as a word in prose: it is
-	// followed by what every SDK puts after one (": message", "(code)",
-	// "Error Code: X;", `"X"`, "<Code>X</Code>", PHP's " (client)") or ends
-	// the line.
+	// A bare code (no label around it) is followed by what every SDK puts
+	// after one (": message", "(code)", `"X"`, PHP's " (client)") or ends
+	// the line. Alone that is also how prose and debug output name a code
+	// ("ExpiredToken: false", "[ExpiredToken, RequestTimeout]"), so a bare
+	// code counts only beside an SDK's error context (sdkContext).
 	reCode = regexp.MustCompile(`(?m)(?:^|[^A-Za-z0-9_])(` + alternation(Codes()) + `)(?:[:;)"'<,\].}]| \((?:client|server)\)|[ \t]*$)`)
-	// Or it follows a label that says it is one: C++'s "ExceptionName: X
-	// Message: …", Java v1's "Error Code: X;".
-	reLabelledCode = regexp.MustCompile(`(?:Exception ?[Nn]ame|Error ?Code|\b[Cc]ode)[:=] ?"?(` + alternation(Codes()) + `)\b`)
-	// What makes a generic message an AWS SDK's.
-	reSDKContext = regexp.MustCompile(`(?i:status ?code|request ?id)|\(Service: |Exception\b|Errors::|FullyQualifiedErrorId|api error `)
+	// What makes a bare code or a generic message an AWS SDK's. It is
+	// matched on the text with the table's codes removed, so
+	// "ExpiredTokenException" alone is not its own context.
+	reSDKContext = regexp.MustCompile(`(?i:status ?code|request ?id)|\(Service: |Exception\b|Errors::|FullyQualifiedErrorId|api error |service error: `)
+	dropCodes    = strings.NewReplacer(ExpiredTokenException, "", ExpiredToken, "", RequestExpired, "")
 )
+
+// labels are the shapes in which a rendering says "this word is the error
+// code", so the word is one whatever it is. When a rendering labels codes
+// and none is in the table, its message text is never read: S3's
+// AccessDenied "Request has expired" is a presigned URL that ran out, not
+// expired credentials.
+var labels = []*regexp.Regexp{
+	// Java v1 "Error Code: X;", .NET "ErrorCode: X".
+	regexp.MustCompile(`Error ?[Cc]ode[:=] ?"?([A-Za-z][\w.]*)`),
+	// Go v2 (smithy-go GenericAPIError via awshttp.ResponseError): "api error X: msg".
+	regexp.MustCompile(`api error ([A-Za-z][\w.]*):`),
+	// botocore ClientError: "An error occurred (X) when calling …".
+	regexp.MustCompile(`An error occurred \(([A-Za-z][\w.]*)\)`),
+	// Ruby: Aws::S3::Errors::X.
+	regexp.MustCompile(`Aws::\w+::Errors::(\w+)`),
+	// Any raw XML error body.
+	regexp.MustCompile(`<Code>([A-Za-z][\w.]*)</Code>`),
+	// C++ AWSError: "ExceptionName: X Message:", "Exception name: X".
+	regexp.MustCompile(`Exception ?[Nn]ame[:=] ?([A-Za-z][\w.]*)`),
+	// Rust ErrorMetadata Debug: code: Some("X").
+	regexp.MustCompile(`\bcode: Some\("([A-Za-z][\w.]*)"\)`),
+	// PHP AwsException: "X (client): msg".
+	regexp.MustCompile(`\b([A-Za-z][\w.]*) \((?:client|server)\):`),
+	// A raw JSON-protocol error body or a logger's error object.
+	regexp.MustCompile(`"(?:[Cc]ode|__type)" ?: ?"(?:[\w.]*#)?([A-Za-z][\w.]*)"`),
+}
+
+// labelledCode is the first labelled code that is in the table, and
+// whether the text labels any code at all.
+func labelledCode(text string) (code string, labelled bool) {
+	for _, re := range labels {
+		for _, m := range re.FindAllStringSubmatch(text, -1) {
+			labelled = true
+			if IsCode(m[1]) {
+				return m[1], true
+			}
+		}
+	}
+	return "", labelled
+}
 
 // extractor finds a service and/or an operation in one SDK's shape.
 type extractor struct {
@@ -178,14 +256,17 @@ var extractors = []extractor{
 // invalid"), AccessDenied and SignatureDoesNotMatch.
 func Classify(text string) (Finding, bool) {
 	var f Finding
-	if m := reCode.FindStringSubmatch(text); m != nil {
-		f.Code = m[1]
-	} else if m := reLabelledCode.FindStringSubmatch(text); m != nil {
+	fromMessage := false
+	if code, labelled := labelledCode(text); code != "" {
+		f.Code = code
+	} else if labelled {
+		return Finding{}, false
+	} else if m := reCode.FindStringSubmatch(text); m != nil && sdkContext(text) {
 		f.Code = m[1]
 	} else {
 		for _, msg := range messages {
-			if strings.Contains(text, msg.Text) && (!msg.Generic || reSDKContext.MatchString(text)) {
-				f.Code = msg.Code
+			if strings.Contains(text, msg.Text) && (!msg.Generic || sdkContext(text)) {
+				f.Code, fromMessage = msg.Code, true
 				break
 			}
 		}
@@ -208,7 +289,33 @@ func Classify(text string) (Finding, bool) {
 			f.Operation = m[x.op]
 		}
 	}
+	if fromMessage {
+		for _, msg := range messages {
+			if f.Code == msg.Code && strings.Contains(text, msg.Text) && slices.ContainsFunc(msg.NotFrom, func(s string) bool { return strings.EqualFold(s, f.Service) }) {
+				return Finding{}, false
+			}
+		}
+	}
+	if slices.Contains(notOurs, f.Operation) || slices.ContainsFunc(webIdentityTexts, func(s string) bool { return strings.Contains(text, s) }) {
+		return Finding{}, false
+	}
 	return f, true
+}
+
+// sdkContext reports whether text looks like an AWS SDK's error: a status
+// code, a request ID, an SDK exception name, or one of the table's
+// messages beside the code.
+func sdkContext(text string) bool {
+	rest := dropCodes.Replace(text)
+	if reSDKContext.MatchString(rest) {
+		return true
+	}
+	for _, m := range messages {
+		if !m.Generic && strings.Contains(text, m.Text) {
+			return true
+		}
+	}
+	return false
 }
 
 // serviceName drops Java v1's client prefix: AmazonSQS, Amazon S3,

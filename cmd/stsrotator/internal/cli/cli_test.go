@@ -50,6 +50,7 @@ func TestHelpAndUsage(t *testing.T) {
 		{"env refuses an unknown format", []string{"env", "--target", "a", "--format", "yaml"}, ExitUsage, "", `--format "yaml"`},
 		{"rotate needs a target", []string{"rotate"}, ExitUsage, "", "stsrotator rotate NAME"},
 		{"report-expired needs a target", []string{"report-expired"}, ExitUsage, "", "--target NAME"},
+		{"--via names every accepted value, from the one list", []string{"report-expired", "--target", "a", "--via", "pager"}, ExitUsage, "", `--via "pager": want library, cli, logs, manual or serve`},
 		{"report-expired refuses a code that is not ExpiredToken", []string{"report-expired", "--target", "a", "--error-code", "AccessDenied"}, ExitUsage, "", `errorCode is "AccessDenied"`},
 	}
 	for _, c := range cases {
@@ -229,6 +230,24 @@ func TestReportExpired(t *testing.T) {
 	}
 	if d, err = events.ParseExpiredToken([]byte(got[1])); err != nil || d.ErrorCode != "RequestExpired" {
 		t.Fatalf("second report %+v: %v", d, err)
+	}
+
+	// A message pasted whole from a log, key and all, is sent with the key
+	// masked instead of being refused, and the key is never printed.
+	const wholeKey = "ASIAQWERTYUIOPASDF12"
+	r = execute(t, a, out, errb, "report-expired", "--target", "billing-reader",
+		"--message", "ExpiredToken: The security token included in the request is expired; key "+wholeKey+" at 10:15")
+	if r.code != ExitOK {
+		t.Fatalf("a message with a whole key: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, wholeKey) {
+		t.Fatalf("the whole key reached the output: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	if got = delivered(); len(got) != 3 || strings.Contains(got[2], wholeKey) {
+		t.Fatalf("%d events; the third %q must carry the key masked", len(got), got[len(got)-1])
+	}
+	if d, err = events.ParseExpiredToken([]byte(got[2])); err != nil || !strings.Contains(d.ErrorMessage, "key ASIA…DF12 at 10:15") {
+		t.Fatalf("third report %+v: %v", d, err)
 	}
 }
 

@@ -26,8 +26,8 @@ the next scheduled sweep. For scripts:
 
   aws s3 cp s3://bucket/key . --profile billing || stsrotator report-expired --target billing-reader --service s3
 
-An access key given with --access-key-id is masked before it is sent. Prints
-the event ID.`)
+An access key given with --access-key-id, and any whole access key ID in
+--message, is masked before it is sent. Prints the event ID.`)
 	fs.profileFor("publish the event")
 	fs.StringVar(&d.Target, "target", "", "config target `name` whose credentials were refused")
 	fs.StringVar(&d.SecretID, "secret-id", "", "the secret's `name or ARN`, if the target is not known")
@@ -35,10 +35,10 @@ the event ID.`)
 	fs.StringVar(&d.Service, "service", "", "AWS `service` called, e.g. s3")
 	fs.StringVar(&d.Operation, "operation", "", "`operation` called, e.g. GetObject")
 	fs.StringVar(&d.ErrorCode, "error-code", events.CodeExpiredToken, "the AWS error `code`: "+strings.Join(expiredcreds.Codes(), ", "))
-	fs.StringVar(&d.ErrorMessage, "message", "", "the AWS error `message`")
+	fs.StringVar(&d.ErrorMessage, "message", "", "the AWS error `message` (access key IDs in it are sent masked)")
 	fs.StringVar(&d.Observer.App, "app", "", "the application or job that saw it")
 	fs.StringVar(&d.Observer.Host, "host", "", "where it was seen (default: this host's name)")
-	fs.StringVar(&d.Observer.Via, "via", "cli", "how it was seen: cli, library, logs or manual")
+	fs.StringVar(&d.Observer.Via, "via", events.ViaCLI, "how it was seen: "+events.ViaList())
 	fs.StringVar(&observed, "observed-at", "", "RFC 3339 `time` of the failure (default: now)")
 	fs.StringVar(&bus, "event-bus", "", "event `bus` name or ARN (default: $"+lambdaenv.EventBus+", else the bus the secret's metadata names, else "+events.DefaultBus+")")
 	pos, err := a.parse(fs, args)
@@ -72,11 +72,13 @@ the event ID.`)
 	if bus == "" {
 		bus = a.Getenv(lambdaenv.EventBus)
 	}
-	switch d.Observer.Via {
-	case "cli", "logs", "manual", "library":
-	default:
-		return coded(ExitUsage, fmt.Errorf("--via %q: want cli, logs or manual", d.Observer.Via))
+	if !events.IsVia(d.Observer.Via) {
+		return coded(ExitUsage, fmt.Errorf("--via %q: want %s", d.Observer.Via, events.ViaList()))
 	}
+	// Error messages are pasted from SDKs and logs, which print keys
+	// whole; the report carries them masked, as Publish would, and
+	// validating the masked text keeps a paste from being refused for it.
+	d.ErrorMessage = events.MaskKeys(d.ErrorMessage)
 	d.SchemaVersion = events.SchemaVersion
 	if err := d.Validate(); err != nil {
 		return coded(ExitUsage, err)
