@@ -23,8 +23,11 @@ func TestReport(t *testing.T) {
 		{"the Go SDK's shape gives service and operation", "operation error S3: GetObject, https response error StatusCode: 400, api error ExpiredToken: The provided token has expired.", true, "", "GetObject", "S3"},
 		{"the AWS CLI's shape gives the operation", "An error occurred (ExpiredTokenException) when calling the Query operation: The security token included in the request is expired", true, "", "Query", ""},
 		{"a line without the error code is not a report", "token refreshed at 10:00", false, "", "", ""},
-		{"every key in the line goes out masked, the first one as the failing key", "ExpiredToken: refused ASIAAAAAAAAAAAAAAAA1, retried with ASIABBBBBBBBBBBBBBB2", true, "ASIA…AAA1", "", ""},
-		{"a key where the message is cut leaves no part of itself", "ExpiredToken: " + long + " ASIACCCCCCCCCCCCCCC3 tail", true, "ASIA…CCC3", "", ""},
+		// A bare code is a report only beside an SDK's error (here Go v1's
+		// "status code: …, request id: …" line); in prose it is none.
+		{"a code named in prose is not a report", "INFO token refresh: ExpiredToken: false", false, "", "", ""},
+		{"every key in the line goes out masked, the first one as the failing key", "ExpiredToken: refused ASIAAAAAAAAAAAAAAAA1, retried with ASIABBBBBBBBBBBBBBB2\n\tstatus code: 403, request id: 5b7f3a2e", true, "ASIA…AAA1", "", ""},
+		{"a key where the message is cut leaves no part of itself", "ExpiredToken: " + long + " ASIACCCCCCCCCCCCCCC3 tail\n\tstatus code: 403, request id: 5b7f3a2e", true, "ASIA…CCC3", "", ""},
 	}
 	for _, c := range cases {
 		d, ok := Report("app", Line{Group: "/g", Stream: "s", Time: at, Message: c.msg})
