@@ -47,6 +47,34 @@ var (
 	ErrNotFound = errors.New("secret not found")
 )
 
+// ExpiredError is what Retrieve returns when the secret, read just now,
+// holds only credentials that have expired and nothing unexpired is
+// cached. errors.Is(err, ErrExpired) holds for it; its fields let a caller
+// (stsrotator serve) report which version it saw without parsing text.
+type ExpiredError struct {
+	SecretID string
+	// Target is the config target, from the provider or the version's
+	// metadata; empty if neither names one.
+	Target string
+	// MaskedKey is the version's access key ID, masked (ASIA…WXYZ).
+	MaskedKey  string
+	Expiration time.Time
+	// VersionID is the Secrets Manager version read.
+	VersionID string
+	// ReportBus is the version's metadata reportBus, or "".
+	ReportBus string
+	// ReadAt is when the secret was read, on the provider's clock.
+	ReadAt time.Time
+}
+
+func (e *ExpiredError) Error() string {
+	return fmt.Sprintf("read secret %s: %v: key %s expired at %s (fix: run stsrotator status, then stsrotator rotate %s)",
+		e.SecretID, ErrExpired, e.MaskedKey, e.Expiration.Format(time.RFC3339), orTarget(e.Target))
+}
+
+// Unwrap makes errors.Is(err, ErrExpired) hold.
+func (e *ExpiredError) Unwrap() error { return ErrExpired }
+
 // Provider serves one target's credentials. Create it with New; it is safe
 // for concurrent use.
 type Provider struct {
@@ -308,8 +336,8 @@ func (p *Provider) read(ctx context.Context) (*entry, error) {
 		target = v.Meta.Target
 	}
 	if v.Expired(now) {
-		return nil, fmt.Errorf("read secret %s: %w: key %s expired at %s (fix: run stsrotator status, then stsrotator rotate %s)",
-			p.secretID, ErrExpired, v.MaskedKey(), v.Expiration.Format(time.RFC3339), orTarget(target))
+		return nil, &ExpiredError{SecretID: p.secretID, Target: target, MaskedKey: v.MaskedKey(), Expiration: v.Expiration,
+			VersionID: aws.ToString(out.VersionId), ReportBus: v.Meta.ReportBus, ReadAt: now}
 	}
 	return &entry{
 		creds: aws.Credentials{

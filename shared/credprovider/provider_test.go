@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -431,5 +432,28 @@ func TestMaxAge(t *testing.T) {
 		if err != nil || c.AccessKeyID != s.wantKey || k.n() != s.reads {
 			t.Fatalf("%s: key %s (want %s), %d reads (want %d), %v", s.why, c.AccessKeyID, s.wantKey, k.n(), s.reads, err)
 		}
+	}
+}
+
+// An expired secret is an *ExpiredError saying which version was read, so
+// serve can report it without parsing text; errors.Is(ErrExpired) holds
+// and the message is the one users already see.
+func TestExpiredError(t *testing.T) {
+	k := newKumoSecret(t)
+	v := value(7, t0.Add(-time.Minute), time.Time{})
+	v.Meta.ReportBus = "arn:aws:events:us-east-1:123456789012:event-bus/default"
+	k.set(v)
+	p := New(k.env.Secrets, "", WithSecretID(k.id), WithClock(func() time.Time { return t0 }))
+	_, err := p.Retrieve(awstest.Context(t))
+	var ee *ExpiredError
+	if !errors.Is(err, ErrExpired) || !errors.As(err, &ee) {
+		t.Fatalf("err %v: want an *ExpiredError wrapping ErrExpired", err)
+	}
+	if ee.SecretID != k.id || ee.Target != "app" || ee.MaskedKey != v.MaskedKey() || !ee.Expiration.Equal(v.Expiration) ||
+		ee.VersionID == "" || ee.ReportBus != v.Meta.ReportBus || !ee.ReadAt.Equal(t0) {
+		t.Fatalf("ExpiredError %+v", *ee)
+	}
+	if want := "key " + v.MaskedKey() + " expired at " + v.Expiration.Format(time.RFC3339) + " (fix: run stsrotator status, then stsrotator rotate app)"; !strings.Contains(err.Error(), want) {
+		t.Fatalf("message %q lacks %q", err, want)
 	}
 }

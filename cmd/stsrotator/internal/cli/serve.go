@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stsrotator/stsrotator/shared/credprovider"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
@@ -107,7 +109,9 @@ SDK or the AWS CLI. It prints the two lines to export:
 
 Requests without that token are refused. Credentials are cached until the
 secret's refresh hint (at most 30s after the last read) and never served
-expired. Stops on Ctrl-C.
+expired. When the secret, re-read, holds only expired credentials, serve
+answers 503 and reports it once (per version, per 10 minutes) to the event
+bus the secret names, so the target is rotated. Stops on Ctrl-C.
 
 A new token is made at each start, so clients started before a restart are
 refused after it. To keep them working, give a fixed --port and a token
@@ -168,7 +172,11 @@ SDKs read the file at each refresh.
 	if err != nil {
 		return fmt.Errorf("listen on 127.0.0.1:%d: %w", port, err)
 	}
-	srv := newServer(&endpoint{src: p, token: token, log: a.logf}, a.ServeLimits, a.logf)
+	rep := a.serveReporter(cfg)
+	// A report still in flight at Ctrl-C is sent, not dropped (each is
+	// bounded by its own timeout).
+	defer rep.wait()
+	srv := newServer(&endpoint{src: p, token: token, log: a.logf, onError: rep.observe}, a.ServeLimits, a.logf)
 	fmt.Fprintf(a.Stdout, "export %s=http://%s%s\n", EnvContainerFullURI, ln.Addr(), CredentialsPath)
 	if tokenFile != "" {
 		// The file wins over the variable in every SDK; the unset keeps a
@@ -195,6 +203,14 @@ SDKs read the file at each refresh.
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// serveReporter is serve's expiry reporter: to $STSROTATOR_EVENT_BUS if
+// set, else to the bus the secret names.
+func (a *App) serveReporter(cfg aws.Config) *expiryReporter {
+	host, _ := a.Hostname()
+	return &expiryReporter{api: eventbridge.NewFromConfig(cfg), bus: a.Getenv(lambdaenv.EventBus), region: cfg.Region, host: host,
+		now: a.Now, every: ServeReportEvery, logf: a.logf}
 }
 
 // loadOrCreateToken returns the token kept in path, creating the file with
@@ -291,6 +307,9 @@ type endpoint struct {
 	src   credentialsSource
 	token string
 	log   func(string, ...any)
+	// onError hears every error src returned, before the 503 is sent;
+	// nil for none.
+	onError func(context.Context, error)
 }
 
 // containerCredentials is the response body SDKs parse.
@@ -324,6 +343,9 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	creds, err := e.src.Retrieve(r.Context())
 	if err != nil {
+		if e.onError != nil {
+			e.onError(r.Context(), err)
+		}
 		e.deny(w, r, http.StatusServiceUnavailable, "CredentialsUnavailable", oneLine(err.Error()))
 		return
 	}

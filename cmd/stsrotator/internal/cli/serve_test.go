@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/internal/mototest"
+	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
 type staticSource struct {
@@ -130,5 +134,139 @@ func TestServeSaysWhenTheSecretBreaks(t *testing.T) {
 	}
 	if strings.Count(line, "\n") != 1 {
 		t.Errorf("want one line per failed re-read:\n%s", line)
+	}
+}
+
+// serveRequests sends n credential requests to e and returns the statuses.
+func serveRequests(e *endpoint, n int) []int {
+	var codes []int
+	for range n {
+		req := httptest.NewRequest(http.MethodGet, CredentialsPath, nil)
+		req.RemoteAddr = "127.0.0.1:5000"
+		req.Header.Set("Authorization", "tok")
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		codes = append(codes, rec.Code)
+	}
+	return codes
+}
+
+// Issue 12 proof for serve: when the secret, re-read, holds only expired
+// credentials, serve answers 503 and publishes one report to the bus the
+// secret's reportBus names; repeated requests make no more until
+// ServeReportEvery has passed. kumo delivers a PutEvents addressed by bus
+// ARN nowhere (docs/local.md), so the bus is named by name here; the ARN
+// the stack writes is routed on moto in TestServeReportReachesTheSecretsBusARN.
+func TestServeReportsAnExpiredSecretOnce(t *testing.T) {
+	env := awstest.Start(t)
+	bus, delivered := observedBus(t, env)
+	now := time.Now().UTC().Truncate(time.Second)
+	clock := now
+	tg := target(env, "served-expired")
+	v := value(33, now.Add(-time.Minute), now.Add(-20*time.Minute))
+	v.Meta.ReportBus = bus
+	putValue(t, env, tg.SecretName, tg.Name, v)
+	a, _, errb := testApp(env, func() time.Time { return clock }, nil)
+	rep := a.serveReporter(env.Config)
+	e := &endpoint{src: a.servedProvider(env.Config, ref{Target: tg.Name, SecretID: tg.SecretName}), token: "tok", log: a.logf, onError: rep.observe}
+
+	if codes := serveRequests(e, 5); !slices.Equal(codes, []int{503, 503, 503, 503, 503}) {
+		t.Fatalf("statuses %v, want five 503s", codes)
+	}
+	rep.wait()
+	got := delivered()
+	if len(got) != 1 {
+		t.Fatalf("%d reports on the secret's bus after 5 refused requests, want 1", len(got))
+	}
+	d, err := events.ParseExpiredToken([]byte(got[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Observer.Via != events.ViaServe || d.Target != tg.Name || d.SecretID != tg.SecretName || d.AccessKeyID != v.MaskedKey() ||
+		d.ErrorCode != events.CodeExpiredToken || !d.ObservedAt.Equal(now) || d.Observer.Host != "test-host" {
+		t.Fatalf("report %+v", d)
+	}
+	if want := "holds only key " + v.MaskedKey(); !strings.Contains(d.ErrorMessage, "HTTP 503") || !strings.Contains(d.ErrorMessage, want) {
+		t.Fatalf("errorMessage %q does not say what serve saw", d.ErrorMessage)
+	}
+
+	// Still expired a rate-limit period later: reported again, once.
+	clock = now.Add(ServeReportEvery + time.Second)
+	serveRequests(e, 3)
+	rep.wait()
+	if n := len(delivered()); n != 2 {
+		t.Fatalf("%d reports after %s more, want 2", n, ServeReportEvery)
+	}
+	logs := errb.String()
+	_, _ = awstest.Logs.Write([]byte(logs))
+	if strings.Contains(logs, v.AccessKeyID) || strings.Count(logs, "reported expired key "+v.MaskedKey()) != 2 {
+		t.Fatalf("serve's log must say each report, with the key masked:\n%s", logs)
+	}
+}
+
+// A report that cannot be published is logged, masked, and serving goes
+// on: the client still gets its 503 with the reason.
+func TestServeReportFailureDoesNotBreakServing(t *testing.T) {
+	env := awstest.Start(t)
+	const wholeKey = "ASIAQWERTYUIOPASDF12"
+	env.Transport.Fault = func(op string, _ []byte) *http.Response {
+		if op != "PutEvents" {
+			return nil
+		}
+		return awstest.JSONError(http.StatusBadRequest, "ResourceNotFoundException", "Event bus stsrotator-gone does not exist (caller "+wholeKey+").")
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	tg := target(env, "served-unreportable")
+	v := value(34, now.Add(-time.Minute), now.Add(-20*time.Minute))
+	v.Meta.ReportBus = "arn:aws:events:" + awstest.Region + ":000000000000:event-bus/stsrotator-gone"
+	putValue(t, env, tg.SecretName, tg.Name, v)
+	a, _, errb := testApp(env, func() time.Time { return now }, nil)
+	rep := a.serveReporter(env.Config)
+	e := &endpoint{src: a.servedProvider(env.Config, ref{Target: tg.Name, SecretID: tg.SecretName}), token: "tok", log: a.logf, onError: rep.observe}
+	if codes := serveRequests(e, 2); !slices.Equal(codes, []int{503, 503}) {
+		t.Fatalf("statuses %v, want 503s", codes)
+	}
+	rep.wait()
+	logs := errb.String()
+	_, _ = awstest.Logs.Write([]byte(logs))
+	if strings.Contains(logs, wholeKey) || strings.Contains(logs, v.AccessKeyID) {
+		t.Fatalf("a whole key reached serve's log:\n%s", logs)
+	}
+	if strings.Count(logs, "could not report expired key "+v.MaskedKey()) != 1 || !strings.Contains(logs, "ASIA…DF12") {
+		t.Fatalf("want one masked line about the failed report:\n%s", logs)
+	}
+}
+
+// The secret's reportBus as the stack writes it, an ARN in the stsrotator
+// account, reached by serve running in a reader account (moto routes
+// cross-account PutEvents by ARN).
+func TestServeReportReachesTheSecretsBusARN(t *testing.T) {
+	moto := mototest.Start(t)
+	const stsrotatorAccount, readerAccount = "123456789012", "210987654321"
+	owner, reader := moto.Config(stsrotatorAccount), moto.Config(readerAccount)
+	busArn, delivered := moto.ReportInbox(t, owner, stsrotatorAccount)
+	_, ownBus := moto.ReportInbox(t, reader, readerAccount)
+	now := time.Now().UTC().Truncate(time.Second)
+	v := value(35, now.Add(-time.Minute), now.Add(-20*time.Minute))
+	v.Meta.Target, v.Meta.ReportBus = "audit-reader", busArn
+	body, _ := secretfmt.Marshal(v)
+	awstest.Remember(body)
+	sec, err := secretsmanager.NewFromConfig(owner).CreateSecret(awstest.Context(t), &secretsmanager.CreateSecretInput{
+		Name: aws.String("stsrotator/audit-reader"), SecretString: aws.String(string(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, errb := testApp(nil, func() time.Time { return now }, nil)
+	rep := a.serveReporter(reader)
+	e := &endpoint{src: a.servedProvider(reader, ref{SecretID: aws.ToString(sec.ARN)}), token: "tok", log: a.logf, onError: rep.observe}
+	serveRequests(e, 3)
+	rep.wait()
+	_, _ = awstest.Logs.Write([]byte(errb.String()))
+	got := delivered()
+	if len(got) != 1 || len(ownBus()) != 0 {
+		t.Fatalf("%d reports on the stsrotator account's bus, %d on the reader's own; want 1 and 0\n%s", len(got), len(ownBus()), errb)
+	}
+	if d, err := events.ParseExpiredToken([]byte(got[0])); err != nil || d.Target != "audit-reader" || d.Observer.Via != events.ViaServe {
+		t.Fatalf("report %+v: %v", d, err)
 	}
 }
