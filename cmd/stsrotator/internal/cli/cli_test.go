@@ -249,6 +249,14 @@ func TestReportExpired(t *testing.T) {
 	if d, err = events.ParseExpiredToken([]byte(got[2])); err != nil || !strings.Contains(d.ErrorMessage, "key ASIA…DF12 at 10:15") {
 		t.Fatalf("third report %+v: %v", d, err)
 	}
+
+	// A key in a field that is not pasted error text is refused, with a
+	// fix a CLI user can follow (no Go identifiers) and without echoing it.
+	r = execute(t, a, out, errb, "report-expired", "--target", "billing-reader", "--app", "job "+wholeKey)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "observer.app contains a whole access key ID") ||
+		strings.Contains(r.stderr, wholeKey) || strings.Contains(r.stderr, "events.") || strings.Contains(r.stderr, "Publish") {
+		t.Fatalf("--app with a whole key: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 // Issue proof: with no bus given, a consumer in a reader account
