@@ -74,7 +74,10 @@ func run() error {
 	}
 	// The same checks `stsrotator validate` runs, so a config it accepts
 	// is one synth accepts.
-	p, err := plan.Load(cfgPath, data)
+	// An environment-agnostic stack deploys to the region the CDK CLI
+	// resolved and passes as CDK_DEFAULT_REGION, so that one comes first.
+	// Unknown (a bare synth), the template's rule checks at deploy.
+	p, err := plan.LoadIn(cfgPath, data, plan.StackRegionFromEnv("CDK_DEFAULT_REGION", os.Getenv("CDK_DEFAULT_REGION"), os.Getenv))
 	if err != nil {
 		return err
 	}

@@ -34,9 +34,34 @@ func CheckStackName(name string) error {
 // config validate accepts is one synth accepts. file names the config in
 // messages.
 func Load(file string, data []byte) (*Plan, error) {
-	cfg, err := config.Parse(file, data)
+	return LoadIn(file, data, config.StackRegion{})
+}
+
+// LoadIn is Load for a stack whose region is known (config.ParseIn), so
+// the region's own checks (replicaRegions never the stack's region) run
+// before a deploy rather than fail in it.
+func LoadIn(file string, data []byte, region config.StackRegion) (*Plan, error) {
+	cfg, err := config.ParseIn(file, data, region)
 	if err != nil {
 		return nil, err
 	}
 	return New(cfg, data)
+}
+
+// StackRegionFromEnv is the region a stack deploys to as far as the
+// environment tells, for LoadIn: flag (a --region the user passed, named
+// flagName), then AWS_REGION, then CDK_DEFAULT_REGION, the region the CDK
+// CLI deploys an environment-agnostic stack to
+// (https://docs.aws.amazon.com/cdk/v2/guide/configure-env.html). Empty
+// when none is set: the stack is region-agnostic until deployed.
+func StackRegionFromEnv(flagName, flag string, getenv func(string) string) config.StackRegion {
+	if flag != "" {
+		return config.StackRegion{Name: flag, From: flagName}
+	}
+	for _, k := range []string{"AWS_REGION", "CDK_DEFAULT_REGION"} {
+		if v := getenv(k); v != "" {
+			return config.StackRegion{Name: v, From: k}
+		}
+	}
+	return config.StackRegion{}
 }

@@ -18,7 +18,9 @@ Runs every check cdk synth runs on the config (the same code: its fields,
 durations, AWS name rules, and the stack's capacity and policy-size
 limits), without a synth, AWS credentials or network. Prints each problem
 with its file, line, field and fix, and exits 0 only when the config is
-valid (2 otherwise).
+valid (2 otherwise). With --region (or AWS_REGION, CDK_DEFAULT_REGION) it
+also checks the config against the region the stack will be deployed to:
+no replicaRegions entry may be that region.
 
   stsrotator validate                       # ./stsrotator.yaml
   stsrotator validate --config prod.yaml --stack stsrotator-prod`)
@@ -45,7 +47,7 @@ valid (2 otherwise).
 	if err := plan.CheckStackName(stackName); err != nil {
 		problems = append(problems, fmt.Errorf("--stack %q: %w", stackName, err))
 	}
-	p, err := plan.Load(path, data)
+	p, err := plan.LoadIn(path, data, plan.StackRegionFromEnv("--region", f.g.Region, a.Getenv))
 	var fes config.Errors
 	switch {
 	case errors.As(err, &fes):

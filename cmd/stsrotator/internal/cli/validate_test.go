@@ -40,6 +40,7 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	crowded := write("crowded.yaml", big.String())
+	replicated := write("replicated.yaml", "targets:\n  - name: web\n    roleArn: arn:aws:iam::123456789012:role/Web\n    replicaRegions: [eu-west-1]\n")
 	cases := []struct {
 		why    string
 		args   []string
@@ -52,6 +53,9 @@ func TestValidate(t *testing.T) {
 			[]string{bad + ":4: targets[0](a).roleArn", bad + ":7: targets[1](b).durationSeconds", "fix:", "is not valid: 2 problems"}},
 		{"a plan limit synth would hit is reported without a synth", []string{"validate", "--config", crowded}, ExitUsage, "", []string{"targets whose names hash to shard stack Shard007", "outputs, over AWS's limit of 200", "fix:"}},
 		{"a stack name CloudFormation would refuse is reported", []string{"validate", "--config", example, "--stack", "9-bad_name"}, ExitUsage, "", []string{`--stack "9-bad_name": not a usable stack name`}},
+		{"--region names the stack's region: a replica there is refused before a deploy", []string{"validate", "--config", replicated, "--region", "eu-west-1"}, ExitUsage, "",
+			[]string{replicated + ":4: targets[0](web).replicaRegions[0]: eu-west-1 is the stack's own region (eu-west-1, from --region)", "fix: remove it from replicaRegions"}},
+		{"the same config is valid for a stack in another region", []string{"validate", "--config", replicated, "--region", "us-east-1"}, ExitOK, "is valid: 1 target", nil},
 		{"a missing file is a usage error with the fix", []string{"validate", "--config", filepath.Join(dir, "absent.yaml")}, ExitUsage, "", []string{"read config", "--config"}},
 		{"no config anywhere says how to name one", []string{"validate"}, ExitUsage, "", []string{"no stsrotator.yaml in the working directory (fix: pass --config FILE)"}},
 	}
