@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stsrotator/stsrotator/infra/stack"
 )
 
 const longSessionConfig = `
@@ -23,10 +25,11 @@ targets:
     durationSeconds: 28800
   - name: web
     roleArn: arn:aws:iam::123456789012:role/Web
-    replicaRegions: [eu-west-1, ap-southeast-2]
+    replicaRegions: [eu-west-1, ap-southeast-2, ap-south-1]
     readers: ["210987654321"]
 replicaKmsKeys:
   ap-southeast-2: arn:aws:kms:ap-southeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
+  ap-south-1: 1234abcd-12ab-34cd-56ef-1234567890ab
 `
 
 var (
@@ -196,6 +199,7 @@ func TestReplicaRegionsAndKeys(t *testing.T) {
 		"ReplicaRegions": []any{
 			map[string]any{"Region": "eu-west-1", "KmsKeyId": "alias/stsrotator/replicas"},
 			map[string]any{"Region": "ap-southeast-2", "KmsKeyId": "arn:aws:kms:ap-southeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+			map[string]any{"Region": "ap-south-1", "KmsKeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"},
 		},
 	})
 	if len(fx.replicaKeys) != 1 || *fx.replicaKeys[0].Region() != "eu-west-1" || *fx.replicaKeys[0].StackName() != "stsrotator-replica-keys-eu-west-1" {
@@ -219,7 +223,9 @@ func TestReplicaRegionsAndKeys(t *testing.T) {
 	// The lane writing web's secret may have Secrets Manager encrypt its
 	// replicas with those keys, and nothing else with them.
 	shard := fx.shardJS[shardOf(fx, "web")]
-	for _, want := range []string{`"Sid":"EncryptReplicasInEuWest1"`, `"kms:ResourceAliases":"alias/stsrotator/replicas"`, `"Sid":"EncryptReplicasInApSoutheast2"`, `secretsmanager.eu-west-1.`} {
+	// A bare key ID is a key of this account in the replica's region.
+	for _, want := range []string{`"Sid":"EncryptReplicasInEuWest1"`, `"kms:ResourceAliases":"alias/stsrotator/replicas"`, `"Sid":"EncryptReplicasInApSoutheast2"`, `secretsmanager.eu-west-1.`,
+		`"Sid":"EncryptReplicasInApSouth1"`, `":kms:ap-south-1:",{"Ref":"AWS::AccountId"},":key/1234abcd-12ab-34cd-56ef-1234567890ab"`} {
 		if !strings.Contains(js(shard), want) {
 			t.Errorf("web's lane policy lacks %s", want)
 		}
@@ -282,4 +288,71 @@ func values(m map[string]map[string]any) []map[string]any {
 		out = append(out, v)
 	}
 	return out
+}
+
+// Proves: the source-key secret's policy denies every way of changing it —
+// not only PutSecretValue but UpdateSecret, re-staging, delete/restore,
+// rotation, replication, tags and the policy itself — to everyone but the
+// source-key rotator and CloudFormation deploying the stack (its CDK
+// execution role, or the deployer's credentials via CloudFormation), so
+// the stack can still update and delete what it owns.
+func TestOnlyTheSourceKeyRotatorWritesTheKeySecret(t *testing.T) {
+	fx := longSession(t)
+	var stmt map[string]any
+	for _, rp := range resources(fx.rootJS, "AWS::SecretsManager::ResourcePolicy") {
+		for _, s := range asList(props(rp)["ResourcePolicy"].(map[string]any)["Statement"]) {
+			if m := s.(map[string]any); m["Sid"] == "OnlyTheSourceKeyRotatorWrites" {
+				stmt = m
+			}
+		}
+	}
+	if stmt == nil || stmt["Effect"] != "Deny" || js(stmt["Principal"]) != js(map[string]any{"AWS": "*"}) {
+		t.Fatalf("no deny-all-but-the-rotator write statement: %s", js(stmt))
+	}
+	actions := map[string]bool{}
+	for _, a := range asList(stmt["Action"]) {
+		actions[a.(string)] = true
+	}
+	// The issue's list, written out here rather than taken from the code.
+	for _, a := range []string{"PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "RestoreSecret", "DeleteSecret", "PutResourcePolicy",
+		"DeleteResourcePolicy", "RotateSecret", "CancelRotateSecret", "ReplicateSecretToRegions", "RemoveRegionsFromReplication", "StopReplicationToReplica", "TagResource", "UntagResource"} {
+		if !actions["secretsmanager:"+a] {
+			t.Errorf("secretsmanager:%s is not denied to others", a)
+		}
+	}
+	if actions["secretsmanager:GetSecretValue"] {
+		t.Error("the write statement must not deny reads (OnlyRotatorsRead governs those)")
+	}
+	cond := js(stmt["Condition"])
+	for _, want := range []string{`"ArnNotLike":{"aws:PrincipalArn":[{"Fn::GetAtt":["`, `{"Fn::Sub":"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}"}`, `"ForAllValues:StringNotEquals":{"aws:CalledVia":"cloudformation.amazonaws.com"}`} {
+		if !strings.Contains(cond, want) {
+			t.Errorf("condition lacks %s: %s", want, cond)
+		}
+	}
+	roleID := ""
+	for id, r := range resources(fx.rootJS, "AWS::IAM::Role") {
+		if strings.Contains(js(props(r)["Path"]), "/source-key-rotator/") {
+			roleID = id
+		}
+	}
+	if roleID == "" || !strings.Contains(cond, `{"Fn::GetAtt":["`+roleID+`","Arn"]}`) {
+		t.Errorf("the exempted role is not the source-key rotator's (%s): %s", roleID, cond)
+	}
+}
+
+// Proves: the template refuses, before creating anything, to deploy into
+// a region its secrets replicate to, whatever region a later deploy picks.
+func TestTemplateRefusesItsReplicaRegions(t *testing.T) {
+	fx := longSession(t)
+	rules, _ := fx.rootJS["Rules"].(map[string]any)
+	rule, ok := rules[stack.ReplicaRuleID].(map[string]any)
+	if !ok {
+		t.Fatalf("no %s rule: %s", stack.ReplicaRuleID, js(rules))
+	}
+	got := js(rule["Assertions"])
+	for _, r := range []string{"ap-south-1", "ap-southeast-2", "eu-west-1"} {
+		if !strings.Contains(got, `{"Fn::Not":[{"Fn::Equals":[{"Ref":"AWS::Region"},"`+r+`"]}]}`) || !strings.Contains(got, r+" is in replicaRegions") {
+			t.Errorf("no assertion refusing %s: %s", r, got)
+		}
+	}
 }

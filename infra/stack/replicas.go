@@ -47,6 +47,35 @@ func ReplicaKey(cfg *config.Config, stackName, region string) string {
 	return ReplicaKeyAlias(stackName)
 }
 
+// ReplicaRuleID is the logical ID of the template rule that refuses to
+// deploy the stack into one of its replica regions.
+const ReplicaRuleID = "ReplicasOutsideTheStacksRegion"
+
+// replicasOutsideTheStacksRegion makes the template itself refuse a
+// region that is one of its replicas': Secrets Manager replicates only to
+// other Regions
+// (https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html).
+// The config check (config.ParseIn) catches this at synth whenever the
+// region is known — `cdk deploy` always passes it as CDK_DEFAULT_REGION —
+// but the stack is region-agnostic, and a template synthesized without a
+// region and deployed by other means must fail before it creates anything.
+// Rules are evaluated before CloudFormation creates or updates any
+// resource (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-rules.html).
+func replicasOutsideTheStacksRegion(st awscdk.Stack, cfg *config.Config) {
+	rs := cfg.ReplicaRegions()
+	if len(rs) == 0 {
+		return
+	}
+	var asserts []*awscdk.CfnRuleAssertion
+	for _, r := range rs {
+		asserts = append(asserts, &awscdk.CfnRuleAssertion{
+			Assert:            awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(awscdk.Aws_REGION(), jsii.String(r))),
+			AssertDescription: jsii.String("stsrotator: " + r + " is in replicaRegions, so the stack cannot be deployed there (Secrets Manager replicates a secret only to other Regions); deploy it to another region or remove " + r + " from replicaRegions"),
+		})
+	}
+	awscdk.NewCfnRule(st, jsii.String(ReplicaRuleID), &awscdk.CfnRuleProps{Assertions: &asserts})
+}
+
 // ReplicaKeysStackName is the CloudFormation name of the replica-key stack
 // in region.
 func ReplicaKeysStackName(stackName, region string) string {
@@ -106,7 +135,11 @@ func replicaKeyStatements(s *Service, ts []config.Target) []awsiam.PolicyStateme
 		via := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("secretsmanager." + r + "."), awscdk.Aws_URL_SUFFIX()})
 		cond := map[string]any{"StringEquals": map[string]any{"kms:ViaService": via}}
 		resource := jsii.String(key)
-		if alias, ok := strings.CutPrefix(key, "alias/"); ok || strings.Contains(key, ":alias/") {
+		if !strings.HasPrefix(key, "arn:") && !strings.HasPrefix(key, "alias/") {
+			// A bare key ID (replicaKmsKeys allows it, as KmsKeyId does)
+			// names a key of this account in the replica's region.
+			resource = awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":kms:" + r + ":"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":key/" + key)})
+		} else if alias, ok := strings.CutPrefix(key, "alias/"); ok || strings.Contains(key, ":alias/") {
 			if !ok {
 				alias = key[strings.Index(key, ":alias/")+len(":alias/"):]
 			}

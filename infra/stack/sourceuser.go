@@ -136,7 +136,8 @@ var SourceKeyActions = []string{"iam:ListAccessKeys", "iam:CreateAccessKey", "ia
 
 // restrictKeySecret lets only the source-key rotator and this stack's
 // rotator roles (by their path) read the key, and only the source-key
-// rotator write it.
+// rotator (and CloudFormation, deploying this stack) write, rotate,
+// re-stage, delete, restore, re-tag or re-policy the secret.
 func restrictKeySecret(s *Service, scope constructs.Construct, src *SourceUser) {
 	rotators := s.Stack.FormatArn(&awscdk.ArnComponents{
 		Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"),
@@ -149,10 +150,24 @@ func restrictKeySecret(s *Service, scope constructs.Construct, src *SourceUser) 
 			Actions: jsii.Strings("secretsmanager:GetSecretValue"), Resources: jsii.Strings("*"),
 			Conditions: &map[string]any{"ArnNotLike": map[string]any{"aws:PrincipalArn": []*string{rotators, src.Role.RoleArn()}}},
 		}),
+		// Every action that changes what is stored, which version is
+		// current, the secret's settings or its policy. Conditions under
+		// different operators are ANDed, so a write is denied unless the
+		// caller is the source-key rotator, or CloudFormation managing the
+		// stack: with the CDK's execution role (its ARN), or with the
+		// deployer's own credentials, when CloudFormation's calls carry
+		// aws:CalledVia = cloudformation.amazonaws.com
+		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-calledvia;
+		// ForAllValues is true when the key is absent, i.e. a direct call).
+		// Without that exemption the stack could never update or delete
+		// the secret or this policy again.
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("OnlyTheSourceKeyRotatorWrites"), Effect: awsiam.Effect_DENY, Principals: &anyone,
-			Actions: jsii.Strings("secretsmanager:PutSecretValue"), Resources: jsii.Strings("*"),
-			Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": src.Role.RoleArn()}},
+			Actions: jsii.Strings(SecretWriteActions...), Resources: jsii.Strings("*"),
+			Conditions: &map[string]any{
+				"ArnNotLike":                   map[string]any{"aws:PrincipalArn": []*string{src.Role.RoleArn(), cloudFormationExecutionRole(s.Stack)}},
+				"ForAllValues:StringNotEquals": map[string]any{"aws:CalledVia": "cloudformation.amazonaws.com"},
+			},
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("DenyReadsWithoutTLS"), Effect: awsiam.Effect_DENY, Principals: &anyone,
@@ -164,6 +179,54 @@ func restrictKeySecret(s *Service, scope constructs.Construct, src *SourceUser) 
 		SecretId:          src.KeySecret.Ref(),
 		ResourcePolicy:    awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &stmts}),
 		BlockPublicPolicy: jsii.Bool(true),
+	})
+}
+
+// SecretWriteActions are the Secrets Manager actions on an existing
+// secret whose access level is Write, Permissions management or Tagging
+// in the Service Authorization Reference
+// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html):
+// each can change the stored value (PutSecretValue, UpdateSecret with a
+// SecretString), which version AWSCURRENT is (UpdateSecretVersionStage,
+// RotateSecret, CancelRotateSecret), whether the secret exists
+// (DeleteSecret, RestoreSecret), who may use it (PutResourcePolicy,
+// DeleteResourcePolicy, TagResource, UntagResource under tag-based
+// policies) or where it is copied (ReplicateSecretToRegions,
+// RemoveRegionsFromReplication, StopReplicationToReplica). CreateSecret
+// acts on no existing secret, so a resource policy cannot govern it.
+var SecretWriteActions = []string{
+	"secretsmanager:CancelRotateSecret",
+	"secretsmanager:DeleteResourcePolicy",
+	"secretsmanager:DeleteSecret",
+	"secretsmanager:PutResourcePolicy",
+	"secretsmanager:PutSecretValue",
+	"secretsmanager:RemoveRegionsFromReplication",
+	"secretsmanager:ReplicateSecretToRegions",
+	"secretsmanager:RestoreSecret",
+	"secretsmanager:RotateSecret",
+	"secretsmanager:StopReplicationToReplica",
+	"secretsmanager:TagResource",
+	"secretsmanager:UntagResource",
+	"secretsmanager:UpdateSecret",
+	"secretsmanager:UpdateSecretVersionStage",
+}
+
+// cloudFormationExecutionRole is the role CloudFormation deploys st with:
+// the CDK bootstrap's execution role when st uses the default synthesizer
+// (cdk-<qualifier>-cfn-exec-role-<account>-<region>,
+// https://docs.aws.amazon.com/cdk/v2/guide/bootstrapping-env.html), else
+// any role of that name pattern in the account.
+func cloudFormationExecutionRole(st awscdk.Stack) *string {
+	if d, ok := st.Synthesizer().(awscdk.DefaultStackSynthesizer); ok {
+		if arn := d.CloudFormationExecutionRoleArn(); arn != nil {
+			// The synthesizer leaves ${AWS::AccountId} and friends for
+			// the deploy to fill in; in a template that takes Fn::Sub.
+			return awscdk.Fn_Sub(arn, nil)
+		}
+	}
+	return st.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"),
+		ResourceName: awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("cdk-*-cfn-exec-role-"), awscdk.Aws_ACCOUNT_ID(), jsii.String("-"), awscdk.Aws_REGION()}),
 	})
 }
 

@@ -99,6 +99,7 @@ func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 		Description: jsii.String(fmt.Sprintf("stsrotator: STS credentials for %d targets from %s, kept fresh in Secrets Manager", len(cfg.Targets), cfg.File)),
 	})
 	s := &Service{Stack: st, sweep: cfg.SweepInterval(), stackName: props.StackName, config: cfg, plan: props.Plan}
+	replicasOutsideTheStacksRegion(st, cfg)
 
 	s.Key = awskms.NewKey(st, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("stsrotator: encrypts the credential secrets, the alert topic and the dead-letter queue"),
