@@ -273,7 +273,7 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 			// STS in one partition cannot assume a role in another.
 			line, field, shown := effective(reg, raw, path, "stsRegion", reg.v)
 			d.add(line, field, fmt.Sprintf("%s is in partition %s, but the role is in %s: STS assumes roles only within its own partition", shown, p, partition),
-				fmt.Sprintf("use a region of %s (%s), or leave it out to use the rotator's region", partition, strings.Join(regions.In(partition), ", ")))
+				fmt.Sprintf("use a region of %s (%s), or leave it out to use the rotator's region", partition, regionsHint(partition)))
 		}
 	}
 	t.STSRegion = reg.v
@@ -313,11 +313,14 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 		case d.region.Name != "" && r == d.region.Name:
 			d.add(rr.line, field, fmt.Sprintf("%s is the stack's own region (%s, from %s): Secrets Manager replicates a secret only to other Regions", r, d.region.Name, d.region.From),
 				"remove it from replicaRegions (the primary secret is already there), or deploy the stack to another region")
+		case d.region.Name != "" && p != d.regionPartition():
+			d.add(rr.line, field, fmt.Sprintf("%s is in partition %s, but the stack's region %s (from %s) is in %s: Secrets Manager replicates only within a partition", r, p, d.region.Name, d.region.From, d.regionPartition()),
+				fmt.Sprintf("use regions of %s (%s)", d.regionPartition(), regionsHint(d.regionPartition())))
 		case partition != "" && p != partition:
 			// Depends on the target's role: per target when inherited.
 			line, tfield, shown := effective(rr, raw, path, fmt.Sprintf("replicaRegions[%d]", i), r)
 			d.add(line, tfield, fmt.Sprintf("%s is in partition %s, but the target's role, stack and secret are in %s: Secrets Manager replicates only within a partition", shown, p, partition),
-				fmt.Sprintf("use regions of %s (%s)", partition, strings.Join(regions.In(partition), ", ")))
+				fmt.Sprintf("use regions of %s (%s)", partition, regionsHint(partition)))
 		}
 	}
 	t.ReplicaRegions = rr.v
@@ -363,6 +366,22 @@ func (d *decoder) knownRegion(line int, field, region, alt string) (string, bool
 	d.add(line, field, fmt.Sprintf("%q is not a Region AWS lists", region),
 		"check the spelling; "+fix+orElse(alt)+"; a Region newer than stsrotator's table needs an upgrade of stsrotator")
 	return "", false
+}
+
+// regionsHint names a partition's regions for a fix: all of a small
+// partition's, a pointer to the list for the large one.
+func regionsHint(partition string) string {
+	rs := regions.In(partition)
+	if len(rs) <= 6 {
+		return strings.Join(rs, ", ")
+	}
+	return fmt.Sprintf("%d Regions, e.g. %s, %s; https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html", len(rs), rs[0], rs[len(rs)-1])
+}
+
+// regionPartition is the partition of the stack's known region.
+func (d *decoder) regionPartition() string {
+	p, _ := regions.Partition(d.region.Name)
+	return p
 }
 
 func orElse(alt string) string {
