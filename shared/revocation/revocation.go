@@ -1,6 +1,7 @@
 package revocation
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,13 +112,48 @@ func ExpiresAt(cutoff time.Time, maxSession time.Duration) time.Time {
 // package wrote or AWS's console wrote.
 var ErrNotRevocation = errors.New("not a session revocation policy")
 
+// statement is one policy statement as IAM's grammar allows it: every
+// element that takes an array may hold a single value without brackets
+// ("Action": "*" and "Action": ["*"] are the same), and so may a
+// condition's values; the Statement element itself is one statement
+// object or an array of them. Grammar of the IAM JSON policy language:
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html
 type statement struct {
-	Sid       string                       `json:"Sid,omitempty"`
-	Effect    string                       `json:"Effect"`
-	Action    any                          `json:"Action"`
-	Resource  any                          `json:"Resource"`
-	Condition map[string]map[string]string `json:"Condition"`
+	Sid       string                           `json:"Sid,omitempty"`
+	Effect    string                           `json:"Effect"`
+	Action    stringList                       `json:"Action"`
+	Resource  stringList                       `json:"Resource"`
+	Condition map[string]map[string]stringList `json:"Condition"`
 }
+
+// stringList is a grammar element that is a string or an array of
+// strings.
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = stringList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return fmt.Errorf("want a string or an array of strings: %w", err)
+	}
+	*l = many
+	return nil
+}
+
+// only is the list's single value ("" unless it has exactly one).
+func (l stringList) only() (string, bool) {
+	if len(l) != 1 {
+		return "", false
+	}
+	return l[0], true
+}
+
+// every reports whether the list is exactly the wildcard "*".
+func (l stringList) every() bool { v, ok := l.only(); return ok && v == "*" }
 
 // Parse reads a revocation back from an inline policy document as
 // iam:GetRolePolicy returns it (URL-encoded per RFC 3986, or plain JSON).
@@ -138,21 +174,26 @@ func Parse(name, doc string) (Revocation, error) {
 		return Revocation{}, fmt.Errorf("%w: policy %s is not JSON: %w", ErrNotRevocation, name, err)
 	}
 	var sts []statement
-	if err := json.Unmarshal(p.Statement, &sts); err != nil {
+	switch trimmed := bytes.TrimSpace(p.Statement); {
+	case len(trimmed) > 0 && trimmed[0] == '{':
 		var one statement
-		if err := json.Unmarshal(p.Statement, &one); err != nil {
-			return Revocation{}, fmt.Errorf("%w: policy %s has no readable Statement", ErrNotRevocation, name)
+		if err := json.Unmarshal(trimmed, &one); err != nil {
+			return Revocation{}, fmt.Errorf("%w: policy %s has no readable Statement: %w", ErrNotRevocation, name, err)
 		}
 		sts = []statement{one}
+	default:
+		if err := json.Unmarshal(trimmed, &sts); err != nil {
+			return Revocation{}, fmt.Errorf("%w: policy %s has no readable Statement: %w", ErrNotRevocation, name, err)
+		}
 	}
 	if len(sts) != 1 {
 		return Revocation{}, fmt.Errorf("%w: policy %s has %d statements, want 1", ErrNotRevocation, name, len(sts))
 	}
 	st := sts[0]
-	if st.Effect != "Deny" || st.Action != "*" || st.Resource != "*" {
+	if st.Effect != "Deny" || !st.Action.every() || !st.Resource.every() {
 		return Revocation{}, fmt.Errorf("%w: policy %s is not a Deny of every action on every resource", ErrNotRevocation, name)
 	}
-	issued, ok := st.Condition[opDateLessThan][keyTokenIssueTime]
+	issued, ok := st.Condition[opDateLessThan][keyTokenIssueTime].only()
 	if !ok || len(st.Condition[opDateLessThan]) != 1 {
 		return Revocation{}, fmt.Errorf("%w: policy %s has no DateLessThan on %s", ErrNotRevocation, name, keyTokenIssueTime)
 	}
@@ -164,7 +205,7 @@ func Parse(name, doc string) (Revocation, error) {
 	switch len(st.Condition) {
 	case 1:
 	case 2:
-		like, ok := st.Condition[opStringLike][keyUserID]
+		like, ok := st.Condition[opStringLike][keyUserID].only()
 		if !ok || len(st.Condition[opStringLike]) != 1 || !strings.HasPrefix(like, "*:") {
 			return Revocation{}, fmt.Errorf("%w: policy %s has a condition other than StringLike %s \"*:<session>\"", ErrNotRevocation, name, keyUserID)
 		}

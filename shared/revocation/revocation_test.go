@@ -101,6 +101,44 @@ func TestCutoffAndCleanup(t *testing.T) {
 	}
 }
 
+// IAM's grammar lets an element that takes an array hold one value without
+// brackets, and Statement be one object or an array
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html):
+// every equivalent spelling of a revocation reads as the same revocation,
+// so revoke and status recognise a policy written by hand, by the console
+// or by another tool.
+func TestParseAcceptsIAMGrammar(t *testing.T) {
+	const at = `"2026-11-30T09:00:00Z"`
+	cases := []struct {
+		why, doc, session string
+	}{
+		{"the console's AWSRevokeOlderSessions: Statement array, Action and Resource arrays",
+			`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":` + at + `}}}]}`, ""},
+		{"Statement as one object, Action and Resource as arrays",
+			`{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":` + at + `}}}}`, ""},
+		{"Statement as one object, Action and Resource as strings (what revoke --all-sessions writes)",
+			`{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":` + at + `}}}}`, ""},
+		{"Action a string, Resource an array",
+			`{"Statement":[{"Effect":"Deny","Action":"*","Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":` + at + `}}}]}`, ""},
+		{"condition values as one-element arrays, scoped",
+			`{"Statement":{"Sid":"x","Effect":"Deny","Action":["*"],"Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":[` + at + `]},"StringLike":{"aws:userid":["*:stsrotator-a"]}}}}`, "stsrotator-a"},
+		{"white space around Statement",
+			"{\"Statement\" :  \n [ {\"Effect\":\"Deny\",\"Action\":[ \"*\" ],\"Resource\":\"*\",\"Condition\":{\"DateLessThan\":{\"aws:TokenIssueTime\":" + at + "}}} ] }", ""},
+	}
+	for _, c := range cases {
+		for _, doc := range []string{c.doc, url.PathEscape(c.doc)} {
+			r, err := Parse("p", doc)
+			if err != nil {
+				t.Errorf("%s: %v", c.why, err)
+				continue
+			}
+			if !r.Cutoff.Equal(cutoff) || r.Scope.SessionName != c.session {
+				t.Errorf("%s: read %+v, want cutoff %s and session %q", c.why, r, cutoff, c.session)
+			}
+		}
+	}
+}
+
 // Policies that are not revocations are refused by name, never read as
 // one (and so never overwritten or deleted by revoke).
 func TestParseRefusesOtherPolicies(t *testing.T) {
@@ -112,6 +150,10 @@ func TestParseRefusesOtherPolicies(t *testing.T) {
 		{"another narrowing condition", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"},"StringEquals":{"aws:SourceIp":"1.2.3.4"}}}}`, "other than StringLike"},
 		{"a time that is not one", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"yesterday"}}}}`, "is not a time"},
 		{"not JSON", `Deny everything`, "not JSON"},
+		{"a Deny of every action listed beside another", `{"Statement":{"Effect":"Deny","Action":["*","s3:GetObject"],"Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"}}}}`, "not a Deny of every action"},
+		{"two issue times", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":["2026-11-30T09:00:00Z","2026-11-30T10:00:00Z"]}}}}`, "no DateLessThan"},
+		{"an empty Action array", `{"Statement":{"Effect":"Deny","Action":[],"Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"}}}}`, "not a Deny of every action"},
+		{"a Statement that is neither object nor array", `{"Statement":"Deny"}`, "no readable Statement"},
 	}
 	for _, c := range cases {
 		_, err := Parse("p", c.doc)
@@ -125,6 +167,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(Document(Scope{}, cutoff))
 	f.Add(Document(Scope{SessionName: "stsrotator-a"}, cutoff))
 	f.Add(`{}`)
+	f.Add(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":["2026-11-30T09:00:00Z"]}}}]}`)
 	f.Fuzz(func(t *testing.T, doc string) {
 		r, err := Parse("p", doc)
 		if err != nil {
