@@ -56,6 +56,16 @@ const (
 	// ExitCleanupRefused: revoke --cleanup found sessions the revocation
 	// still denies (they have not all expired yet); nothing was removed.
 	ExitCleanupRefused = 10
+	// ExitCutoffAhead: revoke found a revocation in force whose cutoff is
+	// more than a few seconds ahead of AWS's clock (written by a writer
+	// whose clock ran ahead); it denies every session issued before it,
+	// so revoke neither moves it back nor waits for it: nothing written,
+	// no rotation requested.
+	ExitCutoffAhead = 11
+	// ExitCheckFailed: status --revocations could not read the
+	// revocations of at least one target (UNKNOWN): the check did not
+	// happen, so it must not pass.
+	ExitCheckFailed = 12
 )
 
 // Environment variables the CLI reads besides the SDK's own.
@@ -266,7 +276,9 @@ AWS_ENDPOINT_URL, ...). Run stsrotator <command> --help for its flags.
 Exit codes: 0 ok, 1 AWS or other failure, 2 usage, 3 not found, 4 invalid
 secret, 5 expired, 6 rotation failed, 7 status found a problem, 8 preflight
 found something that blocks the deploy, 9 revoked but the forced rotation
-failed, 10 revoke --cleanup refused (too early).
+failed, 10 revoke --cleanup refused (too early), 11 revoke found a cutoff
+in force ahead of AWS's clock, 12 status --revocations could not read a
+target's revocations.
 `)
 }
 

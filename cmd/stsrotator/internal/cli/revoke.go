@@ -68,7 +68,10 @@ policy once every session it denies has expired (the role's
 MaxSessionDuration after the cutoff) and refuses before.
 
 Exits 9 if the revocation is in force but the rotation failed (the target
-then has NO valid credentials), 10 if --cleanup is refused as too early.`)
+then has NO valid credentials; the fix is to run the same revoke again,
+which re-sends the cutoff), 10 if --cleanup is refused as too early, 11 if
+a revocation in force has its cutoff more than 5s ahead of AWS's clock
+(nothing written, no rotation requested).`)
 	fs.profileFor("change the target's role, in its own account,")
 	fs.StringVar(&o.target, "target", "", "config target `name` (or give it as the argument)")
 	fs.BoolVar(&o.all, "all-sessions", false, "deny every older session of the role, everyone's (AWSRevokeOlderSessions)")
@@ -114,7 +117,7 @@ then has NO valid credentials), 10 if --cleanup is refused as too early.`)
 	if err != nil {
 		return err
 	}
-	r := &revoker{a: a, o: o, t: t, iam: iam.NewFromConfig(awsCfg), sts: sts.NewFromConfig(awsCfg), profile: dash(fs.g.Profile)}
+	r := &revoker{a: a, o: o, t: t, iam: iam.NewFromConfig(awsCfg), sts: sts.NewFromConfig(awsCfg), profile: credsName(fs.g.Profile), again: rerun(o, fs.g)}
 	st, err := r.inspect(ctx)
 	if err != nil {
 		return err
@@ -143,7 +146,46 @@ type revoker struct {
 	t       config.Target
 	iam     roleAPI
 	sts     callerAPI
+	// profile names the credentials revoke runs with, for messages.
 	profile string
+	// again is the command that runs this revoke again (its fix when
+	// the forced rotation failed).
+	again string
+}
+
+// credsName names the credentials of --profile for a message.
+func credsName(profile string) string {
+	if profile == "" {
+		return "your default credentials (no --profile)"
+	}
+	return "profile " + profile
+}
+
+// rerun is the revoke command line that repeats this one: the same
+// target, scope, identities, rotator and config, with --yes.
+func rerun(o revokeOpts, g Globals) string {
+	args := []string{"stsrotator", "revoke", "--target", o.target, "--yes"}
+	if o.all {
+		args = append(args, "--all-sessions")
+	}
+	for _, f := range [][2]string{{"--config", g.Config}, {"--profile", g.Profile}, {"--rotator-profile", o.rotatorProfile},
+		{"--region", g.Region}, {"--endpoint-url", g.EndpointURL}, {"--function", o.function}} {
+		if f[1] != "" {
+			args = append(args, f[0], word(f[1]))
+		}
+	}
+	if o.stack != plan.DefaultStackName && o.function == "" {
+		args = append(args, "--stack", word(o.stack))
+	}
+	return strings.Join(args, " ")
+}
+
+// word leaves a plain shell word alone and quotes anything else.
+func word(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@=+,") == "" {
+		return s
+	}
+	return shellQuote(s)
 }
 
 // roleState is what revoke learned about the role before writing.
@@ -169,17 +211,17 @@ func (r *revoker) inspect(ctx context.Context) (roleState, error) {
 	}
 	id, err := r.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return roleState{}, fmt.Errorf("who am I (sts:GetCallerIdentity with profile %s): %w", r.profile, err)
+		return roleState{}, fmt.Errorf("who am I (sts:GetCallerIdentity with %s): %w", r.profile, err)
 	}
 	st := roleState{role: roleName, scope: revocation.ForTarget(r.t)}
 	r.clock(&st, id.ResultMetadata)
 	callerPartition, callerAccount, _, _ := splitArn(aws.ToString(id.Arn))
 	switch {
 	case callerPartition != partition:
-		return roleState{}, coded(ExitUsage, fmt.Errorf("role %s is in partition %s, but profile %s signs in partition %s (fix: pass --profile for an identity in that partition and account)",
+		return roleState{}, coded(ExitUsage, fmt.Errorf("role %s is in partition %s, but %s signs in partition %s (fix: pass --profile for an identity in that partition and account)",
 			r.t.RoleArn, partition, r.profile, callerPartition))
 	case callerAccount != account:
-		return roleState{}, coded(ExitUsage, fmt.Errorf("role %s is in account %s, but profile %s is %s in account %s; an inline policy can only be put from the role's own account (fix: pass --profile for an identity in account %s)",
+		return roleState{}, coded(ExitUsage, fmt.Errorf("role %s is in account %s, but %s is %s in account %s; an inline policy can only be put from the role's own account (fix: pass --profile for an identity in account %s)",
 			r.t.RoleArn, account, r.profile, aws.ToString(id.Arn), callerAccount, account))
 	}
 	if r.o.all {
@@ -230,24 +272,52 @@ func (r *revoker) current(ctx context.Context, role, name string) (*revocation.R
 	return &rev, nil
 }
 
+// maxCutoffWait bounds revoke's wait for AWS's clock to pass the cutoff
+// before it asks for the rotation. A cutoff revoke takes itself is at most
+// a second ahead (CutoffAfter); one a concurrent revoke wrote moments ago a
+// few seconds. A cutoff further ahead was written by a clock running
+// ahead of AWS's: revoke never moves a cutoff back, and waiting for it
+// would hang the incident (ExitCutoffAhead instead).
+const maxCutoffWait = 5 * time.Second
+
+// cutoffOf is the cutoff revoke writes and rotates against, and whether
+// it is the one already in force (kept, never moved back) rather than
+// AWS's clock now.
+func (st roleState) cutoffOf() (cutoff time.Time, kept bool) {
+	want := revocation.CutoffAfter(st.awsNow)
+	cutoff = revocation.Next(st.existing, want)
+	return cutoff, !cutoff.Equal(want)
+}
+
 func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 	if st.awsNow.IsZero() {
 		return errors.New("AWS sent no Date header, so there is no AWS clock to take the cutoff from; refusing to use the local clock")
 	}
-	cutoff := revocation.Next(st.existing, revocation.CutoffAfter(st.awsNow))
+	cutoff, kept := st.cutoffOf()
 	doc := revocation.Document(st.scope, cutoff)
 	w := r.a.Stdout
 	who := fmt.Sprintf("sessions named %s (stsrotator's, for target %s)", st.scope.SessionName, r.t.Name)
 	if st.scope.All() {
 		who = "EVERY session of the role, everyone's (--all-sessions)"
 	}
-	fmt.Fprintf(w, "Revoke %s on role %s issued before %s (AWS's clock).\n", who, r.t.RoleArn, stamp3339(cutoff))
-	if st.existing != nil && st.existing.Cutoff.After(revocation.CutoffAfter(st.awsNow)) {
-		fmt.Fprintf(w, "A revocation with a later cutoff (%s) is already in force; it is kept, never moved back.\n", stamp3339(st.existing.Cutoff))
-	} else if st.existing != nil {
-		fmt.Fprintf(w, "Moves the cutoff of the revocation in force forward from %s.\n", stamp3339(st.existing.Cutoff))
+	ahead := cutoff.Sub(st.awsNow)
+	switch {
+	case kept:
+		// The cutoff comes from the policy in force, not from AWS's
+		// clock: say so, and how it compares with AWS's clock.
+		fmt.Fprintf(w, "Revoke %s on role %s issued before %s (the cutoff already in force; AWS's clock reads %s).\n", who, r.t.RoleArn, stamp3339(cutoff), stamp3339(st.awsNow))
+		fmt.Fprintf(w, "A revocation with a later cutoff (%s) is already in force; it is kept, never moved back.\n", stamp3339(cutoff))
+	default:
+		fmt.Fprintf(w, "Revoke %s on role %s issued before %s (AWS's clock).\n", who, r.t.RoleArn, stamp3339(cutoff))
+		if st.existing != nil {
+			fmt.Fprintf(w, "Moves the cutoff of the revocation in force forward from %s.\n", stamp3339(st.existing.Cutoff))
+		}
 	}
 	fmt.Fprintf(w, "Inline policy %s:\n%s\n", st.policy, doc)
+	if ahead > maxCutoffWait {
+		return coded(ExitCutoffAhead, fmt.Errorf("the revocation in force (%s on role %s) has its cutoff %s, %s ahead of AWS's clock (%s), probably written with a clock running ahead: it denies every session issued before then, including any rotation now, so revoke neither moves it back nor waits for it; nothing written, no rotation requested. Target %s has no valid credentials until %s. Fix: if that cutoff is a mistake, remove it (aws iam delete-role-policy --role-name %s --policy-name %s) and run %s; else run that after %s",
+			st.policy, st.role, stamp3339(cutoff), humantime.Span(ahead), stamp3339(st.awsNow), r.t.Name, stamp3339(cutoff), st.role, st.policy, r.again, stamp3339(cutoff)))
+	}
 	if r.o.dryRun {
 		fmt.Fprintln(w, "Dry run: nothing written, no rotation requested.")
 		return nil
@@ -260,6 +330,12 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 		if !ok {
 			return coded(ExitUsage, errors.New("not confirmed; nothing written (pass --yes to skip the question)"))
 		}
+	}
+	if kept {
+		// The document in force already says this; writing it again
+		// changes nothing.
+		fmt.Fprintf(w, "Revocation in force: %s on role %s, unchanged.\n", st.policy, st.role)
+		return nil
 	}
 	if _, err := r.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(st.role), PolicyName: aws.String(st.policy), PolicyDocument: aws.String(doc)}); err != nil {
 		return r.iamErr("iam:PutRolePolicy", err)
@@ -284,10 +360,16 @@ func (r *revoker) confirm(question string) (bool, error) {
 // rotate forces the rotation through the deployed rotator, telling it
 // the cutoff so credentials issued before it count as unusable.
 func (r *revoker) rotate(ctx context.Context, api invoker, st roleState) error {
-	cutoff := revocation.Next(st.existing, revocation.CutoffAfter(st.awsNow))
+	cutoff, _ := st.cutoffOf()
 	// Wait for AWS's clock to pass the cutoff, so the new session's
-	// aws:TokenIssueTime is not before it (at most about a second).
+	// aws:TokenIssueTime is not before it: about a second, bounded by
+	// maxCutoffWait (putRevocation refused anything further ahead; the
+	// bound holds again here should the local clock have jumped).
 	if wait := cutoff.Sub(st.now(r.a.Now())); wait > 0 {
+		if wait > maxCutoffWait {
+			return r.unrotated(cutoff, fmt.Errorf("the cutoff is %s ahead of AWS's clock, more than the %s revoke waits", humantime.Span(wait), maxCutoffWait))
+		}
+		fmt.Fprintf(r.a.Stdout, "Waiting %s for AWS's clock to pass the cutoff, so the new session is not denied too.\n", wait.Round(time.Millisecond))
 		if err := r.a.Sleep(ctx, wait); err != nil {
 			return r.unrotated(cutoff, err)
 		}
@@ -333,8 +415,12 @@ Remove the policy once every denied session has expired: stsrotator revoke --tar
 // force, so the target's consumers are denied, and no new credentials
 // replaced the revoked ones.
 func (r *revoker) unrotated(cutoff time.Time, err error) error {
-	return coded(ExitRevokedUnrotated, fmt.Errorf("the revocation (cutoff %s) is in force but the forced rotation failed: target %s has NO valid credentials until a rotation succeeds (fix: stsrotator rotate %s, or wait for the schedule): %w",
-		stamp3339(cutoff), r.t.Name, r.t.Name, err))
+	// The fix is revoke itself: it re-sends the cutoff, which is what lets
+	// the rotator replace credentials it would otherwise call fresh. A
+	// plain rotate carries no cutoff, so the ten-minute write guidance
+	// may hold it back, and the schedule rotates only at refreshAt.
+	return coded(ExitRevokedUnrotated, fmt.Errorf("the revocation (cutoff %s) is in force but the forced rotation failed: target %s has NO valid credentials until a rotation succeeds (fix what the error below names, then run: %s — it moves the cutoff forward and re-sends it to the rotator; a plain rotate or the schedule does not know the cutoff): %w",
+		stamp3339(cutoff), r.t.Name, r.again, err))
 }
 
 func (r *revoker) doCleanup(ctx context.Context, st roleState) error {
@@ -368,7 +454,7 @@ func (r *revoker) iamErr(action string, err error) error {
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
 		case "AccessDenied", "AccessDeniedException":
-			return fmt.Errorf("profile %s may not %s on role %s (fix: use an identity allowed iam:GetRole, iam:GetRolePolicy, iam:PutRolePolicy and iam:DeleteRolePolicy on it): %s",
+			return fmt.Errorf("%s may not %s on role %s (fix: use an identity allowed iam:GetRole, iam:GetRolePolicy, iam:PutRolePolicy and iam:DeleteRolePolicy on it): %s",
 				r.profile, action, r.t.RoleArn, ae.ErrorMessage())
 		case "NoSuchEntity":
 			return coded(ExitNotFound, fmt.Errorf("role %s does not exist in this account (%s): fix roleArn of target %s", r.t.RoleArn, action, r.t.Name))

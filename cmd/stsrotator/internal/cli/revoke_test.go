@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/revocation"
 	"github.com/stsrotator/stsrotator/shared/rotation"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
 // revokeFixture: the target role lives in moto's IAM (revoke's --profile
@@ -43,6 +46,8 @@ type revokeFixture struct {
 	// offset moves AWS's clock as revoke sees it (the Date header).
 	offset time.Duration
 	slept  []time.Duration
+	// opsDown makes the rotator's profile fail to load.
+	opsDown bool
 }
 
 const revokeRole = "BillingReadOnly"
@@ -89,6 +94,9 @@ func (f *revokeFixture) app(stdin string) (*App, *syncBuffer, *syncBuffer) {
 		case "target-admin":
 			return f.moto.Config(""), nil
 		case "ops":
+			if f.opsDown {
+				return aws.Config{}, errors.New("test: the ops profile's SSO session expired")
+			}
 			return f.env.Config.Copy(), nil
 		}
 		return aws.Config{}, coded(ExitUsage, fmt.Errorf("test: unknown profile %q", g.Profile))
@@ -189,11 +197,24 @@ func TestRevokeEndToEnd(t *testing.T) {
 		t.Fatalf("the rotator did not rotate for the revocation:\n%s", f.logs.String())
 	}
 
-	// A revoke whose AWS clock reads an hour earlier keeps the cutoff.
+	// A revoke whose AWS clock reads an hour earlier than the cutoff in
+	// force (the cutoff was written by a clock running ahead) keeps the
+	// cutoff, does not wait for it (it used to sleep until its context
+	// died), labels it as the policy's, not AWS's clock, and exits 11
+	// with nothing written and no rotation requested.
 	f.offset = -time.Hour
+	f.slept = nil
+	logsBefore := f.logs.String()
 	r = f.run(t, "", "revoke", "billing-reader", "--yes", "--function", f.fn)
-	if r.code != ExitOK || !strings.Contains(r.stdout, "already in force; it is kept, never moved back") || !strings.Contains(r.stdout, "Not rotated: the current version was already issued after the cutoff") {
-		t.Fatalf("an older cutoff: %+v", r)
+	if r.code != ExitCutoffAhead || !strings.Contains(r.stderr, "ahead of AWS's clock") || !strings.Contains(r.stderr, "nothing written, no rotation requested") ||
+		!strings.Contains(r.stderr, "aws iam delete-role-policy --role-name "+revokeRole+" --policy-name "+scoped) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("a cutoff in force an hour ahead of AWS's clock: %+v", r)
+	}
+	if len(f.slept) != 0 || f.logs.String() != logsBefore {
+		t.Fatalf("revoke waited %v or asked for a rotation for a cutoff an hour ahead", f.slept)
+	}
+	if strings.Contains(r.stdout, "(AWS's clock)") || !strings.Contains(r.stdout, "(the cutoff already in force; AWS's clock reads") {
+		t.Fatalf("a cutoff taken from the policy in force is labelled as AWS's clock:\n%s", r.stdout)
 	}
 	if again := f.policy(t, scoped); !again.Cutoff.Equal(got.Cutoff) {
 		t.Fatalf("the cutoff moved back from %s to %s", got.Cutoff, again.Cutoff)
@@ -229,12 +250,30 @@ func TestRevokeEndToEnd(t *testing.T) {
 		t.Fatalf("a failed forced rotation: %+v", r)
 	}
 
+	// The fix revoke prints when the rotation failed after the policy was
+	// written works as printed: it re-sends the cutoff, so the rotator
+	// replaces the key although the current version is minutes old (the
+	// ten-minute write guidance would hold a plain rotate back).
+	f.opsDown, f.offset = true, -2*time.Second
+	r = f.run(t, "", "revoke", "billing-reader", "--yes", "--function", f.fn)
+	f.opsDown = false
+	_, fix, ok := strings.Cut(r.stderr, "then run: ")
+	fix, _, _ = strings.Cut(fix, " — ")
+	if r.code != ExitRevokedUnrotated || !ok || !strings.HasPrefix(fix, "stsrotator revoke --target billing-reader --yes ") || strings.Contains(r.stderr, "stsrotator rotate") {
+		t.Fatalf("a failed forced rotation must name revoke, re-run, as its fix: %+v", r)
+	}
+	a, out, errb := f.app("")
+	r = execute(t, a, out, errb, strings.Fields(fix)[1:]...)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "Rotated: new key ASIA") {
+		t.Fatalf("the printed fix %q did not rotate: %+v\nrotator logs:\n%s", fix, r, f.logs.String())
+	}
+
 	// The rotator announced the revocation's rotation and the failed one
 	// on EventBridge, each as its schema says.
 	seen := f.announced()
-	if len(seen[events.DetailTypeRotated]) != 1 || !strings.Contains(seen[events.DetailTypeRotated][0].Detail, `"why":"revoke"`) ||
+	if len(seen[events.DetailTypeRotated]) != 2 || !strings.Contains(seen[events.DetailTypeRotated][0].Detail, `"why":"revoke"`) ||
 		!strings.Contains(seen[events.DetailTypeRotated][0].Detail, `"stillValid":false`) {
-		t.Fatalf("want one Credentials Rotated event for the revocation, previous version no longer valid: %+v", seen[events.DetailTypeRotated])
+		t.Fatalf("want two Credentials Rotated events for the revocations (the first and its re-run), previous version no longer valid: %+v", seen[events.DetailTypeRotated])
 	}
 	if len(seen[events.DetailTypeRotationFailed]) != 1 || !strings.Contains(seen[events.DetailTypeRotationFailed][0].Detail, `"why":"revoke"`) {
 		t.Fatalf("want one Rotation Failed event for the failed revocation rotation: %+v", seen[events.DetailTypeRotationFailed])
@@ -278,10 +317,16 @@ func TestRevokeRefusesBadInput(t *testing.T) {
 
 // A missing IAM permission is named in the one line revoke prints.
 func TestRevokeNamesMissingPermission(t *testing.T) {
-	r := &revoker{t: configTarget("billing-reader", "arn:aws:iam::123456789012:role/R"), profile: "ops"}
+	r := &revoker{t: configTarget("billing-reader", "arn:aws:iam::123456789012:role/R"), profile: credsName("ops")}
 	err := r.iamErr("iam:PutRolePolicy", &smithy.GenericAPIError{Code: "AccessDenied", Message: "User: arn:aws:sts::123456789012:assumed-role/Ops/me is not authorized to perform: iam:PutRolePolicy"})
 	if codeOf(err) != ExitFailure || !strings.Contains(err.Error(), "profile ops may not iam:PutRolePolicy on role arn:aws:iam::123456789012:role/R") {
 		t.Fatalf("got %v (exit %d)", err, codeOf(err))
+	}
+	// Without --profile the message names the default credentials, not
+	// a profile called "-".
+	r.profile = credsName("")
+	if err := r.iamErr("iam:GetRole", &smithy.GenericAPIError{Code: "AccessDenied"}); !strings.HasPrefix(err.Error(), "your default credentials (no --profile) may not iam:GetRole") {
+		t.Fatalf("got %v", err)
 	}
 }
 
@@ -331,5 +376,28 @@ func TestStatusShowsRevocations(t *testing.T) {
 	var rows []Row
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 1 || len(rows[0].Revocations) != 2 || !rows[0].Revocations[0].InForce {
 		t.Fatalf("status --revocations --json: %v %+v\n%s", err, rows, r.stdout)
+	}
+
+	// A target whose revocations cannot be read (its role is not there)
+	// shows UNKNOWN, and the check does not pass: exit 12.
+	// Its secret is healthy, so only the revocation check can fail.
+	// (status reads it from moto, which the test's LoadAWS answers with).
+	healthy := value(1, now.Add(55*time.Minute), now.Add(35*time.Minute))
+	healthy.Meta.Target = "billing-reader"
+	body, err := secretfmt.Marshal(healthy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	awstest.Remember(body)
+	if _, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret), SecretString: aws.String(string(body)),
+		Tags: []smtypes.Tag{{Key: aws.String(rotation.TagManagedBy), Value: aws.String(rotation.ManagedBy)}, {Key: aws.String(rotation.TagTarget), Value: aws.String("billing-reader")}}}); err != nil {
+		t.Fatal(err)
+	}
+	gone := config.Target{Name: "billing-reader", RoleArn: "arn:aws:iam::" + mototest.Account + ":role/NoSuchRole", SecretName: secret}
+	a, out, errb = testApp(env, func() time.Time { return now }, nil)
+	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return cfg, nil }
+	r = execute(t, a, out, errb, "status", "--config", writeConfig(t, gone), "--revocations")
+	if r.code != ExitCheckFailed || !strings.Contains(r.stdout, "UNKNOWN") || !strings.Contains(r.stderr, "could not read the revocations of 1 of 1 targets (billing-reader)") {
+		t.Fatalf("status --revocations with an unreadable role must not pass: %+v", r)
 	}
 }

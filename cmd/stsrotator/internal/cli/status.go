@@ -117,7 +117,7 @@ func (a *App) status(ctx context.Context, args []string) error {
 	var asJSON, watch, all, revs bool
 	var every time.Duration
 	var only string
-	fs := a.flags("status", "[--target NAME] [--watch] [--json] [--all]", `
+	fs := a.flags("status", "[--target NAME] [--watch] [--json] [--all] [--revocations]", `
 Shows every managed secret, most urgent first: target, role, masked access
 key, when it was issued and expires, validity left with a bar, the last
 rotation and its health (ERROR, MISSING, INVALID, EXPIRED, EXPIRING, LATE,
@@ -129,7 +129,8 @@ the stack keeps a removed target's secret, and nothing rotates it any more.
 --revocations also lists the revocations in force on each target's role
 (stsrotator revoke; needs iam:GetRole and iam:GetRolePolicy there).
 
-Exits 7 if any secret is expired, invalid, missing or unreadable.`)
+Exits 7 if any secret is expired, invalid, missing or unreadable; else 12
+if --revocations could not read the revocations of a target (UNKNOWN).`)
 	fs.profileFor("list and read the secrets")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&watch, "watch", false, "redraw until interrupted")
@@ -186,7 +187,10 @@ Exits 7 if any secret is expired, invalid, missing or unreadable.`)
 		if err != nil {
 			return err
 		}
-		return unhealthy(rows)
+		if err := unhealthy(rows); err != nil {
+			return err
+		}
+		return unreadRevocations(rows)
 	}
 	ticks, stop := a.Tick(every)
 	defer stop()
@@ -215,6 +219,21 @@ func pick(refs []ref, name string) ([]ref, error) {
 	}
 	sort.Strings(names)
 	return nil, coded(ExitNotFound, fmt.Errorf("no target %q among the secrets status can see (targets: %s; fix: check the name, or pass the --config that declares it)", name, strings.Join(names, ", ")))
+}
+
+// unreadRevocations fails a --revocations check that could not look at
+// some target's role: an UNKNOWN is not a pass.
+func unreadRevocations(rows []Row) error {
+	var bad []string
+	for _, r := range rows {
+		if r.RevocationsError != "" {
+			bad = append(bad, r.Target)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return coded(ExitCheckFailed, fmt.Errorf("could not read the revocations of %d of %d targets (%s): see UNKNOWN above, fix the access it names and run again", len(bad), len(rows), strings.Join(bad, ", ")))
 }
 
 func unhealthy(rows []Row) error {
