@@ -141,11 +141,11 @@ a revocation in force has its cutoff more than 5s ahead of AWS's clock
 
 // revoker carries one revoke run.
 type revoker struct {
-	a       *App
-	o       revokeOpts
-	t       config.Target
-	iam     roleAPI
-	sts     callerAPI
+	a   *App
+	o   revokeOpts
+	t   config.Target
+	iam roleAPI
+	sts callerAPI
 	// profile names the credentials revoke runs with, for messages.
 	profile string
 	// again is the command that runs this revoke again (its fix when
