@@ -27,9 +27,14 @@ all: lint test
 ## build: every function as dist/<fn>/bootstrap (linux/$(LAMBDA_ARCH), reproducible)
 build: $(addprefix dist/,$(addsuffix /bootstrap,$(FUNCTIONS)))
 
+# Built beside the target, then renamed over it: go build -o rewrites a
+# file in place (truncate, then copy from its cache), and tests run synths
+# in parallel (infra/app, the local stack, the deploy proof on moto), so a
+# synth staging the asset must never read a half-written binary. rename(2)
+# is atomic: a reader sees the old file or the new, identical one.
 dist/%/bootstrap: FORCE
 	@mkdir -p $(dir $@)
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build $(GOFLAGS_LAMBDA) -o $@ ./functions/$*
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build $(GOFLAGS_LAMBDA) -o $@.$$$$.tmp ./functions/$* && mv -f $@.$$$$.tmp $@
 
 FORCE:
 
