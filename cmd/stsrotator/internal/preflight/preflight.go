@@ -2,8 +2,10 @@ package preflight
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -297,7 +299,7 @@ func trust(ctx context.Context, p Principals, in Input, acct accountScope, add f
 		}
 		if accountOf(t.RoleArn) != acct.account {
 			add(Finding{Level: Skip, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + "'s role is in account " + accountOf(t.RoleArn) + ": cannot check its trust policy from here",
-				Fix: "in that account, let it trust " + pattern + " (see docs/infra.md#target-roles)"})
+				Fix: "in that account, add to its trust policy: " + TrustStatement(t, pattern) + " (see docs/infra.md#target-roles)"})
 			continue
 		}
 		_, name := principalName(t.RoleArn)
@@ -305,7 +307,7 @@ func trust(ctx context.Context, p Principals, in Input, acct accountScope, add f
 		switch {
 		case code(err) == "NoSuchEntity":
 			add(Finding{Level: Block, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + "'s role does not exist: the rotator could never assume it",
-				Fix: "create it with a trust policy for " + pattern + ", or correct roleArn"})
+				Fix: createRoleFix(t, pattern) + ", or correct roleArn"})
 			continue
 		case err != nil:
 			add(failed(CheckTrust, subject, err, "allow iam:GetRole, or check its trust policy by hand"))
@@ -323,7 +325,11 @@ func trust(ctx context.Context, p Principals, in Input, acct accountScope, add f
 			add(sessionFinding(t, subject, aws.ToInt32(out.Role.MaxSessionDuration)))
 		}
 		actions, _ := plan.AssumeActions(t)
-		caller := Caller{Account: acct.account, RolePattern: pattern, ExternalID: t.ExternalID, SourceIdentity: t.SourceIdentity, SessionName: t.SessionName}
+		tags := map[string]string{}
+		for _, tg := range t.SessionTags {
+			tags[strings.ToLower(tg.Key)] = tg.Value
+		}
+		caller := Caller{Account: acct.account, RolePattern: pattern, ExternalID: t.ExternalID, SourceIdentity: t.SourceIdentity, SessionName: t.SessionName, SessionTags: tags}
 		add(trustFinding(t, subject, pattern, pol.Allows(caller, actions)))
 	}
 }
@@ -385,18 +391,26 @@ func trustFinding(t config.Target, subject, pattern string, res []Trust) Finding
 			yes = append(yes, r.Action)
 		}
 	}
-	var actions []string
-	for _, r := range res {
-		actions = append(actions, r.Action)
-	}
-	// An iam-user target's AssumeRole is signed by the stack's source user,
-	// so that is whom the trust policy was checked for.
+	// An iam-user target's AssumeRole is signed by the source user, so
+	// that is whom the trust policy was checked for.
 	who := "the rotator roles"
 	if t.SourceCredentials == config.SourceIAMUser {
 		who = "the source user " + pattern
 	}
-	fix := fmt.Sprintf(`add to its trust policy: {"Effect":"Allow","Principal":{"AWS":"arn:%s:iam::%s:root"},"Action":%s,"Condition":{"ArnLike":{"aws:PrincipalArn":"%s"}}}`,
-		partitionOf(pattern), accountOf(pattern), jsonList(actions), pattern)
+	fix := "add to its trust policy: " + TrustStatement(t, pattern)
+	var denies []string
+	for _, r := range res {
+		if r.DeniedBy != "" && !slices.Contains(denies, r.DeniedBy) {
+			denies = append(denies, r.DeniedBy)
+		}
+	}
+	if len(denies) > 0 {
+		// IAM's evaluation logic: an explicit Deny wins over every Allow
+		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
+		// so adding an Allow cannot fix this.
+		fix = "remove or narrow Deny statement " + strings.Join(denies, ", ") + " of its trust policy so it no longer matches what target " + t.Name +
+			" sends (an Allow cannot override a Deny), or change the target's config; the trust policy must also allow: " + TrustStatement(t, pattern)
+	}
 	switch {
 	case len(no) > 0:
 		return Finding{Level: Block, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + ": the trust policy does not let " + who + " " + strings.Join(no, ", "), Fix: fix}
@@ -406,12 +420,43 @@ func trustFinding(t config.Target, subject, pattern string, res []Trust) Finding
 	return Finding{Level: OK, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + ": " + who + " may " + strings.Join(yes, ", ")}
 }
 
-func jsonList(xs []string) string {
-	q := make([]string, len(xs))
-	for i, x := range xs {
-		q[i] = `"` + x + `"`
+// TrustStatement is the trust-policy statement that lets every principal
+// matching pattern (the rotator roles, or an iam-user target's source
+// user) assume t's role with what t sends, as compact JSON: the account's
+// root as Principal narrowed by an ArnLike condition on aws:PrincipalArn
+// (IAM refuses a wildcard in a Principal ARN:
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles),
+// sts:TagSession and sts:SetSourceIdentity when t sends session tags or a
+// source identity (plan.AssumeActions), and t's sts:ExternalId, without
+// which the statement would drop the confused-deputy protection the role
+// owner asked for
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html).
+func TrustStatement(t config.Target, pattern string) string {
+	actions, _ := plan.AssumeActions(t)
+	cond := map[string]any{"ArnLike": map[string]string{"aws:PrincipalArn": pattern}}
+	if t.ExternalID != "" {
+		cond["StringEquals"] = map[string]string{"sts:ExternalId": t.ExternalID}
 	}
-	return "[" + strings.Join(q, ",") + "]"
+	b, _ := json.Marshal(struct {
+		Effect    string
+		Principal map[string]string
+		Action    []string
+		Condition map[string]any
+	}{"Allow", map[string]string{"AWS": "arn:" + partitionOf(pattern) + ":iam::" + accountOf(pattern) + ":root"}, actions, cond})
+	return string(b)
+}
+
+// createRoleFix is the command that creates t's missing role with a trust
+// policy holding TrustStatement, under the role ARN's path.
+func createRoleFix(t config.Target, pattern string) string {
+	_, name := principalName(t.RoleArn)
+	res := arnField(t.RoleArn, 5)
+	rolePath := strings.TrimSuffix(strings.TrimPrefix(res, "role"), name)
+	cmd := "aws iam create-role --role-name " + name
+	if rolePath != "/" {
+		cmd += " --path " + rolePath
+	}
+	return cmd + ` --assume-role-policy-document '{"Version":"2012-10-17","Statement":[` + TrustStatement(t, pattern) + `]}'`
 }
 
 func failed(check, subject string, err error, fix string) Finding {

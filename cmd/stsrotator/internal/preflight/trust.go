@@ -180,6 +180,10 @@ type Caller struct {
 	// SourceIdentity and SessionName are what the rotator passes.
 	SourceIdentity string
 	SessionName    string
+	// SessionTags are the tags the rotator sends (aws:RequestTag/<key>),
+	// by key lower-cased: IAM compares tag keys without regard to case
+	// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html#id_session-tags_know).
+	SessionTags map[string]string
 }
 
 // Trust is the outcome for one action.
@@ -188,6 +192,9 @@ type Trust struct {
 	Verdict Verdict
 	// Why names the deciding statement, or what could not be evaluated.
 	Why string
+	// DeniedBy names the Deny statement that refuses the action, if one
+	// does: no Allow can override it, so a fix must change that statement.
+	DeniedBy string
 }
 
 // Allows evaluates the policy for each action the caller needs, the way
@@ -225,7 +232,7 @@ func (p *Policy) Allows(c Caller, actions []string) []Trust {
 		t := Trust{Action: a}
 		switch {
 		case denyBy != "":
-			t.Verdict, t.Why = No, "denied by statement "+denyBy
+			t.Verdict, t.Why, t.DeniedBy = No, "denied by statement "+denyBy, denyBy
 		case len(unknownDeny) > 0:
 			t.Verdict, t.Why = Unknown, strings.Join(unknownDeny, "; ")
 		case allowBy != "":
@@ -325,7 +332,15 @@ func condition(op, key string, values []string, c Caller) Verdict {
 	case "sts:rolesessionname":
 		got = []string{c.SessionName}
 	default:
-		return Unknown
+		k, ok := strings.CutPrefix(strings.ToLower(key), "aws:requesttag/")
+		if !ok {
+			return Unknown
+		}
+		// The tags the rotator sends are fixed by the config; a tag it
+		// does not send is an absent key.
+		if v, sent := c.SessionTags[k]; sent {
+			got = []string{v}
+		}
 	}
 	if got == nil {
 		if ifExists {
