@@ -83,3 +83,32 @@ func TestSessionTagKeysIgnoreCase(t *testing.T) {
 		t.Errorf("an exact duplicate key is still 'set twice': %v", err)
 	}
 }
+
+// Each row is a roleArn at or one past IAM's character quotas on a role's
+// name (64) and path (512)
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html#reference_iam-quotas-entity-length).
+func TestRoleArnLengthQuotas(t *testing.T) {
+	name := func(n int) string { return strings.Repeat("r", n) }
+	// A path of n characters, slashes included: "/" + segment + "/".
+	pathOf := func(n int) string { return strings.Repeat("p", n-2) + "/" }
+	for _, c := range []struct {
+		proves string
+		arn    string
+		say    string // empty: valid
+	}{
+		{"a 64-character name is IAM's largest", "arn:aws:iam::123456789012:role/" + name(64), ""},
+		{"a 65-character name no role can have", "arn:aws:iam::123456789012:role/" + name(65), "is 65 characters; IAM allows at most 64"},
+		{"66 characters, the trial's case", "arn:aws:iam::123456789012:role/" + name(66), "is 66 characters; IAM allows at most 64"},
+		{"the name is the last segment, not path plus name", "arn:aws:iam::123456789012:role/team/app/" + name(64), ""},
+		{"a 512-character path is IAM's largest", "arn:aws:iam::123456789012:role/" + pathOf(512) + "r", ""},
+		{"a 513-character path", "arn:aws:iam::123456789012:role/" + pathOf(513) + "r", "role path is 513 characters; IAM allows at most 512"},
+	} {
+		_, err := Parse("t.yaml", []byte("targets:\n  - name: a\n    roleArn: "+c.arn+"\n"))
+		switch {
+		case c.say == "" && err != nil:
+			t.Errorf("%s: %v", c.proves, err)
+		case c.say != "" && (err == nil || !strings.Contains(err.Error(), c.say) || !strings.Contains(err.Error(), "t.yaml:3") && !strings.Contains(err.Error(), "roleArn")):
+			t.Errorf("%s: got %v, want an error on roleArn saying %q", c.proves, err, c.say)
+		}
+	}
+}

@@ -89,6 +89,16 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 		d.add(raw.line, path+".roleArn", "is missing", "add roleArn: arn:aws:iam::<account-id>:role/<role-name>")
 	case !reRoleArn.MatchString(role.v):
 		d.add(role.line, path+".roleArn", fmt.Sprintf("%q is not an IAM role ARN", role.v), "write arn:aws:iam::<12-digit account>:role/<role-name>")
+	default:
+		rolePath, roleName := SplitRoleArn(role.v)
+		if n := len(roleName); n > MaxRoleNameLen {
+			d.add(role.line, path+".roleArn", fmt.Sprintf("role name %q is %d characters; IAM allows at most %d (%s)", roleName, n, MaxRoleNameLen, iamQuotasDoc),
+				"correct the role name: no IAM role can have this ARN")
+		}
+		if n := len(rolePath); n > MaxRolePathLen {
+			d.add(role.line, path+".roleArn", fmt.Sprintf("role path is %d characters; IAM allows at most %d (%s)", n, MaxRolePathLen, iamQuotasDoc),
+				"correct the role's path: no IAM role can have this ARN")
+		}
 	}
 	t.RoleArn = role.v
 	// The role's partition is the target's: STS assumes roles only within
@@ -483,4 +493,24 @@ func checkReplicaKey(key, region, partition string) string {
 
 func replicaKeyFix(region, partition string) string {
 	return fmt.Sprintf("write alias/<name>, a key ID (1234abcd-12ab-34cd-56ef-1234567890ab or mrk-…), arn:%s:kms:%s:<account>:key/<key-id> or arn:%s:kms:%s:<account>:alias/<name>", partition, region, partition, region)
+}
+
+// IAM's character quotas on a role's name and path, which no increase
+// changes: "Role name 64 characters", "Path 512 characters"
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html#reference_iam-quotas-entity-length).
+const (
+	MaxRoleNameLen = 64
+	MaxRolePathLen = 512
+	iamQuotasDoc   = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
+)
+
+// SplitRoleArn gives an IAM role ARN's path ("/" when it has none, else
+// "/a/b/") and its name, the last segment.
+func SplitRoleArn(arn string) (rolePath, name string) {
+	_, res, _ := strings.Cut(arn, ":role/")
+	i := strings.LastIndex(res, "/")
+	if i < 0 {
+		return "/", res
+	}
+	return "/" + res[:i+1], res[i+1:]
 }
