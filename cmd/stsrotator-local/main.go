@@ -169,7 +169,8 @@ func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
 	}
 	n.Say("up: %d secrets, %d rules, %d rotator lane(s) every %s, reactor, alert topic (from %s)",
 		len(s.Assembly.Secrets), len(s.Assembly.Rules), len(s.Assembly.Lanes), s.Assembly.Lanes[0].Every, assembly)
-	if _, err := localstack.Demo(ctx, s, os.Stdout, t0); err != nil {
+	res, err := localstack.Demo(ctx, s, os.Stdout, t0)
+	if err != nil {
 		_ = closeStack()
 		return err
 	}
@@ -194,7 +195,11 @@ func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
 	fmt.Printf("    alias stsrotator=%s\n", s.CLIPath())
 	fmt.Printf("    stsrotator status      # ISSUED is on the functions' clock; LEFT counts from yours, so %s more than they see\n", ahead)
 	fmt.Printf("    stsrotator credential-process --target %s\n", s.Config.Targets[0].Name)
-	fmt.Printf("    stsrotator report-expired --target %s\n\n", s.Config.Targets[0].Name)
+	fmt.Printf("    stsrotator report-expired --target %s\n", s.Config.Targets[0].Name)
+	if res.Revoke.Check != "" {
+		fmt.Printf("    %s   # the revocation, read from moto's IAM\n", res.Revoke.Check)
+	}
+	fmt.Println()
 	n.Say("Ctrl-C stops everything")
 
 	go func() {

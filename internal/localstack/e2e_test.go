@@ -87,6 +87,14 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The revocation check the narration printed works from another
+	// shell, as printed, while the stack runs.
+	if res.Revoke.Check != "" {
+		if out, err := s.Shell(ctx, res.Revoke.Check); err != nil || !strings.Contains(out, "IN FORCE") {
+			t.Errorf("the narrated check %q, run as printed after the script: %v\n%s", res.Revoke.Check, err, out)
+		}
+	}
+
 	checks := []struct {
 		why string
 		ok  bool
@@ -99,6 +107,9 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		{"the script revokes a target: the scoped policy on its role (moto), a rotation issued after the cutoff, --cleanup refused",
 			res.Revoke.Skipped == "" && strings.Contains(res.Revoke.Output, "Rotated: new key") && strings.Contains(res.Revoke.Policy, `"aws:userid":"*:stsrotator-`+res.Revoke.Target+`"`) &&
 				strings.Contains(res.Revoke.Cleanup, "refused: sessions issued before the cutoff")},
+		{"the narrated revocation check, run as printed, reaches moto's IAM and shows the revocation in force",
+			strings.Contains(narration.String(), "$ "+res.Revoke.Check) && strings.Contains(res.Revoke.Check, "AWS_ENDPOINT_URL_IAM=") &&
+				strings.Contains(res.Revoke.CheckOutput, "IN FORCE") && !strings.Contains(res.Revoke.CheckOutput, "UNKNOWN")},
 		{"the narration shows every rotation and alert as an EventBridge event, the revocation's with why revoke",
 			count(res.Events, "Credentials Rotated") >= 6 && count(res.Events, "Alert") == 2 && strings.Contains(narration.String(), "(why: revoke)") &&
 				strings.Contains(narration.String(), "event Alert: stsrotator: ")},

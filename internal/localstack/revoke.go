@@ -26,6 +26,10 @@ type RevokeResult struct {
 	Output, Policy string
 	// Cleanup is --cleanup's refusal (stderr), run right after.
 	Cleanup string
+	// Check is the status --revocations command line the narration
+	// prints, runnable as printed; CheckOutput what it printed when the
+	// script ran it.
+	Check, CheckOutput string
 	// Skipped says why the step did not run (moto could not start).
 	Skipped string
 }
@@ -56,7 +60,9 @@ func (n *Narrator) Revoke(ctx context.Context, avoid string) (RevokeResult, erro
 		n.Say("revoke: skipped (%s; %s)", res.Skipped, mototest.InstallHint)
 		return res, nil
 	}
-	defer m.Close()
+	// moto runs until the stack stops, so the check line narrated below
+	// keeps working from another shell while make local runs.
+	s.closers = append(s.closers, m.Close)
 	role := t.RoleArn[strings.LastIndex(t.RoleArn, "/")+1:]
 	api := iam.NewFromConfig(m.Config(""))
 	if _, err := api.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(role), MaxSessionDuration: aws.Int32(3600),
@@ -90,6 +96,21 @@ func (n *Narrator) Revoke(ctx context.Context, avoid string) (RevokeResult, erro
 	}
 	res.Policy = revocation.Document(rev.Scope, rev.Cutoff)
 	n.Say("IAM (moto) now holds %s on %s: sessions %s issued before %s are denied", revocation.PolicyName(t.Name), role, rev.Scope.SessionName, rev.Cutoff.Format(time.RFC3339))
+	// revoke's own Check line names the command; here it is with what
+	// reaches moto (the role's IAM) on top of the stack's client
+	// environment (the secret, in kumo), which make local prints as the
+	// export line to paste first. The script runs it exactly so.
+	res.Check = strings.Join(env, " ") + " " + s.cli + " status --config " + cfgFile + " --target " + t.Name + " --revocations"
+	n.Say("check the revocation (in a shell with the stack's export line, printed at the end; moto, standing in for the role's account, runs until make local stops):")
+	n.Say("  $ %s", res.Check)
+	checkOut, err := s.Shell(ctx, res.Check)
+	res.CheckOutput = checkOut
+	for _, line := range strings.Split(strings.TrimRight(res.CheckOutput, "\n"), "\n") {
+		fmt.Fprintf(n.Out, "    │ %s\n", line)
+	}
+	if err != nil {
+		return res, fmt.Errorf("the narrated check %q failed: %v", res.Check, err)
+	}
 	_, res.Cleanup, err = s.cliEnv(ctx, env, "revoke", "--target", t.Name, "--cleanup", "--config", cfgFile)
 	n.Say("  $ stsrotator revoke --target %s --cleanup", t.Name)
 	n.Say("    %s", strings.TrimSpace(res.Cleanup))
@@ -127,6 +148,15 @@ func (s *Stack) rotatorOf(target string) (string, error) {
 		return "", fmt.Errorf("no rotator routes %s", target)
 	}
 	return fn, nil
+}
+
+// Shell runs line with sh in a shell that has pasted the stack's export
+// line (ClientEnv): what a user does with a line the narration prints.
+func (s *Stack) Shell(ctx context.Context, line string) (string, error) {
+	cmd := exec.CommandContext(ctx, "sh", "-c", line)
+	cmd.Env = append(os.Environ(), s.ClientEnv()...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // cliEnv is CLI with extra environment (later keys win).

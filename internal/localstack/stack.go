@@ -63,6 +63,9 @@ type Stack struct {
 	clockFile string
 	binDir    string
 	cli       string
+	// closers stop what a script step started that must outlive the
+	// step (the moto standing in for a target account's IAM), at Close.
+	closers []func()
 	// shift is the functions' AWS endpoint (see expiryShift).
 	shift    *expiryShift
 	lanes    []*emulator.Process
@@ -400,6 +403,10 @@ func (s *Stack) Pids() []int {
 // stopped or removed.
 func (s *Stack) Close() error {
 	var errs []string
+	for _, c := range s.closers {
+		c()
+	}
+	s.closers = nil
 	for _, p := range append(append([]*emulator.Process{}, s.lanes...), s.reactor) {
 		if p == nil {
 			continue
