@@ -139,6 +139,11 @@ SDKs read the file at each refresh.
 	if tokenFile == "" {
 		tokenFile = a.Getenv(EnvContainerTokenFile)
 	}
+	if tokenFile != "" && port == 0 {
+		// The token survives a restart, the URL would not: clients hold
+		// AWS_CONTAINER_CREDENTIALS_FULL_URI with the port in it.
+		fmt.Fprintf(a.Stderr, "stsrotator serve: warning: the token file keeps the token across restarts, but without --port each start listens on a new port and clients' %s stops working; pass a fixed --port (e.g. --port 9911)\n", EnvContainerFullURI)
+	}
 	r, err := a.resolve(fs.g, target, secretID)
 	if err != nil {
 		return err
@@ -176,7 +181,11 @@ SDKs read the file at each refresh.
 	// A report still in flight at Ctrl-C is sent, not dropped (each is
 	// bounded by its own timeout).
 	defer rep.wait()
-	srv := newServer(&endpoint{src: p, token: token, log: a.logf, onError: rep.observe}, a.ServeLimits, a.logf)
+	e := &endpoint{src: p, token: token, log: a.logf, onError: rep.observe}
+	if tokenFile != "" {
+		e.tokenHint = EnvContainerTokenFile + "=" + tokenFile
+	}
+	srv := newServer(e, a.ServeLimits, a.logf)
 	fmt.Fprintf(a.Stdout, "export %s=http://%s%s\n", EnvContainerFullURI, ln.Addr(), CredentialsPath)
 	if tokenFile != "" {
 		// The file wins over the variable in every SDK; the unset keeps a
@@ -310,6 +319,9 @@ type endpoint struct {
 	// onError hears every error src returned, before the 503 is sent;
 	// nil for none.
 	onError func(context.Context, error)
+	// tokenHint is the variable setting a refused client lacks: the
+	// token file's when serve keeps one, else (empty) the token's.
+	tokenHint string
 }
 
 // containerCredentials is the response body SDKs parse.
@@ -330,7 +342,11 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.deny(w, r, http.StatusForbidden, "AccessDenied", "only loopback clients are served")
 		return
 	case subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(e.token)) != 1:
-		e.deny(w, r, http.StatusUnauthorized, "AccessDenied", "missing or wrong Authorization token (set AWS_CONTAINER_AUTHORIZATION_TOKEN)")
+		hint := EnvContainerToken + " to the token serve printed"
+		if e.tokenHint != "" {
+			hint = e.tokenHint + ", the file serve keeps its token in"
+		}
+		e.deny(w, r, http.StatusUnauthorized, "AccessDenied", "missing or wrong Authorization token (set "+hint+")")
 		return
 	case r.URL.Path != CredentialsPath:
 		e.deny(w, r, http.StatusNotFound, "NotFound", "credentials are served at "+CredentialsPath)

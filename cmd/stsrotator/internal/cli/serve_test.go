@@ -270,3 +270,45 @@ func TestServeReportReachesTheSecretsBusARN(t *testing.T) {
 		t.Fatalf("report %+v: %v", d, err)
 	}
 }
+
+// A client refused by a serve that keeps its token in a file is told to
+// set the file variable (with the file), not the token variable it may
+// never have seen; without a file, the token variable.
+func TestEndpointNamesTheTokenItUses(t *testing.T) {
+	for _, c := range []struct{ why, hint, want, not string }{
+		{"a token file in use names AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE and the file", EnvContainerTokenFile + "=/home/me/.serve.token",
+			"set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/home/me/.serve.token, the file serve keeps its token in", "AWS_CONTAINER_AUTHORIZATION_TOKEN to"},
+		{"no token file names AWS_CONTAINER_AUTHORIZATION_TOKEN", "", "set AWS_CONTAINER_AUTHORIZATION_TOKEN to the token serve printed", "_FILE"},
+	} {
+		e := &endpoint{src: staticSource{}, token: "tok", tokenHint: c.hint, log: func(string, ...any) {}}
+		req := httptest.NewRequest(http.MethodGet, CredentialsPath, nil)
+		req.RemoteAddr = "127.0.0.1:5000"
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if rec.Code != 401 || !strings.Contains(rec.Body.String(), c.want) || strings.Contains(rec.Body.String(), c.not) {
+			t.Errorf("%s: %d %s", c.why, rec.Code, rec.Body)
+		}
+	}
+}
+
+// serve --token-file without --port warns that a restart would move the
+// URL clients hold, before anything else can fail; with --port it does
+// not.
+func TestServeTokenFileWantsFixedPort(t *testing.T) {
+	env := awstest.Start(t)
+	for _, c := range []struct {
+		why  string
+		args []string
+		warn bool
+	}{
+		{"--token-file without --port warns", []string{"--token-file", "/tmp/x.token"}, true},
+		{"--token-file with --port does not", []string{"--token-file", "/tmp/x.token", "--port", "9911"}, false},
+		{"no token file, no port does not", nil, false},
+	} {
+		a, out, errb := testApp(env, time.Now, nil)
+		r := execute(t, a, out, errb, append([]string{"serve", "--secret-id", "stsrotator/none-such"}, c.args...)...)
+		if got := strings.Contains(r.stderr, "without --port each start listens on a new port"); got != c.warn || r.code == ExitOK {
+			t.Errorf("%s: warned %v (exit %d): %s", c.why, got, r.code, r.stderr)
+		}
+	}
+}
