@@ -148,6 +148,12 @@ func (d *decoder) root(n *yaml.Node) *Config {
 			}
 		}
 		t, ok := d.resolve(path, raw, defaults)
+		if !dup {
+			// Floors are checked for a target with other problems too
+			// (what resolve could read of it), so validate lists every
+			// problem of a target in one round trip.
+			floors = append(floors, floorCheck{path: fmt.Sprintf("%s(%s)", path, t.Name), rb: pick(raw.refreshBefore, defaults.refreshBefore), line: raw.line, t: t})
+		}
 		if !ok || dup {
 			continue
 		}
@@ -164,7 +170,6 @@ func (d *decoder) root(n *yaml.Node) *Config {
 			groups[g] = i
 		}
 		cfg.Targets = append(cfg.Targets, t)
-		floors = append(floors, floorCheck{path: fmt.Sprintf("%s(%s)", path, t.Name), rb: pick(raw.refreshBefore, defaults.refreshBefore), line: raw.line})
 	}
 	d.checkFloors(cfg, floors)
 	return cfg

@@ -428,11 +428,13 @@ func ceilMinute(d time.Duration) time.Duration {
 	return d
 }
 
-// floorCheck is what checkFloors needs of one resolved target.
+// floorCheck is what checkFloors needs of one target, as far as resolve
+// could read it (a target with other problems is checked too).
 type floorCheck struct {
 	path string
 	rb   val[time.Duration]
 	line int
+	t    Target
 }
 
 // checkFloors refuses every target whose refreshBefore leaves less than
@@ -442,13 +444,17 @@ type floorCheck struct {
 // (botocore re-runs credential_process each time). The sweep period
 // depends on every target, so this runs once all are resolved.
 func (d *decoder) checkFloors(cfg *Config, checks []floorCheck) {
-	sweep := cfg.SweepInterval()
-	for i, t := range cfg.Targets {
+	all := &Config{Rotator: cfg.Rotator}
+	for _, c := range checks {
+		all.Targets = append(all.Targets, c.t)
+	}
+	sweep := all.SweepInterval()
+	for _, c := range checks {
+		t := c.t
 		floor := t.ConsumerRefreshWindow + sweep + cfg.Rotator.Jitter
 		if t.RefreshBefore >= floor {
 			continue
 		}
-		c := checks[i]
 		// Depends on this target's refresh window and on every target's
 		// refreshBefore: an inherited value is reported per target.
 		line, field, shown := effective(c.rb, rawTarget{line: c.line}, c.path, "refreshBefore", humantime.Span(t.RefreshBefore))

@@ -16,7 +16,9 @@ func (a *App) validate(_ context.Context, args []string) error {
 	f := a.flags("validate", "[--config FILE] [--stack NAME]", `
 Runs every check cdk synth runs on the config (the same code: its fields,
 durations, AWS name rules, and the stack's capacity and policy-size
-limits), without a synth, AWS credentials or network. Prints each problem
+limits), without a synth, AWS credentials or network (--profile and
+--endpoint-url are accepted, as by every command, and unused; --region only
+names the stack's region, below). Prints each problem
 with its file, line, field and fix, and exits 0 only when the config is
 valid (2 otherwise). With --region (or AWS_REGION, CDK_DEFAULT_REGION) it
 also checks the config against the region the stack will be deployed to:
@@ -24,6 +26,9 @@ no replicaRegions entry may be that region.
 
   stsrotator validate                       # ./stsrotator.yaml
   stsrotator validate --config prod.yaml --stack stsrotator-prod`)
+	f.Lookup("profile").Usage = "unused: validate makes no AWS call (accepted like every command's `profile`)"
+	f.Lookup("endpoint-url").Usage = "unused: validate makes no AWS call (accepted like every command's `url`)"
+	f.Lookup("region").Usage = "the `region` the stack will be deployed to, to check replicaRegions against (default: AWS_REGION, else CDK_DEFAULT_REGION); no AWS call"
 	f.StringVar(&stackName, "stack", plan.DefaultStackName, "the `name` the stack will be deployed as (cdk -c stackName)")
 	pos, err := a.parse(f, args)
 	if err != nil {

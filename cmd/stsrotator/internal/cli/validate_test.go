@@ -40,6 +40,9 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	crowded := write("crowded.yaml", big.String())
+	// Two problems in one target, of which one (the consumer-window floor)
+	// is checked after every target is read: both are reported.
+	sameTarget := write("same.yaml", "targets:\n  - name: a\n    roleArn: arn:aws:iam::12345:role/X\n    durationSeconds: 1800\n    refreshBefore: 10m\n")
 	replicated := write("replicated.yaml", "targets:\n  - name: web\n    roleArn: arn:aws:iam::123456789012:role/Web\n    replicaRegions: [eu-west-1]\n")
 	cases := []struct {
 		why    string
@@ -51,6 +54,9 @@ func TestValidate(t *testing.T) {
 		{"the repository's example config is valid", []string{"validate", "--config", example}, ExitOK, "is valid: 3 targets", nil},
 		{"every field problem is reported, one a line, with line and fix", []string{"validate", "--config", bad}, ExitUsage, "",
 			[]string{bad + ":4: targets[0](a).roleArn", bad + ":7: targets[1](b).durationSeconds", "fix:", "is not valid: 2 problems"}},
+		{"every problem of one target is reported: a bad roleArn and refreshBefore 10m on 1800 s", []string{"validate", "--config", sameTarget}, ExitUsage, "",
+			[]string{sameTarget + ":3: targets[0](a).roleArn", sameTarget + ":5: targets[0](a).refreshBefore: 10m leaves consumers inside the SDKs' 15m refresh window", "is not valid: 2 problems"}},
+		{"--help does not offer AWS flags as if validate used AWS", []string{"validate", "--help"}, ExitOK, "--profile profile   unused: validate makes no AWS call", nil},
 		{"a plan limit synth would hit is reported without a synth", []string{"validate", "--config", crowded}, ExitUsage, "", []string{"targets whose names hash to shard stack Shard007", "outputs, over AWS's limit of 200", "fix:"}},
 		{"a stack name CloudFormation would refuse is reported", []string{"validate", "--config", example, "--stack", "9-bad_name"}, ExitUsage, "", []string{`--stack "9-bad_name": not a usable stack name`}},
 		{"--region names the stack's region: a replica there is refused before a deploy", []string{"validate", "--config", replicated, "--region", "eu-west-1"}, ExitUsage, "",
