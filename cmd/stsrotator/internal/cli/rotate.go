@@ -159,6 +159,11 @@ func (a *App) callRotator(ctx context.Context, api invoker, function string, inv
 		return rotation.Response{}, nil, err
 	}
 	out, err := api.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(function), Payload: payload})
+	if isCode(err, "ResourceNotFoundException") {
+		// Lambda's 404 for a function that is not there
+		// (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors).
+		return rotation.Response{}, nil, coded(ExitNotFound, fmt.Errorf("rotator function %s does not exist in this account and region (fix: deploy the stack with cdk deploy, or check --stack, --function and --region/--profile name where it was deployed)", function))
+	}
 	if err != nil {
 		return rotation.Response{}, nil, fmt.Errorf("invoke rotator %s: %w", function, err)
 	}

@@ -74,8 +74,8 @@ func TestRotateThroughKumo(t *testing.T) {
 			[]string{"rotate", "billing-reader", "--function", strictFn}, nil, ExitRotationFailed, "", "billing-reader: verify credentials for arn:aws:iam::000000000000:role/BillingReadOnly: identity is"},
 		{"a function error exits 6 with its type and message",
 			[]string{"rotate", "nope", "--function", fn}, nil, ExitRotationFailed, "", `unknown target "nope"`},
-		{"Lambda refusing the call is an AWS failure",
-			[]string{"rotate", "billing-reader", "--function", "no-such-rotator"}, nil, ExitFailure, "", "invoke rotator no-such-rotator"},
+		{"a function that is not deployed is not found, with the fix (deploy, or check --stack/--function/--region), not a raw 404",
+			[]string{"rotate", "billing-reader", "--function", "no-such-rotator"}, nil, ExitNotFound, "", "rotator function no-such-rotator does not exist in this account and region (fix: deploy the stack with cdk deploy, or check --stack"},
 	}
 	for _, c := range cases {
 		a, out, errb := testApp(env, time.Now, c.env)
