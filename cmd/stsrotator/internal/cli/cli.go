@@ -313,7 +313,7 @@ func (a *App) parse(fs *flagSet, args []string) ([]string, error) {
 				a.help(fs, a.Stdout)
 				return nil, errHelp
 			}
-			return nil, coded(ExitUsage, fmt.Errorf("%s (run stsrotator %s --help)", doubleDash(err.Error()), fs.name))
+			return nil, coded(ExitUsage, fmt.Errorf("%s%s (run stsrotator %s --help)", doubleDash(err.Error()), durationHint(fs, err), fs.name))
 		}
 		if fs.NArg() == 0 {
 			return pos, nil
@@ -321,6 +321,28 @@ func (a *App) parse(fs *flagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// badValue is the flag package's error for a value that does not parse.
+var badValue = regexp.MustCompile(`^invalid value ".*" for flag -([A-Za-z][A-Za-z0-9-]*): `)
+
+// durationHint adds an example to a duration flag's parse error: Go's
+// durations need a unit, so a bare "5" is refused.
+func durationHint(fs *flagSet, err error) string {
+	m := badValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	f := fs.Lookup(m[1])
+	if f == nil {
+		return ""
+	}
+	if g, ok := f.Value.(flag.Getter); ok {
+		if _, ok := g.Get().(time.Duration); ok {
+			return "; give a duration with its unit, e.g. --" + m[1] + " 15m (or 90s, 1h30m)"
+		}
+	}
+	return ""
 }
 
 // profileFor says what the command uses --profile's identity for.

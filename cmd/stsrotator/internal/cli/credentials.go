@@ -223,7 +223,8 @@ When it cannot hand out credentials (missing, malformed or expired secret,
 any error) the default format still prints shell code: it unsets the four
 variables, so no older credentials stay in force, then fails with the exit
 code, so the eval above stops a set -e script. dotenv values are quoted the
-way the dotenv package reads them back.
+way the npm dotenv package (and loaders following its rules) reads them
+back; python-dotenv's rules differ, and real credentials need no quoting.
 
 Environment variables do not refresh: the process using them must be done
 before AWS_CREDENTIAL_EXPIRATION. For long-running programs use
