@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,6 +70,12 @@ type Revocation struct {
 	// Cutoff: sessions issued strictly before it are denied
 	// (DateLessThan), to the second.
 	Cutoff time.Time
+	// MaxSession is the role's MaxSessionDuration when the revocation
+	// was written, recorded in the scoped statement's Sid (0: not
+	// recorded, as in AWS's console policy). Sessions issued before the
+	// cutoff keep the duration they were issued with, so lowering the
+	// role's maximum later does not end them sooner.
+	MaxSession time.Duration
 }
 
 // Document is the policy JSON for a revocation at cutoff. The all-sessions
@@ -76,12 +83,51 @@ type Revocation struct {
 // (one Statement object, no Sid); the scoped one adds the aws:userid
 // condition.
 func Document(s Scope, cutoff time.Time) string {
-	at := cutoff.UTC().Truncate(time.Second).Format(timeLayout)
-	if s.All() {
+	return DocumentOf(Revocation{Scope: s, Cutoff: cutoff})
+}
+
+// DocumentOf is the policy JSON for r. A scoped revocation records
+// r.MaxSession in its Sid ("StsrotatorRevokeOlderSessionsMaxSession43200";
+// a Sid may hold ASCII letters and digits,
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_sid.html),
+// so cleanup can wait for the longest session the role allowed when it
+// was written. AWS's console policy keeps its own shape, without a Sid:
+// the console rewrites it whenever it is used there.
+func DocumentOf(r Revocation) string {
+	at := r.Cutoff.UTC().Truncate(time.Second).Format(timeLayout)
+	if r.Scope.All() {
 		return fmt.Sprintf(`{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q}}}}`, at)
 	}
+	sid := Sid
+	if secs := int64(r.MaxSession / time.Second); secs > 0 {
+		sid += sidMaxSession + strconv.FormatInt(secs, 10)
+	}
 	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":%q,"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q},"StringLike":{"aws:userid":%q}}}]}`,
-		Sid, at, "*:"+s.SessionName)
+		sid, at, "*:"+r.Scope.SessionName)
+}
+
+// sidMaxSession follows Sid when the statement records the role's
+// MaxSessionDuration, in seconds.
+const sidMaxSession = "MaxSession"
+
+// maxSessionOf reads the MaxSessionDuration a Sid records (0: none).
+func maxSessionOf(sid string) time.Duration {
+	rest, ok := strings.CutPrefix(sid, Sid+sidMaxSession)
+	if !ok {
+		return 0
+	}
+	secs, err := strconv.ParseInt(rest, 10, 32)
+	if err != nil || secs <= 0 {
+		return 0
+	}
+	return time.Duration(secs) * time.Second
+}
+
+// Lasts is how long after the cutoff a denied session may live: the
+// longer of the role's MaxSessionDuration now (current) and the one
+// recorded when the revocation was written.
+func (r Revocation) Lasts(current time.Duration) time.Duration {
+	return max(current, r.MaxSession)
 }
 
 // CutoffAfter is the cutoff for a revocation asked for when AWS's clock
@@ -201,7 +247,7 @@ func Parse(name, doc string) (Revocation, error) {
 	if err != nil {
 		return Revocation{}, fmt.Errorf("%w: policy %s: %s %q is not a time", ErrNotRevocation, name, keyTokenIssueTime, issued)
 	}
-	r := Revocation{PolicyName: name, Cutoff: cutoff.UTC()}
+	r := Revocation{PolicyName: name, Cutoff: cutoff.UTC(), MaxSession: maxSessionOf(st.Sid)}
 	switch len(st.Condition) {
 	case 1:
 	case 2:

@@ -139,6 +139,42 @@ func TestParseAcceptsIAMGrammar(t *testing.T) {
 	}
 }
 
+// The scoped document records the role's MaxSessionDuration at the time
+// it was written in its Sid, and cleanup waits for the longer of that and
+// the role's value now: sessions keep the duration they were issued with.
+func TestMaxSessionRecorded(t *testing.T) {
+	scoped := Scope{SessionName: "stsrotator-a"}
+	doc := DocumentOf(Revocation{Scope: scoped, Cutoff: cutoff, MaxSession: 12 * time.Hour})
+	if !strings.Contains(doc, `"Sid":"StsrotatorRevokeOlderSessionsMaxSession43200"`) {
+		t.Fatalf("the Sid does not record 43200 s: %s", doc)
+	}
+	r, err := Parse("p", url.PathEscape(doc))
+	if err != nil || r.MaxSession != 12*time.Hour {
+		t.Fatalf("read back %+v, %v", r, err)
+	}
+	cases := []struct {
+		why     string
+		r       Revocation
+		current time.Duration
+		want    time.Duration
+	}{
+		{"the role's maximum lowered after the cutoff: the recorded one counts", r, time.Hour, 12 * time.Hour},
+		{"the role's maximum raised after the cutoff: the current one counts", Revocation{MaxSession: time.Hour}, 2 * time.Hour, 2 * time.Hour},
+		{"nothing recorded (a document from before, or the console's): the current one", Revocation{}, time.Hour, time.Hour},
+	}
+	for _, c := range cases {
+		if got := c.r.Lasts(c.current); got != c.want {
+			t.Errorf("%s: Lasts = %s, want %s", c.why, got, c.want)
+		}
+	}
+	// A Sid without a record, or with a malformed one, records nothing.
+	for _, sid := range []string{"StsrotatorRevokeOlderSessions", "StsrotatorRevokeOlderSessionsMaxSessionx", "Other"} {
+		if got := maxSessionOf(sid); got != 0 {
+			t.Errorf("maxSessionOf(%q) = %s", sid, got)
+		}
+	}
+}
+
 // Policies that are not revocations are refused by name, never read as
 // one (and so never overwritten or deleted by revoke).
 func TestParseRefusesOtherPolicies(t *testing.T) {
@@ -178,8 +214,12 @@ func FuzzParse(f *testing.F) {
 		}
 		// Whatever was accepted writes back to a document that reads the
 		// same.
-		back, err := Parse("p", Document(r.Scope, r.Cutoff))
-		if err != nil || back.Scope != r.Scope || !back.Cutoff.Equal(r.Cutoff.Truncate(time.Second)) {
+		back, err := Parse("p", DocumentOf(r))
+		wantMax := r.MaxSession
+		if r.Scope.All() {
+			wantMax = 0 // the console's shape records none
+		}
+		if err != nil || back.Scope != r.Scope || !back.Cutoff.Equal(r.Cutoff.Truncate(time.Second)) || back.MaxSession != wantMax {
 			t.Fatalf("round trip of %+v: %+v %v", r, back, err)
 		}
 	})

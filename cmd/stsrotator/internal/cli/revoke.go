@@ -294,7 +294,14 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 		return errors.New("AWS sent no Date header, so there is no AWS clock to take the cutoff from; refusing to use the local clock")
 	}
 	cutoff, kept := st.cutoffOf()
-	doc := revocation.Document(st.scope, cutoff)
+	// The role's MaxSessionDuration is recorded with the cutoff (the
+	// longer of now's and any recorded before), so --cleanup waits for
+	// sessions issued before a later cut in the role's maximum.
+	rec := revocation.Revocation{Scope: st.scope, Cutoff: cutoff, MaxSession: st.maxSession}
+	if st.existing != nil {
+		rec.MaxSession = st.existing.Lasts(st.maxSession)
+	}
+	doc := revocation.DocumentOf(rec)
 	w := r.a.Stdout
 	who := fmt.Sprintf("sessions named %s (stsrotator's, for target %s)", st.scope.SessionName, r.t.Name)
 	if st.scope.All() {
@@ -432,10 +439,15 @@ func (r *revoker) doCleanup(ctx context.Context, st roleState) error {
 	if st.awsNow.IsZero() {
 		return errors.New("AWS sent no Date header, so there is no AWS clock to judge expiry by; refusing to use the local clock")
 	}
-	until := revocation.ExpiresAt(st.existing.Cutoff, st.maxSession)
+	lasts := st.existing.Lasts(st.maxSession)
+	until := revocation.ExpiresAt(st.existing.Cutoff, lasts)
 	if st.awsNow.Before(until) {
-		return coded(ExitCleanupRefused, fmt.Errorf("refused: sessions issued before the cutoff %s may live until %s (role %s MaxSessionDuration %s); the policy is what denies them. Run --cleanup again after %s (in %s)",
-			stamp3339(st.existing.Cutoff), stamp3339(until), st.role, st.maxSession, stamp3339(until), humantime.Span(until.Sub(st.awsNow))))
+		why := fmt.Sprintf("role %s MaxSessionDuration %s", st.role, st.maxSession)
+		if lasts > st.maxSession {
+			why = fmt.Sprintf("role %s allowed sessions of %s when the revocation was written; it allows %s now, but sessions keep the duration they were issued with", st.role, lasts, st.maxSession)
+		}
+		return coded(ExitCleanupRefused, fmt.Errorf("refused: sessions issued before the cutoff %s may live until %s (%s); the policy is what denies them. Run --cleanup again after %s (in %s)",
+			stamp3339(st.existing.Cutoff), stamp3339(until), why, stamp3339(until), humantime.Span(until.Sub(st.awsNow))))
 	}
 	if r.o.dryRun {
 		fmt.Fprintf(w, "Dry run: would remove %s from role %s (every session it denies expired by %s).\n", st.policy, st.role, stamp3339(until))

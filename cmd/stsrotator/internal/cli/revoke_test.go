@@ -220,11 +220,19 @@ func TestRevokeEndToEnd(t *testing.T) {
 		t.Fatalf("the cutoff moved back from %s to %s", got.Cutoff, again.Cutoff)
 	}
 
-	// --cleanup: the role's MaxSessionDuration is 2h.
-	f.offset = time.Hour
+	// --cleanup: the role's MaxSessionDuration was 2h when the policy was
+	// written (recorded in its Sid); lowering it to 1h afterwards does not
+	// end the sessions issued before, so cleanup still waits 2h.
+	if got.MaxSession != 2*time.Hour {
+		t.Fatalf("the policy does not record the role's MaxSessionDuration 2h: %+v", got)
+	}
+	if _, err := f.iam.UpdateRole(awstest.Context(t), &iam.UpdateRoleInput{RoleName: aws.String(revokeRole), MaxSessionDuration: aws.Int32(3600)}); err != nil {
+		t.Fatal(err)
+	}
+	f.offset = time.Hour + 2*time.Second
 	r = f.run(t, "", "revoke", "billing-reader", "--cleanup")
-	if r.code != ExitCleanupRefused || !strings.Contains(r.stderr, "refused: sessions issued before the cutoff") || f.policy(t, scoped) == nil {
-		t.Fatalf("--cleanup inside the window must refuse and keep the policy: %+v", r)
+	if r.code != ExitCleanupRefused || !strings.Contains(r.stderr, "refused: sessions issued before the cutoff") || !strings.Contains(r.stderr, "allowed sessions of 2h0m0s when the revocation was written") || f.policy(t, scoped) == nil {
+		t.Fatalf("--cleanup inside the recorded window must refuse and keep the policy, although the role now allows only 1h: %+v", r)
 	}
 	f.offset = 2*time.Hour + 2*time.Second
 	r = f.run(t, "", "revoke", "billing-reader", "--cleanup", "--dry-run")

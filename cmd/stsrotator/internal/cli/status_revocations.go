@@ -75,7 +75,7 @@ func readRevocations(ctx context.Context, api roleReader, rows []Row, now time.T
 			if rev.Scope.All() {
 				sessions = "*"
 			}
-			until := revocation.ExpiresAt(rev.Cutoff, maxSession)
+			until := revocation.ExpiresAt(rev.Cutoff, rev.Lasts(maxSession))
 			r.Revocations = append(r.Revocations, RevocationRow{Policy: name, Sessions: sessions, Cutoff: rev.Cutoff, DeniesUntil: until, InForce: now.Before(until)})
 		}
 	}
