@@ -259,12 +259,13 @@ func (c *Config) MinRefresh() time.Duration {
 // SweepInterval is how often the scheduled sweep must run so that every
 // target gets at least three attempts inside its refreshBefore window.
 func (c *Config) SweepInterval() time.Duration {
-	iv := c.MinRefresh() / 3
-	iv = iv.Truncate(time.Minute)
-	if iv < time.Minute {
-		iv = time.Minute
-	}
-	return iv
+	return sweepFor(c.MinRefresh())
+}
+
+// sweepFor is the sweep period when minRefresh is the smallest
+// refreshBefore: a third of it, truncated to the minute, at least 1m.
+func sweepFor(minRefresh time.Duration) time.Duration {
+	return max((minRefresh / 3).Truncate(time.Minute), time.Minute)
 }
 
 // Load reads and validates the config at path.

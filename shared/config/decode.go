@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stsrotator/stsrotator/shared/humantime"
 )
 
 // The decoder walks yaml.Node trees by hand rather than unmarshalling into
@@ -128,23 +130,24 @@ func (d *decoder) root(n *yaml.Node) *Config {
 	if len(targetsNode.Content) == 0 {
 		d.add(targetsNode.Line, "targets", "no targets declared", "add at least one entry with name and roleArn")
 	}
-	names := map[string]int{}
-	secrets := map[string]int{}
-	groups := map[string]int{}
+	// Each maps a value to the path of the first target that has it.
+	names := map[string]string{}
+	secrets := map[string]string{}
+	groups := map[string]string{}
 	d.jitter = cfg.Rotator.Jitter
 	var floors []floorCheck
 	for i, tn := range targetsNode.Content {
-		path := fmt.Sprintf("targets[%d]", i)
+		path := targetPath(i, nameOf(tn))
 		raw := d.target(tn, path, targetKeys)
 		// Checked before resolve, so a duplicate is reported even when
 		// either target has other problems: all errors at once.
 		dup := false
 		if n := raw.name.v; raw.name.set && n != "" {
-			var first int
+			var first string
 			if first, dup = names[n]; dup {
-				d.add(raw.name.line, path+".name", fmt.Sprintf("%q is already the name of targets[%d]", n, first), "give every target a unique name")
+				d.add(raw.name.line, path+".name", fmt.Sprintf("%q is already the name of %s", n, first), "give every target a unique name")
 			} else {
-				names[n] = i
+				names[n] = path
 			}
 		}
 		t, ok := d.resolve(path, raw, defaults)
@@ -152,27 +155,53 @@ func (d *decoder) root(n *yaml.Node) *Config {
 			// Floors are checked for a target with other problems too
 			// (what resolve could read of it), so validate lists every
 			// problem of a target in one round trip.
-			floors = append(floors, floorCheck{path: fmt.Sprintf("%s(%s)", path, t.Name), rb: pick(raw.refreshBefore, defaults.refreshBefore), line: raw.line, t: t})
+			floors = append(floors, floorCheck{path: path, rb: pick(raw.refreshBefore, defaults.refreshBefore), line: raw.line, t: t})
 		}
 		if !ok || dup {
 			continue
 		}
 		if first, dup := secrets[t.SecretName]; dup {
-			d.add(raw.line, path+".secretName", fmt.Sprintf("secret %q is already used by targets[%d]", t.SecretName, first), "give every target its own secretName")
+			d.add(raw.line, path+".secretName", fmt.Sprintf("secret %q is already used by %s", t.SecretName, first), "give every target its own secretName")
 		} else {
-			secrets[t.SecretName] = i
+			secrets[t.SecretName] = path
 		}
 		for _, g := range t.LogGroups {
 			if first, dup := groups[g]; dup {
 				// A report must name one target; a shared group could not.
-				d.add(raw.logGroups.line, path+".logGroups", fmt.Sprintf("log group %q is already watched for targets[%d]", g, first), "watch each log group for one target only")
+				d.add(raw.logGroups.line, path+".logGroups", fmt.Sprintf("log group %q is already watched for %s", g, first), "watch each log group for one target only")
+				continue
 			}
-			groups[g] = i
+			groups[g] = path
 		}
 		cfg.Targets = append(cfg.Targets, t)
 	}
 	d.checkFloors(cfg, floors)
 	return cfg
+}
+
+// targetPath is the field path of the i-th target, with its name when it
+// has one: targets[2](billing-reader). Every error about a target's field
+// starts with it, so a user finds the target by name, not by counting.
+func targetPath(i int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("targets[%d]", i)
+	}
+	return fmt.Sprintf("targets[%d](%s)", i, name)
+}
+
+// nameOf is the name a target node declares, "" when it declares none as
+// text; read before the target's fields, so errors about fields written
+// above name: carry it too.
+func nameOf(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
+			return v.Value
+		}
+	}
+	return ""
 }
 
 // mapping visits each key of a mapping node, reporting unknown and
@@ -216,7 +245,7 @@ func (d *decoder) rotator(n *yaml.Node, r *Rotator) {
 		case "jitter":
 			j := d.duration(v, "rotator.jitter", false)
 			if j.set && (j.v < 0 || j.v > 10*time.Minute) {
-				d.add(v.Line, "rotator.jitter", fmt.Sprintf("%s is outside 0s–10m", j.v), "use e.g. 2m; 0s turns jitter off")
+				d.add(v.Line, "rotator.jitter", fmt.Sprintf("%s is outside 0s–10m", humantime.Span(j.v)), "use e.g. 2m; 0s turns jitter off")
 				return
 			}
 			if j.set {
@@ -225,8 +254,8 @@ func (d *decoder) rotator(n *yaml.Node, r *Rotator) {
 		case "sourceKeyMaxAge":
 			a := d.days(v, "rotator.sourceKeyMaxAge")
 			if a.set && (a.v < MinSourceKeyMaxAge || a.v > MaxSourceKeyMaxAge) {
-				d.add(v.Line, "rotator.sourceKeyMaxAge", fmt.Sprintf("%s is outside %s–%s", a.v, MinSourceKeyMaxAge, MaxSourceKeyMaxAge),
-					fmt.Sprintf("use e.g. 30d; AWS advises rotating access keys at least every 90 days, and the previous key keeps IAM's second key slot for %s after a rotation", SourceKeyGrace))
+				d.add(v.Line, "rotator.sourceKeyMaxAge", fmt.Sprintf("%s is outside %s–%s (%d–%d days)", humantime.Span(a.v), humantime.Span(MinSourceKeyMaxAge), humantime.Span(MaxSourceKeyMaxAge), MinSourceKeyMaxAge/(24*time.Hour), MaxSourceKeyMaxAge/(24*time.Hour)),
+					fmt.Sprintf("use e.g. 30d; AWS advises rotating access keys at least every 90 days, and the previous key keeps IAM's second key slot for %s after a rotation", humantime.Span(SourceKeyGrace)))
 				return
 			}
 			if a.set {

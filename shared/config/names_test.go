@@ -56,7 +56,7 @@ func TestSessionTagKeysIgnoreCase(t *testing.T) {
 	if err == nil {
 		t.Fatal("sessionTags {Project: a, project: b} was accepted; STS refuses separate Project and project keys")
 	}
-	for _, want := range []string{"cfg.yaml:5:", "targets[0].sessionTags.project", "same session tag key as Project", "you cannot have separate Project and project tag keys", "fix: keep one of them"} {
+	for _, want := range []string{"cfg.yaml:5:", "targets[0](app).sessionTags.project", "same session tag key as Project", "you cannot have separate Project and project tag keys", "fix: keep one of them"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

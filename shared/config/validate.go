@@ -79,9 +79,6 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 			fmt.Sprintf("use 1–%d lowercase letters, digits and inner hyphens; other resource names are built from it", MaxNameLen))
 	}
 	t.Name = name.v
-	if t.Name != "" {
-		path = fmt.Sprintf("%s(%s)", path, t.Name)
-	}
 
 	role := raw.roleArn
 	switch {
@@ -157,34 +154,44 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 		if win.v < 0 || win.v >= t.Duration {
 			d.add(win.line, path+".consumerRefreshWindow", fmt.Sprintf("%s is not a refresh window for %s sessions", humantime.Span(win.v), humantime.Span(t.Duration)),
 				"use how long before expiry this target's SDKs re-fetch credentials: 15m for botocore (boto3, the AWS CLI), less for others (docs/consumers.md), and below the session length")
-		} else {
+		}
+		if win.v >= 0 {
+			// Even one at or above the session length is what the SDKs do,
+			// so the session-length fixes below are computed for it.
 			t.ConsumerRefreshWindow = win.v
 		}
 	}
 
 	rb := pick(raw.refreshBefore, def.refreshBefore)
 	t.RefreshBefore = defaultRefreshBefore(t.Duration, t.ConsumerRefreshWindow, d.jitter)
-	maxRB := t.Duration - d.jitter - MinScheduleInterval
-	if !rb.set && t.RefreshBefore > maxRB {
+	maxRB := maxRefreshBefore(t.Duration, d.jitter)
+	if !rb.set && !fits(t.Duration, t.ConsumerRefreshWindow, d.jitter) {
 		// Depends on this target's consumerRefreshWindow: per target.
 		line, field, shown := effective(pick(raw.duration, def.duration), raw, path, "durationSeconds", strconv.Itoa(int(t.Duration/time.Second)))
-		d.add(line, field, fmt.Sprintf("%s-second sessions cannot stay out of the SDKs' %s refresh window (consumerRefreshWindow): with refreshBefore %s, rotator.jitter %s and at most one scheduled write per %s (Secrets Manager keeps every version younger than 24 h and refuses new ones past %d), consumers would re-fetch the credentials on every call",
-			shown, humantime.Span(t.ConsumerRefreshWindow), humantime.Span(t.RefreshBefore), humantime.Span(d.jitter), humantime.Span(MinScheduleInterval), MaxVersionsPerDay),
-			fmt.Sprintf("set durationSeconds to at least %d, or, if every consumer of this target refreshes later than %s before expiry, lower consumerRefreshWindow for it (docs/consumers.md lists each SDK's window)",
-				int(MinSessionFor(t.ConsumerRefreshWindow, d.jitter)/time.Second), humantime.Span(t.ConsumerRefreshWindow)))
+		fix := strings.Join(floorFixes(t.Duration, t.ConsumerRefreshWindow, d.jitter, t.SourceCredentials, false), "; or ")
+		if !fits(t.Duration, 0, d.jitter) {
+			// No window helps: say so, and the real minimum (issue 15 §2).
+			d.add(line, field, fmt.Sprintf("%s-second sessions are too short for stsrotator: STS accepts sessions from 900 s, but a session must hold refreshBefore (at least %s with rotator.jitter %s and the sweep period it sets), the jitter, and %s between scheduled writes (Secrets Manager keeps every version younger than 24 h and refuses new ones past %d), so sessions need at least %d s even for consumers that re-fetch only at expiry (consumerRefreshWindow 0s), and %d s with this target's %s refresh window",
+				shown, humantime.Span(leastRefreshBefore(0, d.jitter)), humantime.Span(d.jitter), humantime.Span(MinScheduleInterval), MaxVersionsPerDay, int(MinSessionFor(0, d.jitter)/time.Second), int(MinSessionFor(t.ConsumerRefreshWindow, d.jitter)/time.Second), humantime.Span(t.ConsumerRefreshWindow)),
+				fix)
+		} else {
+			d.add(line, field, fmt.Sprintf("%s-second sessions cannot stay out of the SDKs' %s refresh window (consumerRefreshWindow): with rotator.jitter %s, refreshBefore would need at least %s to keep the window and at most %s to rewrite the secret at most once per %s (Secrets Manager keeps every version younger than 24 h and refuses new ones past %d); otherwise consumers would re-fetch the credentials on every call",
+				shown, humantime.Span(t.ConsumerRefreshWindow), humantime.Span(d.jitter), humantime.Span(leastRefreshBefore(t.ConsumerRefreshWindow, d.jitter)), humantime.Span(maxRB), humantime.Span(MinScheduleInterval), MaxVersionsPerDay),
+				fix)
+		}
 	}
 	if rb.set {
 		switch {
 		case rb.v < MinRefreshBefore:
-			d.add(rb.line, origin(rb, path+".refreshBefore"), fmt.Sprintf("%s leaves the sweep no time to retry a failed rotation", rb.v),
-				fmt.Sprintf("use at least %s", MinRefreshBefore))
+			d.add(rb.line, origin(rb, path+".refreshBefore"), fmt.Sprintf("%s leaves the sweep no time to retry a failed rotation (at least %s)", humantime.Span(rb.v), humantime.Span(MinRefreshBefore)),
+				refreshBeforeFix(rb.v, t.Duration, t.ConsumerRefreshWindow, d.jitter, t.SourceCredentials))
 		case rb.v > maxRB:
 			// Depends on this target's session length: per target.
 			line, field, shown := effective(rb, raw, path, "refreshBefore", humantime.Span(rb.v))
 			d.add(line, field,
 				fmt.Sprintf("%s is too close to the session length %s: with rotator.jitter %s the target would be rewritten more often than once every %s, and Secrets Manager keeps every version younger than 24 h and refuses new ones past %d",
 					shown, humantime.Span(t.Duration), humantime.Span(d.jitter), humantime.Span(MinScheduleInterval), MaxVersionsPerDay),
-				fmt.Sprintf("use at most %s (session length − rotator.jitter − %s), or raise durationSeconds", humantime.Span(max(maxRB, 0)), humantime.Span(MinScheduleInterval)))
+				refreshBeforeFix(rb.v, t.Duration, t.ConsumerRefreshWindow, d.jitter, t.SourceCredentials))
 		default:
 			t.RefreshBefore = rb.v
 		}
@@ -401,26 +408,6 @@ func orElse(alt string) string {
 	return ", or " + alt
 }
 
-// defaultRefreshBefore rotates with a third of the session left, but
-// never later than the floor: window + one sweep period + jitter, where a
-// sweep period is at most a third of the smallest refreshBefore
-// (SweepInterval). A refreshBefore of 1.5 × (window + jitter) keeps the
-// floor whatever the other targets say, since they can only shorten the
-// sweep. Rounded up to the minute: 26m for a one-hour session, the 15m
-// window and 2m of jitter.
-func defaultRefreshBefore(session, window, jitter time.Duration) time.Duration {
-	floor := ceilMinute((window + jitter) * 3 / 2)
-	return max(session/3, floor, MinRefreshBefore)
-}
-
-// MinSessionFor is the shortest durationSeconds whose default
-// refreshBefore keeps the consumer refresh window and still leaves
-// MinScheduleInterval between scheduled writes: 43m (2580 s) for the 15m
-// window and 2m of jitter.
-func MinSessionFor(window, jitter time.Duration) time.Duration {
-	return max(MinDuration, max(ceilMinute((window+jitter)*3/2), MinRefreshBefore)+jitter+MinScheduleInterval)
-}
-
 func ceilMinute(d time.Duration) time.Duration {
 	if r := d % time.Minute; r != 0 {
 		d += time.Minute - r
@@ -460,8 +447,7 @@ func (d *decoder) checkFloors(cfg *Config, checks []floorCheck) {
 		line, field, shown := effective(c.rb, rawTarget{line: c.line}, c.path, "refreshBefore", humantime.Span(t.RefreshBefore))
 		d.add(line, field, fmt.Sprintf("%s leaves consumers inside the SDKs' %s refresh window (consumerRefreshWindow) before the new version exists: the sweep runs every %s and may start that long after refreshAt, and rotator.jitter is %s, so the current version needs at least %s left when it becomes due; below that botocore re-runs credential_process on every call",
 			shown, humantime.Span(t.ConsumerRefreshWindow), humantime.Span(sweep), humantime.Span(cfg.Rotator.Jitter), humantime.Span(floor)),
-			fmt.Sprintf("set refreshBefore to at least %s (and durationSeconds to at least refreshBefore + %s + %s), or, if every consumer of this target refreshes later than %s before expiry, lower consumerRefreshWindow for it (docs/consumers.md lists each SDK's window)",
-				humantime.Span(ceilMinute(floor)), humantime.Span(cfg.Rotator.Jitter), humantime.Span(MinScheduleInterval), humantime.Span(t.ConsumerRefreshWindow)))
+			refreshBeforeFix(t.RefreshBefore, t.Duration, t.ConsumerRefreshWindow, cfg.Rotator.Jitter, t.SourceCredentials))
 	}
 }
 

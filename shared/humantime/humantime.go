@@ -10,12 +10,24 @@ import (
 // usual cause is a clock running behind the one that wrote it.
 const ClockHint = "check the clock"
 
-// Span is the magnitude of d in the shortest exact form people read:
-// "45s", "25m", "25m31s", "1h5m", "49h". Under an hour it is rounded to
-// the second, from an hour on to the minute. The sign is dropped on
-// purpose: callers say it in words, through Since, Until or Left, or with
-// Signed.
+// Span is d in the shortest exact form people read: "45s", "25m",
+// "25m31s", "1h5m", "49h", and for a negative d the same with a leading
+// minus ("-1m"): the one formatter for a duration shown as a value (config
+// messages, tables), so a sign is never lost. Under an hour it is rounded
+// to the second, from an hour on to the minute; what rounds to zero is
+// "0s", unsigned. Sentences about an instant say the sign in words
+// instead, through Since, Until or Left.
 func Span(d time.Duration) string {
+	m := magnitude(d)
+	if d < 0 && m != "0s" {
+		return "-" + m
+	}
+	return m
+}
+
+// magnitude is Span without the sign, for the functions that say the sign
+// in words.
+func magnitude(d time.Duration) string {
 	if d < 0 {
 		d = -d
 	}
@@ -38,11 +50,11 @@ func Span(d time.Duration) string {
 	return b.String()
 }
 
-// Signed is Span with a leading minus for negative d: for tables and
+// Signed is Span with a sign for every non-zero d: for tables and
 // offsets where a number, not a sentence, is shown ("-25m", "+2h").
 // Zero has no sign.
 func Signed(d time.Duration) string {
-	switch r := Span(d); {
+	switch r := magnitude(d); {
 	case d < 0 && r != "0s":
 		return "-" + r
 	case d > 0 && r != "0s":
@@ -58,12 +70,12 @@ func Signed(d time.Duration) string {
 func Since(now, t time.Time) string {
 	d := now.Sub(t)
 	switch {
-	case Span(d) == "0s":
+	case magnitude(d) == "0s":
 		return "just now"
 	case d < 0:
-		return Span(d) + " in the future — " + ClockHint
+		return magnitude(d) + " in the future — " + ClockHint
 	}
-	return Span(d) + " ago"
+	return magnitude(d) + " ago"
 }
 
 // Until describes t, a deadline, seen at now: "in 25m", "now", or for a
@@ -71,12 +83,12 @@ func Since(now, t time.Time) string {
 func Until(now, t time.Time) string {
 	d := t.Sub(now)
 	switch {
-	case Span(d) == "0s":
+	case magnitude(d) == "0s":
 		return "now"
 	case d < 0:
-		return Span(d) + " ago"
+		return magnitude(d) + " ago"
 	}
-	return "in " + Span(d)
+	return "in " + magnitude(d)
 }
 
 // Left describes an expiry exp seen at now: "25m left" while it lies
@@ -85,11 +97,11 @@ func Left(now, exp time.Time) string {
 	d := exp.Sub(now)
 	switch {
 	case d > 0:
-		return Span(d) + " left"
-	case Span(d) == "0s":
+		return magnitude(d) + " left"
+	case magnitude(d) == "0s":
 		return "expired just now"
 	}
-	return "expired " + Span(d) + " ago"
+	return "expired " + magnitude(d) + " ago"
 }
 
 // Remaining is Left for a validity already measured as a duration (the
