@@ -28,6 +28,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/internal/emulator"
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
@@ -248,7 +249,7 @@ func (s *Stack) SetClock(offset time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if offset < s.offset {
-		return fmt.Errorf("the functions' clock runs %s ahead; moving it to %s ahead would turn it back, and it only moves forward", s.offset, offset)
+		return fmt.Errorf("the functions' clock runs %s ahead; moving it to %s ahead would turn it back, and it only moves forward", humantime.Span(s.offset), humantime.Span(offset))
 	}
 	// Written under the lock, so the file and Now never disagree for
 	// longer than the rename takes.

@@ -254,7 +254,7 @@ func (d *decoder) rotator(n *yaml.Node, r *Rotator) {
 		case "sourceKeyMaxAge":
 			a := d.days(v, "rotator.sourceKeyMaxAge")
 			if a.set && (a.v < MinSourceKeyMaxAge || a.v > MaxSourceKeyMaxAge) {
-				d.add(v.Line, "rotator.sourceKeyMaxAge", fmt.Sprintf("%s is outside %s–%s (%d–%d days)", humantime.Span(a.v), humantime.Span(MinSourceKeyMaxAge), humantime.Span(MaxSourceKeyMaxAge), MinSourceKeyMaxAge/(24*time.Hour), MaxSourceKeyMaxAge/(24*time.Hour)),
+				d.add(v.Line, "rotator.sourceKeyMaxAge", fmt.Sprintf("%s is outside %s–%s (%d–%d days)", humantime.Span(a.v), humantime.Span(MinSourceKeyMaxAge), humantime.Span(MaxSourceKeyMaxAge), int(MinSourceKeyMaxAge/(24*time.Hour)), int(MaxSourceKeyMaxAge/(24*time.Hour))),
 					fmt.Sprintf("use e.g. 30d; AWS advises rotating access keys at least every 90 days, and the previous key keeps IAM's second key slot for %s after a rotation", humantime.Span(SourceKeyGrace)))
 				return
 			}

@@ -374,9 +374,9 @@ func (r *revoker) rotate(ctx context.Context, api invoker, st roleState) error {
 	// bound holds again here should the local clock have jumped).
 	if wait := cutoff.Sub(st.now(r.a.Now())); wait > 0 {
 		if wait > maxCutoffWait {
-			return r.unrotated(cutoff, fmt.Errorf("the cutoff is %s ahead of AWS's clock, more than the %s revoke waits", humantime.Span(wait), maxCutoffWait))
+			return r.unrotated(cutoff, fmt.Errorf("the cutoff is %s ahead of AWS's clock, more than the %s revoke waits", humantime.Span(wait), humantime.Span(maxCutoffWait)))
 		}
-		fmt.Fprintf(r.a.Stdout, "Waiting %s for AWS's clock to pass the cutoff, so the new session is not denied too.\n", wait.Round(time.Millisecond))
+		fmt.Fprintf(r.a.Stdout, "Waiting %s for AWS's clock to pass the cutoff, so the new session is not denied too.\n", humantime.Span(wait))
 		if err := r.a.Sleep(ctx, wait); err != nil {
 			return r.unrotated(cutoff, err)
 		}
@@ -415,7 +415,7 @@ func (r *revoker) consumers(cutoff time.Time) {
     Restart them, or delete the AWS CLI's cache (~/.aws/cli/cache), to switch now.
 Check: stsrotator status --target %s --revocations
 Remove the policy once every denied session has expired: stsrotator revoke --target %s --cleanup
-`, credprovider.DefaultRetryAfter, credprovider.DefaultRetryAfter, until, until, r.t.Duration, r.t.Name, r.t.Name)
+`, humantime.Span(credprovider.DefaultRetryAfter), humantime.Span(credprovider.DefaultRetryAfter), until, until, humantime.Span(r.t.Duration), r.t.Name, r.t.Name)
 }
 
 // unrotated is the one failure revoke must shout about: the policy is in
@@ -442,9 +442,9 @@ func (r *revoker) doCleanup(ctx context.Context, st roleState) error {
 	lasts := st.existing.Lasts(st.maxSession)
 	until := revocation.ExpiresAt(st.existing.Cutoff, lasts)
 	if st.awsNow.Before(until) {
-		why := fmt.Sprintf("role %s MaxSessionDuration %s", st.role, st.maxSession)
+		why := fmt.Sprintf("role %s MaxSessionDuration %s", st.role, humantime.Span(st.maxSession))
 		if lasts > st.maxSession {
-			why = fmt.Sprintf("role %s allowed sessions of %s when the revocation was written; it allows %s now, but sessions keep the duration they were issued with", st.role, lasts, st.maxSession)
+			why = fmt.Sprintf("role %s allowed sessions of %s when the revocation was written; it allows %s now, but sessions keep the duration they were issued with", st.role, humantime.Span(lasts), humantime.Span(st.maxSession))
 		}
 		return coded(ExitCleanupRefused, fmt.Errorf("refused: sessions issued before the cutoff %s may live until %s (%s); the policy is what denies them. Run --cleanup again after %s (in %s)",
 			stamp3339(st.existing.Cutoff), stamp3339(until), why, stamp3339(until), humantime.Span(until.Sub(st.awsNow))))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/shared/credprovider"
 	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/humantime"
 )
 
 // ServeReportEvery is the least time between two reports serve sends about
@@ -89,7 +90,7 @@ func (r *expiryReporter) observe(ctx context.Context, err error) {
 		id, err := events.Publish(ctx, r.api, bus, d)
 		if err != nil {
 			r.logf("could not report expired key %s of %s to event bus %s (next try after %s): %s",
-				ee.MaskedKey, ee.SecretID, bus, r.every, oneLine(events.MaskKeys(err.Error())))
+				ee.MaskedKey, ee.SecretID, bus, humantime.Span(r.every), oneLine(events.MaskKeys(err.Error())))
 			return
 		}
 		r.logf("reported expired key %s of %s to event bus %s (event %s)", ee.MaskedKey, ee.SecretID, bus, id)

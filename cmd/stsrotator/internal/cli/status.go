@@ -149,7 +149,7 @@ if --revocations could not read the revocations of a target (UNKNOWN).`)
 		return coded(ExitUsage, errors.New("--target shows one target and --all every secret; give one"))
 	}
 	if watch && every <= 0 {
-		return coded(ExitUsage, fmt.Errorf("--interval is %s; it must be positive, e.g. 10s", every))
+		return coded(ExitUsage, fmt.Errorf("--interval is %s; it must be positive, e.g. 10s", humantime.Span(every)))
 	}
 	cfg, err := a.LoadAWS(ctx, fs.g)
 	if err != nil {

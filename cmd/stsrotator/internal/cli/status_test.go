@@ -90,6 +90,7 @@ func TestStatus(t *testing.T) {
 		{"an unknown target is named with the ones there are", []string{"--target", "nope", "--config", cfgPath}, ExitNotFound, `no target "nope" among the secrets status can see (targets: ` + tgs[5].Name},
 		{"--target and --all contradict each other", []string{"--target", tgs[0].Name, "--all", "--config", cfgPath}, ExitUsage, "give one"},
 		{"a watch interval of 0 is refused, not a crash", []string{"--watch", "--interval", "0s", "--config", cfgPath}, ExitUsage, "--interval is 0s; it must be positive"},
+		{"a negative watch interval is shown with its sign, in humantime's form (issue 15 §5)", []string{"--watch", "--interval=-90s", "--config", cfgPath}, ExitUsage, "--interval is -1m30s; it must be positive"},
 	}
 	for _, c := range cases {
 		a, out, errb = testApp(env, func() time.Time { return now }, nil)
