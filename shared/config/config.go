@@ -20,7 +20,11 @@ const DefaultPath = "stsrotator.yaml"
 // Limits that come from AWS itself. They live here, not in callers, so the
 // infra app, the rotator and the docs can never disagree on them.
 const (
-	// MinDuration and MaxDuration bound durationSeconds. AssumeRole called
+	// MinDuration and MaxDuration bound durationSeconds as STS does
+	// (DurationSeconds 900–43200,
+	// https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html);
+	// the refresh floor raises the least accepted session above 900 in
+	// every case (MinSessionFor). AssumeRole called
 	// from a Lambda is role chaining, which AWS caps at one hour whatever
 	// the role's MaxSessionDuration says:
 	// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining
