@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
@@ -27,6 +28,7 @@ func PreflightClients(cfg aws.Config) preflight.Clients {
 		IAM:            iam.NewFromConfig(cfg),
 		Lambda:         lambda.NewFromConfig(cfg),
 		CloudFormation: cloudformation.NewFromConfig(cfg),
+		Secrets:        secretsmanager.NewFromConfig(cfg),
 	}
 }
 
@@ -37,8 +39,9 @@ func (a *App) preflight(ctx context.Context, args []string) error {
 Checks the account of your AWS credentials, with read-only calls, for what
 the stack assumes but cannot create, before a cdk deploy: the CDK bootstrap
 stack, Lambda concurrency headroom, each logGroups entry (exists, with a
-free subscription-filter slot), each reader role or user (exists), and each
-target role's trust policy (lets the rotator roles assume it). Principals
+free subscription-filter slot), each reader role or user (exists), each
+target role's trust policy (lets the rotator roles assume it), and each
+secret name (free, or already this stack's: a retained orphan blocks). Principals
 in other accounts are reported as "cannot check from here" (SKIP).
 
 Prints one line per finding, blocking ones first, each with its fix.

@@ -107,7 +107,7 @@ func TestPreflightOnMoto(t *testing.T) {
 	a, out, errb = app()
 	r = execute(t, a, out, errb, "preflight", "--config", path, "--json")
 	var fs []preflight.Finding
-	if err := json.Unmarshal([]byte(r.stdout), &fs); err != nil || r.code != ExitOK || len(fs) != 7 || fs[0].Level != preflight.Skip {
+	if err := json.Unmarshal([]byte(r.stdout), &fs); err != nil || r.code != ExitOK || len(fs) != 8 || fs[0].Level != preflight.Skip {
 		t.Fatalf("--json: exit %d, %v, %d findings\n%s", r.code, err, len(fs), r.stdout)
 	}
 }

@@ -34,6 +34,7 @@ const (
 	CheckLogGroup    = "log-group"
 	CheckReader      = "reader"
 	CheckTrust       = "trust"
+	CheckSecretName  = "secret-name"
 	CheckSession     = "session"
 	CheckQuota       = "quota"
 )

@@ -41,6 +41,7 @@ type (
 	}
 	Stacks interface {
 		DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+		DescribeStackResource(context.Context, *cloudformation.DescribeStackResourceInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackResourceOutput, error)
 	}
 )
 
@@ -51,6 +52,7 @@ type Clients struct {
 	IAM            Principals
 	Lambda         AccountSettings
 	CloudFormation Stacks
+	Secrets        SecretLister
 }
 
 // Limits and rules of AWS that preflight checks an account against.
@@ -101,6 +103,7 @@ func Run(ctx context.Context, c Clients, in Input) []Finding {
 	logGroups(ctx, c.Logs, in, add)
 	readers(ctx, c.IAM, in, acct, add)
 	trust(ctx, c.IAM, in, acct, add)
+	secretNames(ctx, c.Secrets, c.CloudFormation, in, add)
 	sourceUser(ctx, c.IAM, in, add)
 	return sortFindings(fs)
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
@@ -130,6 +132,33 @@ func TestRunOnMoto(t *testing.T) {
 	f.logGroup("/app/full", "team-a-shipper", "team-b-shipper")
 	f.logGroup("/app/ours", "team-a-shipper", plan.LogWatchFunctionName(plan.DefaultStackName))
 
+	// Secret names: one free-standing secret, one scheduled for deletion,
+	// one this stack still holds and one it left behind.
+	sm := secretsmanager.NewFromConfig(f.cfg)
+	cf := cloudformation.NewFromConfig(f.cfg)
+	shard, err := cf.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(plan.DefaultStackName + "-Shard001NestedStack-ABC"),
+		TemplateBody: aws.String(`{"Resources":{"SecretOtherPath":{"Type":"AWS::SSM::Parameter","Properties":{"Type":"String","Name":"/stand-in","Value":"1"}}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := func(name string, tags ...string) {
+		t.Helper()
+		var ts []smtypes.Tag
+		for i := 0; i+1 < len(tags); i += 2 {
+			ts = append(ts, smtypes.Tag{Key: aws.String(tags[i]), Value: aws.String(tags[i+1])})
+		}
+		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String("{}"), Tags: ts}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret("stsrotator/trusted")
+	secret("stsrotator/tags-not-trusted")
+	if _, err := sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("stsrotator/tags-not-trusted"), RecoveryWindowInDays: aws.Int64(7)}); err != nil {
+		t.Fatal(err)
+	}
+	secret("stsrotator/other-path", "aws:cloudformation:stack-id", aws.ToString(shard.StackId), "aws:cloudformation:logical-id", "SecretOtherPath")
+	secret("stsrotator/by-tag", "aws:cloudformation:stack-id", aws.ToString(shard.StackId), "aws:cloudformation:logical-id", "SecretByTag")
+
 	cfg := load(t, `
 targets:
   - name: trusted
@@ -160,6 +189,7 @@ targets:
 	clients := preflight.Clients{
 		STS: sts.NewFromConfig(f.cfg), Logs: cloudwatchlogs.NewFromConfig(f.cfg), IAM: iam.NewFromConfig(f.cfg),
 		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cloudformation.NewFromConfig(f.cfg),
+		Secrets: secretsmanager.NewFromConfig(f.cfg),
 	}
 	in := preflight.Input{Config: cfg, StackName: plan.DefaultStackName, Functions: 3, Reserved: 1}
 	got := preflight.Run(ctx, clients, in)
@@ -191,6 +221,10 @@ targets:
 		{"trust " + role("Absent"), preflight.Block, []string{"does not exist"}, "a missing target role"},
 		{"trust " + role("ByTag"), preflight.Warn, []string{"aws:PrincipalTag/team"}, "a condition preflight cannot evaluate is a warning, not a pass"},
 		{"trust arn:aws:iam::210987654321:role/Remote", preflight.Skip, []string{"cannot check its trust policy from here"}, "cross-account targets"},
+		{"secret-name stsrotator/trusted", preflight.Block, []string{"taken by an existing secret, not created by CloudFormation", "ResourceExistsException", "cdk import"}, "a secret made outside the stack holds the name"},
+		{"secret-name stsrotator/tags-not-trusted", preflight.Block, []string{"scheduled for deletion", "restore-secret"}, "a name held until a scheduled deletion ends"},
+		{"secret-name stsrotator/by-tag", preflight.Block, []string{"left behind by CloudFormation stack " + plan.DefaultStackName + "-Shard001NestedStack-ABC"}, "an orphan the stack retained when its target was removed"},
+		{"secret-name 8 targets", preflight.OK, []string{"4 secret names free, 1 already held by this stack"}, "the stack's own secret is no obstacle to a redeploy"},
 	}
 	for _, c := range cases {
 		g, ok := lines[c.key]
@@ -241,7 +275,7 @@ func TestBootstrapVersionOnMoto(t *testing.T) {
 	stack("CDKToolkit", 30)
 	cfg := load(t, "targets:\n  - name: a\n    roleArn: arn:aws:iam::210987654321:role/A\n")
 	clients := preflight.Clients{STS: sts.NewFromConfig(s.Config("")), IAM: iam.NewFromConfig(s.Config("")), Logs: cloudwatchlogs.NewFromConfig(s.Config("")),
-		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cf}
+		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cf, Secrets: secretsmanager.NewFromConfig(s.Config(""))}
 	for _, c := range []struct {
 		toolkit string
 		level   preflight.Level

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
@@ -41,7 +42,7 @@ targets:
     roleArn: arn:aws:iam::`+acct+`:role/Short
 `)
 	clients := preflight.Clients{STS: sts.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg),
-		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cloudformation.NewFromConfig(cfg)}
+		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cloudformation.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
 	got := map[string]preflight.Finding{}
 	for _, f := range preflight.Run(ctx, clients, preflight.Input{Config: conf, StackName: plan.DefaultStackName, Functions: 3, Reserved: 1}) {
 		got[f.Check+" "+f.Subject] = f
