@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
 // SecretLister is the Secrets Manager call the secret-name check makes,
@@ -63,20 +65,33 @@ func secretNames(ctx context.Context, sm SecretLister, cf Stacks, in Input, add 
 				Fix:     "aws secretsmanager restore-secret --secret-id " + t.SecretName + " then delete it with --force-delete-without-recovery, or choose another secretName"})
 			continue
 		}
-		stack, logical := "", ""
+		stack, logical, target := "", "", ""
 		for _, tg := range s.Tags {
 			switch aws.ToString(tg.Key) {
 			case tagStackID:
 				stack = aws.ToString(tg.Value)
 			case tagLogicalID:
 				logical = aws.ToString(tg.Value)
+			case rotation.TagTarget:
+				target = aws.ToString(tg.Value)
 			}
 		}
 		if stack != "" && logical != "" && stackOwns(ctx, cf, stack, logical, in.StackName) {
 			ours++
 			continue
 		}
-		why := "not created by CloudFormation"
+		if stack == "" && target == t.Name {
+			// stsrotator's own tags but not CloudFormation's: AWS documents
+			// that the propagation of its aws:cloudformation:* tags "varies
+			// by resource type", so this may be the stack's own secret; or
+			// a removed target's, or one the rotator re-created after a
+			// deletion outside the stack.
+			add(Finding{Level: Warn, Check: CheckSecretName, Subject: t.SecretName,
+				Message: fmt.Sprintf("target %s's secret exists, tagged by stsrotator but not by CloudFormation: fine if this stack created it; if it is left from a removed target, or the rotator re-created it after a deletion outside the stack, creating it fails (ResourceExistsException)", t.Name),
+				Fix:     "check: aws cloudformation describe-stack-resources --physical-resource-id " + aws.ToString(s.ARN)})
+			continue
+		}
+		why := "not created by CloudFormation or stsrotator"
 		if stack != "" {
 			why = "left behind by CloudFormation stack " + stackNameOf(stack) + " (retained when its target was removed, or another stack's)"
 		}
