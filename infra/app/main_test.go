@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/infra/plan/plantest"
 	"github.com/stsrotator/stsrotator/shared/config"
 )
@@ -204,6 +205,28 @@ func TestBadConfigFailsSynth(t *testing.T) {
 		if !strings.Contains(out, e.Error()) {
 			t.Errorf("output lacks %q:\n%s", e.Error(), out)
 		}
+	}
+}
+
+// Proves: a config whose readers would cross the secret resource policy's
+// 20,480 characters fails `make synth` with the very message `stsrotator
+// validate` prints (both come from plan.Load), before any construct.
+func TestReaderPolicyOverFailsSynthAsValidate(t *testing.T) {
+	dir := t.TempDir()
+	n := 1
+	for ; ; n++ {
+		if _, err := plan.Load("x.yaml", plantest.Readers(n)); err != nil {
+			break
+		}
+	}
+	over := filepath.Join(dir, "over.yaml")
+	if err := os.WriteFile(over, plantest.Readers(n), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, want := plan.Load(over, plantest.Readers(n))
+	out, _, err := makeSynth(t, "-c", "config="+over, "-o", filepath.Join(dir, "out"))
+	if err == nil || !strings.Contains(out, want.Error()) {
+		t.Fatalf("synth of %d readers: err %v, output lacks %q:\n%s", n, err, want, out)
 	}
 }
 

@@ -74,3 +74,23 @@ func (p *Plan) Functions() int {
 	}
 	return n
 }
+
+// RolesPerLane is the IAM roles one rotator lane adds: its function's
+// role and its schedule's.
+const RolesPerLane = 2
+
+// Roles is how many IAM roles the deployed service adds to its account
+// (quotas.RolesPerAccount): RolesPerLane per rotator lane, the reactor's,
+// the log watcher's when any target has logGroups, and the source user's
+// key rotator and its schedule's when any target has sourceCredentials:
+// iam-user. infra/quotacheck counts the synthesized roles as a backstop.
+func (p *Plan) Roles() int {
+	n := RolesPerLane*len(p.Lanes()) + 1
+	if p.Config.UsesIAMUser() {
+		n += 2
+	}
+	if len(p.LogGroups()) > 0 {
+		n++
+	}
+	return n
+}

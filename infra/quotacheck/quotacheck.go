@@ -172,7 +172,7 @@ func size(t Template, v any) int {
 
 func measure(ts []Template, report func(q quotas.Quota, where string, got int)) {
 	report(quotas.StacksPerAccount, "the cloud assembly (its stacks, nested ones included)", len(ts))
-	rules, schedules := 0, 0
+	rules, schedules, roles := 0, 0, 0
 	for _, t := range ts {
 		st := stackName(t)
 		report(quotas.StackResources, st, count(t.Body["Resources"]))
@@ -222,6 +222,7 @@ func measure(ts []Template, report func(q quotas.Quota, where string, got int)) 
 					report(quotas.LambdaDescription, where, len([]rune(d)))
 				}
 			case "AWS::IAM::Role":
+				roles++
 				pols, _ := p["Policies"].([]any)
 				for _, pol := range pols {
 					if m, ok := pol.(map[string]any); ok {
@@ -244,6 +245,14 @@ func measure(ts []Template, report func(q quotas.Quota, where string, got int)) 
 				report(quotas.ManagedPolicy, where, size(t, p["PolicyDocument"]))
 			case "AWS::SecretsManager::ResourcePolicy":
 				report(quotas.SecretResourcePolicy, where, size(t, p["ResourcePolicy"]))
+			case "AWS::Events::EventBusPolicy":
+				// CloudFormation adds Statement under StatementId as its Sid.
+				stmt, _ := WorstCase(t.Body, p["Statement"]).(map[string]any)
+				if stmt != nil {
+					stmt["Sid"] = p["StatementId"]
+					b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{stmt}})
+					report(quotas.EventBusPolicy, where, len(b))
+				}
 			case "AWS::KMS::Key":
 				report(quotas.KeyPolicy, where, size(t, p["KeyPolicy"]))
 			case "AWS::Logs::SubscriptionFilter":
@@ -274,6 +283,7 @@ func measure(ts []Template, report func(q quotas.Quota, where string, got int)) 
 	}
 	report(quotas.RulesPerBus, "the default event bus (rules of every stack)", rules)
 	report(quotas.Schedules, "the cloud assembly", schedules)
+	report(quotas.RolesPerAccount, "the cloud assembly (roles of every stack)", roles)
 }
 
 // permissionSize is the statement Lambda adds to the function's policy for

@@ -93,6 +93,12 @@ func TestEachQuotaAtTheEdge(t *testing.T) {
 		{quotas.ManagedPoliciesPerRole, func(n int) []Template {
 			return []Template{tpl(map[string]any{"Role": map[string]any{"Type": "AWS::IAM::Role", "Properties": map[string]any{"ManagedPolicyArns": make([]any, n)}}})}
 		}, "stack Test resource Role"},
+		// roles across every template of the assembly
+		{quotas.RolesPerAccount, func(n int) []Template {
+			return []Template{tpl(many(n, func(int) map[string]any {
+				return map[string]any{"Type": "AWS::IAM::Role", "Properties": map[string]any{}}
+			}))}
+		}, "the cloud assembly (roles of every stack)"},
 		{quotas.RoleTrustPolicy, func(n int) []Template {
 			return []Template{tpl(map[string]any{"Role": map[string]any{"Type": "AWS::IAM::Role", "Properties": map[string]any{"AssumeRolePolicyDocument": pad(n)}}})}
 		}, "stack Test resource Role"},
@@ -101,6 +107,13 @@ func TestEachQuotaAtTheEdge(t *testing.T) {
 			return []Template{tpl(map[string]any{"ReadPolicyApp": map[string]any{"Type": "AWS::SecretsManager::ResourcePolicy",
 				"Metadata": map[string]any{"stsrotator:target": "app"}, "Properties": map[string]any{"ResourcePolicy": pad(n)}}})}
 		}, "stack Test resource ReadPolicyApp (target app)"},
+		// the default bus's policy with the stack's one statement, its Sid
+		// being the StatementId
+		{quotas.EventBusPolicy, func(n int) []Template {
+			over := len(`{"Statement":[{"Sid":"S","p":""}],"Version":"2012-10-17"}`)
+			return []Template{tpl(map[string]any{"BusPolicy": map[string]any{"Type": "AWS::Events::EventBusPolicy", "Properties": map[string]any{
+				"StatementId": "S", "Statement": map[string]any{"p": strings.Repeat("x", n-over)}}}})}
+		}, "stack Test resource BusPolicy"},
 		{quotas.KeyPolicy, func(n int) []Template {
 			return []Template{tpl(map[string]any{"Key": map[string]any{"Type": "AWS::KMS::Key", "Properties": map[string]any{"KeyPolicy": pad(n)}}})}
 		}, "stack Test resource Key"},

@@ -1,63 +1,18 @@
 package stack
 
 import (
-	"encoding/json"
-	"regexp"
-	"sort"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/events"
-	"github.com/stsrotator/stsrotator/shared/quotas"
 )
 
-var (
-	reAccount = regexp.MustCompile(`^\d{12}$`)
-	reRoot    = regexp.MustCompile(`^arn:[a-z-]+:iam::(\d{12}):root$`)
-	reARN     = regexp.MustCompile(`^arn:[a-z-]+:iam::(\d{12}):`)
-)
-
-// readers splits a target's validated readers into whole accounts (an
-// account ID or its root ARN) and individual principal ARNs, because the
-// two are matched by different condition keys.
-func readers(t config.Target) (accounts, arns []string) {
-	for _, r := range t.Readers {
-		switch {
-		case reAccount.MatchString(r):
-			accounts = append(accounts, r)
-		case reRoot.MatchString(r):
-			accounts = append(accounts, reRoot.FindStringSubmatch(r)[1])
-		default:
-			arns = append(arns, r)
-		}
-	}
-	return accounts, arns
-}
-
-// readerAccounts is every account any reader belongs to, sorted.
-func readerAccounts(ts []config.Target) []string {
-	set := map[string]bool{}
-	for _, t := range ts {
-		for _, r := range t.Readers {
-			if reAccount.MatchString(r) {
-				set[r] = true
-			} else if m := reARN.FindStringSubmatch(r); m != nil {
-				set[m[1]] = true
-			}
-		}
-	}
-	out := make([]string, 0, len(set))
-	for a := range set {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return out
-}
+func readerAccounts(ts []config.Target) []string { return plan.ReaderAccounts(ts) }
 
 // allowReadersThroughSecretsManager lets readers decrypt secret values, but
 // only when Secrets Manager asks on their behalf: which secret a reader may
@@ -93,7 +48,7 @@ func viaService(service string) *string {
 
 // ReportBusStatementID names the statement allowReadersToReport adds to
 // the default bus's resource policy.
-const ReportBusStatementID = "StsrotatorReadersReportExpiredToken"
+const ReportBusStatementID = plan.ReportBusStatementID
 
 // reportBusArn is the bus consumers report to: the default bus of the
 // stack's account and Region, where the report rule listens.
@@ -119,11 +74,8 @@ func allowReadersToReport(st awscdk.Stack, ts []config.Target) awscdk.CfnResourc
 	if len(accounts) == 0 {
 		return nil
 	}
-	if err := quotas.EventBusPolicy.Check("the default bus's policy statement "+ReportBusStatementID, ReportBusPolicySize(accounts)); err != nil {
-		// CloudFormation would roll back minutes into the deploy; synth
-		// fails now with the row's fix instead.
-		awscdk.Annotations_Of(st).AddError(jsii.String(err.Error()))
-	}
+	// plan.New has refused a config whose accounts would not fit
+	// (quotas.EventBusPolicy); quotacheck measures the template too.
 	principals := make([]*string, len(accounts))
 	for i, a := range accounts {
 		principals[i] = awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::" + a + ":root")})
@@ -154,25 +106,5 @@ func allowReadersToReport(st awscdk.Stack, ts []config.Target) awscdk.CfnResourc
 	})
 }
 
-// ReportBusPolicySize is how many characters the bus policy takes with
-// allowReadersToReport's statement for accounts as its only statement,
-// rendered in the longest partition and Region names, so a config that
-// fits here fits everywhere.
-func ReportBusPolicySize(accounts []string) int {
-	principals := make([]string, len(accounts))
-	for i, a := range accounts {
-		principals[i] = "arn:aws-iso-b:iam::" + a + ":root"
-	}
-	b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
-		"Sid":       ReportBusStatementID,
-		"Effect":    "Allow",
-		"Principal": map[string]any{"AWS": principals},
-		"Action":    "events:PutEvents",
-		"Resource":  "arn:aws-iso-b:events:ap-southeast-5:123456789012:event-bus/default",
-		"Condition": map[string]any{
-			"ForAllValues:StringEquals": map[string]any{"events:source": []string{events.Source}},
-			"StringEquals":              map[string]any{"events:detail-type": events.DetailTypeExpiredToken},
-		},
-	}}})
-	return len(b)
-}
+// ReportBusPolicySize is plan.ReportBusPolicySize.
+func ReportBusPolicySize(accounts []string) int { return plan.ReportBusPolicySize(accounts) }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -176,62 +175,14 @@ func secretResource(cfg *config.Config, stackName string, t config.Target) map[s
 	}
 }
 
-// RoleArnPattern matches the ARN of every role of the stack under
-// /<stack>/<kind>/ (kind "rotator" or "reactor"), in the stack's account
-// and partition.
+// RoleArnPattern is plan.RoleArnPattern.
 func RoleArnPattern(stackName, kind string) map[string]any {
-	return join("arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":role/"+stackName+"/"+kind+"/*")
+	return plan.RoleArnPattern(stackName, kind)
 }
 
-// readPolicyResource is the secret's resource policy: the declared readers
-// may read it, nobody else may (not even principals of this account whose
-// own IAM policies would allow it) but the stack's rotators and its
-// reactor, which compares reported keys with the current and previous
-// versions, and nobody may read it without TLS. Rotators and the reactor
-// are named by their role paths, which stay the same as lanes are
-// re-packed; each rotator's own policy still names only its own secrets.
+// readPolicyResource attaches plan.ReadPolicy, whose size the plan has
+// already checked against quotas.SecretResourcePolicy, to the secret.
 func readPolicyResource(stackName string, t config.Target, key string) map[string]any {
-	accounts, arns := readers(t)
-	const read = "secretsmanager:GetSecretValue"
-	var stmts []any
-	if len(t.Readers) > 0 {
-		var ps []any
-		for _, a := range accounts {
-			ps = append(ps, join("arn:", ref("AWS::Partition"), ":iam::"+a+":root"))
-		}
-		for _, a := range arns {
-			ps = append(ps, a)
-		}
-		var principal any = ps
-		if len(ps) == 1 {
-			principal = ps[0]
-		}
-		stmts = append(stmts, map[string]any{"Sid": "DeclaredReadersRead", "Effect": "Allow", "Principal": map[string]any{"AWS": principal}, "Action": read, "Resource": "*"})
-	}
-	allowed := []any{RoleArnPattern(stackName, "rotator"), RoleArnPattern(stackName, "reactor")}
-	for _, a := range arns {
-		allowed = append(allowed, a)
-	}
-	// Conditions under different operators are ANDed: a read is denied
-	// only when the caller is neither a listed principal nor in a listed
-	// account. ArnNotLike matches the exact reader ARNs as well as the
-	// role-path patterns.
-	cond := map[string]any{"ArnNotLike": map[string]any{"aws:PrincipalArn": allowed}}
-	if len(accounts) > 0 {
-		sort.Strings(accounts)
-		as := make([]any, len(accounts))
-		for i, a := range accounts {
-			as[i] = a
-		}
-		cond["StringNotEquals"] = map[string]any{"aws:PrincipalAccount": as}
-	}
-	stmts = append(stmts,
-		// In a secret's resource policy "*" is the only valid Resource: it
-		// means the secret the policy is attached to.
-		map[string]any{"Sid": "OnlyReadersAndStsrotatorRead", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": read, "Resource": "*", "Condition": cond},
-		map[string]any{"Sid": "DenyReadsWithoutTLS", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": read, "Resource": "*",
-			"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
-	)
 	return map[string]any{
 		"Type": "AWS::SecretsManager::ResourcePolicy",
 		// Kept with the retained secret, so an orphaned secret stays as
@@ -242,7 +193,7 @@ func readPolicyResource(stackName string, t config.Target, key string) map[strin
 		"Properties": map[string]any{
 			"SecretId":          ref("Secret" + key),
 			"BlockPublicPolicy": true,
-			"ResourcePolicy":    map[string]any{"Version": "2012-10-17", "Statement": stmts},
+			"ResourcePolicy":    plan.ReadPolicy(stackName, t),
 		},
 	}
 }

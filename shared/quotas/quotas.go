@@ -84,6 +84,12 @@ var (
 		Doc: iamDoc, Fix: "keep rotator.sourceKeyMaxAge above the previous key's 24 h grace (config enforces 2 days or more); delete keys someone added to the source user by hand"}
 	ManagedPoliciesPerUser = Quota{ID: "iam.managed-policies-per-user", Service: "IAM", Name: "Managed policies attached to an IAM user", Limit: 10, Unit: "policies", Scope: "per user", Adjustable: true,
 		Doc: iamDoc, Fix: "fewer distinct roles with sourceCredentials: iam-user (each managed policy holds about 80 role ARNs), or split them across two configs deployed as separate stacks"}
+	// Each rotator lane adds two roles (its function's and its schedule's),
+	// plus a fixed handful for the reactor, log watcher, key rotator and
+	// custom resources: about 513 roles at 2,000 targets, 540 at 10,000.
+	// Default 1,000, raisable to 5,000 ("Roles in an AWS account").
+	RolesPerAccount = Quota{ID: "iam.roles", Service: "IAM", Name: "Roles in an AWS account (default 1,000; at most 5,000 after an increase)", Limit: 1_000, Unit: "roles", Scope: "per account (every Region and stack together)", Adjustable: true,
+		Doc: iamDoc, Fix: "request a higher Roles in an AWS account quota in Service Quotas (at most 5,000), delete unused roles, or deploy part of the targets from another account; stsrotator adds two roles per rotator lane (stsrotator validate prints the lane count) and a handful more (stsrotator preflight counts the account's roles)"}
 	RoleTrustPolicy = Quota{ID: "iam.role-trust-policy", Service: "IAM", Name: "Role trust policy length (whitespace excluded)", Limit: 2_048, Unit: "characters", Scope: "per role", Adjustable: true,
 		Doc: iamDoc, Fix: "report a bug: stsrotator's trust policies name one service each"}
 
@@ -126,7 +132,7 @@ var rows = []*Quota{
 	&StackResources, &StackOutputs, &StackParameters, &StackTemplateBytes, &StacksPerAccount,
 	&LambdaFunctionPolicy, &LambdaEnvironment, &LambdaPackageUnzipped, &LambdaDescription,
 	&RulesPerBus, &TargetsPerRule, &EventPattern, &EventBusPolicy,
-	&RoleInlinePolicies, &ManagedPolicy, &ManagedPoliciesPerRole, &RoleTrustPolicy, &Users, &AccessKeysPerUser, &ManagedPoliciesPerUser,
+	&RoleInlinePolicies, &ManagedPolicy, &ManagedPoliciesPerRole, &RolesPerAccount, &RoleTrustPolicy, &Users, &AccessKeysPerUser, &ManagedPoliciesPerUser,
 	&SecretResourcePolicy, &SecretVersions, &KeyPolicy, &SubscriptionFilters, &AlarmMetrics, &Schedules,
 }
 

@@ -28,3 +28,28 @@ func Config(n int) []byte {
 	}
 	return []byte(b.String())
 }
+
+// Readers is a valid config with one target, t0, read by n roles of one
+// account.
+func Readers(n int) []byte {
+	var b strings.Builder
+	b.WriteString("targets:\n  - name: t0\n    roleArn: arn:aws:iam::123456789012:role/Target\n    readers:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "      - arn:aws:iam::210987654321:role/consumers/ReportReader%04d\n", i)
+	}
+	return []byte(b.String())
+}
+
+// ReaderAccounts is a valid config whose targets (ten readers each) are
+// read by n distinct accounts in all.
+func ReaderAccounts(n int) []byte {
+	var b strings.Builder
+	b.WriteString("targets:\n")
+	for i := 0; i < n; i += 10 {
+		fmt.Fprintf(&b, "  - name: t%d\n    roleArn: arn:aws:iam::123456789012:role/Target\n    readers:\n", i)
+		for j := i; j < min(i+10, n); j++ {
+			fmt.Fprintf(&b, "      - \"%012d\"\n", 300000000000+j)
+		}
+	}
+	return []byte(b.String())
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/infra/plan/plantest"
 	"github.com/stsrotator/stsrotator/internal/awstest"
 )
 
@@ -76,6 +77,48 @@ func TestValidate(t *testing.T) {
 				if !strings.Contains(r.stderr, want) {
 					t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 				}
+			}
+		})
+	}
+}
+
+// Proves: validate refuses, with synth's own message (plan.Load, which
+// synth calls), a config whose readers would cross a policy quota at
+// deploy, and accepts the same config one reader short: a target's
+// secret resource policy and the default bus's policy of reader accounts.
+func TestValidateReaderPolicyEdges(t *testing.T) {
+	env := awstest.Start(t)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		quota  string
+		config func(n int) []byte
+	}{
+		{"Secrets Manager resource-based policy length", plantest.Readers},
+		{"EventBridge event bus policy size", plantest.ReaderAccounts},
+	} {
+		t.Run(c.quota, func(t *testing.T) {
+			n := 1
+			for ; ; n++ {
+				if _, err := plan.Load("x.yaml", c.config(n)); err != nil {
+					break
+				}
+			}
+			at, over := filepath.Join(dir, "at.yaml"), filepath.Join(dir, "over.yaml")
+			if err := os.WriteFile(at, c.config(n-1), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(over, c.config(n), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, synthErr := plan.Load(over, c.config(n))
+			a, out, errb := testApp(env, time.Now, nil)
+			if r := execute(t, a, out, errb, "validate", "--config", at); r.code != ExitOK {
+				t.Fatalf("at the edge (%d): exit %d, stderr %q", n-1, r.code, r.stderr)
+			}
+			a, out, errb = testApp(env, time.Now, nil)
+			r := execute(t, a, out, errb, "validate", "--config", over)
+			if r.code != ExitUsage || !strings.Contains(r.stderr, synthErr.Error()) || !strings.Contains(r.stderr, "over AWS's limit") {
+				t.Fatalf("one over (%d): exit %d, stderr %q, want synth's %q", n, r.code, r.stderr, synthErr)
 			}
 		})
 	}

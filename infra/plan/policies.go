@@ -1,0 +1,187 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/stsrotator/stsrotator/infra/quotacheck"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
+	"github.com/stsrotator/stsrotator/shared/quotas"
+)
+
+// The per-config policies whose size grows with what the config lists
+// (readers), built here in plain Go so that the plan, and so both
+// `stsrotator validate` and `cdk synth`, refuse a config that would cross
+// their quota, with the same message; infra/stack renders the same
+// documents and infra/quotacheck measures the synthesized templates as a
+// backstop.
+
+var (
+	reAccount = regexp.MustCompile(`^\d{12}$`)
+	reRoot    = regexp.MustCompile(`^arn:[a-z-]+:iam::(\d{12}):root$`)
+	reARN     = regexp.MustCompile(`^arn:[a-z-]+:iam::(\d{12}):`)
+)
+
+// Readers splits a target's validated readers into whole accounts (an
+// account ID or its root ARN) and individual principal ARNs, because the
+// two are matched by different condition keys.
+func Readers(t config.Target) (accounts, arns []string) {
+	for _, r := range t.Readers {
+		switch {
+		case reAccount.MatchString(r):
+			accounts = append(accounts, r)
+		case reRoot.MatchString(r):
+			accounts = append(accounts, reRoot.FindStringSubmatch(r)[1])
+		default:
+			arns = append(arns, r)
+		}
+	}
+	return accounts, arns
+}
+
+// ReaderAccounts is every account any reader of ts belongs to, sorted.
+func ReaderAccounts(ts []config.Target) []string {
+	set := map[string]bool{}
+	for _, t := range ts {
+		for _, r := range t.Readers {
+			if reAccount.MatchString(r) {
+				set[r] = true
+			} else if m := reARN.FindStringSubmatch(r); m != nil {
+				set[m[1]] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func ref(id string) map[string]any { return map[string]any{"Ref": id} }
+
+// join is Fn::Join with no separator, the form CDK renders tokens in.
+func join(parts ...any) map[string]any { return map[string]any{"Fn::Join": []any{"", parts}} }
+
+// RoleArnPattern matches the ARN of every role of the stack under
+// /<stack>/<kind>/ (kind "rotator" or "reactor"), in the stack's account
+// and partition, as a template value.
+func RoleArnPattern(stackName, kind string) map[string]any {
+	return join("arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":role/"+stackName+"/"+kind+"/*")
+}
+
+// ReadPolicy is the resource policy document of target t's secret, as a
+// template value: the declared readers may read it, nobody else may (not
+// even principals of this account whose own IAM policies would allow it)
+// but the stack's rotators and its reactor, which compares reported keys
+// with the current and previous versions, and nobody may read it without
+// TLS. Rotators and the reactor are named by their role paths, which stay
+// the same as lanes are re-packed; each rotator's own policy still names
+// only its own secrets.
+func ReadPolicy(stackName string, t config.Target) map[string]any {
+	accounts, arns := Readers(t)
+	const read = "secretsmanager:GetSecretValue"
+	var stmts []any
+	if len(t.Readers) > 0 {
+		var ps []any
+		for _, a := range accounts {
+			ps = append(ps, join("arn:", ref("AWS::Partition"), ":iam::"+a+":root"))
+		}
+		for _, a := range arns {
+			ps = append(ps, a)
+		}
+		var principal any = ps
+		if len(ps) == 1 {
+			principal = ps[0]
+		}
+		stmts = append(stmts, map[string]any{"Sid": "DeclaredReadersRead", "Effect": "Allow", "Principal": map[string]any{"AWS": principal}, "Action": read, "Resource": "*"})
+	}
+	allowed := []any{RoleArnPattern(stackName, "rotator"), RoleArnPattern(stackName, "reactor")}
+	for _, a := range arns {
+		allowed = append(allowed, a)
+	}
+	// Conditions under different operators are ANDed: a read is denied
+	// only when the caller is neither a listed principal nor in a listed
+	// account. ArnNotLike matches the exact reader ARNs as well as the
+	// role-path patterns.
+	cond := map[string]any{"ArnNotLike": map[string]any{"aws:PrincipalArn": allowed}}
+	if len(accounts) > 0 {
+		sorted := append([]string(nil), accounts...)
+		sort.Strings(sorted)
+		as := make([]any, len(sorted))
+		for i, a := range sorted {
+			as[i] = a
+		}
+		cond["StringNotEquals"] = map[string]any{"aws:PrincipalAccount": as}
+	}
+	stmts = append(stmts,
+		// In a secret's resource policy "*" is the only valid Resource: it
+		// means the secret the policy is attached to.
+		map[string]any{"Sid": "OnlyReadersAndStsrotatorRead", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": read, "Resource": "*", "Condition": cond},
+		map[string]any{"Sid": "DenyReadsWithoutTLS", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": read, "Resource": "*",
+			"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
+	)
+	return map[string]any{"Version": "2012-10-17", "Statement": stmts}
+}
+
+// ReadPolicySize is ReadPolicy's length in characters at its longest: in
+// the longest partition, Region and account (quotacheck.WorstCase) and for
+// the longest stack name CheckStackName accepts, so a config that fits
+// here fits under any stack name the user deploys it as.
+func ReadPolicySize(t config.Target) int {
+	b, _ := json.Marshal(quotacheck.WorstCase(nil, ReadPolicy(strings.Repeat("s", MaxStackNameLen), t)))
+	return len(b)
+}
+
+// ReportBusStatementID names the statement the stack adds to the default
+// bus's resource policy so reader accounts can report ExpiredToken.
+const ReportBusStatementID = "StsrotatorReadersReportExpiredToken"
+
+// ReportBusPolicySize is how many characters the bus policy takes with
+// the report statement for accounts as its only statement, rendered in
+// the longest partition and Region names, so a config that fits here fits
+// everywhere.
+func ReportBusPolicySize(accounts []string) int {
+	principals := make([]string, len(accounts))
+	for i, a := range accounts {
+		principals[i] = "arn:aws-iso-b:iam::" + a + ":root"
+	}
+	b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Sid":       ReportBusStatementID,
+		"Effect":    "Allow",
+		"Principal": map[string]any{"AWS": principals},
+		"Action":    "events:PutEvents",
+		"Resource":  "arn:aws-iso-b:events:ap-southeast-5:123456789012:event-bus/default",
+		"Condition": map[string]any{
+			"ForAllValues:StringEquals": map[string]any{"events:source": []string{events.Source}},
+			"StringEquals":              map[string]any{"events:detail-type": events.DetailTypeExpiredToken},
+		},
+	}}})
+	return len(b)
+}
+
+// checkPolicies refuses a config whose readers would make a policy cross
+// its quota at deploy: a target's secret resource policy
+// (quotas.SecretResourcePolicy) or the default bus's policy naming every
+// reader account (quotas.EventBusPolicy). The KMS key policy names the
+// same accounts in fewer characters each, so it stays inside its 32 KB
+// whenever the bus policy fits (docs/quotas.md).
+func checkPolicies(cfg *config.Config) error {
+	for _, t := range cfg.Targets {
+		subject := fmt.Sprintf("%s:%d: targets(%s).readers: %d readers make the secret's resource policy", cfg.File, t.Line, t.Name, len(t.Readers))
+		if err := quotas.SecretResourcePolicy.Check(subject, ReadPolicySize(t)); err != nil {
+			return err
+		}
+	}
+	accounts := ReaderAccounts(cfg.Targets)
+	if len(accounts) == 0 {
+		return nil
+	}
+	subject := fmt.Sprintf("%s: readers: %d distinct reader accounts make the default bus's policy statement %s", cfg.File, len(accounts), ReportBusStatementID)
+	return quotas.EventBusPolicy.Check(subject, ReportBusPolicySize(accounts))
+}
