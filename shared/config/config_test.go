@@ -82,6 +82,13 @@ func TestParseErrors(t *testing.T) {
 			[]string{"cfg.yaml:4:", "targets[0](app).durationSeconds", "900-second sessions are too short for stsrotator: STS accepts sessions from 900 s",
 				"at least 1320 s even for consumers that re-fetch only at expiry (consumerRefreshWindow 0s), and 2520 s with this target's 15m refresh window",
 				"fix: set durationSeconds to 2520 (or more))"}},
+		{"1800 s with the default refreshBefore: a lower window does help, so it is offered with the least session",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 1800\n",
+			[]string{"cfg.yaml:4:", "targets[0](app).durationSeconds", "1800-second sessions cannot stay out of the SDKs' 15m refresh window (consumerRefreshWindow): with rotator.jitter 2m, refreshBefore would need at least 25m to keep the window and at most 13m",
+				"fix: set durationSeconds to 2520 (or more); or set consumerRefreshWindow to 7m, only if every consumer of this target re-fetches credentials less than 7m before they expire"}},
+		{"2520 s, too short for the usual 26m default, gets the 25m that fits instead of an error",
+			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 2520\n    refreshBefore: 26m\n",
+			[]string{"cfg.yaml:5:", "targets[0](app).refreshBefore", "26m is too close to the session length 42m", "fix: set refreshBefore to 25m (the only value that works: at least 25m keeps"}},
 		// Issue 15 §2: no window makes 900 s work, so none is suggested.
 		{"900-second sessions with consumerRefreshWindow 0s give the real minimum, not a lower window",
 			"targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 900\n    consumerRefreshWindow: 0s\n",

@@ -152,6 +152,10 @@ func refreshBeforeFix(rb, session, w, j time.Duration, source string) string {
 	if rb > hi {
 		near = hi
 	}
-	return fmt.Sprintf("set refreshBefore to %s (any value from %s to %s works: at least %s keeps the SDKs' %s refresh window with rotator.jitter %s and the sweep period it sets, at most %s leaves %s between scheduled writes)",
-		humantime.Span(near), humantime.Span(lo), humantime.Span(hi), humantime.Span(lo), humantime.Span(w), humantime.Span(j), humantime.Span(hi), humantime.Span(MinScheduleInterval))
+	span := fmt.Sprintf("any value from %s to %s works", humantime.Span(lo), humantime.Span(hi))
+	if lo == hi {
+		span = "the only value that works"
+	}
+	return fmt.Sprintf("set refreshBefore to %s (%s: at least %s keeps the SDKs' %s refresh window with rotator.jitter %s and the sweep period it sets, at most %s leaves %s between scheduled writes)",
+		humantime.Span(near), span, humantime.Span(lo), humantime.Span(w), humantime.Span(j), humantime.Span(hi), humantime.Span(MinScheduleInterval))
 }

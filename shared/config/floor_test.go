@@ -55,3 +55,27 @@ func TestAcceptedConfigsKeepTheFloor(t *testing.T) {
 		t.Fatalf("the sweep should hit both sides: %d accepted, %d refused", accepted, refused)
 	}
 }
+
+// A session long enough for some refreshBefore that keeps the window is
+// accepted without one written: 2520 s gets 25m (the usual default, 26m,
+// would leave less than 15m between writes), 2519 s is refused.
+func TestDefaultRefreshBeforeFitsTheShortestSession(t *testing.T) {
+	for _, c := range []struct {
+		dur  int
+		want string
+	}{{2520, "25m0s"}, {2550, "25m30s"}, {2580, "26m0s"}, {3600, "26m0s"}, {7200, "40m0s"}} {
+		cfg, err := Parse("c.yaml", fmt.Appendf(nil, "targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    sourceCredentials: iam-user\n    durationSeconds: %d\n", c.dur))
+		if err != nil {
+			t.Fatalf("%d s: %v", c.dur, err)
+		}
+		if got := cfg.Targets[0].RefreshBefore.String(); got != c.want {
+			t.Errorf("%d s: default refreshBefore %s, want %s", c.dur, got, c.want)
+		}
+	}
+	if _, err := Parse("c.yaml", []byte("targets:\n  - name: app\n    roleArn: arn:aws:iam::123456789012:role/App\n    durationSeconds: 2519\n")); err == nil {
+		t.Errorf("2519 s accepted: MinSessionFor says 2520")
+	}
+	if got := MinSessionFor(DefaultConsumerRefreshWindow, DefaultJitter); got.Seconds() != 2520 {
+		t.Errorf("MinSessionFor(15m, 2m) = %s, want 2520 s", got)
+	}
+}
