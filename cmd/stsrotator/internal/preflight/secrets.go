@@ -36,6 +36,10 @@ const (
 // removed (docs/infra.md#removing-a-target), so re-adding a target meets its
 // own orphan.
 func secretNames(ctx context.Context, sm SecretLister, cf Stacks, in Input, add func(Finding)) {
+	if sm == nil {
+		add(Finding{Level: Error, Check: CheckSecretName, Subject: "Secrets Manager", Message: "no Secrets Manager client to list secrets with", Fix: "build preflight.Clients with Secrets"})
+		return
+	}
 	existing := map[string]smtypes.SecretListEntry{}
 	req := &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(true), MaxResults: aws.Int32(100)}
 	for {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
@@ -52,7 +53,7 @@ targets:
     externalId: abs-id
 `)
 	clients := preflight.Clients{STS: sts.NewFromConfig(f.cfg), Logs: cloudwatchlogs.NewFromConfig(f.cfg), IAM: iamc,
-		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cloudformation.NewFromConfig(f.cfg)}
+		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cloudformation.NewFromConfig(f.cfg), Secrets: secretsmanager.NewFromConfig(f.cfg)}
 	run := func() map[string]preflight.Finding {
 		out := map[string]preflight.Finding{}
 		for _, g := range preflight.Run(ctx, clients, preflight.Input{Config: cfg, StackName: plan.DefaultStackName, Functions: 2}) {
