@@ -172,8 +172,8 @@ func ReportBusPolicySize(accounts []string) int {
 // same accounts in fewer characters each, so it stays inside its 32 KB
 // whenever the bus policy fits (docs/quotas.md).
 func checkPolicies(cfg *config.Config) error {
-	for _, t := range cfg.Targets {
-		subject := fmt.Sprintf("%s:%d: targets(%s).readers: %d readers make the secret's resource policy", cfg.File, t.Line, t.Name, len(t.Readers))
+	for i, t := range cfg.Targets {
+		subject := fmt.Sprintf("%s:%d: targets[%d](%s).readers: %d readers make the secret's resource policy", cfg.File, t.Line, i, t.Name, len(t.Readers))
 		if err := quotas.SecretResourcePolicy.Check(subject, ReadPolicySize(t)); err != nil {
 			return err
 		}

@@ -36,7 +36,7 @@ func TestReaderPoliciesAtTheEdge(t *testing.T) {
 	}{
 		{quotas.SecretResourcePolicy, plantest.Readers, func(n int) int {
 			return ReadPolicySize(parse(t, plantest.Readers(n)).Targets[0])
-		}, "cfg.yaml:2: targets(t0).readers: ", [2]int{120, 200}},
+		}, "cfg.yaml:2: targets[0](t0).readers: ", [2]int{120, 200}},
 		{quotas.EventBusPolicy, plantest.ReaderAccounts, func(n int) int {
 			return ReportBusPolicySize(ReaderAccounts(parse(t, plantest.ReaderAccounts(n)).Targets))
 		}, "distinct reader accounts make the default bus's policy statement StsrotatorReadersReportExpiredToken", [2]int{230, 260}},
