@@ -79,7 +79,7 @@ access denied) and nothing blocks, 2 on usage or config errors.`)
 	}
 	findings := preflight.Run(ctx, a.PreflightClients(cfg), preflight.Input{
 		Config: conf, StackName: stackName, ToolkitStackName: toolkit,
-		Functions: p.Functions(), Reserved: plan.ReactorReservedConcurrency,
+		Functions: p.Functions(), Reserved: plan.ReactorReservedConcurrency, Roles: p.Roles(),
 	})
 	if asJSON {
 		if err := writeJSONValue(a.Stdout, findings); err != nil {

@@ -35,6 +35,7 @@ type (
 		GetRole(context.Context, *iam.GetRoleInput, ...func(*iam.Options)) (*iam.GetRoleOutput, error)
 		GetUser(context.Context, *iam.GetUserInput, ...func(*iam.Options)) (*iam.GetUserOutput, error)
 		GetAccountSummary(context.Context, *iam.GetAccountSummaryInput, ...func(*iam.Options)) (*iam.GetAccountSummaryOutput, error)
+		ListRoles(context.Context, *iam.ListRolesInput, ...func(*iam.Options)) (*iam.ListRolesOutput, error)
 	}
 	AccountSettings interface {
 		GetAccountSettings(context.Context, *lambda.GetAccountSettingsInput, ...func(*lambda.Options)) (*lambda.GetAccountSettingsOutput, error)
@@ -82,6 +83,8 @@ type Input struct {
 	Functions int
 	// Reserved is the reserved concurrency the templates ask for in total.
 	Reserved int
+	// Roles is how many IAM roles the stack creates (plan.Roles).
+	Roles int
 }
 
 // Run checks everything the templates assume but cannot create, and
@@ -105,6 +108,7 @@ func Run(ctx context.Context, c Clients, in Input) []Finding {
 	trust(ctx, c.IAM, in, acct, add)
 	secretNames(ctx, c.Secrets, c.CloudFormation, in, add)
 	sourceUser(ctx, c.IAM, in, add)
+	roles(ctx, c.IAM, in, add)
 	return sortFindings(fs)
 }
 
@@ -363,6 +367,57 @@ func sourceUser(ctx context.Context, p Principals, in Input, add func(Finding)) 
 		return
 	}
 	add(Finding{Level: OK, Check: CheckQuota, Subject: subject, Message: fmt.Sprintf("room for the source user: %d IAM users of %d", users, limit)})
+}
+
+// roles checks the account has room for the roles the stack creates
+// (quotas.RolesPerAccount: 1,000 unless raised, 5,000 at most), counting
+// the account's roles with iam:ListRoles, page by page, and reading its
+// quota from GetAccountSummary (RolesQuota). Roles already under the
+// stack's path mean a redeploy, which reuses most of its roles: a full
+// account is then a warning, not a block.
+func roles(ctx context.Context, p Principals, in Input, add func(Finding)) {
+	if in.Roles == 0 {
+		return
+	}
+	subject := "IAM roles"
+	count := func(prefix string) (int, error) {
+		n := 0
+		in := &iam.ListRolesInput{}
+		if prefix != "" {
+			in.PathPrefix = aws.String(prefix)
+		}
+		pages := iam.NewListRolesPaginator(p, in)
+		for pages.HasMorePages() {
+			out, err := pages.NextPage(ctx)
+			if err != nil {
+				return 0, err
+			}
+			n += len(out.Roles)
+		}
+		return n, nil
+	}
+	total, err := count("")
+	var ours int
+	if err == nil {
+		ours, err = count("/" + in.StackName + "/")
+	}
+	if err != nil {
+		add(failed(CheckQuota, subject, err, "allow iam:ListRoles, or compare the account's role count with its quota by hand (aws iam get-account-summary)"))
+		return
+	}
+	limit := quotas.RolesPerAccount.Limit
+	if out, err := p.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{}); err == nil && out.SummaryMap["RolesQuota"] > 0 {
+		limit = int(out.SummaryMap["RolesQuota"])
+	}
+	msg := fmt.Sprintf("the account has %d IAM roles of its %d (%s); the stack creates %d (2 per rotator lane)", total, limit, quotas.RolesPerAccount.Doc, in.Roles)
+	switch {
+	case total+in.Roles <= limit:
+		add(Finding{Level: OK, Check: CheckQuota, Subject: subject, Message: "room for the stack's roles: " + msg})
+	case ours > 0:
+		add(Finding{Level: Warn, Check: CheckQuota, Subject: subject, Message: msg + fmt.Sprintf("; %d are already under /%s/ (a redeploy adds only new lanes' roles)", ours, in.StackName), Fix: quotas.RolesPerAccount.Fix})
+	default:
+		add(Finding{Level: Block, Check: CheckQuota, Subject: subject, Message: msg + ": CloudFormation would fail creating them", Fix: quotas.RolesPerAccount.Fix})
+	}
 }
 
 // sessionFinding checks an iam-user target's durationSeconds against its
