@@ -107,8 +107,12 @@ func TestPreflightOnMoto(t *testing.T) {
 	a, out, errb = app()
 	r = execute(t, a, out, errb, "preflight", "--config", path, "--json")
 	var fs []preflight.Finding
-	if err := json.Unmarshal([]byte(r.stdout), &fs); err != nil || r.code != ExitOK || len(fs) != 8 || fs[0].Level != preflight.Skip {
+	if err := json.Unmarshal([]byte(r.stdout), &fs); err != nil || r.code != ExitOK || len(fs) != 9 || fs[0].Level != preflight.Skip {
 		t.Fatalf("--json: exit %d, %v, %d findings\n%s", r.code, err, len(fs), r.stdout)
+	}
+	// The roles the plan creates are counted against the account's quota.
+	if !strings.Contains(r.stdout, `"subject": "IAM roles"`) || !strings.Contains(r.stdout, "IAM roles of its 1000 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html); the stack creates ") {
+		t.Errorf("no roles-quota finding:\n%s", r.stdout)
 	}
 }
 
