@@ -181,9 +181,6 @@ func New(cfg *config.Config, source []byte) (*Plan, error) {
 		return nil, quotas.StackResources.WithFix("list at most "+fmt.Sprint(MaxLogGroups)+" distinct log groups under targets' logGroups (each gets one subscription filter, all in the LogSubscriptions nested stack); watch the others by having their consumers report (stsrotator report-expired or the Go provider)").
 			Check(fmt.Sprintf("%s: logGroups: %d distinct log groups", cfg.File, len(groups)), len(groups))
 	}
-	if err := p.checkRoles(); err != nil {
-		return nil, err
-	}
 	var doc *document
 	if lanes > 1 {
 		if doc, err = parseDocument(source); err != nil {
@@ -398,14 +395,4 @@ func camel(name string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// checkRoles refuses a plan whose roles alone would cross IAM's default
-// roles per account (quotas.RolesPerAccount). Checked at the default,
-// which also holds every other role of the account: `stsrotator
-// preflight` counts those.
-func (p *Plan) checkRoles() error {
-	lanes := len(p.Lanes())
-	return quotas.RolesPerAccount.Check(fmt.Sprintf("%s: %d targets in %d rotator lanes make the stack's IAM roles (%d per lane, plus the reactor's and others)",
-		p.Config.File, len(p.Config.Targets), lanes, RolesPerLane), p.Roles())
 }

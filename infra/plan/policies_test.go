@@ -64,32 +64,3 @@ func parse(t *testing.T, src []byte) *config.Config {
 	}
 	return cfg
 }
-
-// Proves: the plan refuses a stack whose own IAM roles would cross IAM's
-// default 1,000 roles per account, counting 2 per lane and the fixed
-// roles the config asks for, and accepts one at exactly 1,000.
-func TestRolesAtTheEdge(t *testing.T) {
-	withLanes := func(cfg *config.Config, lanes int) *Plan {
-		return &Plan{Config: cfg, Shards: []Shard{{Lanes: make([]Lane, lanes)}}}
-	}
-	plain := parse(t, []byte("targets:\n  - name: a\n    roleArn: arn:aws:iam::123456789012:role/A\n"))
-	logs := parse(t, []byte("targets:\n  - name: a\n    roleArn: arn:aws:iam::123456789012:role/A\n    logGroups: [/app]\n"))
-	for _, c := range []struct {
-		proves string
-		p      *Plan
-		roles  int
-		ok     bool
-	}{
-		{"499 lanes and the reactor: 999 roles", withLanes(plain, 499), 999, true},
-		{"the log watcher's role brings it to exactly 1,000", withLanes(logs, 499), 1000, true},
-		{"one lane more is over", withLanes(logs, 500), 1002, false},
-	} {
-		if got := c.p.Roles(); got != c.roles {
-			t.Errorf("%s: %d roles, want %d", c.proves, got, c.roles)
-		}
-		err := c.p.checkRoles()
-		if (err == nil) != c.ok || err != nil && !strings.Contains(err.Error(), "rotator lanes make the stack's IAM roles") {
-			t.Errorf("%s: %v", c.proves, err)
-		}
-	}
-}

@@ -172,7 +172,7 @@ func size(t Template, v any) int {
 
 func measure(ts []Template, report func(q quotas.Quota, where string, got int)) {
 	report(quotas.StacksPerAccount, "the cloud assembly (its stacks, nested ones included)", len(ts))
-	rules, schedules, roles := 0, 0, 0
+	rules, schedules := 0, 0
 	for _, t := range ts {
 		st := stackName(t)
 		report(quotas.StackResources, st, count(t.Body["Resources"]))
@@ -222,7 +222,6 @@ func measure(ts []Template, report func(q quotas.Quota, where string, got int)) 
 					report(quotas.LambdaDescription, where, len([]rune(d)))
 				}
 			case "AWS::IAM::Role":
-				roles++
 				pols, _ := p["Policies"].([]any)
 				for _, pol := range pols {
 					if m, ok := pol.(map[string]any); ok {
@@ -283,7 +282,6 @@ func measure(ts []Template, report func(q quotas.Quota, where string, got int)) 
 	}
 	report(quotas.RulesPerBus, "the default event bus (rules of every stack)", rules)
 	report(quotas.Schedules, "the cloud assembly", schedules)
-	report(quotas.RolesPerAccount, "the cloud assembly (roles of every stack)", roles)
 }
 
 // permissionSize is the statement Lambda adds to the function's policy for

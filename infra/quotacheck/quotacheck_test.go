@@ -93,12 +93,6 @@ func TestEachQuotaAtTheEdge(t *testing.T) {
 		{quotas.ManagedPoliciesPerRole, func(n int) []Template {
 			return []Template{tpl(map[string]any{"Role": map[string]any{"Type": "AWS::IAM::Role", "Properties": map[string]any{"ManagedPolicyArns": make([]any, n)}}})}
 		}, "stack Test resource Role"},
-		// roles across every template of the assembly
-		{quotas.RolesPerAccount, func(n int) []Template {
-			return []Template{tpl(many(n, func(int) map[string]any {
-				return map[string]any{"Type": "AWS::IAM::Role", "Properties": map[string]any{}}
-			}))}
-		}, "the cloud assembly (roles of every stack)"},
 		{quotas.RoleTrustPolicy, func(n int) []Template {
 			return []Template{tpl(map[string]any{"Role": map[string]any{"Type": "AWS::IAM::Role", "Properties": map[string]any{"AssumeRolePolicyDocument": pad(n)}}})}
 		}, "stack Test resource Role"},

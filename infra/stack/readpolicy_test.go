@@ -1,6 +1,8 @@
 package stack_test
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +59,26 @@ func TestPlanCountsTheRoles(t *testing.T) {
 	}
 	if want := fx.plan.Roles(); roles != want || roles < 2*len(fx.plan.Lanes()) {
 		t.Errorf("the templates hold %d roles, plan.Roles says %d", roles, want)
+	}
+}
+
+// Proves: docs/scale.md's root-stack row says what the stack builds for
+// a config without logGroups, like the 2,000- and 10,000-target ones:
+// the fixed resources of the root (all of it but one nested stack per
+// shard) and, with all 256 shards non-empty, that plus plan.Shards.
+func TestScaleDocRootResources(t *testing.T) {
+	fx := build("small.yaml", plantest.Config(3))
+	if fx.buildErr != nil {
+		t.Fatal(fx.buildErr)
+	}
+	rs, _ := fx.rootJS["Resources"].(map[string]any)
+	fixed := len(rs) - len(fx.plan.Shards)
+	doc, err := os.ReadFile("../../docs/scale.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("| Root stack resources | %d fixed + one per non-empty shard (≤ %d) + 4 with `logGroups` (log watcher and the log subscriptions' nested stack) | %d | 500 |", fixed, plan.Shards, fixed+plan.Shards)
+	if !strings.Contains(string(doc), want) {
+		t.Errorf("docs/scale.md lacks the row\n%s", want)
 	}
 }
