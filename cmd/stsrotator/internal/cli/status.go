@@ -296,8 +296,20 @@ func orphaned(row Row, r ref) Row {
 		target = "NAME"
 	}
 	row.Health = HealthOrphaned
-	row.Problem = fmt.Sprintf("not declared in %s, so nothing rotates it%s (fix: delete it with aws secretsmanager delete-secret --secret-id %s, or declare target %s again)",
-		r.Orphan, was, r.SecretID, target)
+	// Re-declaring the target as it was fails the deploy: CloudFormation
+	// cannot create a secret whose name exists (ResourceExistsException),
+	// nor one scheduled for deletion, and cdk import cannot bring the
+	// orphan back because the secrets live in nested stacks ("Resources
+	// can't be imported into nested stacks":
+	// https://docs.aws.amazon.com/cdk/v2/guide/ref-cli-cmd-import.html).
+	// So the name must be freed without a recovery window first
+	// (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html).
+	row.Problem = fmt.Sprintf("not declared in %s, so nothing rotates it%s (fix: if nobody reads it, aws secretsmanager delete-secret --secret-id %s "+
+		"(recoverable for 30 days, its name stays taken meanwhile); to declare target %s again, first free the name with "+
+		"aws secretsmanager delete-secret --secret-id %s --force-delete-without-recovery, then add the target back and deploy "+
+		"(re-adding it while the secret exists fails the deploy with ResourceExistsException; cdk import cannot import into the nested stacks holding secrets), "+
+		"or declare it with another secretName)",
+		r.Orphan, was, r.SecretID, target, r.SecretID)
 	return row
 }
 

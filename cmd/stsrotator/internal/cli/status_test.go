@@ -155,7 +155,8 @@ func TestStatusWatch(t *testing.T) {
 }
 
 // A target removed from the config leaves its secret behind (the stack
-// retains it): status --all shows it as ORPHANED with both ways out, and
+// retains it): status --all shows it as ORPHANED with the ways out that
+// work (a plain re-add fails the deploy while the name is taken), and
 // it does not make status fail; plain status shows only what is declared.
 func TestStatusOrphaned(t *testing.T) {
 	env := awstest.Start(t)
@@ -183,7 +184,9 @@ func TestStatusOrphaned(t *testing.T) {
 	}
 	o := got[removed.SecretName]
 	for _, want := range []string{"not declared in " + cfgPath, "nothing rotates it; expired 2h ago",
-		"aws secretsmanager delete-secret --secret-id " + removed.SecretName, "declare target removed again"} {
+		"aws secretsmanager delete-secret --secret-id " + removed.SecretName + " (recoverable for 30 days, its name stays taken meanwhile)",
+		"to declare target removed again, first free the name with aws secretsmanager delete-secret --secret-id " + removed.SecretName + " --force-delete-without-recovery",
+		"ResourceExistsException", "or declare it with another secretName"} {
 		if o.Health != HealthOrphaned || !strings.Contains(o.Problem, want) {
 			t.Errorf("orphan row %+v lacks %q", o, want)
 		}
