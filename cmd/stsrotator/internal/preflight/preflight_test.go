@@ -222,7 +222,7 @@ targets:
 		{"trust " + role("Absent"), preflight.Block, []string{"does not exist"}, "a missing target role"},
 		{"trust " + role("ByTag"), preflight.Warn, []string{"aws:PrincipalTag/team"}, "a condition preflight cannot evaluate is a warning, not a pass"},
 		{"trust arn:aws:iam::210987654321:role/Remote", preflight.Skip, []string{"cannot check its trust policy from here"}, "cross-account targets"},
-		{"secret-name stsrotator/trusted", preflight.Block, []string{"taken by an existing secret, not created by CloudFormation or stsrotator", "ResourceExistsException", "cdk import"}, "a secret made outside the stack holds the name"},
+		{"secret-name stsrotator/trusted", preflight.Block, []string{"taken by an existing secret, not created by CloudFormation or stsrotator", "ResourceExistsException", "--force-delete-without-recovery"}, "a secret made outside the stack holds the name"},
 		{"secret-name stsrotator/absent", preflight.Warn, []string{"tagged by stsrotator but not by CloudFormation", "describe-stack-resources --physical-resource-id arn:aws:secretsmanager:"}, "ours by its tags, but not provably the stack's: a warning, not a block"},
 		{"secret-name stsrotator/tags-not-trusted", preflight.Block, []string{"scheduled for deletion", "restore-secret"}, "a name held until a scheduled deletion ends"},
 		{"secret-name stsrotator/by-tag", preflight.Block, []string{"left behind by CloudFormation stack " + plan.DefaultStackName + "-Shard001NestedStack-ABC"}, "an orphan the stack retained when its target was removed"},

@@ -101,7 +101,7 @@ func secretNames(ctx context.Context, sm SecretLister, cf Stacks, in Input, add 
 		}
 		add(Finding{Level: Block, Check: CheckSecretName, Subject: t.SecretName,
 			Message: fmt.Sprintf("target %s's secret name is taken by an existing secret, %s: creating it fails (ResourceExistsException) and the stack rolls back", t.Name, why),
-			Fix:     "if it is an orphan of this target, delete it (aws secretsmanager delete-secret --secret-id " + t.SecretName + " --force-delete-without-recovery) or bring it in with cdk import; else choose another secretName"})
+			Fix:     "if it is an orphan of this target, delete it (aws secretsmanager delete-secret --secret-id " + t.SecretName + " --force-delete-without-recovery) (a recovery window keeps the name taken; cdk import cannot reach the nested shard stacks); else choose another secretName"})
 	}
 	add(Finding{Level: OK, Check: CheckSecretName, Subject: fmt.Sprintf("%d targets", len(in.Config.Targets)),
 		Message: fmt.Sprintf("%d secret names free, %d already held by this stack", free, ours)})
