@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"path"
@@ -168,7 +169,7 @@ func New(cfg *config.Config, source []byte) (*Plan, error) {
 			continue
 		}
 		s := Shard{Index: i, ID: ShardID(i), Targets: ts}
-		for n, lt := range packLanes(ts) {
+		for n, lt := range packLanes(cfg, ts) {
 			s.Lanes = append(s.Lanes, Lane{ID: fmt.Sprintf("Rotator%d", n), Targets: lt})
 		}
 		if err := s.fits(cfg.File); err != nil {
@@ -284,27 +285,71 @@ func (p *Plan) Files() map[string][]byte {
 }
 
 // packLanes splits a shard's targets, in file order, into lanes whose
-// per-target policy text stays within PolicyBudget.
-func packLanes(ts []config.Target) [][]config.Target {
+// per-target policy text stays within PolicyBudget: each target's role and
+// secret ARNs, and one EncryptReplicasIn<Region> statement per distinct
+// replica region of the lane (ReplicaStatementCost).
+func packLanes(cfg *config.Config, ts []config.Target) [][]config.Target {
 	var lanes [][]config.Target
 	var cur []config.Target
 	used := 0
 	seen := map[string]bool{}
-	for _, t := range ts {
-		cost := TargetPolicyCost(t)
+	regions := map[string]bool{}
+	cost := func(t config.Target) int {
+		c := TargetPolicyCost(t)
 		if seen[t.RoleArn] {
-			cost -= len(t.RoleArn) + 3
+			c -= len(t.RoleArn) + 3
 		}
-		if len(cur) > 0 && (used+cost > PolicyBudget || len(cur) == MaxTargetsPerLane) {
+		for _, r := range t.ReplicaRegions {
+			if !regions[r] {
+				c += ReplicaStatementCost(cfg, r)
+			}
+		}
+		return c
+	}
+	for _, t := range ts {
+		c := cost(t)
+		if len(cur) > 0 && (used+c > PolicyBudget || len(cur) == MaxTargetsPerLane) {
 			lanes = append(lanes, cur)
-			cur, used, seen = nil, 0, map[string]bool{}
-			cost = TargetPolicyCost(t)
+			cur, used, seen, regions = nil, 0, map[string]bool{}, map[string]bool{}
+			c = cost(t)
 		}
 		cur = append(cur, t)
-		used += cost
+		used += c
 		seen[t.RoleArn] = true
+		for _, r := range t.ReplicaRegions {
+			regions[r] = true
+		}
 	}
 	return append(lanes, cur)
+}
+
+// ReplicaStatementCost bounds the characters of the statement a lane's
+// role gets for one replica region (infra/stack's replicaKeyStatements:
+// kms:GenerateDataKey and kms:Encrypt on the region's replica key, through
+// Secrets Manager there only), plus its comma: the key as the config names
+// it or the stack's alias under the longest stack name, its ARN form in the
+// longest partition, and the alias condition, whichever applies.
+func ReplicaStatementCost(cfg *config.Config, region string) int {
+	key, ok := cfg.ReplicaKMSKeys[region]
+	if !ok {
+		key = "alias/" + strings.Repeat("s", MaxStackNameLen) + "/replicas"
+	}
+	arn := "arn:aws-iso-b:kms:" + region + ":123456789012:key/*"
+	resource := key
+	if len(arn) > len(resource) {
+		resource = arn
+	}
+	b, _ := json.Marshal(map[string]any{
+		"Sid":      "EncryptReplicasIn" + strings.ReplaceAll(region, "-", ""),
+		"Effect":   "Allow",
+		"Action":   []string{"kms:GenerateDataKey", "kms:Encrypt"},
+		"Resource": resource,
+		"Condition": map[string]any{
+			"StringEquals":             map[string]string{"kms:ViaService": "secretsmanager." + region + ".amazonaws.com.cn"},
+			"ForAnyValue:StringEquals": map[string]string{"kms:ResourceAliases": key},
+		},
+	})
+	return len(b) + 1
 }
 
 // TargetPolicyCost is the most characters a target adds to its lane's

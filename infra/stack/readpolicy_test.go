@@ -82,3 +82,35 @@ func TestScaleDocRootResources(t *testing.T) {
 		t.Errorf("docs/scale.md lacks the row\n%s", want)
 	}
 }
+
+// Proves: a lane whose targets use many replica regions still fits IAM's
+// 10,240 characters of inline policy on its role: the plan charges each
+// distinct region's EncryptReplicasIn<Region> statement to the lane's
+// budget, so validate and synth agree (before, such a lane passed the
+// plan and crossed the quota only in the synthesized template).
+func TestReplicaStatementsFitTheLanePolicy(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("targets:\n")
+	for i, n := 0, 0; n < 60; i++ {
+		name := fmt.Sprintf("replicated-%d", i)
+		if plan.ShardOf(name) != 7 {
+			continue
+		}
+		n++
+		fmt.Fprintf(&b, "  - name: %s\n    roleArn: arn:aws:iam::123456789012:role/workloads/ReplicatedWorkload%04d\n    secretName: workloads/replicated/%04d/credentials\n", name, i, i)
+		b.WriteString("    replicaRegions: [us-west-1, us-west-2, eu-west-1, eu-west-2, eu-central-1, ap-southeast-1, ap-northeast-1, ca-central-1]\n")
+	}
+	fx := build("replicated.yaml", []byte(b.String()))
+	if fx.buildErr != nil {
+		t.Fatal(fx.buildErr)
+	}
+	var ts []quotacheck.Template
+	for name, tpl := range allTemplates(fx) {
+		ts = append(ts, quotacheck.Template{Name: name, Body: tpl, Bytes: len(js(tpl))})
+	}
+	f := quotacheck.Measure(ts)
+	if got := f.Max[quotas.RoleInlinePolicies.ID]; got > quotas.RoleInlinePolicies.Limit || len(fx.plan.Lanes()) < 2 {
+		t.Errorf("largest inline policy %d of %d characters (%s) in %d lanes", got, quotas.RoleInlinePolicies.Limit, f.Where[quotas.RoleInlinePolicies.ID], len(fx.plan.Lanes()))
+	}
+	t.Logf("%d lanes; largest inline policy %d characters", len(fx.plan.Lanes()), f.Max[quotas.RoleInlinePolicies.ID])
+}
