@@ -16,7 +16,10 @@ func (a *App) validate(_ context.Context, args []string) error {
 	f := a.flags("validate", "[--config FILE] [--stack NAME]", `
 Runs every check cdk synth runs on the config (the same code: its fields,
 durations, AWS name rules, and the stack's capacity and policy-size
-limits), without a synth, AWS credentials or network (--profile and
+limits, such as the readers a secret's resource policy and the default
+bus's policy can hold), with synth's own messages; synth then also
+measures the templates it writes (docs/quotas.md names the few limits
+only that can see). No synth, AWS credentials or network (--profile and
 --endpoint-url are accepted, as by every command, and unused; --region only
 names the stack's region, below). Prints each problem
 with its file, line, field and fix, and exits 0 only when the config is
