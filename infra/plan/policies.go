@@ -138,21 +138,27 @@ func ReadPolicySize(t config.Target) int {
 	return len(b)
 }
 
-// ReportBusStatementID names the statement the stack adds to the default
-// bus's resource policy so reader accounts can report ExpiredToken.
-const ReportBusStatementID = "StsrotatorReadersReportExpiredToken"
+// ReportBusStatementID names the statement a stack adds to the default
+// bus's resource policy so reader accounts can report ExpiredToken. It
+// carries the stack name: the bus is one per account and Region, and two
+// stacks there (docs/scale.md's plan for more targets than one stack
+// holds) must not replace or remove each other's statement. At most 59
+// characters with CheckStackName's longest name, inside EventBridge's 64
+// for a StatementId
+// (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutPermission.html).
+func ReportBusStatementID(stackName string) string { return stackName + "-ReadersReport" }
 
 // ReportBusPolicySize is how many characters the bus policy takes with
 // the report statement for accounts as its only statement, rendered in
-// the longest partition and Region names, so a config that fits here fits
-// everywhere.
+// the longest partition and Region names and stack name, so a config that
+// fits here fits everywhere.
 func ReportBusPolicySize(accounts []string) int {
 	principals := make([]string, len(accounts))
 	for i, a := range accounts {
 		principals[i] = "arn:aws-iso-b:iam::" + a + ":root"
 	}
 	b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
-		"Sid":       ReportBusStatementID,
+		"Sid":       ReportBusStatementID(strings.Repeat("s", MaxStackNameLen)),
 		"Effect":    "Allow",
 		"Principal": map[string]any{"AWS": principals},
 		"Action":    "events:PutEvents",
@@ -182,6 +188,6 @@ func checkPolicies(cfg *config.Config) error {
 	if len(accounts) == 0 {
 		return nil
 	}
-	subject := fmt.Sprintf("%s: readers: %d distinct reader accounts make the default bus's policy statement %s", cfg.File, len(accounts), ReportBusStatementID)
+	subject := fmt.Sprintf("%s: readers: %d distinct reader accounts make the default bus's policy statement letting them report ExpiredToken", cfg.File, len(accounts))
 	return quotas.EventBusPolicy.Check(subject, ReportBusPolicySize(accounts))
 }

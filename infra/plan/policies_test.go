@@ -39,7 +39,7 @@ func TestReaderPoliciesAtTheEdge(t *testing.T) {
 		}, "cfg.yaml:2: targets[0](t0).readers: ", [2]int{120, 200}},
 		{quotas.EventBusPolicy, plantest.ReaderAccounts, func(n int) int {
 			return ReportBusPolicySize(ReaderAccounts(parse(t, plantest.ReaderAccounts(n)).Targets))
-		}, "distinct reader accounts make the default bus's policy statement StsrotatorReadersReportExpiredToken", [2]int{230, 260}},
+		}, "distinct reader accounts make the default bus's policy statement letting them report ExpiredToken", [2]int{230, 260}},
 	} {
 		t.Run(c.q.ID, func(t *testing.T) {
 			n := edge(t, c.q.Limit, c.size)

@@ -46,9 +46,9 @@ func viaService(service string) *string {
 	return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String(service + "."), awscdk.Aws_REGION(), jsii.String("."), awscdk.Aws_URL_SUFFIX()})
 }
 
-// ReportBusStatementID names the statement allowReadersToReport adds to
+// ReportBusStatementID (plan.ReportBusStatementID) names the statement allowReadersToReport adds to
 // the default bus's resource policy.
-const ReportBusStatementID = plan.ReportBusStatementID
+func ReportBusStatementID(stackName string) string { return plan.ReportBusStatementID(stackName) }
 
 // reportBusArn is the bus consumers report to: the default bus of the
 // stack's account and Region, where the report rule listens.
@@ -69,7 +69,7 @@ func reportBusArn(scope constructs.Construct) *string {
 // limited to 10,240 characters
 // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html):
 // about 250 reader accounts in this statement.
-func allowReadersToReport(st awscdk.Stack, ts []config.Target) awscdk.CfnResource {
+func allowReadersToReport(st awscdk.Stack, stackName string, ts []config.Target) awscdk.CfnResource {
 	accounts := readerAccounts(ts)
 	if len(accounts) == 0 {
 		return nil
@@ -87,7 +87,7 @@ func allowReadersToReport(st awscdk.Stack, ts []config.Target) awscdk.CfnResourc
 		Type: jsii.String("AWS::Events::EventBusPolicy"),
 		Properties: &map[string]any{
 			"EventBusName": events.DefaultBus,
-			"StatementId":  ReportBusStatementID,
+			"StatementId":  ReportBusStatementID(stackName),
 			// No Sid: CloudFormation names the statement StatementId, as
 			// in the resource's documented example.
 			"Statement": map[string]any{

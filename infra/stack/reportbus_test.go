@@ -23,7 +23,7 @@ func TestReadersMayReportToTheDefaultBus(t *testing.T) {
 	}
 	for _, p := range pols {
 		pp := props(p)
-		if pp["EventBusName"] != events.DefaultBus || pp["StatementId"] != stack.ReportBusStatementID {
+		if pp["EventBusName"] != events.DefaultBus || pp["StatementId"] != "stsrotator-ReadersReport" {
 			t.Errorf("policy on bus %v with statement %v", pp["EventBusName"], pp["StatementId"])
 		}
 		st, _ := pp["Statement"].(map[string]any)

@@ -109,7 +109,7 @@ func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	allowReadersThroughSecretsManager(s.Key, cfg.Targets)
-	s.ReportBusPolicy = allowReadersToReport(st, cfg.Targets)
+	s.ReportBusPolicy = allowReadersToReport(st, s.stackName, cfg.Targets)
 	// CloudWatch alarms publish to the encrypted topic as the service
 	// principal, which has no IAM policy of its own to lean on. This is
 	// AWS's documented statement, word for word
