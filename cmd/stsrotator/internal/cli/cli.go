@@ -21,6 +21,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
+	"github.com/stsrotator/stsrotator/shared/sourcekey"
 )
 
 // Exit codes are a contract with scripts: they only ever gain new values.
@@ -130,16 +131,7 @@ func New(stdout, stderr io.Writer) *App {
 		PreflightClients: PreflightClients,
 		Stdin:            os.Stdin,
 		ServerTime:       awsmiddleware.GetServerTime,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		},
+		Sleep:            sourcekey.Wait,
 	}
 }
 
