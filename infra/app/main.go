@@ -172,7 +172,7 @@ func assemblyErrors(outdir string) ([]string, error) {
 			AdditionalMetadataFile string                     `json:"additionalMetadataFile"`
 		} `json:"artifacts"`
 	}
-	if err := readJSON(filepath.Join(outdir, "manifest.json"), &manifest); err != nil {
+	if err := quotacheck.ReadJSON(filepath.Join(outdir, "manifest.json"), &manifest); err != nil {
 		return nil, err
 	}
 	var errs []string
@@ -189,7 +189,7 @@ func assemblyErrors(outdir string) ([]string, error) {
 		collect(a.Metadata)
 		if a.AdditionalMetadataFile != "" {
 			md := map[string][]metadataEntry{}
-			if err := readJSON(filepath.Join(outdir, a.AdditionalMetadataFile), &md); err != nil {
+			if err := quotacheck.ReadJSON(filepath.Join(outdir, a.AdditionalMetadataFile), &md); err != nil {
 				return nil, err
 			}
 			collect(md)
@@ -197,17 +197,6 @@ func assemblyErrors(outdir string) ([]string, error) {
 	}
 	sort.Strings(errs)
 	return errs, nil
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read the cloud assembly: %w", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("read the cloud assembly %s: %w", path, err)
-	}
-	return nil
 }
 
 // repoRoot is the nearest directory, from the working directory up, that

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/infra/plan/plantest"
+	"github.com/stsrotator/stsrotator/infra/quotacheck"
 	"github.com/stsrotator/stsrotator/shared/config"
 )
 
@@ -77,7 +78,7 @@ func assembly(t *testing.T, outdir string) (hashes []string, templates map[strin
 			} `json:"properties"`
 		} `json:"artifacts"`
 	}
-	if err := readJSON(filepath.Join(outdir, "manifest.json"), &manifest); err != nil {
+	if err := quotacheck.ReadJSON(filepath.Join(outdir, "manifest.json"), &manifest); err != nil {
 		t.Fatal(err)
 	}
 	stackArt, ok := manifest.Artifacts[StackID]
@@ -91,7 +92,7 @@ func assembly(t *testing.T, outdir string) (hashes []string, templates map[strin
 			} `json:"source"`
 		} `json:"files"`
 	}
-	if err := readJSON(filepath.Join(outdir, manifest.Artifacts[StackID+".assets"].Properties.File), &assets); err != nil {
+	if err := quotacheck.ReadJSON(filepath.Join(outdir, manifest.Artifacts[StackID+".assets"].Properties.File), &assets); err != nil {
 		t.Fatal(err)
 	}
 	templates = map[string]string{}

@@ -34,7 +34,7 @@ func Load(outdir string) ([]Template, error) {
 			} `json:"properties"`
 		} `json:"artifacts"`
 	}
-	if err := readJSON(filepath.Join(outdir, "manifest.json"), &manifest); err != nil {
+	if err := ReadJSON(filepath.Join(outdir, "manifest.json"), &manifest); err != nil {
 		return nil, err
 	}
 	files := map[string]bool{}
@@ -50,7 +50,7 @@ func Load(outdir string) ([]Template, error) {
 					} `json:"source"`
 				} `json:"files"`
 			}
-			if err := readJSON(filepath.Join(outdir, a.Properties.File), &assets); err != nil {
+			if err := ReadJSON(filepath.Join(outdir, a.Properties.File), &assets); err != nil {
 				return nil, err
 			}
 			for _, f := range assets.Files {
@@ -79,7 +79,9 @@ func Load(outdir string) ([]Template, error) {
 	return out, nil
 }
 
-func readJSON(path string, v any) error {
+// ReadJSON decodes one JSON file of a cloud assembly (manifest.json, an
+// asset manifest, a metadata file) into v; errors name the file.
+func ReadJSON(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read the cloud assembly: %w", err)
