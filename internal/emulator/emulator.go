@@ -263,6 +263,17 @@ func (b *Buffer) String() string {
 	return b.b.String()
 }
 
+// Tail returns at most the last n bytes written so far.
+func (b *Buffer) Tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.b.Bytes()
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return string(out)
+}
+
 type syncWriter struct {
 	mu sync.Mutex
 	w  io.Writer

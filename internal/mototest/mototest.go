@@ -1,7 +1,6 @@
 package mototest
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
@@ -10,12 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/stsrotator/stsrotator/internal/emulator"
 )
 
 // Region is the region every client built here uses.
@@ -36,7 +36,7 @@ type Server struct {
 	Port int
 
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *emulator.Buffer
 }
 
 // Start runs a fresh moto server for the test and stops it at cleanup.
@@ -70,7 +70,7 @@ func Launch(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pick a loopback port: %w", err)
 	}
-	logs := &lockedBuffer{}
+	logs := &emulator.Buffer{}
 	// server.py is moto's own server with one documented gap fixed
 	// (UpdateSecretVersionStage; see the file and docs/local.md).
 	cmd := exec.Command(py, "-c", serverPy, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
@@ -166,25 +166,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.b.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
 }
