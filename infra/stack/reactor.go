@@ -80,11 +80,7 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 	rotators := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("lambda"), Resource: jsii.String("function"),
 		ResourceName: jsii.String(rotatorNamePattern(s.stackName)), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
 	stmts := []awsiam.PolicyStatement{
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("WriteOwnLogs"),
-			Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-			Resources: &[]*string{logs.LogGroupArn()},
-		}),
+		writeOwnLogs(logs),
 		// Up to thousands of secrets cannot be listed in one policy; the
 		// tag is put on every secret by this stack (and by the rotator on
 		// secrets it creates), and each secret's resource policy denies
@@ -133,16 +129,11 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 		},
 	}}, jsii.Bool(true))
 
-	r.Function = awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
+	r.Function = newGoFunction(scope, codeDir, &awslambda.FunctionProps{
 		FunctionName:  jsii.String(s.stackName + "-reactor"),
 		Description:   jsii.String("stsrotator reactor: ExpiredToken reports → forced rotation, stale-consumer notice, alert"),
-		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:  awslambda.Architecture_ARM_64(),
-		Handler:       jsii.String("bootstrap"),
-		Code:          awslambda.Code_FromAsset(jsii.String(codeDir), nil),
 		MemorySize:    jsii.Number(ReactorMemoryMB),
 		Timeout:       awscdk.Duration_Seconds(jsii.Number(ReactorTimeout(s.sweep).Seconds())),
-		LoggingFormat: awslambda.LoggingFormat_JSON,
 		LogGroup:      logs,
 		Role:          r.Role,
 		Environment:   &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn()},
@@ -185,27 +176,20 @@ func (s *Service) AddLogWatch(r *Reactor, codeDir string) {
 		Description: jsii.String("stsrotator log watcher: turns ExpiredToken log lines into reports"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{"Report": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid: jsii.String("WriteOwnLogs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: &[]*string{logs.LogGroupArn()},
-			}),
+			writeOwnLogs(logs),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid: jsii.String("PublishReports"), Actions: jsii.Strings("events:PutEvents"), Resources: &[]*string{bus},
 				Conditions: &map[string]any{"StringEquals": map[string]any{"events:source": events.Source}},
 			}),
 		}})},
 	})
-	r.LogWatch = awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
-		FunctionName:  jsii.String(plan.LogWatchFunctionName(s.stackName)),
-		Description:   jsii.String("stsrotator log watcher: ExpiredToken lines in consumers' log groups → reports"),
-		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:  awslambda.Architecture_ARM_64(),
-		Handler:       jsii.String("bootstrap"),
-		Code:          awslambda.Code_FromAsset(jsii.String(codeDir), nil),
-		MemorySize:    jsii.Number(128),
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(30)),
-		LoggingFormat: awslambda.LoggingFormat_JSON,
-		LogGroup:      logs,
-		Role:          role,
+	r.LogWatch = newGoFunction(scope, codeDir, &awslambda.FunctionProps{
+		FunctionName: jsii.String(plan.LogWatchFunctionName(s.stackName)),
+		Description:  jsii.String("stsrotator log watcher: ExpiredToken lines in consumers' log groups → reports"),
+		MemorySize:   jsii.Number(128),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(30)),
+		LogGroup:     logs,
+		Role:         role,
 	})
 	// One statement for every log group of the account and Region, as
 	// AWS's example for subscription filters to Lambda grants for one

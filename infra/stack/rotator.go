@@ -78,19 +78,14 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 	if s.Source != nil && usesIAMUser(lp.Targets) {
 		env[lambdaenv.SourceKeySecret] = s.Source.KeySecret.Ref()
 	}
-	r.Function = awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
-		FunctionName:  jsii.String(FunctionName(s.stackName, sh.Plan.ID, lp.ID)),
-		Description:   jsii.String(fmt.Sprintf("stsrotator rotator %s/%s: %s", sh.Plan.ID, lp.ID, targetList(lp.Targets))),
-		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:  awslambda.Architecture_ARM_64(),
-		Handler:       jsii.String("bootstrap"),
-		Code:          awslambda.Code_FromAsset(jsii.String(codeDir), nil),
-		MemorySize:    jsii.Number(MemoryMB),
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(Timeout(s.sweep).Seconds())),
-		LoggingFormat: awslambda.LoggingFormat_JSON,
-		LogGroup:      logs,
-		Role:          r.Role,
-		Environment:   &env,
+	r.Function = newGoFunction(scope, codeDir, &awslambda.FunctionProps{
+		FunctionName: jsii.String(FunctionName(s.stackName, sh.Plan.ID, lp.ID)),
+		Description:  jsii.String(fmt.Sprintf("stsrotator rotator %s/%s: %s", sh.Plan.ID, lp.ID, targetList(lp.Targets))),
+		MemorySize:   jsii.Number(MemoryMB),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(Timeout(s.sweep).Seconds())),
+		LogGroup:     logs,
+		Role:         r.Role,
+		Environment:  &env,
 		// The Scheduler invokes asynchronously, so without this Lambda would
 		// re-run a sweep with a failed target twice, up to 6 h late. The next
 		// scheduled sweep retries what is still due, sooner and in order.
@@ -126,13 +121,7 @@ func FunctionName(stackName, shardID, laneID string) string {
 // docs/infra.md for why each statement exists.
 func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGroup) *[]awsiam.PolicyStatement {
 	stmts := []awsiam.PolicyStatement{
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:     jsii.String("WriteOwnLogs"),
-			Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-			// The log group's Arn attribute ends in ":*", which is how IAM
-			// names the streams of exactly this group.
-			Resources: &[]*string{logs.LogGroupArn()},
-		}),
+		writeOwnLogs(logs),
 	}
 	// One statement per distinct action set, so each role ARN is written
 	// once however many targets use it.

@@ -83,9 +83,7 @@ func newSourceUser(s *Service, p *plan.Plan, codeDir string) *SourceUser {
 		Description: jsii.String("stsrotator source-key rotator: manages the source user's access keys and stores the current one"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{"RotateSourceKey": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
-			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid: jsii.String("WriteOwnLogs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"), Resources: &[]*string{logs.LogGroupArn()},
-			}),
+			writeOwnLogs(logs),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("ManageTheSourceUsersKeys"),
 				Actions:   jsii.Strings(SourceKeyActions...),
@@ -102,18 +100,13 @@ func newSourceUser(s *Service, p *plan.Plan, codeDir string) *SourceUser {
 	})
 	restrictKeySecret(s, scope, src)
 
-	src.Function = awslambda.NewFunction(scope, jsii.String("Function"), &awslambda.FunctionProps{
-		FunctionName:  jsii.String(s.stackName + "-source-key"),
-		Description:   jsii.String("stsrotator source-key rotator: keeps the source user's access key young (create, prove, store, deactivate, delete)"),
-		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:  awslambda.Architecture_ARM_64(),
-		Handler:       jsii.String("bootstrap"),
-		Code:          awslambda.Code_FromAsset(jsii.String(codeDir), nil),
-		MemorySize:    jsii.Number(MemoryMB),
-		Timeout:       awscdk.Duration_Minutes(jsii.Number(2)),
-		LoggingFormat: awslambda.LoggingFormat_JSON,
-		LogGroup:      logs,
-		Role:          src.Role,
+	src.Function = newGoFunction(scope, codeDir, &awslambda.FunctionProps{
+		FunctionName: jsii.String(s.stackName + "-source-key"),
+		Description:  jsii.String("stsrotator source-key rotator: keeps the source user's access key young (create, prove, store, deactivate, delete)"),
+		MemorySize:   jsii.Number(MemoryMB),
+		Timeout:      awscdk.Duration_Minutes(jsii.Number(2)),
+		LogGroup:     logs,
+		Role:         src.Role,
 		Environment: &map[string]*string{
 			lambdaenv.SourceUser:      src.User.UserName(),
 			lambdaenv.SourceUserArn:   src.User.UserArn(),
