@@ -41,6 +41,14 @@ func trustDoc(actions []string, cond map[string]map[string]string) string {
 	return string(b)
 }
 
+// motoClients are preflight's clients against the emulator behind cfg,
+// with a Lambda account of 1,000 concurrent executions, all unreserved
+// (see accountSettings).
+func motoClients(cfg aws.Config) preflight.Clients {
+	return preflight.Clients{STS: sts.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg),
+		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cloudformation.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
+}
+
 // AccountSettings stands in for Lambda's GetAccountSettings, which moto
 // 5.2.1 does not implement (404; docs/local.md); it answers with the
 // documented shape of the API's response.
@@ -187,11 +195,7 @@ targets:
   - name: cross-account
     roleArn: arn:aws:iam::210987654321:role/Remote
 `)
-	clients := preflight.Clients{
-		STS: sts.NewFromConfig(f.cfg), Logs: cloudwatchlogs.NewFromConfig(f.cfg), IAM: iam.NewFromConfig(f.cfg),
-		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cloudformation.NewFromConfig(f.cfg),
-		Secrets: secretsmanager.NewFromConfig(f.cfg),
-	}
+	clients := motoClients(f.cfg)
 	in := preflight.Input{Config: cfg, StackName: plan.DefaultStackName, Functions: 3, Reserved: 1}
 	got := preflight.Run(ctx, clients, in)
 	lines := map[string]preflight.Finding{}
@@ -276,8 +280,7 @@ func TestBootstrapVersionOnMoto(t *testing.T) {
 	stack("OldToolkit", 5)
 	stack("CDKToolkit", 30)
 	cfg := load(t, "targets:\n  - name: a\n    roleArn: arn:aws:iam::210987654321:role/A\n")
-	clients := preflight.Clients{STS: sts.NewFromConfig(s.Config("")), IAM: iam.NewFromConfig(s.Config("")), Logs: cloudwatchlogs.NewFromConfig(s.Config("")),
-		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cf, Secrets: secretsmanager.NewFromConfig(s.Config(""))}
+	clients := motoClients(s.Config(""))
 	for _, c := range []struct {
 		toolkit string
 		level   preflight.Level

@@ -7,11 +7,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
 	"github.com/stsrotator/stsrotator/internal/mototest"
@@ -33,8 +29,7 @@ func TestRolesQuotaOnMoto(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clients := preflight.Clients{STS: sts.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg), IAM: iamc,
-		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cloudformation.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
+	clients := motoClients(cfg)
 	conf := load(t, "targets:\n  - name: a\n    roleArn: arn:aws:iam::210987654321:role/A\n")
 	finding := func(stackRoles int) preflight.Finding {
 		for _, g := range preflight.Run(ctx, clients, preflight.Input{Config: conf, StackName: "stsrotator", Functions: 2, Roles: stackRoles}) {

@@ -6,11 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
 	"github.com/stsrotator/stsrotator/infra/plan"
@@ -41,8 +37,7 @@ targets:
   - name: short
     roleArn: arn:aws:iam::`+acct+`:role/Short
 `)
-	clients := preflight.Clients{STS: sts.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg),
-		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cloudformation.NewFromConfig(cfg), Secrets: secretsmanager.NewFromConfig(cfg)}
+	clients := motoClients(cfg)
 	got := map[string]preflight.Finding{}
 	for _, f := range preflight.Run(ctx, clients, preflight.Input{Config: conf, StackName: plan.DefaultStackName, Functions: 3, Reserved: 1}) {
 		got[f.Check+" "+f.Subject] = f

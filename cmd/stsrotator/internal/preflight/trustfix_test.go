@@ -8,11 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
 	"github.com/stsrotator/stsrotator/infra/plan"
@@ -52,8 +48,7 @@ targets:
     roleArn: arn:aws:iam::`+acct+`:role/team/Absent
     externalId: abs-id
 `)
-	clients := preflight.Clients{STS: sts.NewFromConfig(f.cfg), Logs: cloudwatchlogs.NewFromConfig(f.cfg), IAM: iamc,
-		Lambda: accountSettings{limit: 1000, unreserved: 1000}, CloudFormation: cloudformation.NewFromConfig(f.cfg), Secrets: secretsmanager.NewFromConfig(f.cfg)}
+	clients := motoClients(f.cfg)
 	run := func() map[string]preflight.Finding {
 		out := map[string]preflight.Finding{}
 		for _, g := range preflight.Run(ctx, clients, preflight.Input{Config: cfg, StackName: plan.DefaultStackName, Functions: 2}) {
