@@ -109,7 +109,7 @@ func (n *Narrator) Revoke(ctx context.Context, avoid string) (RevokeResult, erro
 		fmt.Fprintf(n.Out, "    │ %s\n", line)
 	}
 	if err != nil {
-		return res, fmt.Errorf("the narrated check %q failed: %v", res.Check, err)
+		return res, fmt.Errorf("the narrated check %q failed: %w", res.Check, err)
 	}
 	_, res.Cleanup, err = s.cliEnv(ctx, env, "revoke", "--target", t.Name, "--cleanup", "--config", cfgFile)
 	n.Say("  $ stsrotator revoke --target %s --cleanup", t.Name)
