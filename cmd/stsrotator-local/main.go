@@ -24,7 +24,7 @@ func main() {
 	t0 := time.Now()
 	// `make local` passes its own start so the first-mint time includes
 	// the build steps it ran.
-	if ns, err := strconv.ParseInt(os.Getenv("STSROTATOR_LOCAL_T0"), 10, 64); err == nil {
+	if ns, err := strconv.ParseInt(os.Getenv(envT0), 10, 64); err == nil {
 		t0 = time.Unix(0, ns)
 	}
 	port := flag.Int("port", 4566, "loopback port the emulator listens on")
@@ -58,9 +58,13 @@ func main() {
 
 const childMarker = "STSROTATOR_LOCAL_CHILD"
 
+// envT0 carries the start time (Unix nanoseconds) from `make local` to this
+// process and from it to its child.
+const envT0 = "STSROTATOR_LOCAL_T0"
+
 func supervise(t0 time.Time, port int, verbose bool) int {
 	cmd := exec.Command(os.Args[0], os.Args[1:]...)
-	cmd.Env = append(os.Environ(), childMarker+"=1", "KUMO_PORT="+strconv.Itoa(port), fmt.Sprintf("STSROTATOR_LOCAL_T0=%d", t0.UnixNano()))
+	cmd.Env = append(os.Environ(), childMarker+"=1", "KUMO_PORT="+strconv.Itoa(port), fmt.Sprintf("%s=%d", envT0, t0.UnixNano()))
 	cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
