@@ -6,7 +6,6 @@ import (
 	"hash/fnv"
 	"path"
 	"reflect"
-	"sort"
 	"strings"
 	"unicode"
 
@@ -222,18 +221,7 @@ var MaxLogGroups = quotas.StackResources.Limit
 // list it: a second filter of ours would take the log group's other slot
 // (quotas.SubscriptionFilters).
 func (p *Plan) LogGroups() []string {
-	set := map[string]bool{}
-	for _, t := range p.Config.Targets {
-		for _, g := range t.LogGroups {
-			set[g] = true
-		}
-	}
-	out := make([]string, 0, len(set))
-	for g := range set {
-		out = append(out, g)
-	}
-	sort.Strings(out)
-	return out
+	return p.Config.LogGroups()
 }
 
 // Resources is how many resources the shard's nested stack holds:

@@ -234,15 +234,26 @@ func (c *Config) IAMUserTargets() []Target {
 
 // ReplicaRegions is every region some target replicates to, sorted.
 func (c *Config) ReplicaRegions() []string {
+	return c.distinct(func(t Target) []string { return t.ReplicaRegions })
+}
+
+// LogGroups is every distinct log group some target lists under logGroups,
+// sorted.
+func (c *Config) LogGroups() []string {
+	return c.distinct(func(t Target) []string { return t.LogGroups })
+}
+
+// distinct is the sorted set of the strings field gives over all targets.
+func (c *Config) distinct(field func(Target) []string) []string {
 	set := map[string]bool{}
 	for _, t := range c.Targets {
-		for _, r := range t.ReplicaRegions {
-			set[r] = true
+		for _, v := range field(t) {
+			set[v] = true
 		}
 	}
 	out := make([]string, 0, len(set))
-	for r := range set {
-		out = append(out, r)
+	for v := range set {
+		out = append(out, v)
 	}
 	sort.Strings(out)
 	return out
