@@ -273,25 +273,13 @@ func TestReportExpired(t *testing.T) {
 // where nothing listens. A secret it cannot read is an error naming the
 // fix, not a report sent nowhere.
 func TestReportExpiredGoesToTheSecretsBus(t *testing.T) {
-	moto := mototest.Start(t)
-	const stsrotatorAccount, readerAccount = "123456789012", "210987654321"
-	owner, reader := moto.Config(stsrotatorAccount), moto.Config(readerAccount)
-	busArn, delivered := moto.ReportInbox(t, owner, stsrotatorAccount)
-	_, ownBus := moto.ReportInbox(t, reader, readerAccount)
-
 	v := value(41, time.Now().Add(time.Hour), time.Now().Add(40*time.Minute))
-	v.Meta.Target, v.Meta.ReportBus = "audit-reader", busArn
-	body, _ := secretfmt.Marshal(v)
-	awstest.Remember(body)
-	sec, err := secretsmanager.NewFromConfig(owner).CreateSecret(awstest.Context(t), &secretsmanager.CreateSecretInput{
-		Name: aws.String("stsrotator/audit-reader"), SecretString: aws.String(string(body))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := newReaderSecret(t, mototest.Start(t), v)
+	reader, busArn, delivered, ownBus := rs.reader, rs.busArn, rs.delivered, rs.ownBus
 
 	a, out, errb := testApp(nil, time.Now, map[string]string{})
 	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return reader, nil }
-	r := execute(t, a, out, errb, "report-expired", "--secret-id", aws.ToString(sec.ARN), "--access-key-id", v.AccessKeyID, "--service", "s3")
+	r := execute(t, a, out, errb, "report-expired", "--secret-id", rs.arn, "--access-key-id", v.AccessKeyID, "--service", "s3")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -299,7 +287,7 @@ func TestReportExpiredGoesToTheSecretsBus(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("%d reports on the stsrotator account's bus %s, want 1 (%d on the reader's own)", len(got), busArn, len(ownBus()))
 	}
-	if d, err := events.ParseExpiredToken([]byte(got[0])); err != nil || d.SecretID != aws.ToString(sec.ARN) || d.AccessKeyID != v.MaskedKey() {
+	if d, err := events.ParseExpiredToken([]byte(got[0])); err != nil || d.SecretID != rs.arn || d.AccessKeyID != v.MaskedKey() {
 		t.Fatalf("report %+v: %v", d, err)
 	}
 	if n := len(ownBus()); n != 0 {

@@ -14,6 +14,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/internal/mototest"
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
@@ -147,4 +148,36 @@ func noSecrets(t *testing.T, what, s string) {
 // observedBus is awstest.Env.ObservedBus with this package's bus name.
 func observedBus(t *testing.T, env *awstest.Env) (string, func() []string) {
 	return env.ObservedBus(t, "cli-reports")
+}
+
+// readerSecret is target audit-reader's secret in moto's stsrotator
+// account (123456789012), its reportBus that account's default bus by ARN
+// as the stack writes it, seen from a reader account (210987654321): moto
+// routes cross-account PutEvents by ARN.
+type readerSecret struct {
+	arn    string
+	reader aws.Config
+	busArn string
+	// delivered and ownBus list every report so far on the stsrotator
+	// account's bus and on the reader's own default bus.
+	delivered, ownBus func() []string
+}
+
+// newReaderSecret stores v (its Meta.Target and Meta.ReportBus set here)
+// as the readerSecret.
+func newReaderSecret(t *testing.T, moto *mototest.Server, v secretfmt.Value) readerSecret {
+	t.Helper()
+	const stsrotatorAccount, readerAccount = "123456789012", "210987654321"
+	owner, reader := moto.Config(stsrotatorAccount), moto.Config(readerAccount)
+	busArn, delivered := moto.ReportInbox(t, owner, stsrotatorAccount)
+	_, ownBus := moto.ReportInbox(t, reader, readerAccount)
+	v.Meta.Target, v.Meta.ReportBus = "audit-reader", busArn
+	body, _ := secretfmt.Marshal(v)
+	awstest.Remember(body)
+	sec, err := secretsmanager.NewFromConfig(owner).CreateSecret(awstest.Context(t), &secretsmanager.CreateSecretInput{
+		Name: aws.String("stsrotator/audit-reader"), SecretString: aws.String(string(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readerSecret{arn: aws.ToString(sec.ARN), reader: reader, busArn: busArn, delivered: delivered, ownBus: ownBus}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/internal/mototest"
 	"github.com/stsrotator/stsrotator/shared/events"
-	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
 type staticSource struct {
@@ -241,24 +240,12 @@ func TestServeReportFailureDoesNotBreakServing(t *testing.T) {
 // account, reached by serve running in a reader account (moto routes
 // cross-account PutEvents by ARN).
 func TestServeReportReachesTheSecretsBusARN(t *testing.T) {
-	moto := mototest.Start(t)
-	const stsrotatorAccount, readerAccount = "123456789012", "210987654321"
-	owner, reader := moto.Config(stsrotatorAccount), moto.Config(readerAccount)
-	busArn, delivered := moto.ReportInbox(t, owner, stsrotatorAccount)
-	_, ownBus := moto.ReportInbox(t, reader, readerAccount)
 	now := time.Now().UTC().Truncate(time.Second)
-	v := value(35, now.Add(-time.Minute), now.Add(-20*time.Minute))
-	v.Meta.Target, v.Meta.ReportBus = "audit-reader", busArn
-	body, _ := secretfmt.Marshal(v)
-	awstest.Remember(body)
-	sec, err := secretsmanager.NewFromConfig(owner).CreateSecret(awstest.Context(t), &secretsmanager.CreateSecretInput{
-		Name: aws.String("stsrotator/audit-reader"), SecretString: aws.String(string(body))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := newReaderSecret(t, mototest.Start(t), value(35, now.Add(-time.Minute), now.Add(-20*time.Minute)))
+	reader, delivered, ownBus := rs.reader, rs.delivered, rs.ownBus
 	a, _, errb := testApp(nil, func() time.Time { return now }, nil)
 	rep := a.serveReporter(reader)
-	e := &endpoint{src: a.servedProvider(reader, ref{SecretID: aws.ToString(sec.ARN)}), token: "tok", log: a.logf, onError: rep.observe}
+	e := &endpoint{src: a.servedProvider(reader, ref{SecretID: rs.arn}), token: "tok", log: a.logf, onError: rep.observe}
 	serveRequests(e, 3)
 	rep.wait()
 	_, _ = awstest.Logs.Write([]byte(errb.String()))
