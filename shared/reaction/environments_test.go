@@ -3,7 +3,6 @@ package reaction
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/internal/mototest"
-	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
@@ -38,15 +36,7 @@ func TestStormAcrossEnvironments(t *testing.T) {
 	cfgAWS := moto.Config("")
 	secrets := secretsmanager.NewFromConfig(cfgAWS)
 	topics := sns.NewFromConfig(cfgAWS)
-	var b strings.Builder
-	b.WriteString("targets:\n")
-	for i := range targets {
-		fmt.Fprintf(&b, "  - name: app-%02d\n    roleArn: arn:aws:iam::%s:role/App%02d\n", i, mototest.Account, i)
-	}
-	cfg, err := config.Parse("storm.yaml", []byte(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := appTargets(t, "storm.yaml", targets, 2, mototest.Account, nil)
 	clk := awstest.NewClock(time.Now())
 	log := awstest.Logger(nil)
 	emit := metrics.NewWriter(awstest.Logs, clk.Now)

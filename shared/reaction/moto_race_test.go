@@ -2,8 +2,6 @@ package reaction
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,15 +32,7 @@ func TestSweepRacesReactorOnMoto(t *testing.T) {
 	awsCfg := m.Config("")
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	clk := awstest.NewClock(time.Now())
-	var b strings.Builder
-	b.WriteString("targets:\n")
-	for i := range targets {
-		fmt.Fprintf(&b, "  - name: app-%d\n    roleArn: arn:aws:iam::%s:role/App%d\n", i, mototest.Account, i)
-	}
-	cfg, err := config.Parse("race.yaml", []byte(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := appTargets(t, "race.yaml", targets, 0, mototest.Account, nil)
 	engine := func() *rotation.Engine {
 		return &rotation.Engine{STS: faults.SimulatedExpiry{STS: sts.NewFromConfig(awsCfg), Now: clk.Now}, Secrets: sm, Now: clk.Now,
 			Log: awstest.Logger(nil), Emit: metrics.NewWriter(awstest.Logs, clk.Now), Verify: rotation.VerifyIdentity}

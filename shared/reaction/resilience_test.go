@@ -53,15 +53,7 @@ func newResilient(t testing.TB, targets int) *resilient {
 	inj := faults.New(env.Transport.Base, awstest.Seed(1))
 	env.Transport.Base = inj
 	fenv := env.Retrying(faults.Retryer())
-	var b strings.Builder
-	b.WriteString("targets:\n")
-	for i := range targets {
-		fmt.Fprintf(&b, "  - name: app-%03d\n    roleArn: arn:aws:iam::000000000000:role/App%03d\n    secretName: %s\n", i, i, env.Unique(fmt.Sprintf("app-%03d", i)))
-	}
-	cfg, err := config.Parse("resilience.yaml", []byte(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := appTargets(t, "resilience.yaml", targets, 3, "000000000000", env.Unique)
 	clk := awstest.NewClock(time.Now())
 	emf := &awstest.Buffer{}
 	// The short run logs everything, so the package's leak check reads

@@ -33,17 +33,30 @@ type fixture struct {
 	reactor *Reactor
 }
 
-func newFixture(t testing.TB, targets int) *fixture {
-	env := awstest.Start(t)
+// appTargets is a config, read as file, of n targets app-<i> (i padded to
+// width digits) assuming role App<i> of account; secretName, when not nil,
+// names each target's secret from its name (env.Unique keeps runs apart).
+func appTargets(t testing.TB, file string, n, width int, account string, secretName func(string) string) *config.Config {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString("targets:\n")
-	for i := range targets {
-		fmt.Fprintf(&b, "  - name: app-%02d\n    roleArn: arn:aws:iam::000000000000:role/App%02d\n    secretName: %s\n", i, i, env.Unique(fmt.Sprintf("app-%02d", i)))
+	for i := range n {
+		name := fmt.Sprintf("app-%0*d", width, i)
+		fmt.Fprintf(&b, "  - name: %s\n    roleArn: arn:aws:iam::%s:role/App%0*d\n", name, account, width, i)
+		if secretName != nil {
+			fmt.Fprintf(&b, "    secretName: %s\n", secretName(name))
+		}
 	}
-	cfg, err := config.Parse("storm.yaml", []byte(b.String()))
+	cfg, err := config.Parse(file, []byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+func newFixture(t testing.TB, targets int) *fixture {
+	env := awstest.Start(t)
+	cfg := appTargets(t, "storm.yaml", targets, 2, "000000000000", env.Unique)
 	clk := awstest.NewClock(time.Now())
 	log := awstest.Logger(nil)
 	emit := metrics.NewWriter(awstest.Logs, clk.Now)
