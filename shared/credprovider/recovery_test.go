@@ -81,17 +81,24 @@ func TestExpiredTokenRecovery(t *testing.T) {
 	}
 }
 
+// kumoEngine is a rotation engine on kumo with its own clock, and a
+// one-hour target name (refreshBefore 20m) assuming role in kumo's account.
+func kumoEngine(env *awstest.Env, name, role string) (*rotation.Engine, *awstest.Clock, config.Target) {
+	clk := awstest.NewClock(time.Now())
+	eng := &rotation.Engine{STS: env.STS, Secrets: env.Secrets, Now: clk.Now, Log: awstest.Logger(nil),
+		Emit: metrics.NewWriter(awstest.Logs, clk.Now), Verify: rotation.VerifyCaller}
+	tgt := config.Target{Name: name, RoleArn: "arn:aws:iam::000000000000:role/" + role, SessionName: "stsrotator-" + name,
+		Duration: time.Hour, RefreshBefore: 20 * time.Minute, SecretName: env.Unique("stsrotator/" + name)}
+	return eng, clk, tgt
+}
+
 func testRecovery(t *testing.T, status int, code, message string) {
 	env := awstest.Start(t)
 	ctx := awstest.Context(t)
 	// The engine's clock moves past AWS's one-write-per-10-minutes
 	// guidance between the two versions; kumo's STS still stamps real
 	// expiry times, so the provider (on the wall clock) keeps the first.
-	engClock := awstest.NewClock(time.Now())
-	eng := &rotation.Engine{STS: env.STS, Secrets: env.Secrets, Now: engClock.Now, Log: awstest.Logger(nil),
-		Emit: metrics.NewWriter(awstest.Logs, engClock.Now), Verify: rotation.VerifyCaller}
-	tgt := config.Target{Name: "recover", RoleArn: "arn:aws:iam::000000000000:role/Recover", SessionName: "stsrotator-recover",
-		Duration: time.Hour, RefreshBefore: 20 * time.Minute, SecretName: env.Unique("stsrotator/recover")}
+	eng, engClock, tgt := kumoEngine(env, "recover", "Recover")
 	mint := func() {
 		engClock.Add(11 * time.Minute)
 		if r := eng.Rotate(ctx, tgt, rotation.Request{Force: true, Why: "test"}); r.Outcome != rotation.Rotated {
@@ -276,11 +283,7 @@ func observedBus(t *testing.T, env *awstest.Env) (string, func() []string) {
 func TestRevocationDenialRecovery(t *testing.T) {
 	env := awstest.Start(t)
 	ctx := awstest.Context(t)
-	engClock := awstest.NewClock(time.Now())
-	eng := &rotation.Engine{STS: env.STS, Secrets: env.Secrets, Now: engClock.Now, Log: awstest.Logger(nil),
-		Emit: metrics.NewWriter(awstest.Logs, engClock.Now), Verify: rotation.VerifyCaller}
-	tgt := config.Target{Name: "revoked", RoleArn: "arn:aws:iam::000000000000:role/Revoked", SessionName: "stsrotator-revoked",
-		Duration: time.Hour, RefreshBefore: 20 * time.Minute, SecretName: env.Unique("stsrotator/revoked")}
+	eng, engClock, tgt := kumoEngine(env, "revoked", "Revoked")
 	if r := eng.Rotate(ctx, tgt, rotation.Request{Why: "test"}); r.Outcome != rotation.Rotated {
 		t.Fatalf("mint: %+v", r)
 	}
