@@ -77,7 +77,7 @@ func run() error {
 	// An environment-agnostic stack deploys to the region the CDK CLI
 	// resolved and passes as CDK_DEFAULT_REGION, so that one comes first.
 	// Unknown (a bare synth), the template's rule checks at deploy.
-	p, err := plan.LoadIn(cfgPath, data, plan.StackRegionFromEnv("CDK_DEFAULT_REGION", os.Getenv("CDK_DEFAULT_REGION"), os.Getenv))
+	p, err := plan.LoadIn(cfgPath, data, plan.StackRegionFromEnv(plan.EnvCDKRegion, os.Getenv(plan.EnvCDKRegion), os.Getenv))
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,11 @@ func LoadIn(file string, data []byte, region config.StackRegion) (*Plan, error) 
 	return New(cfg, data)
 }
 
+// EnvCDKRegion is the variable the CDK CLI passes an app the region it
+// deploys an environment-agnostic stack to
+// (https://docs.aws.amazon.com/cdk/v2/guide/configure-env.html).
+const EnvCDKRegion = "CDK_DEFAULT_REGION"
+
 // StackRegionFromEnv is the region a stack deploys to as far as the
 // environment tells, for LoadIn: flag (a --region the user passed, named
 // flagName), then AWS_REGION, then CDK_DEFAULT_REGION, the region the CDK
@@ -58,7 +63,7 @@ func StackRegionFromEnv(flagName, flag string, getenv func(string) string) confi
 	if flag != "" {
 		return config.StackRegion{Name: flag, From: flagName}
 	}
-	for _, k := range []string{"AWS_REGION", "CDK_DEFAULT_REGION"} {
+	for _, k := range []string{"AWS_REGION", EnvCDKRegion} {
 		if v := getenv(k); v != "" {
 			return config.StackRegion{Name: v, From: k}
 		}
