@@ -69,15 +69,7 @@ func makeSynthTimed(t *testing.T, cdkArgs ...string) (string, time.Duration, tim
 // template's content.
 func assembly(t *testing.T, outdir string) (hashes []string, templates map[string]string) {
 	t.Helper()
-	var manifest struct {
-		Artifacts map[string]struct {
-			Type       string `json:"type"`
-			Properties struct {
-				TemplateFile string `json:"templateFile"`
-				File         string `json:"file"`
-			} `json:"properties"`
-		} `json:"artifacts"`
-	}
+	var manifest quotacheck.Manifest
 	if err := quotacheck.ReadJSON(filepath.Join(outdir, "manifest.json"), &manifest); err != nil {
 		t.Fatal(err)
 	}
@@ -85,13 +77,7 @@ func assembly(t *testing.T, outdir string) (hashes []string, templates map[strin
 	if !ok || stackArt.Type != "aws:cloudformation:stack" || stackArt.Properties.TemplateFile == "" {
 		t.Fatalf("the manifest has no %s stack: %+v", StackID, manifest.Artifacts)
 	}
-	var assets struct {
-		Files map[string]struct {
-			Source struct {
-				Path string `json:"path"`
-			} `json:"source"`
-		} `json:"files"`
-	}
+	var assets quotacheck.AssetManifest
 	if err := quotacheck.ReadJSON(filepath.Join(outdir, manifest.Artifacts[StackID+".assets"].Properties.File), &assets); err != nil {
 		t.Fatal(err)
 	}

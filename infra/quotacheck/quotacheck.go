@@ -21,19 +21,34 @@ type Template struct {
 	Bytes int
 }
 
+// Manifest is the part of a cloud assembly's manifest.json this package
+// and the app's tests read: each artifact's type and where its template
+// (stacks) or asset manifest (cdk:asset-manifest) is.
+type Manifest struct {
+	Artifacts map[string]struct {
+		Type       string `json:"type"`
+		Properties struct {
+			TemplateFile string `json:"templateFile"`
+			File         string `json:"file"`
+		} `json:"properties"`
+	} `json:"artifacts"`
+}
+
+// AssetManifest is the part of a cdk:asset-manifest read here: each file
+// asset's path in the assembly, keyed by its hash.
+type AssetManifest struct {
+	Files map[string]struct {
+		Source struct {
+			Path string `json:"path"`
+		} `json:"source"`
+	} `json:"files"`
+}
+
 // Load reads every template of the cloud assembly at outdir: each stack
 // artifact's and every nested stack's (file assets ending in .json whose
 // content is a template).
 func Load(outdir string) ([]Template, error) {
-	var manifest struct {
-		Artifacts map[string]struct {
-			Type       string `json:"type"`
-			Properties struct {
-				TemplateFile string `json:"templateFile"`
-				File         string `json:"file"`
-			} `json:"properties"`
-		} `json:"artifacts"`
-	}
+	var manifest Manifest
 	if err := ReadJSON(filepath.Join(outdir, "manifest.json"), &manifest); err != nil {
 		return nil, err
 	}
@@ -43,13 +58,7 @@ func Load(outdir string) ([]Template, error) {
 		case "aws:cloudformation:stack":
 			files[a.Properties.TemplateFile] = true
 		case "cdk:asset-manifest":
-			var assets struct {
-				Files map[string]struct {
-					Source struct {
-						Path string `json:"path"`
-					} `json:"source"`
-				} `json:"files"`
-			}
+			var assets AssetManifest
 			if err := ReadJSON(filepath.Join(outdir, a.Properties.File), &assets); err != nil {
 				return nil, err
 			}
