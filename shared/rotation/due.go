@@ -41,6 +41,10 @@ type Decision struct {
 	// the time the oldest counted write ages out and a write is allowed
 	// again.
 	HeldUntil time.Time
+	// WriteAllowedAt is set when a due or forced write is held back by
+	// AWS's write-rate guidance (config.MinWriteInterval since the last
+	// write, credentials still valid): when the next write is allowed.
+	WriteAllowedAt time.Time
 }
 
 // Writes is the write history the current version carries
@@ -177,7 +181,7 @@ func decide(now time.Time, t config.Target, cur Current, jitter time.Duration, f
 		// Config validation keeps refreshBefore at least 10 minutes short of
 		// the session, so this only holds back forced or duplicate requests.
 		return Decision{Reason: fmt.Sprintf("last written %s; AWS advises at most one write per secret per %s, next write allowed %s",
-			humantime.Since(now, written), humantime.Span(config.MinWriteInterval), humantime.Until(now, written.Add(config.MinWriteInterval))), NextCheck: written.Add(config.MinWriteInterval)}
+			humantime.Since(now, written), humantime.Span(config.MinWriteInterval), humantime.Until(now, written.Add(config.MinWriteInterval))), NextCheck: written.Add(config.MinWriteInterval), WriteAllowedAt: written.Add(config.MinWriteInterval)}
 	case force:
 		return Decision{Due: true, Reason: "forced with " + humantime.Left(now, cur.Value.Expiration)}
 	case !now.Before(dueAt):

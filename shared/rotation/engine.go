@@ -125,7 +125,11 @@ type Result struct {
 	// HeldUntil is set when Secrets Manager's version quota held a due or
 	// forced write back: when the next write is allowed.
 	HeldUntil time.Time `json:"heldUntil,omitzero"`
-	Err       error     `json:"-"`
+	// WriteAllowedAt is set when AWS's write-rate guidance (one write per
+	// secret per config.MinWriteInterval) held a due or forced write back
+	// while the current credentials are valid: when the next is allowed.
+	WriteAllowedAt time.Time `json:"writeAllowedAt,omitzero"`
+	Err            error     `json:"-"`
 }
 
 // Request asks for one target's rotation.
@@ -279,7 +283,7 @@ func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) (Resu
 		}
 	}
 	if !d.Due {
-		r := Result{Outcome: Fresh, Reason: d.Reason, HeldUntil: d.HeldUntil}
+		r := Result{Outcome: Fresh, Reason: d.Reason, HeldUntil: d.HeldUntil, WriteAllowedAt: d.WriteAllowedAt}
 		if cur.Exists && cur.ParseErr == nil {
 			r.Key, r.Expires, r.VersionID = cur.Value.MaskedKey(), cur.Value.Expiration, cur.VersionID
 		}

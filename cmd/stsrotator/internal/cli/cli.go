@@ -22,6 +22,7 @@ import (
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
 	"github.com/stsrotator/stsrotator/shared/sourcekey"
+	"github.com/stsrotator/stsrotator/shared/suggest"
 )
 
 // Exit codes are a contract with scripts: they only ever gain new values.
@@ -67,6 +68,12 @@ const (
 	// revocations of at least one target (UNKNOWN): the check did not
 	// happen, so it must not pass.
 	ExitCheckFailed = 12
+	// ExitNotRotated: rotate reached the rotator, which held the write
+	// back: the secret was written less than 10 minutes ago and its
+	// credentials are still valid (AWS's write-rate guidance), or
+	// Secrets Manager's version quota is used up. The message says when
+	// a rotation will be allowed; the current credentials stand.
+	ExitNotRotated = 13
 )
 
 // Environment variables the CLI reads besides the SDK's own.
@@ -222,6 +229,8 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	case "-h", "-help", "--help":
 		a.usage(a.Stdout)
 		return ExitOK
+	case "-v", "-version", "--version":
+		name = "version"
 	case "help":
 		if len(args) == 1 {
 			a.usage(a.Stdout)
@@ -244,8 +253,20 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.Stderr, "stsrotator %s: %s\n", name, oneLine(err.Error()))
 		return codeOf(err)
 	}
-	fmt.Fprintf(a.Stderr, "stsrotator: unknown command %q (run stsrotator help)\n", name)
+	hint := "run stsrotator help"
+	if s := suggest.Closest(name, commandNames()); s != "" {
+		hint = "did you mean stsrotator " + s + "? run stsrotator help for every command"
+	}
+	fmt.Fprintf(a.Stderr, "stsrotator: unknown command %q (%s)\n", printable(name), hint)
 	return ExitUsage
+}
+
+func commandNames() []string {
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	return names
 }
 
 func (a *App) usage(w io.Writer) {
@@ -265,12 +286,15 @@ Every command takes --profile, --region, --endpoint-url and --config, and
 reads the standard AWS environment (AWS_PROFILE, AWS_REGION,
 AWS_ENDPOINT_URL, ...). Run stsrotator <command> --help for its flags.
 
+stsrotator --version (or -v) is stsrotator version.
+
 Exit codes: 0 ok, 1 AWS or other failure, 2 usage, 3 not found, 4 invalid
 secret, 5 expired, 6 rotation failed, 7 status found a problem, 8 preflight
 found something that blocks the deploy, 9 revoked but the forced rotation
 failed, 10 revoke --cleanup refused (too early), 11 revoke found a cutoff
 in force ahead of AWS's clock, 12 status --revocations could not read a
-target's revocations.
+target's revocations, 13 rotate held back (written less than 10 minutes
+ago and still valid, or the version quota; it says when to retry).
 `)
 }
 
@@ -305,7 +329,7 @@ func (a *App) parse(fs *flagSet, args []string) ([]string, error) {
 				a.help(fs, a.Stdout)
 				return nil, errHelp
 			}
-			return nil, coded(ExitUsage, fmt.Errorf("%s%s (run stsrotator %s --help)", doubleDash(err.Error()), durationHint(fs, err), fs.name))
+			return nil, coded(ExitUsage, fmt.Errorf("%s%s%s (run stsrotator %s --help)", doubleDash(err.Error()), durationHint(fs, err), flagHint(fs, err), fs.name))
 		}
 		if fs.NArg() == 0 {
 			return pos, nil
@@ -335,6 +359,37 @@ func durationHint(fs *flagSet, err error) string {
 		}
 	}
 	return ""
+}
+
+// undefinedFlag is the flag package's error for a flag the set lacks.
+var undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.+)$`)
+
+// flagHint names the flag an unknown one most likely misspells.
+func flagHint(fs *flagSet, err error) string {
+	m := undefinedFlag.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if s := suggest.Closest(m[1], names); s != "" {
+		return "; did you mean --" + s + "?"
+	}
+	return ""
+}
+
+// oneTarget takes the target from --target or, as an alias, the one
+// positional argument ("rotate NAME"), and refuses both or neither.
+func oneTarget(fs *flagSet, flagValue string, pos []string) (string, error) {
+	switch {
+	case len(pos) > 1 || (len(pos) == 1 && flagValue != ""):
+		return "", coded(ExitUsage, fmt.Errorf("name one target: --target NAME, or NAME alone (run stsrotator %s --help)", fs.name))
+	case len(pos) == 1:
+		return pos[0], nil
+	case flagValue == "":
+		return "", coded(ExitUsage, fmt.Errorf("name the target: stsrotator %s --target NAME", fs.name))
+	}
+	return flagValue, nil
 }
 
 // profileFor says what the command uses --profile's identity for.
