@@ -326,7 +326,7 @@ func ParseIn(file string, data []byte, region StackRegion) (*Config, error) {
 			d.add(0, "", "the file is empty", "declare at least one target under targets:")
 			return nil, d.errs
 		}
-		d.add(0, "", "not valid YAML: "+err.Error(), "fix the YAML syntax at the line shown")
+		d.errs = append(d.errs, syntaxError(file, data, err))
 		return nil, d.errs
 	}
 	cfg := d.root(&root)

@@ -1,0 +1,49 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// Issue 21: a YAML syntax error is reported at the line that is wrong,
+// with what to change there, in the file:line: problem (fix: …) form of
+// every config error.
+func TestSyntaxErrorsPointAtTheWrongLine(t *testing.T) {
+	issue, err := os.ReadFile("testdata/indent-line34.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		why  string
+		yaml string
+		want []string
+	}{
+		{"issue 21's input: a key indented 3 spaces on line 34 is reported there, not at targets: on line 21",
+			string(issue), []string{"cfg.yaml:34: not valid YAML: ", `at column 4 of "durationSeconds: 2700`, "(fix: line 34 is indented 3 spaces, line 33 above it 4: indent it by 4 spaces"}},
+		{"a key indented less than its siblings",
+			okTarget + "  durationSeconds: 3600\n", []string{"cfg.yaml:5: not valid YAML: ", "(fix: line 5 is indented 2 spaces, line 4 above it 4"}},
+		{"a key indented more than its siblings is the line to fix, not the value it seems to continue",
+			okTarget + "      durationSeconds: 3600\n", []string{"cfg.yaml:5: not valid YAML: mapping value is not allowed", "(fix: line 5 is indented 6 spaces, line 4 above it 4"}},
+		{"an item's first key after '- ' counts as that item's indentation",
+			"targets:\n  - name: app\n   roleArn: arn:aws:iam::123456789012:role/App\n", []string{"cfg.yaml:3: not valid YAML: ", "line 3 is indented 3 spaces, line 2 above it 4"}},
+		{"a tab in the indentation says to use spaces",
+			okTarget + "\tdurationSeconds: 3600\n", []string{"cfg.yaml:5: not valid YAML: ", `'\t'`, "(fix: indent line 5 with spaces: YAML does not allow tabs in indentation)"}},
+		{"an unclosed flow list is reported on its line",
+			"targets: [\n", []string{"cfg.yaml:1: not valid YAML: ", `"targets: ["`, "(fix: "}},
+		{"an unterminated quote is reported where it opens",
+			"targets:\n  - name: \"app\n    roleArn: x\n", []string{"cfg.yaml:2: not valid YAML: "}},
+	}
+	for _, c := range cases {
+		_, err := Parse("cfg.yaml", []byte(c.yaml))
+		var es Errors
+		if !errors.As(err, &es) || len(es) != 1 {
+			t.Errorf("%s: want one config error, got %v", c.why, err)
+			continue
+		}
+		if got := es[0].Error(); !containsInOrder(got, c.want) || strings.Contains(got, "\n") {
+			t.Errorf("%s:\n got %s\nwant %q in order, on one line", c.why, got, c.want)
+		}
+	}
+}
