@@ -520,3 +520,27 @@ func mergeTags(def, own []Tag, same func(a, b string) bool) []Tag {
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
+
+// TargetNames lists the names the targets in data declare, in file
+// order, reading only as much as that needs: shell completion offers
+// them while the rest of the file may still have mistakes. Nil when data
+// is not YAML or has no targets list.
+func TargetNames(data []byte) []string {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || root.Kind != yaml.DocumentNode || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	doc := root.Content[0]
+	var names []string
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value != "targets" || doc.Content[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, tn := range doc.Content[i+1].Content {
+			if n := nameOf(tn); n != "" {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
+}

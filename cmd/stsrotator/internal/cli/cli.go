@@ -19,6 +19,7 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/spf13/cobra"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
 	"github.com/stsrotator/stsrotator/shared/sourcekey"
@@ -115,6 +116,11 @@ type App struct {
 	ServerTime func(middleware.Metadata) (time.Time, bool)
 	// Sleep waits (revoke waits for AWS's clock to pass its cutoff).
 	Sleep func(context.Context, time.Duration) error
+
+	// collecting, when set, receives every flag set a command declares,
+	// and parse stops the command there: completion reads each command's
+	// real flags this way (spec).
+	collecting *[]*flagSet
 }
 
 // New returns an App wired to the process.
@@ -215,6 +221,7 @@ func commands() []command {
 		{"revoke", "deny a leaked target's older sessions, then rotate it", (*App).revoke},
 		{"validate", "run every config check synth runs, without a synth", (*App).validate},
 		{"version", "print the build's version", (*App).version},
+		{"completion", "print the shell completion script for bash, zsh or fish", (*App).completion},
 	}
 }
 
@@ -231,6 +238,9 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		return ExitOK
 	case "-v", "-version", "--version":
 		name = "version"
+	case cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+		// The completion scripts' hidden request (completion.go).
+		return a.complete(args)
 	case "help":
 		if len(args) == 1 {
 			a.usage(a.Stdout)
@@ -304,6 +314,12 @@ type flagSet struct {
 	g              Globals
 	name, synopsis string
 	about          string
+	// targetArg says the one positional argument may name the target
+	// (rotate NAME), for completion.
+	targetArg bool
+	// positional lists the values the one positional argument takes,
+	// for completion.
+	positional []string
 }
 
 // flags starts a command's flag set with the global flags. Parse errors
@@ -312,6 +328,9 @@ type flagSet struct {
 func (a *App) flags(name, synopsis, about string) *flagSet {
 	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), name: name, synopsis: synopsis, about: about}
 	fs.SetOutput(io.Discard)
+	if a.collecting != nil {
+		*a.collecting = append(*a.collecting, fs)
+	}
 	fs.StringVar(&fs.g.Profile, "profile", "", "AWS shared config `profile` for this command's AWS calls (default: AWS_PROFILE, else default)")
 	fs.StringVar(&fs.g.Region, "region", "", "AWS `region` (default: AWS_REGION or the profile's)")
 	fs.StringVar(&fs.g.EndpointURL, "endpoint-url", "", "AWS endpoint `URL` for every service (default: AWS_ENDPOINT_URL)")
@@ -322,6 +341,9 @@ func (a *App) flags(name, synopsis, about string) *flagSet {
 // parse accepts flags before and after positional arguments, as users
 // type them ("rotate NAME --json").
 func (a *App) parse(fs *flagSet, args []string) ([]string, error) {
+	if a.collecting != nil {
+		return nil, errHelp
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {

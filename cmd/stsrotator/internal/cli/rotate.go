@@ -49,6 +49,7 @@ The rotator serving the target is found from the config (--config, or
 ./stsrotator.yaml) and the stack name, as the stack names it; --function
 overrides that.`)
 	fs.profileFor("invoke the rotator function")
+	fs.targetArg = true
 	fs.StringVar(&target, "target", "", "config target `name` (or give it as the argument)")
 	fs.StringVar(&function, "function", "", "rotator Lambda `name or ARN` (default: $"+lambdaenv.RotatorFunction+", else found from the config)")
 	fs.StringVar(&stackName, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName)")
