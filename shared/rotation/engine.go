@@ -411,7 +411,7 @@ func (e *Engine) store(ctx context.Context, t config.Target, cur Current, d Deci
 		}
 		prior = append(prior, prev.Writes()...)
 	}
-	return e.notCurrent(t, fmt.Errorf("%w: version %s was made AWSCURRENT again after %d rotations replaced it; rotate it by hand (stsrotator rotate %s) once the rollbacks stop", ErrNotCurrent, short(cur.VersionID), MaxAttempts, t.Name))
+	return e.notCurrent(t, fmt.Errorf("%w: version %s was made AWSCURRENT again after %d rotations replaced it; rotate it by hand (stsrotator rotate --target %s) once the rollbacks stop", ErrNotCurrent, short(cur.VersionID), MaxAttempts, t.Name))
 }
 
 func (e *Engine) notCurrent(t config.Target, err error) Result {

@@ -125,7 +125,7 @@ func (a *App) fetch(ctx context.Context, fs *flagSet, c credFlags, ph *phases) (
 		return aws.Credentials{}, err
 	}
 	if left := creds.Expires.Sub(a.Now()); left < c.minValidity {
-		return aws.Credentials{}, coded(ExitExpired, fmt.Errorf("secret %s: key %s has %s, under --min-validity %s (fix: stsrotator status; stsrotator rotate %s)",
+		return aws.Credentials{}, coded(ExitExpired, fmt.Errorf("secret %s: key %s has %s, under --min-validity %s (fix: stsrotator status; stsrotator rotate --target %s)",
 			r.SecretID, secretfmt.Mask(creds.AccessKeyID), humantime.Left(a.Now(), creds.Expires), humantime.Span(c.minValidity), orTarget(p.Target())))
 	}
 	return creds, nil
