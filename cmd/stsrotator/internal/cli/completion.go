@@ -37,6 +37,10 @@ working directory at the time you press Tab.
   source <(stsrotator completion zsh)      # zsh, in ~/.zshrc after compinit
   stsrotator completion fish > ~/.config/fish/completions/stsrotator.fish`)
 	fs.positional = shells
+	fs.Lookup("profile").Usage = "unused: completion makes no AWS call (accepted like every command's `profile`)"
+	fs.Lookup("region").Usage = "unused: completion makes no AWS call (accepted like every command's `region`)"
+	fs.Lookup("endpoint-url").Usage = "unused: completion makes no AWS call (accepted like every command's `URL`)"
+	fs.Lookup("config").Usage = "unused: the script reads the --config on the line being completed, else ./" + defaultConfig + " (accepted like every command's `file`)"
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err

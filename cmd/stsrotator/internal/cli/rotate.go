@@ -41,9 +41,10 @@ The rotator still holds the write back, and rotate exits 13 saying when
 to try again, while the current credentials are valid and were written
 less than 10 minutes ago (AWS advises at most one write per secret per
 10 minutes), or while Secrets Manager's version quota is used up; the
-current credentials stand. Expired, unusable or revoked credentials are
-replaced at once (to cut off leaked ones, use stsrotator revoke). Exits 6
-if the service could not rotate the target.
+current credentials stand. Expired or unusable credentials are replaced
+at once; to cut off leaked ones sooner, use stsrotator revoke, whose
+rotation the 10-minute guard does not hold back. Exits 6 if the service
+could not rotate the target.
 
 The rotator serving the target is found from the config (--config, or
 ./stsrotator.yaml) and the stack name, as the stack names it; --function
