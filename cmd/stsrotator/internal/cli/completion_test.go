@@ -80,6 +80,7 @@ func TestCompletionFollowsTheCommandTable(t *testing.T) {
 		{"a prefix narrows them", []string{"serve", "--target", "dep"}, []string{"deploy-bot"}},
 		{"--config on the line is the config read", []string{"status", "--config", filepath.Join(dir, "none.yaml"), "--target", ""}, nil},
 		{"rotate NAME is rotate --target NAME", []string{"rotate", ""}, []string{"billing-reader", "deploy-bot"}},
+		{"so is revoke NAME", []string{"revoke", "b"}, []string{"billing-reader"}},
 		{"once --target is given, rotate takes no NAME", []string{"rotate", "--target", "deploy-bot", ""}, nil},
 		{"completion offers the shells", []string{"completion", ""}, []string{"bash", "zsh", "fish"}},
 		{"a flag of one command is not offered for another", []string{"env", "--sta"}, nil},
@@ -121,30 +122,6 @@ func TestCompletionRunsNoCommand(t *testing.T) {
 	}
 	if out.Len()+errb.Len() > 0 {
 		t.Errorf("reading flags printed %q %q", out.String(), errb.String())
-	}
-}
-
-func TestCompletionCommand(t *testing.T) {
-	cases := []struct {
-		why    string
-		args   []string
-		code   int
-		stdout string
-		stderr string
-	}{
-		{"bash: cobra's V2 script, registered for stsrotator", []string{"completion", "bash"}, ExitOK, "complete -o default -F __start_stsrotator stsrotator", ""},
-		{"zsh", []string{"completion", "zsh"}, ExitOK, "#compdef stsrotator", ""},
-		{"fish", []string{"completion", "fish"}, ExitOK, "complete -c stsrotator", ""},
-		{"no shell is a usage error", []string{"completion"}, ExitUsage, "", "name one shell: stsrotator completion bash|zsh|fish"},
-		{"an unknown shell gets the closest", []string{"completion", "bsh"}, ExitUsage, "", `no completion for shell "bsh"; did you mean bash?`},
-		{"--help says how to load each", []string{"completion", "--help"}, ExitOK, "source <(stsrotator completion zsh)", ""},
-	}
-	for _, c := range cases {
-		var out, errb bytes.Buffer
-		code := New(&out, &errb).Run(context.Background(), c.args)
-		if code != c.code || !strings.Contains(out.String(), c.stdout) || !strings.Contains(errb.String(), c.stderr) {
-			t.Errorf("%s: exit %d (want %d), stdout %.200q (want %q), stderr %q (want %q)", c.why, code, c.code, out.String(), c.stdout, errb.String(), c.stderr)
-		}
 	}
 }
 
@@ -204,22 +181,7 @@ for line in "$@"; do
 	echo "$line => ${COMPREPLY[*]}"
 done
 `
-	args := []string{"--norc", "--noprofile", "-c", script, "bash"}
-	for _, c := range shellCases {
-		args = append(args, c.line)
-	}
-	cmd := exec.Command(bash, args...)
-	cmd.Dir, cmd.Env = dir, env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("bash: %v\n%s", err, out)
-	}
-	for _, c := range shellCases {
-		last := c.want[strings.LastIndex(c.want, " ")+1:]
-		if !strings.Contains(string(out), c.line+" => "+last+"\n") {
-			t.Errorf("bash does not complete %s: %q to %q; got:\n%s", c.why, c.line, last, out)
-		}
-	}
+	shellCompletes(t, dir, env, bash, "--norc", "--noprofile", "-c", script, "bash")
 }
 
 // Issue 20: fish's own completion query (complete -C) with the fish
@@ -228,20 +190,27 @@ func TestCompletionInFish(t *testing.T) {
 	fish := needShell(t, "fish", "fish")
 	dir, env := shellsFor(t)
 	script := "stsrotator completion fish | source\nfor line in $argv\n  echo \"$line =>\" (complete -C $line | string split -f1 \\t)\nend"
-	args := []string{"--no-config", "-c", script}
+	shellCompletes(t, dir, env, fish, "--no-config", "-c", script)
+}
+
+// shellCompletes runs a shell script that prints "LINE => COMPLETIONS"
+// for each of shellCases' lines (passed after args) and checks that each
+// line completes to its one word.
+func shellCompletes(t *testing.T, dir string, env []string, shell string, args ...string) {
+	t.Helper()
 	for _, c := range shellCases {
 		args = append(args, c.line)
 	}
-	cmd := exec.Command(fish, args...)
+	cmd := exec.Command(shell, args...)
 	cmd.Dir, cmd.Env = dir, env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("fish: %v\n%s", err, out)
+		t.Fatalf("%s: %v\n%s", shell, err, out)
 	}
 	for _, c := range shellCases {
 		last := c.want[strings.LastIndex(c.want, " ")+1:]
 		if !strings.Contains(string(out), c.line+" => "+last+"\n") {
-			t.Errorf("fish does not complete %s: %q to %q; got:\n%s", c.why, c.line, last, out)
+			t.Errorf("%s does not complete %s: %q to %q; got:\n%s", filepath.Base(shell), c.why, c.line, last, out)
 		}
 	}
 }

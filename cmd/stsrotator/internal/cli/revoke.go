@@ -73,6 +73,7 @@ which re-sends the cutoff), 10 if --cleanup is refused as too early, 11 if
 a revocation in force has its cutoff more than 5s ahead of AWS's clock
 (nothing written, no rotation requested).`)
 	fs.profileFor("change the target's role, in its own account,")
+	fs.targetArg = true
 	fs.StringVar(&o.target, "target", "", "config target `name` (or give it as the argument)")
 	fs.BoolVar(&o.all, "all-sessions", false, "deny every older session of the role, everyone's (AWSRevokeOlderSessions)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the policy and what would happen; write nothing")
@@ -85,13 +86,8 @@ a revocation in force has its cutoff more than 5s ahead of AWS's clock
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(pos) == 1 && o.target == "":
-		o.target = pos[0]
-	case len(pos) > 1 || (len(pos) == 1 && o.target != ""):
-		return coded(ExitUsage, errors.New("name one target"))
-	case o.target == "":
-		return coded(ExitUsage, errors.New("name the target: stsrotator revoke --target NAME"))
+	if o.target, err = oneTarget(fs, o.target, pos); err != nil {
+		return err
 	}
 	cfg, err := a.loadConfig(fs.g)
 	if err != nil {
