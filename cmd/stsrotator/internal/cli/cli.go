@@ -264,7 +264,12 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		return codeOf(err)
 	}
 	hint := "run stsrotator help"
-	if s := suggest.Closest(name, commandNames()); s != "" {
+	options := commandNames()
+	if strings.HasPrefix(name, "-") {
+		// Before a command only --help and --version are flags.
+		options = []string{"--help", "--version"}
+	}
+	if s := suggest.Closest(name, options); s != "" {
 		hint = "did you mean stsrotator " + s + "? run stsrotator help for every command"
 	}
 	fmt.Fprintf(a.Stderr, "stsrotator: unknown command %q (%s)\n", printable(name), hint)

@@ -41,6 +41,7 @@ func TestHelpAndUsage(t *testing.T) {
 		{"an unknown flag is a usage error naming the flag", []string{"status", "--colour"}, ExitUsage, "", "flag provided but not defined: --colour"},
 		{"issue 21: a misspelt command gets the one it most likely means", []string{"stats"}, ExitUsage, "", `unknown command "stats" (did you mean stsrotator status?`},
 		{"a transposed command too", []string{"roatte", "--target", "a"}, ExitUsage, "", "did you mean stsrotator rotate?"},
+		{"a misspelt --version before any command", []string{"--verison"}, ExitUsage, "", "did you mean stsrotator --version?"},
 		{"nothing close, no guess", []string{"frobnicate"}, ExitUsage, "", "(run stsrotator help)"},
 		{"a misspelt flag gets the command's flag it most likely means", []string{"status", "--taget", "a"}, ExitUsage, "", "not defined: --taget; did you mean --target? (run stsrotator status --help)"},
 		{"a global flag is among the command's flags", []string{"env", "--target", "a", "--regoin", "eu-west-1"}, ExitUsage, "", "did you mean --region?"},
