@@ -50,9 +50,9 @@ func locate(file string, data []byte) (fe *FieldError) {
 		tk := ge.GetToken()
 		line, col := tk.Position.Line, tk.Position.Column
 		msg := strings.ReplaceAll(ge.GetMessage(), "\t", `\t`)
-		if strings.Contains(msg, "mapping value") {
-			// The colon that cannot follow a token comes after all of it:
-			// a plain scalar continued on the next line ends there.
+		if strings.Contains(msg, "mapping value") || strings.Contains(msg, "unexpected key name") {
+			// The key or colon that cannot follow a token comes after all
+			// of it: a plain scalar continued on the next line ends there.
 			line += strings.Count(strings.TrimSpace(tk.Origin), "\n")
 			col = 0
 		}
@@ -118,7 +118,9 @@ func syntaxFix(data []byte, line int, msg string) string {
 			want += 2
 		}
 		if got := len(lead); got != want {
-			return fmt.Sprintf("line %d is indented %d spaces, line %d above it %d: indent it by %d spaces if it is another key of the same mapping (a nested value goes further in, under a key ending in a colon)", line, got, above, want, want)
+			// Which of the two is out of place only the user knows: the
+			// parser stops at the second when the first was the mistake.
+			return fmt.Sprintf("line %d is indented %d spaces and line %d above it %d: the keys of one mapping line up, so indent whichever of the two is out of place like the other (a nested value goes further in, under a key ending in a colon)", line, got, above, want)
 		}
 		break
 	}
