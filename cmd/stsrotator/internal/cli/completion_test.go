@@ -233,7 +233,10 @@ func TestCompletionInZsh(t *testing.T) {
 		}
 		return string(out)
 	}
-	shell := "env -i " + strings.Join(env, " ") + " " + zsh + " -f"
+	shell := "env -i"
+	for _, kv := range append(env, zsh, "-f") {
+		shell += " " + shellQuote(kv)
+	}
 	run("new-session", "-d", "-s", "z", "-x", "200", "-y", "50", "-c", dir, shell)
 	t.Cleanup(func() { _ = exec.Command(tmux, "-L", sock, "kill-server").Run() })
 	// waitFor polls the screen: the shell answers when it answers.
