@@ -214,8 +214,11 @@ type Sim struct {
 	// the forced writes that went through.
 	Held, QuotaWrites int
 	Sweeps            int
-	FailedSweepRuns   int
-	Crashed           int
+	// Calm counts AWS calls, and failed ones, outside outages and crash
+	// points: the base fault rate.
+	Calm            faults.OpStats
+	FailedSweepRuns int
+	Crashed         int
 }
 
 type fleetRun struct {
@@ -383,6 +386,7 @@ func (s *Sim) Run() []Stats {
 	}
 	var open []window
 	var quotaUntil, nextForce time.Time
+	before := s.inj.Totals()
 	for now := s.start; now.Before(end); now = s.clk.Now() {
 		for len(events) > 0 && !s.start.Add(events[0].At).After(now) {
 			e := events[0]
@@ -404,6 +408,7 @@ func (s *Sim) Run() []Stats {
 				quotaUntil, nextForce = now.Add(e.Len), now
 			}
 		}
+		crashedNow := s.crashArmed
 		s.outages = s.outages[:0]
 		kept := open[:0]
 		for _, w := range open {
@@ -437,6 +442,7 @@ func (s *Sim) Run() []Stats {
 				s.FailedSweepRuns++
 			}
 			if killed() {
+				crashedNow = true
 				s.Crashed++
 				s.logf("+%s crash point %d killed a sweep", now.Sub(s.start), s.crash)
 				s.crash++
@@ -450,6 +456,12 @@ func (s *Sim) Run() []Stats {
 			}
 			c.sign(ctx, now)
 		}
+		after := s.inj.Totals()
+		if len(s.outages) == 0 && !s.crashArmed && !crashedNow {
+			s.Calm.Attempted += after.Attempted - before.Attempted
+			s.Calm.Failed += after.Failed - before.Failed
+		}
+		before = after
 		s.clk.Add(s.opt.Tick)
 	}
 	var out []Stats

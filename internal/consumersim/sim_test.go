@@ -130,8 +130,9 @@ func TestResilienceConsumers(t *testing.T) {
 	s := New(t, Options{Seed: seed, Span: span, Tick: 5 * time.Second, PerModel: awstest.Scale(1, 3), FaultRate: 0.3, Events: days(span)}, awstest.Scale(short, func(f []Fleet) []Fleet { return f })(edgeFleets(t))...)
 	stats := s.Run()
 	tot := s.Injector().Totals()
-	t.Logf("seed %d (STSROTATOR_SEED=%d replays), simulated %s in %s: %d sweeps (%d with a failed target, %d killed), rotations %v, forced writes %d, held by the version quota %d; AWS calls %d, failed %d (%.1f%%)",
-		seed, seed, span, time.Since(start).Round(time.Millisecond), s.Sweeps, s.FailedSweepRuns, s.Crashed, s.Rotations(), s.QuotaWrites, s.Held, tot.Attempted, tot.Failed, 100*float64(tot.Failed)/float64(tot.Attempted))
+	t.Logf("seed %d (STSROTATOR_SEED=%d replays), simulated %s in %s: %d sweeps (%d with a failed target, %d killed), rotations %v, forced writes %d, held by the version quota %d; AWS calls %d, failed %d (%.1f%%; outside outages and crash points %d of %d, %.1f%%)",
+		seed, seed, span, time.Since(start).Round(time.Millisecond), s.Sweeps, s.FailedSweepRuns, s.Crashed, s.Rotations(), s.QuotaWrites, s.Held, tot.Attempted, tot.Failed, 100*float64(tot.Failed)/float64(tot.Attempted),
+		s.Calm.Failed, s.Calm.Attempted, 100*float64(s.Calm.Failed)/float64(s.Calm.Attempted))
 	t.Logf("events:\n%s", strings.Join(s.Log(), "\n"))
 	t.Logf("figures:\n%s", table(stats))
 	for _, st := range stats {
@@ -140,6 +141,9 @@ func TestResilienceConsumers(t *testing.T) {
 		}
 	}
 	checkPromise(t, seed, stats)
+	if share := float64(s.Calm.Failed) / float64(s.Calm.Attempted); share < 0.25 || share > 0.35 {
+		t.Errorf("outside outages the layer failed %.1f%% of calls, not the 30%% asked for", share*100)
+	}
 }
 
 // days is the event script, once per simulated day, each day's events

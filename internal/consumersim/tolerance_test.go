@@ -60,8 +60,9 @@ func longest(hi time.Duration, ok func(time.Duration) bool) time.Duration {
 // config rules predict: refreshBefore R plus the target's jitter offset,
 // less one sweep period S and credential-process's one-minute
 // --min-validity for STS (the version stored before the outage is served
-// until then), less botocore's 10-minute mandatory window for Secrets
-// Manager (the first consumer that must read the secret). No length tried
+// until then); for Secrets Manager, less the larger of that and
+// botocore's 10-minute mandatory window (the latest a botocore consumer
+// can do without reading the secret). No length tried
 // makes a supported consumer sign with expired credentials.
 func TestResilienceOutageTolerance(t *testing.T) {
 	seed := awstest.Seed(22)
@@ -82,7 +83,7 @@ func TestResilienceOutageTolerance(t *testing.T) {
 		}
 		sts := longest(r+off, tolerate(STSOutage))
 		sm := longest(r+off, tolerate(SecretsOutage))
-		predSTS, predSM := r+off-sw-MinValidity, r+off-Botocore.Mandatory
+		predSTS, predSM := r+off-sw-MinValidity, r+off-max(Botocore.Mandatory, sw+MinValidity)
 		rows = append(rows, fmt.Sprintf("| %d s (%s) | %s | %s | %s | %s | %s / %s | %s / %s |", int(ct.Duration/time.Second), ct.SourceCredentials, r, sw, off.Round(time.Second),
 			(r-ct.ConsumerRefreshWindow-sw-cfg.Rotator.Jitter).Round(time.Second), sts, predSTS.Round(time.Second), sm, predSM.Round(time.Second)))
 		if expired > 0 {
