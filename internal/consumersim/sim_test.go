@@ -134,6 +134,7 @@ func TestResilienceConsumers(t *testing.T) {
 		seed, seed, span, time.Since(start).Round(time.Millisecond), s.Sweeps, s.FailedSweepRuns, s.Crashed, s.Rotations(), s.QuotaWrites, s.Held, tot.Attempted, tot.Failed, 100*float64(tot.Failed)/float64(tot.Attempted),
 		s.Calm.Failed, s.Calm.Attempted, 100*float64(s.Calm.Failed)/float64(s.Calm.Attempted))
 	t.Logf("events:\n%s", strings.Join(s.Log(), "\n"))
+	t.Logf("AWS calls by operation:\n%s", s.Injector().Summary())
 	t.Logf("figures:\n%s", table(stats))
 	for _, st := range stats {
 		if st.Failed > 0 && !st.Control {
