@@ -214,6 +214,9 @@ type Sim struct {
 	// the forced writes that went through.
 	Held, QuotaWrites int
 	Sweeps            int
+	// RolledBack counts values the operator wrote back; StormRotations
+	// the rotations the reactor made for ExpiredToken reports.
+	RolledBack, StormRotations int
 	// Calm counts AWS calls, and failed ones, outside outages and crash
 	// points: the base fault rate.
 	Calm            faults.OpStats
@@ -539,6 +542,7 @@ func (s *Sim) rollback(ctx context.Context) {
 			if _, err := s.clean.Secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(tg.secret), SecretString: aws.String(prev)}); err != nil {
 				s.tb.Fatalf("rollback %s: %v", tg.cfg.Name, err)
 			}
+			s.RolledBack++
 		}
 	}
 }
@@ -550,7 +554,10 @@ func (s *Sim) storm(ctx context.Context) {
 		for _, fr := range s.fleets {
 			for _, tg := range fr.targets {
 				sig := reaction.Signal{Source: reaction.FromConsumer, Target: tg.cfg.Name, ErrorCode: "ExpiredToken", ObservedAt: s.clk.Now(), Observer: "consumersim"}
-				_, _ = fr.react.React(ctx, sig)
+				out, err := fr.react.React(ctx, sig)
+				if err == nil && out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated {
+					s.StormRotations++
+				}
 			}
 		}
 	}

@@ -130,8 +130,8 @@ func TestResilienceConsumers(t *testing.T) {
 	s := New(t, Options{Seed: seed, Span: span, Tick: 5 * time.Second, PerModel: awstest.Scale(1, 3), FaultRate: 0.3, Events: days(span)}, awstest.Scale(short, func(f []Fleet) []Fleet { return f })(edgeFleets(t))...)
 	stats := s.Run()
 	tot := s.Injector().Totals()
-	t.Logf("seed %d (STSROTATOR_SEED=%d replays), simulated %s in %s: %d sweeps (%d with a failed target, %d killed), rotations %v, forced writes %d, held by the version quota %d; AWS calls %d, failed %d (%.1f%%; outside outages and crash points %d of %d, %.1f%%)",
-		seed, seed, span, time.Since(start).Round(time.Millisecond), s.Sweeps, s.FailedSweepRuns, s.Crashed, s.Rotations(), s.QuotaWrites, s.Held, tot.Attempted, tot.Failed, 100*float64(tot.Failed)/float64(tot.Attempted),
+	t.Logf("seed %d (STSROTATOR_SEED=%d replays), simulated %s in %s: %d sweeps (%d with a failed target, %d killed), rotations %v, forced writes %d, held by the version quota %d, values rolled back %d, rotations for ExpiredToken reports %d; AWS calls %d, failed %d (%.1f%%; outside outages and crash points %d of %d, %.1f%%)",
+		seed, seed, span, time.Since(start).Round(time.Millisecond), s.Sweeps, s.FailedSweepRuns, s.Crashed, s.Rotations(), s.QuotaWrites, s.Held, s.RolledBack, s.StormRotations, tot.Attempted, tot.Failed, 100*float64(tot.Failed)/float64(tot.Attempted),
 		s.Calm.Failed, s.Calm.Attempted, 100*float64(s.Calm.Failed)/float64(s.Calm.Attempted))
 	t.Logf("events:\n%s", strings.Join(s.Log(), "\n"))
 	t.Logf("AWS calls by operation:\n%s", s.Injector().Summary())
@@ -142,6 +142,23 @@ func TestResilienceConsumers(t *testing.T) {
 		}
 	}
 	checkPromise(t, seed, stats)
+	// The events must have happened, or the figures do not test them.
+	if want := len(CrashPoints) * int((span+24*time.Hour-1)/(24*time.Hour)); s.Crashed != want {
+		t.Errorf("%d sweeps killed by crash points, want %d", s.Crashed, want)
+	}
+	if s.Held == 0 || s.QuotaWrites == 0 {
+		t.Errorf("forced rotations: %d written, %d held back: the version quota was never reached", s.QuotaWrites, s.Held)
+	}
+	if s.RolledBack == 0 || s.StormRotations == 0 {
+		t.Errorf("%d values rolled back, %d rotations for ExpiredToken reports: an event did nothing", s.RolledBack, s.StormRotations)
+	}
+	revoked := 0
+	for _, st := range stats {
+		revoked += st.Revoked
+	}
+	if revoked == 0 {
+		t.Error("no consumer signed with a revoked key: the revoke did not happen or the simulator cannot see it")
+	}
 	if share := float64(s.Calm.Failed) / float64(s.Calm.Attempted); share < 0.25 || share > 0.35 {
 		t.Errorf("outside outages the layer failed %.1f%% of calls, not the 30%% asked for", share*100)
 	}
