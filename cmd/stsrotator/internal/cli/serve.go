@@ -8,11 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -115,17 +113,18 @@ bus the secret names, so the target is rotated. Stops on Ctrl-C.
 
 A new token is made at each start, so clients started before a restart are
 refused after it. To keep them working, give a fixed --port and a token
-file: serve creates the file (mode 0600, one line without a newline, as
-botocore requires) if it does not exist, reuses its token if it does, and
-prints AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE instead of the token; the
-SDKs read the file at each refresh.
+file: serve writes each start's new token there (atomically, mode 0600,
+without a newline, as botocore requires) and prints
+AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE instead of the token; the SDKs read
+the file at each refresh. The file must be yours and not a symbolic link.
+Requests whose Host is not the address serve listens on are refused.
 
   stsrotator serve --target billing-reader --port 9911 --token-file ~/.stsrotator-serve.token`)
 	fs.profileFor("read the secret")
 	fs.StringVar(&target, "target", "", "config target `name`")
 	fs.StringVar(&secretID, "secret-id", "", "serve this secret `name or ARN` instead of a target's")
 	fs.IntVar(&port, "port", 0, "loopback `port` to listen on (default: any free port)")
-	fs.StringVar(&tokenFile, "token-file", "", "keep the authorization token in this `file` across restarts (default: $"+EnvContainerTokenFile+" if set)")
+	fs.StringVar(&tokenFile, "token-file", "", "write each start's authorization token to this `file`, for clients that read "+EnvContainerTokenFile+" (never taken from the environment)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -136,13 +135,19 @@ SDKs read the file at each refresh.
 	if port < 0 || port > 65535 {
 		return coded(ExitUsage, fmt.Errorf("--port %d: want 0-65535", port))
 	}
-	if tokenFile == "" {
-		tokenFile = a.Getenv(EnvContainerTokenFile)
-	}
 	if tokenFile != "" && port == 0 {
 		// The token survives a restart, the URL would not: clients hold
 		// AWS_CONTAINER_CREDENTIALS_FULL_URI with the port in it.
-		fmt.Fprintf(a.Stderr, "stsrotator serve: warning: the token file keeps the token across restarts, but without --port each start listens on a new port and clients' %s stops working; pass a fixed --port (e.g. --port 9911)\n", EnvContainerFullURI)
+		fmt.Fprintf(a.Stderr, "stsrotator serve: warning: clients re-read the token file after a restart, but without --port each start listens on a new port and clients' %s stops working; pass a fixed --port (e.g. --port 9911)\n", EnvContainerFullURI)
+	}
+	if tokenFile != "" {
+		if tokenFile, err = filepath.Abs(tokenFile); err != nil {
+			return coded(ExitUsage, fmt.Errorf("--token-file: %w", err))
+		}
+		// Refused before anything else, and checked again when written.
+		if err := tokenFileSafe(tokenFile); err != nil {
+			return err
+		}
 	}
 	r, err := a.resolve(fs.g, target, secretID)
 	if err != nil {
@@ -161,15 +166,7 @@ SDKs read the file at each refresh.
 		}
 		return coded(codeForRead(err), err)
 	}
-	var token string
-	if tokenFile != "" {
-		if tokenFile, err = filepath.Abs(tokenFile); err != nil {
-			return coded(ExitUsage, fmt.Errorf("--token-file: %w", err))
-		}
-		token, err = loadOrCreateToken(tokenFile)
-	} else {
-		token, err = newToken()
-	}
+	token, err := newToken()
 	if err != nil {
 		return err
 	}
@@ -177,11 +174,19 @@ SDKs read the file at each refresh.
 	if err != nil {
 		return fmt.Errorf("listen on 127.0.0.1:%d: %w", port, err)
 	}
+	// Written only once the port is ours: a serve that cannot listen
+	// (someone else holds the port) leaves the file alone.
+	if tokenFile != "" {
+		if err := writeTokenFile(tokenFile, token); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	rep := a.serveReporter(cfg)
 	// A report still in flight at Ctrl-C is sent, not dropped (each is
 	// bounded by its own timeout).
 	defer rep.wait()
-	e := &endpoint{src: p, token: token, log: a.logf, onError: rep.observe}
+	e := &endpoint{src: p, token: token, host: ln.Addr().String(), log: a.logf, onError: rep.observe}
 	if tokenFile != "" {
 		e.tokenHint = EnvContainerTokenFile + "=" + tokenFile
 	}
@@ -221,58 +226,6 @@ func (a *App) serveReporter(cfg aws.Config) *expiryReporter {
 	return &expiryReporter{api: eventbridge.NewFromConfig(cfg), bus: a.Getenv(lambdaenv.EventBus), region: cfg.Region, host: host,
 		now: a.Now, every: ServeReportEvery, logf: a.logf}
 }
-
-// loadOrCreateToken returns the token kept in path, creating the file with
-// a fresh token when it does not exist. The file holds the token alone, no
-// newline: botocore sends the file's content as the Authorization header
-// and refuses one with CR or LF ("Auth token value is not a legal header
-// value", ContainerProvider._validate_auth_token), so a file it would
-// refuse is refused here too, with the fix.
-func loadOrCreateToken(path string) (string, error) {
-	token, err := newToken()
-	if err != nil {
-		return "", err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		_, werr := f.WriteString(token)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return "", fmt.Errorf("write token file %s: %w", path, werr)
-		}
-		return token, nil
-	}
-	if !errors.Is(err, fs.ErrExist) {
-		return "", fmt.Errorf("create token file %s: %w", path, err)
-	}
-	info, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("token file %s: %w", path, err)
-	}
-	if info.Mode().Perm()&0o077 != 0 {
-		return "", coded(ExitUsage, fmt.Errorf("token file %s is readable by other users (mode %v) (fix: chmod 600 %s)", path, info.Mode().Perm(), path))
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read token file %s: %w", path, err)
-	}
-	switch t := string(b); {
-	case strings.ContainsAny(t, "\r\n"):
-		return "", coded(ExitUsage, fmt.Errorf("token file %s ends in a newline or holds several lines; botocore refuses such a token (fix: rewrite it with printf %%s TOKEN > %s, or delete it and serve makes one)", path, path))
-	case len(t) < minTokenLen:
-		return "", coded(ExitUsage, fmt.Errorf("token file %s holds %d characters, under the %d a token needs (fix: delete it and serve makes one)", path, len(t), minTokenLen))
-	case strings.IndexFunc(t, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0:
-		return "", coded(ExitUsage, fmt.Errorf("token file %s holds characters an HTTP header cannot carry (fix: delete it and serve makes one)", path))
-	default:
-		return t, nil
-	}
-}
-
-// minTokenLen keeps a token file from weakening the endpoint: newToken
-// makes 64 hex characters (256 bits).
-const minTokenLen = 32
 
 // servedProvider is serve's credential cache. A secret that breaks while
 // serve runs is said on stderr at each failed re-read, while the cached key
@@ -315,7 +268,11 @@ func newToken() (string, error) {
 type endpoint struct {
 	src   credentialsSource
 	token string
-	log   func(string, ...any)
+	// host is the only Host a request may name: the address serve
+	// listens on. A page in a browser that got its name to resolve to
+	// 127.0.0.1 (DNS rebinding) sends its own name.
+	host string
+	log  func(string, ...any)
 	// onError hears every error src returned, before the 503 is sent;
 	// nil for none.
 	onError func(context.Context, error)
@@ -340,6 +297,9 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The socket is loopback-only; this guards against a proxy or a
 		// changed listener ever exposing it.
 		e.deny(w, r, http.StatusForbidden, "AccessDenied", "only loopback clients are served")
+		return
+	case r.Host != e.host:
+		e.deny(w, r, http.StatusForbidden, "AccessDenied", "Host "+strconv.Quote(r.Host)+" is not "+e.host+", the address serve listens on")
 		return
 	case subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(e.token)) != 1:
 		hint := EnvContainerToken + " to the token serve printed"
