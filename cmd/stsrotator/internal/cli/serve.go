@@ -107,7 +107,8 @@ SDK or the AWS CLI. It prints the two lines to export:
 
 Requests without that token are refused. Credentials are cached until the
 secret's refresh hint (at most 30s after the last read) and never served
-expired. When the secret, re-read, holds only expired credentials, serve
+expired; while the cached key has more than 5 minutes left, requests are
+answered from it at once and the secret is re-read in the background. When the secret, re-read, holds only expired credentials, serve
 answers 503 and reports it once (per version, per 10 minutes) to the event
 bus the secret names, so the target is rotated. Stops on Ctrl-C.
 
@@ -157,7 +158,7 @@ Requests whose Host is not the address serve listens on are refused.
 	if err != nil {
 		return err
 	}
-	p := a.servedProvider(cfg, r)
+	p := a.servedCache(cfg, r)
 	// Read once before announcing, so a wrong target fails here, with its
 	// exit code, instead of inside every SDK that asks later.
 	if _, err := p.Retrieve(ctx); err != nil {
@@ -225,6 +226,12 @@ func (a *App) serveReporter(cfg aws.Config) *expiryReporter {
 	host, _ := a.Hostname()
 	return &expiryReporter{api: eventbridge.NewFromConfig(cfg), bus: a.Getenv(lambdaenv.EventBus), region: cfg.Region, host: host,
 		now: a.Now, every: ServeReportEvery, logf: a.logf}
+}
+
+// servedCache is what serve answers from: servedProvider's key, handed
+// out at once while valid and re-read behind the request.
+func (a *App) servedCache(cfg aws.Config, r ref) *servedCache {
+	return &servedCache{p: a.servedProvider(cfg, r), now: a.Now, logf: a.logf}
 }
 
 // servedProvider is serve's credential cache. A secret that breaks while
@@ -317,7 +324,14 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.deny(w, r, http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET")
 		return
 	}
+	began := time.Now()
 	creds, err := e.src.Retrieve(r.Context())
+	if err != nil && r.Context().Err() != nil {
+		// The client hung up while serve waited for the secret: its own
+		// timeout, not an outage of serve's.
+		e.log("%s %s client gave up after %s while serve read the secret (nothing valid was cached)", printable(r.Method), printable(r.URL.Path), time.Since(began).Round(time.Millisecond))
+		return
+	}
 	if err != nil {
 		if e.onError != nil {
 			e.onError(r.Context(), err)
