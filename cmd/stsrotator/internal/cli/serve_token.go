@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // writeTokenFile puts token in path for the SDKs to read
@@ -81,12 +80,4 @@ func tokenFileSafe(path string) error {
 		return coded(ExitUsage, fmt.Errorf("token file %s is in %s, which every user may write to without the sticky bit, so another user could replace it %s", path, dir, fix))
 	}
 	return nil
-}
-
-// ownerOf is the file's owning uid where the platform reports one.
-func ownerOf(info fs.FileInfo) (int, bool) {
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		return int(st.Uid), true
-	}
-	return 0, false
 }
