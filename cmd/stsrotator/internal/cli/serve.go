@@ -98,7 +98,8 @@ func (f logWriter) Write(p []byte) (int, error) {
 func (a *App) serve(ctx context.Context, args []string) error {
 	var target, secretID, tokenFile string
 	var port int
-	fs := a.flags("serve", "--target NAME [--port N] [--token-file FILE]", `
+	var imds, imdsV1 bool
+	fs := a.flags("serve", "--target NAME [--port N] [--token-file FILE | --imds [--imds-v1]]", `
 Serves the target's credentials the way ECS does, on loopback only, for any
 SDK or the AWS CLI. It prints the two lines to export:
 
@@ -120,11 +121,22 @@ AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE instead of the token; the SDKs read
 the file at each refresh. The file must be yours and not a symbolic link.
 Requests whose Host is not the address serve listens on are refused.
 
-  stsrotator serve --target billing-reader --port 9911 --token-file ~/.stsrotator-serve.token`)
+  stsrotator serve --target billing-reader --port 9911 --token-file ~/.stsrotator-serve.token
+
+--imds serves the EC2 instance metadata service's IMDSv2 credentials paths
+instead, for tools that speak only IMDS, and prints
+
+  export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:PORT/
+
+Clients get a session token with PUT /latest/api/token (TTL 1-21600 s) and
+send it with every GET; requests without one (IMDSv1) are refused unless
+--imds-v1 is given, and requests carrying X-Forwarded-For are refused.`)
 	fs.profileFor("read the secret")
 	fs.StringVar(&target, "target", "", "config target `name`")
 	fs.StringVar(&secretID, "secret-id", "", "serve this secret `name or ARN` instead of a target's")
 	fs.IntVar(&port, "port", 0, "loopback `port` to listen on (default: any free port)")
+	fs.BoolVar(&imds, "imds", false, "serve the EC2 instance metadata (IMDSv2) credentials paths instead of the container endpoint")
+	fs.BoolVar(&imdsV1, "imds-v1", false, "with --imds, also answer GETs without a session token (IMDSv1)")
 	fs.StringVar(&tokenFile, "token-file", "", "write each start's authorization token to this `file`, for clients that read "+EnvContainerTokenFile+" (never taken from the environment)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
@@ -135,6 +147,12 @@ Requests whose Host is not the address serve listens on are refused.
 	}
 	if port < 0 || port > 65535 {
 		return coded(ExitUsage, fmt.Errorf("--port %d: want 0-65535", port))
+	}
+	switch {
+	case imds && tokenFile != "":
+		return coded(ExitUsage, errors.New("--token-file is for the container endpoint; IMDS clients get session tokens with PUT /latest/api/token (drop one of --imds and --token-file)"))
+	case imdsV1 && !imds:
+		return coded(ExitUsage, errors.New("--imds-v1 goes with --imds"))
 	}
 	if tokenFile != "" && port == 0 {
 		// The token survives a restart, the URL would not: clients hold
@@ -187,20 +205,27 @@ Requests whose Host is not the address serve listens on are refused.
 	// A report still in flight at Ctrl-C is sent, not dropped (each is
 	// bounded by its own timeout).
 	defer rep.wait()
-	e := &endpoint{src: p, token: token, host: ln.Addr().String(), log: a.logf, onError: rep.observe}
-	if tokenFile != "" {
-		e.tokenHint = EnvContainerTokenFile + "=" + tokenFile
-	}
-	srv := newServer(e, a.ServeLimits, a.logf)
-	fmt.Fprintf(a.Stdout, "export %s=http://%s%s\n", EnvContainerFullURI, ln.Addr(), CredentialsPath)
-	if tokenFile != "" {
-		// The file wins over the variable in every SDK; the unset keeps a
-		// stale token from an earlier serve out of the way of tools that
-		// only know the variable.
-		fmt.Fprintf(a.Stdout, "export %s=%s\nunset %s\n", EnvContainerTokenFile, shellQuote(tokenFile), EnvContainerToken)
+	var h http.Handler
+	if imds {
+		h = &imdsEndpoint{src: p, role: roleName(r.RoleArn, p.p.Target()), host: ln.Addr().String(), v1: imdsV1, now: a.Now, log: a.logf, onError: rep.observe}
+		fmt.Fprintf(a.Stdout, "export %s=http://%s/\n", EnvEC2MetadataEndpoint, ln.Addr())
 	} else {
-		fmt.Fprintf(a.Stdout, "export %s=%s\n", EnvContainerToken, token)
+		e := &endpoint{src: p, token: token, host: ln.Addr().String(), log: a.logf, onError: rep.observe}
+		if tokenFile != "" {
+			e.tokenHint = EnvContainerTokenFile + "=" + tokenFile
+		}
+		h = e
+		fmt.Fprintf(a.Stdout, "export %s=http://%s%s\n", EnvContainerFullURI, ln.Addr(), CredentialsPath)
+		if tokenFile != "" {
+			// The file wins over the variable in every SDK; the unset keeps a
+			// stale token from an earlier serve out of the way of tools that
+			// only know the variable.
+			fmt.Fprintf(a.Stdout, "export %s=%s\nunset %s\n", EnvContainerTokenFile, shellQuote(tokenFile), EnvContainerToken)
+		} else {
+			fmt.Fprintf(a.Stdout, "export %s=%s\n", EnvContainerToken, token)
+		}
 	}
+	srv := newServer(h, a.ServeLimits, a.logf)
 	a.logf("serving %s on %s; stop with Ctrl-C", r.SecretID, ln.Addr())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()

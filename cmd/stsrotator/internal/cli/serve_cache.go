@@ -34,25 +34,48 @@ type servedCache struct {
 	// logf says a background re-read failed; nil for silent.
 	logf func(string, ...any)
 
-	cur atomic.Pointer[aws.Credentials]
+	cur atomic.Pointer[cachedKey]
 	// refreshing is true while a background re-read runs; wg counts them
 	// for wait.
 	refreshing atomic.Bool
 	wg         sync.WaitGroup
 }
 
+// cachedKey is a key servedCache holds and when it first got it.
+type cachedKey struct {
+	creds aws.Credentials
+	since time.Time
+}
+
 // Retrieve is the credentials to serve now.
 func (c *servedCache) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	if cur := c.cur.Load(); cur != nil && c.now().Add(serveMinValidity).Before(cur.Expires) {
+	if cur := c.cur.Load(); cur != nil && c.now().Add(serveMinValidity).Before(cur.creds.Expires) {
 		c.refreshBehind()
-		return *cur, nil
+		return cur.creds, nil
 	}
 	creds, err := c.p.Retrieve(ctx)
 	if err != nil {
 		return aws.Credentials{}, err
 	}
-	c.cur.Store(&creds)
+	c.store(creds)
 	return creds, nil
+}
+
+// store keeps creds, and when the key changes, when it did.
+func (c *servedCache) store(creds aws.Credentials) {
+	if cur := c.cur.Load(); cur != nil && cur.creds == creds {
+		return
+	}
+	c.cur.Store(&cachedKey{creds: creds, since: c.now()})
+}
+
+// LastUpdated is when the key served now was first read (IMDS's
+// LastUpdated); zero before the first read.
+func (c *servedCache) LastUpdated() time.Time {
+	if cur := c.cur.Load(); cur != nil {
+		return cur.since
+	}
+	return time.Time{}
 }
 
 // refreshBehind asks p in the background, unless an earlier ask still
@@ -74,7 +97,7 @@ func (c *servedCache) refreshBehind() {
 			}
 			return
 		}
-		c.cur.Store(&creds)
+		c.store(creds)
 	}()
 }
 
