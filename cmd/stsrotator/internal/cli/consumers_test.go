@@ -64,7 +64,10 @@ func startServe(t *testing.T, bin string, env []string, args ...string) *served 
 		line := lines.Text()
 		if name, ok := strings.CutPrefix(line, "unset "); ok {
 			s.unset = append(s.unset, name)
-			break // the last line serve prints with a token file
+			if s.vars[EnvContainerTokenFile] != "" {
+				break // the last line serve prints with a token file
+			}
+			continue
 		}
 		k, v, _ := strings.Cut(strings.TrimPrefix(line, "export "), "=")
 		if uq, err := unquoteShell(v); err == nil {

@@ -15,7 +15,6 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/stsrotator/stsrotator/shared/credprovider"
 	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
@@ -114,20 +113,18 @@ child outlives them.
 	if err != nil {
 		return err
 	}
-	cfg, err := a.LoadAWS(ctx, fs.g)
-	if err != nil {
-		return err
-	}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(a.Stderr, "stsrotator exec: "+format+"\n", args...)
 	}
-	cache := a.servedCache(cfg, r)
-	cache.logf = logf
+	// The child's environment starts from this one as it was, before
+	// readerFor drops endpoint variables from the process.
+	parentEnv := os.Environ()
+	cfg, cache, err := a.readerFor(ctx, fs.g, r, logf)
+	if err != nil {
+		return err
+	}
 	creds, err := cache.Retrieve(ctx)
 	if err != nil {
-		if errors.Is(err, credprovider.ErrNotFound) && r.note != "" {
-			err = fmt.Errorf("%w; %s", err, r.note)
-		}
 		return coded(codeForRead(err), err)
 	}
 	var add []string
@@ -165,7 +162,7 @@ child outlives them.
 		add = []string{EnvContainerFullURI + "=http://" + ln.Addr().String() + CredentialsPath, EnvContainerToken + "=" + token}
 	}
 	defer stop()
-	env, removed := childEnv(os.Environ(), cfg.Region, add...)
+	env, removed := childEnv(parentEnv, cfg.Region, add...)
 	if len(removed) > 0 {
 		logf("removed from %s's environment, where they would take precedence over the target's credentials: %s", argv[0], strings.Join(removed, ", "))
 	}

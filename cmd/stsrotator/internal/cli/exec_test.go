@@ -19,16 +19,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
 // signedCall is one request seen by a signingProxy: the AWS operation and
 // the access key that signed it.
-type signedCall struct{ op, key string }
+type signedCall struct{ op, key, secret string }
 
 // signingProxy is a logging proxy in front of the emulator: it records
 // which key signed each call, so a test can say whose identity read the
@@ -51,10 +48,12 @@ func startSigningProxy(t *testing.T, target string) *signingProxy {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		op := awstest.Operation(r, body)
+		var in struct{ SecretId string }
+		_ = json.Unmarshal(body, &in)
 		_, rest, _ := strings.Cut(r.Header.Get("Authorization"), "Credential=")
 		key, _, _ := strings.Cut(rest, "/")
 		p.mu.Lock()
-		p.calls = append(p.calls, signedCall{op, key})
+		p.calls = append(p.calls, signedCall{op, key, in.SecretId})
 		p.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}))
@@ -64,12 +63,20 @@ func startSigningProxy(t *testing.T, target string) *signingProxy {
 }
 
 // keysFor lists the keys that signed op, in order.
-func (p *signingProxy) keysFor(op string) []string {
+func (p *signingProxy) keysFor(op string) []string { return p.keysWhere(op, "") }
+
+// readersOf lists the keys that signed a GetSecretValue of secret.
+func (p *signingProxy) readersOf(secret string) []string {
+	return p.keysWhere("GetSecretValue", secret)
+}
+
+// keysWhere lists the keys that signed op (of secret, unless "").
+func (p *signingProxy) keysWhere(op, secret string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var keys []string
 	for _, c := range p.calls {
-		if c.op == op {
+		if c.op == op && (secret == "" || c.secret == secret) {
 			keys = append(keys, c.key)
 		}
 	}
@@ -236,8 +243,9 @@ print(json.dumps({"key": c.get_frozen_credentials().access_key, "method": c.meth
 	t.Run("signals reach the child and the endpoint stops with it", func(t *testing.T) {
 		script := `
 import os, signal, sys, time
-def usr1(*_): print("usr1", flush=True)
-def term(*_): print("term", flush=True); sys.exit(3)
+# os.write: a handler may run while print still holds stdout.
+def usr1(*_): os.write(1, b"usr1\n")
+def term(*_): os.write(1, b"term\n"); sys.exit(3)
 signal.signal(signal.SIGUSR1, usr1)
 signal.signal(signal.SIGTERM, term)
 print("ready " + os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"], flush=True)
@@ -336,12 +344,7 @@ sys.exit(4)`
 		if !lines.Scan() || lines.Text() != first.AccessKeyID {
 			t.Fatalf("the child started with %q: %s", lines.Text(), errb.String())
 		}
-		second.Meta.Target = long.Name
-		body, _ := secretfmt.Marshal(second)
-		awstest.Remember(body)
-		if _, err := env.Secrets.PutSecretValue(awstest.Context(t), &secretsmanager.PutSecretValueInput{SecretId: aws.String(long.SecretName), SecretString: aws.String(string(body))}); err != nil {
-			t.Fatal(err)
-		}
+		putVersion(t, env, long.SecretName, long.Name, second)
 		_, _ = io.WriteString(stdin, "rotated\n")
 		if !lines.Scan() || lines.Text() != second.AccessKeyID {
 			t.Fatalf("the child went on with %q, want the rotated key: %s", secretfmt.Mask(lines.Text()), errb.String())

@@ -78,6 +78,7 @@ const imdsTime = "2006-01-02T15:04:05Z"
 
 func (e *imdsEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set(EndpointHeader, "serve")
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		e.refuse(w, r, http.StatusForbidden, "only loopback clients are served")

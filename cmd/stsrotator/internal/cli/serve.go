@@ -172,18 +172,12 @@ send it with every GET; requests without one (IMDSv1) are refused unless
 	if err != nil {
 		return err
 	}
-	cfg, err := a.LoadAWS(ctx, fs.g)
+	// Never serve's own token file (only --token-file is): read before
+	// readerFor may drop it from the environment.
+	foreignTokenFile := a.Getenv(EnvContainerTokenFile)
+	cfg, p, err := a.readerFor(ctx, fs.g, r, a.logf)
 	if err != nil {
 		return err
-	}
-	p := a.servedCache(cfg, r)
-	// Read once before announcing, so a wrong target fails here, with its
-	// exit code, instead of inside every SDK that asks later.
-	if _, err := p.Retrieve(ctx); err != nil {
-		if errors.Is(err, credprovider.ErrNotFound) && r.note != "" {
-			err = fmt.Errorf("%w; %s", err, r.note)
-		}
-		return coded(codeForRead(err), err)
 	}
 	token, err := newToken()
 	if err != nil {
@@ -222,6 +216,12 @@ send it with every GET; requests without one (IMDSv1) are refused unless
 			// only know the variable.
 			fmt.Fprintf(a.Stdout, "export %s=%s\nunset %s\n", EnvContainerTokenFile, shellQuote(tokenFile), EnvContainerToken)
 		} else {
+			if foreignTokenFile != "" {
+				// Every SDK prefers the file to the variable: an agent's
+				// file left in the shell (EKS Pod Identity sets one in every
+				// pod) would be sent to serve instead of its token.
+				fmt.Fprintf(a.Stdout, "unset %s\n", EnvContainerTokenFile)
+			}
 			fmt.Fprintf(a.Stdout, "export %s=%s\n", EnvContainerToken, token)
 		}
 	}
@@ -243,6 +243,31 @@ send it with every GET; requests without one (IMDSv1) are refused unless
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// readerFor loads the identity serve and exec read the secret with (never
+// an stsrotator endpoint's, see dropLocalEndpoints), says which it is, and
+// reads the secret once, so a wrong target or a missing identity fails
+// here, with its exit code, instead of inside every SDK that asks later.
+func (a *App) readerFor(ctx context.Context, g Globals, r ref, logf func(string, ...any)) (aws.Config, *servedCache, error) {
+	note := a.dropLocalEndpoints(ctx, logf)
+	cfg, err := a.LoadAWS(ctx, g)
+	if err != nil {
+		return aws.Config{}, nil, err
+	}
+	logReader(ctx, cfg, r.SecretID, logf)
+	c := a.servedCache(cfg, r)
+	c.logf = logf
+	if _, err := c.Retrieve(ctx); err != nil {
+		switch {
+		case errors.Is(err, credprovider.ErrNotFound) && r.note != "":
+			err = fmt.Errorf("%w; %s", err, r.note)
+		case note != "" && !errors.Is(err, credprovider.ErrNotFound) && !errors.Is(err, credprovider.ErrExpired):
+			err = fmt.Errorf("%w; %s", err, note)
+		}
+		return aws.Config{}, nil, coded(codeForRead(err), err)
+	}
+	return cfg, c, nil
 }
 
 // serveReporter is serve's expiry reporter: to $STSROTATOR_EVENT_BUS if
@@ -323,6 +348,7 @@ type containerCredentials struct {
 
 func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set(EndpointHeader, "serve")
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	switch ip := net.ParseIP(host); {
 	case ip == nil || !ip.IsLoopback():

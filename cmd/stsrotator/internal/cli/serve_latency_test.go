@@ -52,6 +52,29 @@ func (s *slowSecrets) RoundTrip(r *http.Request) (*http.Response, error) {
 	return s.base.RoundTrip(r)
 }
 
+// putVersion writes v (for target) as the secret's new AWSCURRENT
+// version, as a rotation does.
+func putVersion(t *testing.T, env *awstest.Env, name, target string, v secretfmt.Value) {
+	t.Helper()
+	v.Meta.Target = target
+	body, err := secretfmt.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	awstest.Remember(body)
+	if _, err := env.Secrets.PutSecretValue(awstest.Context(t), &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(string(body))}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// simClock is a kumo and a clock that starts now and moves only when the
+// test stores a new offset in sim.
+func simClock(t *testing.T) (*awstest.Env, time.Time, *atomic.Int64, func() time.Time) {
+	start := time.Now().UTC().Truncate(time.Second)
+	sim := &atomic.Int64{}
+	return awstest.Start(t), start, sim, func() time.Time { return start.Add(time.Duration(sim.Load())) }
+}
+
 // latencies summarises request times.
 type latencies []time.Duration
 
@@ -107,10 +130,7 @@ func getKey(t *testing.T, url string) (string, time.Duration) {
 // the old way (the request waits for the re-read) as the baseline; the
 // p50/p99 it prints are in docs/benchmarks.md.
 func TestServeAnswersFromCacheWhileSecretsManagerIsSlow(t *testing.T) {
-	env := awstest.Start(t)
-	start := time.Now().UTC().Truncate(time.Second)
-	var sim atomic.Int64
-	clock := func() time.Time { return start.Add(time.Duration(sim.Load())) }
+	env, start, sim, clock := simClock(t)
 	tg := target(env, "slow-secrets")
 	first := value(41, start.Add(time.Hour), start.Add(40*time.Minute))
 	putValue(t, env, tg.SecretName, tg.Name, first)
@@ -145,12 +165,7 @@ func TestServeAnswersFromCacheWhileSecretsManagerIsSlow(t *testing.T) {
 		t.Fatalf("the first request got %s in %s: with nothing cached it waits for the read", secretfmt.Mask(key), took)
 	}
 	second := value(42, start.Add(90*time.Minute), start.Add(70*time.Minute))
-	second.Meta.Target = tg.Name
-	body, _ := secretfmt.Marshal(second)
-	awstest.Remember(body)
-	if _, err := env.Secrets.PutSecretValue(awstest.Context(t), &secretsmanager.PutSecretValueInput{SecretId: aws.String(tg.SecretName), SecretString: aws.String(string(body))}); err != nil {
-		t.Fatal(err)
-	}
+	putVersion(t, env, tg.SecretName, tg.Name, second)
 	got := run(c, func(i int, key string) {
 		if key != first.AccessKeyID && key != second.AccessKeyID {
 			t.Fatalf("second %d: served key %s", i, secretfmt.Mask(key))
@@ -198,10 +213,7 @@ func TestServeAnswersFromCacheWhileSecretsManagerIsSlow(t *testing.T) {
 // cached key is inside its last serveMinValidity (the re-read may bring
 // the key the client needs next). The answer is then the new key.
 func TestServeWaitsOnlyWhenTheCacheCannotServe(t *testing.T) {
-	env := awstest.Start(t)
-	start := time.Now().UTC().Truncate(time.Second)
-	var sim atomic.Int64
-	clock := func() time.Time { return start.Add(time.Duration(sim.Load())) }
+	env, start, sim, clock := simClock(t)
 	tg := target(env, "near-expiry")
 	old := value(43, start.Add(time.Hour), start.Add(40*time.Minute))
 	putValue(t, env, tg.SecretName, tg.Name, old)
@@ -213,12 +225,7 @@ func TestServeWaitsOnlyWhenTheCacheCannotServe(t *testing.T) {
 	}
 	c.wait()
 	next := value(44, start.Add(2*time.Hour), start.Add(100*time.Minute))
-	next.Meta.Target = tg.Name
-	body, _ := secretfmt.Marshal(next)
-	awstest.Remember(body)
-	if _, err := env.Secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(tg.SecretName), SecretString: aws.String(string(body))}); err != nil {
-		t.Fatal(err)
-	}
+	putVersion(t, env, tg.SecretName, tg.Name, next)
 	sim.Store(int64(time.Hour - serveMinValidity + time.Second))
 	if got, err := c.Retrieve(ctx); err != nil || got.AccessKeyID != next.AccessKeyID {
 		t.Fatalf("inside the last %s the request got %s (%v), want the re-read's %s", serveMinValidity, secretfmt.Mask(got.AccessKeyID), err, next.MaskedKey())
