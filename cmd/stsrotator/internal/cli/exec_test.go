@@ -99,6 +99,22 @@ func runExec(t *testing.T, bin string, env []string, stdin string, args ...strin
 	return execRun{cmd.ProcessState.ExitCode(), out.String(), errb.String()}
 }
 
+// startExec starts `stsrotator exec args...` with pipes to the child's
+// stdin and stdout.
+func startExec(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, io.WriteCloser, *bufio.Scanner, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"exec"}, args...)...)
+	cmd.Env = env
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	errb := &syncBuffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdin, bufio.NewScanner(stdout), errb
+}
+
 // childEnv removes what would shadow the endpoint, keeps the rest, and
 // sets the region only when none is set.
 func TestExecChildEnv(t *testing.T) {
@@ -251,15 +267,7 @@ signal.signal(signal.SIGTERM, term)
 print("ready " + os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"], flush=True)
 for _ in range(600): time.sleep(0.1)
 sys.exit(9)`
-		cmd := exec.Command(bin, append(append([]string{"exec"}, targetArgs...), "--", "python3", "-c", script)...)
-		cmd.Env = withRegion
-		stdout, _ := cmd.StdoutPipe()
-		var errb syncBuffer
-		cmd.Stderr = &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := bufio.NewScanner(stdout)
+		cmd, _, lines, errb := startExec(t, bin, withRegion, append(slices.Clone(targetArgs), "--", "python3", "-c", script)...)
 		next := func() string {
 			if !lines.Scan() {
 				t.Fatalf("the child ended early: %s", errb.String())
@@ -331,16 +339,7 @@ for _ in range(90):
         sts.get_caller_identity(); print(key(), flush=True); sys.exit(0)
     time.sleep(1)
 sys.exit(4)`
-		cmd := exec.Command(bin, "exec", "--secret-id", long.SecretName, "--", "python3", "-c", script)
-		cmd.Env = withRegion
-		stdin, _ := cmd.StdinPipe()
-		stdout, _ := cmd.StdoutPipe()
-		var errb syncBuffer
-		cmd.Stderr = &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		lines := bufio.NewScanner(stdout)
+		cmd, stdin, lines, errb := startExec(t, bin, withRegion, "--secret-id", long.SecretName, "--", "python3", "-c", script)
 		if !lines.Scan() || lines.Text() != first.AccessKeyID {
 			t.Fatalf("the child started with %q: %s", lines.Text(), errb.String())
 		}
