@@ -216,6 +216,7 @@ func commands() []command {
 		{"status", "every managed secret at a glance, most urgent first", (*App).status},
 		{"rotate", "ask the deployed service to rotate a target now", (*App).rotate},
 		{"serve", "a loopback container-credentials endpoint for SDKs", (*App).serve},
+		{"exec", "run a command with the target's credentials, refreshed for its whole life", (*App).execCmd},
 		{"report-expired", "publish an ExpiredToken Observed event for a target", (*App).reportExpired},
 		{"preflight", "check an account for what a deploy assumes but cannot create", (*App).preflight},
 		{"revoke", "deny a leaked target's older sessions, then rotate it", (*App).revoke},
@@ -258,6 +259,8 @@ func (a *App) Run(ctx context.Context, args []string) int {
 			return ExitOK
 		case errors.Is(err, errHelp):
 			return ExitOK
+		case errors.Is(err, errSilent):
+			return codeOf(err)
 		}
 		// One line: credential_process shows stderr to the user as is.
 		fmt.Fprintf(a.Stderr, "stsrotator %s: %s\n", name, oneLine(err.Error()))
