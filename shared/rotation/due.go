@@ -143,10 +143,37 @@ func Decide(now time.Time, t config.Target, cur Current, jitter time.Duration, f
 	if !d.Due {
 		return d
 	}
-	limit := config.MaxVersionsPerDay
-	if force && !d.Urgent && !decide(now, t, cur, jitter, false).Due {
-		limit -= ScheduleReserve(t, jitter)
+	return held(now, t, cur, jitter, d)
+}
+
+// DecideRevoked is the decision for a current version Revoked by cutoff:
+// its credentials are denied, so consumers are failing and it is replaced
+// whatever its age (the ten-minute write guidance yields). Unless the
+// version is also missing, unusable, expired or due on schedule, the
+// write is due only because of the cutoff and counts against the forced
+// share of the version quota (less ScheduleReserve), like a forced one:
+// no number of invocations with cutoffs can hold the schedule back.
+func DecideRevoked(now time.Time, t config.Target, cur Current, jitter time.Duration, cutoff time.Time) Decision {
+	return held(now, t, cur, jitter, Decision{Due: true, Urgent: true,
+		Reason: fmt.Sprintf("current credentials were issued before the revocation cutoff %s and are denied", cutoff.UTC().Format(time.RFC3339))})
+}
+
+// QuotaLimit is how many versions in 24 hours a due write may find and
+// still be written: config.MaxVersionsPerDay when the schedule would write
+// now anyway (the current version is missing, unusable, expired or past
+// its refresh point), less ScheduleReserve when only a force or a cutoff
+// makes it due.
+func QuotaLimit(now time.Time, t config.Target, cur Current, jitter time.Duration) int {
+	if decide(now, t, cur, jitter, false).Due {
+		return config.MaxVersionsPerDay
 	}
+	return config.MaxVersionsPerDay - ScheduleReserve(t, jitter)
+}
+
+// held turns a due decision d into a held one when the version quota
+// does not allow the write yet.
+func held(now time.Time, t config.Target, cur Current, jitter time.Duration, d Decision) Decision {
+	limit := QuotaLimit(now, t, cur, jitter)
 	if n, at := QuotaHold(now, cur.Writes(), limit); !at.IsZero() {
 		return Decision{Urgent: d.Urgent, HeldUntil: at, NextCheck: at, Reason: d.Reason + ", but " + heldReason(now, n, limit, at)}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
+	"github.com/stsrotator/stsrotator/shared/sourcekey"
 )
 
 // STS is the narrowest STS surface the engine needs, with the SDK's exact
@@ -96,6 +97,11 @@ type Engine struct {
 	// `sourceCredentials: iam-user` (the deployment's IAM user's key,
 	// sourcekey.Provider); nil when no target of this rotator uses it.
 	Source aws.CredentialsProvider
+	// Sleep waits for d or until ctx ends; nil is sourcekey.Wait. The
+	// engine waits only for a revocation cutoff at most ClockSkew
+	// ahead of its clock, so the credentials it mints are not issued
+	// before the cutoff (and denied) too.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Outcome classifies one attempt.
@@ -159,6 +165,14 @@ func (r Request) cause() events.Cause {
 // failure is a Failed result, so one target cannot stop a sweep.
 func (e *Engine) Rotate(ctx context.Context, t config.Target, req Request) Result {
 	start := e.Now()
+	if err := CheckCutoff(start, req.RevokedBefore); err != nil {
+		// A refused request, not a failed rotation: nothing was read or
+		// written, so no lifecycle event (and no alert) follows.
+		e.Emit.PutTarget(t.Name, metrics.RevocationCutoffsRefused, 1, metrics.Count)
+		e.Emit.Put(metrics.RevocationCutoffsRefused, 1, metrics.Count, nil)
+		e.Log.ErrorContext(ctx, "refused", slog.String("target", t.Name), slog.String("why", req.Why), slog.String("error", err.Error()))
+		return Result{Target: t.Name, Outcome: Failed, Reason: err.Error(), Err: err}
+	}
 	res, cur := e.rotate(ctx, t, req)
 	res.Target = t.Name
 	if !res.Expires.IsZero() {
@@ -235,22 +249,6 @@ func versionRef(now time.Time, t config.Target, cur Current, revokedBefore time.
 	return ref
 }
 
-// Revoked reports whether cur's credentials were issued before a
-// revocation's cutoff (zero: no revocation). The issue time is the
-// earlier of the rotator's IssuedAt (taken after STS answered) and
-// Expiration minus the session duration (STS's own clock), so a version
-// minted around the cutoff counts as revoked rather than slipping through.
-func Revoked(t config.Target, cur Current, cutoff time.Time) bool {
-	if cutoff.IsZero() || !cur.Exists || cur.ParseErr != nil {
-		return false
-	}
-	issued := cur.Value.Expiration.Add(-t.Duration)
-	if at := cur.Value.Meta.IssuedAt; !at.IsZero() && at.Before(issued) {
-		issued = at
-	}
-	return issued.Before(cutoff)
-}
-
 func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) (Result, *Current) {
 	cur, err := e.current(ctx, t)
 	if err != nil {
@@ -258,14 +256,9 @@ func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) (Resu
 	}
 	now := e.Now()
 	d := Decide(now, t, cur, e.Jitter, req.Force)
-	if Revoked(t, cur, req.RevokedBefore) {
-		// The role denies these credentials now: consumers are failing,
-		// so this is as urgent as an expired version.
-		d = Decision{Due: true, Urgent: true, Reason: fmt.Sprintf("current credentials were issued before the revocation cutoff %s and are denied",
-			req.RevokedBefore.UTC().Format(time.RFC3339))}
-		if n, at := QuotaHold(now, cur.Writes(), config.MaxVersionsPerDay); !at.IsZero() {
-			d = Decision{Urgent: true, HeldUntil: at, Reason: d.Reason + ", but " + heldReason(now, n, config.MaxVersionsPerDay, at)}
-		}
+	revoked := Revoked(t, cur, req.RevokedBefore)
+	if revoked {
+		d = DecideRevoked(now, t, cur, e.Jitter, req.RevokedBefore)
 	}
 	if !d.HeldUntil.IsZero() {
 		e.Emit.PutTarget(t.Name, metrics.VersionQuotaHeld, 1, metrics.Count)
@@ -286,6 +279,24 @@ func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) (Resu
 		return r, &cur
 	}
 
+	if revoked {
+		// A cutoff up to ClockSkew ahead is clock skew: wait it out,
+		// and a second more (TokenIssueTime and Expiration are to the
+		// second, and STS's clock is not the rotator's), so the new
+		// session is not issued before the cutoff as well and this cutoff
+		// forces nothing more. Concurrent invocations that wait together
+		// still meet on one ClientRequestToken: one version.
+		if c, now := policyCutoff(req.RevokedBefore), e.Now(); c.After(now) {
+			wait := c.Add(time.Second).Sub(now)
+			sleep := e.Sleep
+			if sleep == nil {
+				sleep = sourcekey.Wait
+			}
+			if err := sleep(ctx, wait); err != nil {
+				return failed(fmt.Errorf("wait %s for the revocation cutoff: %w", wait, err)), &cur
+			}
+		}
+	}
 	opts := []func(*sts.Options){e.stsRegion(t)}
 	if t.SourceCredentials == config.SourceIAMUser {
 		if e.Source == nil {
