@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/internal/faults"
@@ -21,6 +22,7 @@ import (
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
 // The abuse suite for the rotator's input (issue 19 §3, §4): an invoker
@@ -64,6 +66,15 @@ func (l *lockedBuffer) count(name string) int {
 		}
 	}
 	return n
+}
+
+// noVersionList is the rotator's Secrets Manager client with
+// ListSecretVersionIds denied, as for a role deployed before the rotator
+// was granted it.
+type noVersionList struct{ *secretsmanager.Client }
+
+func (noVersionList) ListSecretVersionIds(context.Context, *secretsmanager.ListSecretVersionIdsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized to perform: secretsmanager:ListSecretVersionIds"}
 }
 
 func newMotoRotator(t *testing.T) *motoRotator {
@@ -200,6 +211,109 @@ func TestAbuse_RepeatedCutoffInvocations(t *testing.T) {
 			}
 			if n := r.versions(t); rotated != 1 || n != 2 {
 				t.Fatalf("100 invocations with one cutoff rotated %d times and Secrets Manager holds %d new versions, want 1", rotated, n-1)
+			}
+		})
+	}
+}
+
+// current reads AWSCURRENT as a consumer would.
+func (r *motoRotator) current(t *testing.T) (secretfmt.Value, string) {
+	t.Helper()
+	out, err := r.sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.tg.SecretName), VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := secretfmt.Parse([]byte(aws.ToString(out.SecretString)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, aws.ToString(out.VersionId)
+}
+
+// forge writes, as a hand-edited secret would, the current credentials
+// with another expiry and write history.
+func (r *motoRotator) forge(t *testing.T, exp time.Time, writes []time.Time) string {
+	t.Helper()
+	v, _ := r.current(t)
+	v.Expiration, v.Meta.Writes = exp.UTC().Truncate(time.Second), writes
+	body, err := secretfmt.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(r.tg.SecretName), SecretString: aws.String(string(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.VersionId)
+}
+
+// Issue 19 §3: QuotaHold counted the writes stored in the secret, future
+// ones included: an expired current value with 100 stamps at +23h50m held
+// the urgent rotation for 47h50m. The rotator now ignores stamps more
+// than rotation.ClockSkew ahead, counts Secrets Manager's own version
+// dates (ListSecretVersionIds) where the stored history would hold a
+// write, and replaces an expired version on the next sweep whatever the
+// history says — even when it may not list versions.
+func TestAbuse_ForgedWriteHistory(t *testing.T) {
+	stamps := func(from time.Time, step time.Duration) []time.Time {
+		out := make([]time.Time, 100)
+		for i := range out {
+			out[i] = from.Add(time.Duration(i) * step)
+		}
+		return out
+	}
+	cases := []struct {
+		why string
+		// writes forges the history at now; left is the forged version's
+		// validity (negative: expired).
+		writes     func(now time.Time) []time.Time
+		left       time.Duration
+		noList     bool
+		replaced   bool
+		heldReason string
+	}{
+		{"as reported: 100 stamps at +23h50m on an expired version", func(now time.Time) []time.Time { return stamps(now.Add(23*time.Hour+50*time.Minute), time.Second) },
+			-time.Minute, false, true, ""},
+		{"100 stamps in the past hour on an expired version: Secrets Manager lists two versions", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
+			-time.Minute, false, true, ""},
+		{"100 stamps in the past hour on a version due on schedule: not held either", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
+			5 * time.Minute, false, true, ""},
+		{"the role may not list versions: the expired version is still replaced", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
+			-time.Minute, true, true, ""},
+		{"the role may not list versions: a version merely due is held by the stored history, not forced", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
+			5 * time.Minute, true, false, "held back: 100 versions written in the last 24h"},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			r := newMotoRotator(t)
+			if c.noList {
+				r.h.Engine.Secrets = noVersionList{r.sm}
+			}
+			if _, err := r.invoke(t, rotation.Invocation{}); err != nil {
+				t.Fatalf("first sweep: %v", err)
+			}
+			r.clk.Add(20 * time.Minute)
+			now := r.clk.Now()
+			forged := r.forge(t, now.Add(c.left), c.writes(now))
+			resp, err := r.invoke(t, rotation.Invocation{})
+			v, id := r.current(t)
+			if !c.replaced {
+				if err == nil || id != forged || len(resp.Summary.Failed) != 1 || !strings.Contains(resp.Summary.Failed[0].Reason, c.heldReason) {
+					t.Fatalf("want the write held by the stored history: %v %+v", err, resp.Summary)
+				}
+				return
+			}
+			if err != nil || len(resp.Summary.Rotated) != 1 || id == forged || v.Expired(r.clk.Now()) {
+				t.Fatalf("the next sweep must replace the forged version: %v %+v (current %s, forged %s)", err, resp.Summary, id, forged)
+			}
+			// The forged stamps are not carried into the new version.
+			for _, w := range v.Meta.Writes {
+				if w.After(r.clk.Now().Add(rotation.ClockSkew)) {
+					t.Fatalf("the new version carries a forged stamp %s", w)
+				}
+			}
+			if !c.noList && len(v.Meta.Writes) > r.versions(t) {
+				t.Fatalf("the new version's history has %d writes, Secrets Manager holds %d versions", len(v.Meta.Writes), r.versions(t))
 			}
 		})
 	}

@@ -249,7 +249,7 @@ func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyPa
 	via := map[string]any{"Fn::Join": []any{"", []any{"secretsmanager.", map[string]any{"Ref": "AWS::Region"}, ".", map[string]any{"Ref": "AWS::URLSuffix"}}}}
 	return append(stmts,
 		map[string]any{"Sid": "OwnSecrets", "Effect": "Allow",
-			"Action":   []any{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret", "secretsmanager:TagResource"},
+			"Action":   []any{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:ListSecretVersionIds", "secretsmanager:CreateSecret", "secretsmanager:TagResource"},
 			"Resource": one(secrets)},
 		map[string]any{"Sid": "AnnounceRotations", "Effect": "Allow", "Action": "events:PutEvents",
 			"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":events:",
