@@ -242,6 +242,12 @@ func (r *revoker) inspect(ctx context.Context) (roleState, error) {
 		return roleState{}, err
 	}
 	st.existing = existing
+	if existing != nil {
+		// A revocation keeps every scope it ever had: after a sessionName
+		// (or sourceIdentity) change the sessions issued under the old
+		// one are still the leaked ones.
+		st.scope = st.scope.Union(existing.Scope)
+	}
 	return st, nil
 }
 
@@ -303,10 +309,16 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 	}
 	doc := revocation.DocumentOf(rec)
 	w := r.a.Stdout
-	who := fmt.Sprintf("sessions named %s (stsrotator's, for target %s)", st.scope.SessionName, r.t.Name)
+	who := fmt.Sprintf("%s (stsrotator's, for target %s)", st.scope, r.t.Name)
 	if st.scope.All() {
 		who = "EVERY session of the role, everyone's (--all-sessions)"
 	}
+	if st.existing != nil && !st.scope.Covers(st.existing.Scope) {
+		// Union makes this unreachable; the check is what keeps any
+		// future change from lifting a revocation by rewriting it.
+		return fmt.Errorf("refusing to narrow the revocation in force (%s on role %s denies %s; this would deny only %s): nothing written", st.policy, st.role, st.existing.Scope, st.scope)
+	}
+	widened := st.existing != nil && !st.existing.Scope.Equal(st.scope)
 	ahead := cutoff.Sub(st.awsNow)
 	switch {
 	case kept:
@@ -319,6 +331,9 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 		if st.existing != nil {
 			fmt.Fprintf(w, "Moves the cutoff of the revocation in force forward from %s.\n", stamp3339(st.existing.Cutoff))
 		}
+	}
+	if widened {
+		fmt.Fprintf(w, "Keeps every session the revocation in force denies (%s) and adds the target's current ones.\n", st.existing.Scope)
 	}
 	fmt.Fprintf(w, "Inline policy %s:\n%s\n", st.policy, doc)
 	if ahead > maxCutoffWait {
@@ -338,7 +353,7 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 			return coded(ExitUsage, errors.New("not confirmed; nothing written (pass --yes to skip the question)"))
 		}
 	}
-	if kept {
+	if kept && !widened {
 		// The document in force already says this; writing it again
 		// changes nothing.
 		fmt.Fprintf(w, "Revocation in force: %s on role %s, unchanged.\n", st.policy, st.role)
