@@ -330,6 +330,9 @@ func ParseIn(file string, data []byte, region StackRegion) (*Config, error) {
 		return nil, d.errs
 	}
 	cfg := d.root(&root)
+	if len(d.errs) == 0 {
+		d.checkSharedSessions(cfg)
+	}
 	if len(d.errs) > 0 {
 		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
 		return nil, d.errs
