@@ -71,7 +71,7 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 	// Each secret it writes names the bus to report ExpiredToken to, so a
 	// consumer in any reader account reports there with no configuration.
 	suppressReplicaKeyWildcards(r.Role, lp.Targets)
-	env := map[string]*string{lambdaenv.KMSKeyID: s.Key.KeyArn(), lambdaenv.EventBus: reportBusArn(scope)}
+	env := map[string]*string{lambdaenv.KMSKeyID: s.Key.KeyArn(), lambdaenv.EventBus: reportBusArn(scope), lambdaenv.StackName: jsii.String(s.stackName)}
 	if lp.ConfigEnv != "" {
 		env[lambdaenv.ConfigPath] = jsii.String(lp.ConfigEnv)
 	}

@@ -370,7 +370,7 @@ func TestRotatorFunction(t *testing.T) {
 		}
 		for _, lane := range sh.Lanes {
 			// The bus ARN's value is checked in TestReadersMayReportToTheDefaultBus.
-			env := map[string]any{lambdaenv.KMSKeyID: assertions.Match_AnyValue(), lambdaenv.EventBus: assertions.Match_AnyValue()}
+			env := map[string]any{lambdaenv.KMSKeyID: assertions.Match_AnyValue(), lambdaenv.EventBus: assertions.Match_AnyValue(), lambdaenv.StackName: "stsrotator"}
 			if lane.ConfigEnv != "" {
 				env[lambdaenv.ConfigPath] = lane.ConfigEnv
 			}

@@ -198,13 +198,13 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 	}
 
 	sn := raw.sessionName
-	t.SessionName = DefaultSessionPrefix + t.Name
+	t.SessionName = DefaultSessionName(DefaultStack, t.Name)
 	if sn.set {
 		if len(sn.v) < 2 || len(sn.v) > MaxSessionNameLen || !reSession.MatchString(sn.v) {
 			d.add(sn.line, path+".sessionName", fmt.Sprintf("%q is not a valid STS session name", sn.v),
 				"use 2–64 characters of letters, digits and _+=,.@-")
 		} else {
-			t.SessionName = sn.v
+			t.SessionName, t.sessionNameSet = sn.v, true
 		}
 	}
 
@@ -537,6 +537,6 @@ func (d *decoder) checkSharedSessions(cfg *Config) {
 		d.add(t.Line, targetPath(i, t.Name)+".sessionName",
 			fmt.Sprintf("target %s (line %d) and target %s (line %d) both assume role %s with session name %q: their sessions are one identity, so revoking one denies the other and neither can be told apart in CloudTrail",
 				o.Name, o.Line, t.Name, t.Line, t.RoleArn, t.SessionName),
-			fmt.Sprintf("give one of them its own sessionName (the default, %s<target name>, differs per target), or declare the role once", DefaultSessionPrefix))
+			"give one of them its own sessionName (the default, <stack>-<target name>, differs per target), or declare the role once")
 	}
 }

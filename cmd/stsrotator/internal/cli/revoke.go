@@ -100,6 +100,11 @@ a revocation in force has its cutoff more than 5s ahead of AWS's clock
 	if cfg == nil {
 		return coded(ExitUsage, errors.New("revoke needs the config that declares the target (its role and session name): pass --config or run where stsrotator.yaml is"))
 	}
+	// The session names revoke denies are the ones the stack's rotator
+	// uses: config.DefaultSessionName of --stack for targets without one.
+	if err := cfg.InStack(o.stack); err != nil {
+		return coded(ExitUsage, err)
+	}
 	t, ok := cfg.Target(o.target)
 	if !ok {
 		return coded(ExitNotFound, fmt.Errorf("target %q is not in %s; valid targets: %s", o.target, cfg.File, strings.Join(cfg.Names(), ", ")))
