@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/internal/emulator"
 	"github.com/stsrotator/stsrotator/internal/faults"
 	"github.com/stsrotator/stsrotator/internal/mototest"
 	"github.com/stsrotator/stsrotator/shared/config"
@@ -37,27 +36,16 @@ type motoRotator struct {
 	sm      *secretsmanager.Client
 	clk     *awstest.Clock
 	tg      config.Target
-	metrics *lockedBuffer
+	metrics *emulator.Buffer
 	// slept is every wait the engine asked for.
 	slept []time.Duration
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) count(name string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// undimensioned counts the lines of an EMF metric written without the
+// Target dimension: one per event, whatever the target.
+func undimensioned(emf, name string) int {
 	n := 0
-	for line := range strings.SplitSeq(l.b.String(), "\n") {
+	for line := range strings.SplitSeq(emf, "\n") {
 		var doc map[string]any
 		if json.Unmarshal([]byte(line), &doc) == nil && doc[name] != nil {
 			if _, perTarget := doc[metrics.DimTarget]; !perTarget {
@@ -85,7 +73,7 @@ func newMotoRotator(t *testing.T) *motoRotator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &motoRotator{sm: secretsmanager.NewFromConfig(cfg), clk: awstest.NewClock(time.Now()), tg: c.Targets[0], metrics: &lockedBuffer{}}
+	r := &motoRotator{sm: secretsmanager.NewFromConfig(cfg), clk: awstest.NewClock(time.Now()), tg: c.Targets[0], metrics: &emulator.Buffer{}}
 	emit := metrics.NewWriter(r.metrics, r.clk.Now)
 	log := awstest.Logger(nil)
 	r.h = &Handler{
@@ -158,7 +146,7 @@ func TestAbuse_FutureRevocationCutoff(t *testing.T) {
 	if n := r.versions(t); n != 1 {
 		t.Fatalf("future cutoffs wrote %d versions, want none beyond the first", n-1)
 	}
-	if got := r.metrics.count(metrics.RevocationCutoffsRefused); got != 105 {
+	if got := undimensioned(r.metrics.String(), metrics.RevocationCutoffsRefused); got != 105 {
 		t.Fatalf("%s counted %d refusals, want 105", metrics.RevocationCutoffsRefused, got)
 	}
 	// Clock skew inside ClockSkew is accepted: the engine waits until

@@ -601,7 +601,7 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
 		})
 	})
-	for _, m := range []string{metrics.SupersededNotCurrent, metrics.VersionQuotaHeld} {
+	for _, m := range []string{metrics.SupersededNotCurrent, metrics.VersionQuotaHeld, metrics.RevocationCutoffsRefused} {
 		assert(t, "an alarm on "+m+" across every lane", func() {
 			fx.root.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
 				"MetricName": m, "Namespace": metrics.Namespace, "Statistic": "Sum", "Threshold": 1,
