@@ -357,7 +357,7 @@ func TestStatusShowsRevocations(t *testing.T) {
 	now := time.Date(2026, 11, 30, 9, 30, 0, 0, time.UTC)
 	cutoff := now.Add(-20 * time.Minute)
 	for name, doc := range map[string]string{
-		revocation.PolicyName("billing-reader"): revocation.Document(revocation.Scope{SessionNames: []string{"stsrotator-billing-reader"}}, cutoff),
+		revocation.PolicyName("billing-reader"): revocation.Document(revocation.Scope{SessionNames: []string{"stsrotator-billing-reader", "billing-v2"}, SourceIdentities: []string{"ops"}}, cutoff),
 		revocation.AllSessionsPolicyName:        revocation.Document(revocation.Scope{}, now.Add(-2*time.Hour)),
 	} {
 		if _, err := api.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(revokeRole), PolicyName: aws.String(name), PolicyDocument: aws.String(doc)}); err != nil {
@@ -372,7 +372,7 @@ func TestStatusShowsRevocations(t *testing.T) {
 	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return cfg, nil }
 	r := execute(t, a, out, errb, "status", "--config", path, "--revocations")
 	for _, want := range []string{
-		"REVOCATIONS", "stsrotator-revoke-billing-reader  stsrotator-billing-reader  2026-11-30T09:10:00Z  2026-11-30T10:10:00Z  IN FORCE, 40m left",
+		"REVOCATIONS", "stsrotator-revoke-billing-reader  stsrotator-billing-reader,billing-v2,sourceIdentity=ops  2026-11-30T09:10:00Z  2026-11-30T10:10:00Z  IN FORCE, 40m left",
 		"AWSRevokeOlderSessions", "denies nothing now (remove: stsrotator revoke --target billing-reader --cleanup)",
 	} {
 		if !strings.Contains(r.stdout, want) {
