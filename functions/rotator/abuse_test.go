@@ -37,6 +37,7 @@ type motoRotator struct {
 	clk     *awstest.Clock
 	tg      config.Target
 	metrics *emulator.Buffer
+	logs    *emulator.Buffer
 	// slept is every wait the engine asked for.
 	slept []time.Duration
 }
@@ -73,9 +74,9 @@ func newMotoRotator(t *testing.T) *motoRotator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &motoRotator{sm: secretsmanager.NewFromConfig(cfg), clk: awstest.NewClock(time.Now()), tg: c.Targets[0], metrics: &emulator.Buffer{}}
+	r := &motoRotator{sm: secretsmanager.NewFromConfig(cfg), clk: awstest.NewClock(time.Now()), tg: c.Targets[0], metrics: &emulator.Buffer{}, logs: &emulator.Buffer{}}
 	emit := metrics.NewWriter(r.metrics, r.clk.Now)
-	log := awstest.Logger(nil)
+	log := awstest.Logger(r.logs)
 	r.h = &Handler{
 		Engine: &rotation.Engine{
 			// moto stamps Expiration on its wall clock; SimulatedExpiry
@@ -259,17 +260,19 @@ func TestAbuse_ForgedWriteHistory(t *testing.T) {
 		noList     bool
 		replaced   bool
 		heldReason string
+		// logged is what the rotator's log must say about the history.
+		logged string
 	}{
 		{"as reported: 100 stamps at +23h50m on an expired version", func(now time.Time) []time.Time { return stamps(now.Add(23*time.Hour+50*time.Minute), time.Second) },
-			-time.Minute, false, true, ""},
+			-time.Minute, false, true, "", `"msg":"write history holds times ahead of the rotator's clock; not counted","target":"app","ahead":100`},
 		{"100 stamps in the past hour on an expired version: Secrets Manager lists two versions", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
-			-time.Minute, false, true, ""},
+			-time.Minute, false, true, "", `"msg":"the secret's write history disagrees with Secrets Manager's version dates; counting Secrets Manager's","target":"app","storedWrites24h":100,"versions24h":2`},
 		{"100 stamps in the past hour on a version due on schedule: not held either", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
-			5 * time.Minute, false, true, ""},
+			5 * time.Minute, false, true, "", "counting Secrets Manager's"},
 		{"the role may not list versions: the expired version is still replaced", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
-			-time.Minute, true, true, ""},
+			-time.Minute, true, true, "", `"msg":"secret version dates not read; counting the write history stored in the secret"`},
 		{"the role may not list versions: a version merely due is held by the stored history, not forced", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
-			5 * time.Minute, true, false, "held back: 100 versions written in the last 24h"},
+			5 * time.Minute, true, false, "held back: 100 versions written in the last 24h", "AccessDeniedException"},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
@@ -284,6 +287,9 @@ func TestAbuse_ForgedWriteHistory(t *testing.T) {
 			now := r.clk.Now()
 			forged := r.forge(t, now.Add(c.left), c.writes(now))
 			resp, err := r.invoke(t, rotation.Invocation{})
+			if !strings.Contains(r.logs.String(), c.logged) {
+				t.Errorf("the rotator's log lacks %s:\n%s", c.logged, r.logs.String())
+			}
 			v, id := r.current(t)
 			if !c.replaced {
 				if err == nil || id != forged || len(resp.Summary.Failed) != 1 || !strings.Contains(resp.Summary.Failed[0].Reason, c.heldReason) {
