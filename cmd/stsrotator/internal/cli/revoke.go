@@ -80,7 +80,7 @@ a revocation in force has its cutoff more than 5s ahead of AWS's clock
 	fs.BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "remove the revocation policy once every session it denies has expired")
 	fs.StringVar(&o.function, "function", "", "rotator Lambda `name or ARN` (default: $"+lambdaenv.RotatorFunction+", else found from the config)")
-	fs.StringVar(&o.stack, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName)")
+	fs.StringVar(&o.stack, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName): finds its rotator and the default session names (<stack>-<target>)")
 	fs.StringVar(&o.rotatorProfile, "rotator-profile", "", "AWS `profile` of the stsrotator account, to invoke the rotator with (default: --profile)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
@@ -95,6 +95,11 @@ a revocation in force has its cutoff more than 5s ahead of AWS's clock
 	}
 	if cfg == nil {
 		return coded(ExitUsage, errors.New("revoke needs the config that declares the target (its role and session name): pass --config or run where stsrotator.yaml is"))
+	}
+	// The session names revoke denies are the ones the stack's rotator
+	// uses: config.DefaultSessionName of --stack for targets without one.
+	if err := cfg.InStack(o.stack); err != nil {
+		return coded(ExitUsage, err)
 	}
 	t, ok := cfg.Target(o.target)
 	if !ok {
@@ -238,6 +243,12 @@ func (r *revoker) inspect(ctx context.Context) (roleState, error) {
 		return roleState{}, err
 	}
 	st.existing = existing
+	if existing != nil {
+		// A revocation keeps every scope it ever had: after a sessionName
+		// (or sourceIdentity) change the sessions issued under the old
+		// one are still the leaked ones.
+		st.scope = st.scope.Union(existing.Scope)
+	}
 	return st, nil
 }
 
@@ -299,10 +310,16 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 	}
 	doc := revocation.DocumentOf(rec)
 	w := r.a.Stdout
-	who := fmt.Sprintf("sessions named %s (stsrotator's, for target %s)", st.scope.SessionName, r.t.Name)
+	who := fmt.Sprintf("%s (stsrotator's, for target %s)", st.scope, r.t.Name)
 	if st.scope.All() {
 		who = "EVERY session of the role, everyone's (--all-sessions)"
 	}
+	if st.existing != nil && !st.scope.Covers(st.existing.Scope) {
+		// Union makes this unreachable; the check is what keeps any
+		// future change from lifting a revocation by rewriting it.
+		return fmt.Errorf("refusing to narrow the revocation in force (%s on role %s denies %s; this would deny only %s): nothing written", st.policy, st.role, st.existing.Scope, st.scope)
+	}
+	widened := st.existing != nil && !st.existing.Scope.Equal(st.scope)
 	ahead := cutoff.Sub(st.awsNow)
 	switch {
 	case kept:
@@ -315,6 +332,9 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 		if st.existing != nil {
 			fmt.Fprintf(w, "Moves the cutoff of the revocation in force forward from %s.\n", stamp3339(st.existing.Cutoff))
 		}
+	}
+	if widened {
+		fmt.Fprintf(w, "Keeps every session the revocation in force denies (%s) and adds the target's current ones.\n", st.existing.Scope)
 	}
 	fmt.Fprintf(w, "Inline policy %s:\n%s\n", st.policy, doc)
 	if ahead > maxCutoffWait {
@@ -334,7 +354,7 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 			return coded(ExitUsage, errors.New("not confirmed; nothing written (pass --yes to skip the question)"))
 		}
 	}
-	if kept {
+	if kept && !widened {
 		// The document in force already says this; writing it again
 		// changes nothing.
 		fmt.Fprintf(w, "Revocation in force: %s on role %s, unchanged.\n", st.policy, st.role)
