@@ -256,7 +256,10 @@ func New(tb testing.TB, opt Options, fleets ...Fleet) *Sim {
 		eng := func() *rotation.Engine {
 			return &rotation.Engine{STS: faults.SimulatedExpiry{STS: fenv.STS, Now: s.clk.Now}, Secrets: fenv.Secrets, Now: s.clk.Now,
 				Log: log, Emit: metrics.NewWriter(io.Discard, s.clk.Now), Verify: rotation.VerifyCaller, Jitter: cfg.Rotator.Jitter,
-				Source: credentials.NewStaticCredentialsProvider("AKIASOURCEUSER000001", "source-secret", "")}
+				Source: credentials.NewStaticCredentialsProvider("AKIASOURCEUSER000001", "source-secret", ""),
+				// A cutoff a second ahead is waited out on the simulated
+				// clock, never the machine's.
+				Sleep: func(_ context.Context, d time.Duration) error { s.clk.Add(d); return nil }}
 		}
 		fr := &fleetRun{cfg: cfg, eng: eng(), next: s.start}
 		fr.react = &reaction.Reactor{Config: cfg, Secrets: fenv.Secrets, Rotator: reaction.EngineRotator{Engine: eng()}, Topic: fenv.SNS(),
