@@ -76,12 +76,12 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 		})
 		r.Role.AddManagedPolicy(mp)
 		if i == 0 {
-			// Each secret it writes names the bus to report ExpiredToken
-			// to, so a consumer in any reader account reports there with
-			// no configuration.
+			// The replica keys' key/* statements live in this one.
 			suppressReplicaKeyWildcards(mp, lp.Targets)
 		}
 	}
+	// Each secret it writes names the bus to report ExpiredToken to, so a
+	// consumer in any reader account reports there with no configuration.
 	env := map[string]*string{lambdaenv.KMSKeyID: s.Key.KeyArn(), lambdaenv.EventBus: reportBusArn(scope)}
 	if lp.ConfigEnv != "" {
 		env[lambdaenv.ConfigPath] = jsii.String(lp.ConfigEnv)
