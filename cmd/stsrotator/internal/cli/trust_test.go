@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +79,18 @@ func TestTrustStatementPerTarget(t *testing.T) {
 		if strings.Contains(r.stdout, "*") || strings.Contains(r.stdout, "ArnLike") {
 			t.Errorf("%s: a wildcard in %s", c.proves, r.stdout)
 		}
+	}
+	// --all: every target role's policy, keyed by role ARN.
+	a, out, errb := New(&syncBuffer{}, &syncBuffer{}), &syncBuffer{}, &syncBuffer{}
+	a.Stdout, a.Stderr = out, errb
+	r := execute(t, a, out, errb, "trust", "--config", path, "--all", "--account", acct, "--stack", "prod")
+	var all map[string]struct{ Statement []map[string]any }
+	if err := json.Unmarshal([]byte(r.stdout), &all); err != nil || r.code != ExitOK || len(all) != 4 {
+		t.Fatalf("--all: exit %d, %d policies: %v\n%s", r.code, len(all), err, r.stdout)
+	}
+	if st := all["arn:aws:iam::210987654321:role/Remote"].Statement; len(st) != 1 || st[0]["Sid"] != "StsrotatorRemote" ||
+		!strings.Contains(fmt.Sprint(st[0]["Condition"]), rotator("remote")) {
+		t.Errorf("--all: the cross-account role's policy %v", st)
 	}
 	for _, c := range []struct {
 		args []string
