@@ -72,6 +72,25 @@ type Statement struct {
 // Parse reads a policy document. Intrinsic functions must already be
 // resolved (Resolve).
 func Parse(doc []byte) (*Policy, error) {
+	stmts, err := RawStatements(doc)
+	if err != nil {
+		return nil, err
+	}
+	p := &Policy{}
+	for i, b := range stmts {
+		s, err := parseStatement(b)
+		if err != nil {
+			return nil, fmt.Errorf("policy Statement[%d]: %w", i, err)
+		}
+		p.Statements = append(p.Statements, s)
+	}
+	return p, nil
+}
+
+// RawStatements is a policy document's statements, unparsed: its
+// Statement is one statement or a list of them in IAM's grammar
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html).
+func RawStatements(doc []byte) ([]json.RawMessage, error) {
 	var raw struct {
 		Statement json.RawMessage
 	}
@@ -84,20 +103,12 @@ func Parse(doc []byte) (*Policy, error) {
 		return nil, errors.New("policy has no Statement")
 	case raw.Statement[0] == '[':
 		if err := json.Unmarshal(raw.Statement, &stmts); err != nil {
-			return nil, fmt.Errorf("field Statement: %w", err)
+			return nil, fmt.Errorf("policy Statement: %w", err)
 		}
 	default:
 		stmts = []json.RawMessage{raw.Statement}
 	}
-	p := &Policy{}
-	for i, b := range stmts {
-		s, err := parseStatement(b)
-		if err != nil {
-			return nil, fmt.Errorf("statement %d: %w", i, err)
-		}
-		p.Statements = append(p.Statements, s)
-	}
-	return p, nil
+	return stmts, nil
 }
 
 // MustParse is Parse for values built in code (a test's policy), via

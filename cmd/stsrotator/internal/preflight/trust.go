@@ -2,7 +2,6 @@ package preflight
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -43,22 +42,9 @@ func ParseTrustPolicy(doc string) (*Policy, error) {
 		}
 		text = dec
 	}
-	var raw struct {
-		Statement json.RawMessage
-	}
-	if err := json.Unmarshal([]byte(text), &raw); err != nil {
-		return nil, fmt.Errorf("trust policy is not a JSON object: %w", err)
-	}
-	var stmts []json.RawMessage
-	switch {
-	case len(raw.Statement) == 0:
-		return nil, errors.New("trust policy has no Statement")
-	case raw.Statement[0] == '[':
-		if err := json.Unmarshal(raw.Statement, &stmts); err != nil {
-			return nil, fmt.Errorf("trust policy Statement: %w", err)
-		}
-	default:
-		stmts = []json.RawMessage{raw.Statement}
+	stmts, err := iameval.RawStatements([]byte(text))
+	if err != nil {
+		return nil, fmt.Errorf("trust %w", err)
 	}
 	p := &Policy{}
 	for i, rs := range stmts {
