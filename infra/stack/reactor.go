@@ -59,7 +59,7 @@ type Reactor struct {
 // policy can let exactly this role read it.
 func newReactorRole(s *Service) awsiam.Role {
 	return awsiam.NewRole(s.Stack, jsii.String("ReactorRole"), &awsiam.RoleProps{
-		Path:        jsii.String("/" + s.stackName + "/reactor/"),
+		RoleName:    jsii.String(plan.ReactorRoleName(s.stackName)), // exact: the secrets' read deny exempts this ARN
 		Description: jsii.String("stsrotator reactor: reads target secrets, asks rotators to rotate, alerts"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 	})

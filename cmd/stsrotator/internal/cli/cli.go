@@ -220,6 +220,7 @@ func commands() []command {
 		{"report-expired", "publish an ExpiredToken Observed event for a target", (*App).reportExpired},
 		{"preflight", "check an account for what a deploy assumes but cannot create", (*App).preflight},
 		{"revoke", "deny a leaked target's older sessions, then rotate it", (*App).revoke},
+		{"trust", "print the exact trust policy a target's role needs", (*App).trust},
 		{"validate", "run every config check synth runs, without a synth", (*App).validate},
 		{"version", "print the build's version", (*App).version},
 		{"completion", "print the shell completion script for bash, zsh or fish", (*App).completion},

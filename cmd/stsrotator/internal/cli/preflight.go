@@ -40,7 +40,8 @@ Checks the account of your AWS credentials, with read-only calls, for what
 the stack assumes but cannot create, before a cdk deploy: the CDK bootstrap
 stack, Lambda concurrency headroom, each logGroups entry (exists, with a
 free subscription-filter slot), each reader role or user (exists), each
-target role's trust policy (lets the rotator roles assume it), and each
+target role's trust policy (lets exactly its rotator role assume it, never
+a path pattern or the account root alone: stsrotator trust prints it), and each
 secret name (free, or already this stack's: a retained orphan blocks). Principals
 in other accounts are reported as "cannot check from here" (SKIP).
 
