@@ -44,8 +44,9 @@ test: node_modules/.bin/cdk
 	@echo "== budgets (timed: no race detector, one package at a time)"
 	set -o pipefail; $(GO) test -count=1 -p 1 -timeout 30m -run 'Budget' -v $(PKGS) | grep -E '^(=== RUN|--- |ok|FAIL)|budget|ratio|floor|median' | grep -v 'no tests to run'
 
-## lint: gofmt, go vet, staticcheck
+## lint: gofmt, go vet, staticcheck, no tracked build outputs
 lint:
+	@$(GO) run ./internal/trackedfiles
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
