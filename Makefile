@@ -20,7 +20,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: all build test lint bench fuzz synth deploy local clean
+.PHONY: all build tools test lint bench fuzz synth deploy local clean
 
 all: lint test
 
@@ -38,18 +38,25 @@ dist/%/bootstrap: FORCE
 
 FORCE:
 
-## test: the whole suite, race detector on (what CI runs)
-test: node_modules/.bin/cdk
-	$(GO) test -race -count=1 -timeout 25m $(PKGS)
-	@echo "== budgets (timed: no race detector, one package at a time)"
-	set -o pipefail; $(GO) test -count=1 -p 1 -timeout 30m -run 'Budget' -v $(PKGS) | grep -E '^(=== RUN|--- |ok|FAIL)|budget|ratio|floor|median' | grep -v 'no tests to run'
+## tools: install or check every tool the tests need (.ci/tools: moto, cfn-lint, the AWS CLI, boto3, npm packages, Go modules)
+tools:
+	@.ci/tools
+
+# Every long step runs under .ci/progress, which says what it starts, what
+# it is still doing after each 10 s of silence, and how long it took.
+## test: the whole suite, race detector on (what CI runs); installs what it needs first
+test: tools
+	@.ci/progress "go test -race, every package (first run about 10 min: compiling with -race, the CDK app, moto deploys; ok lines as packages pass)" -- \
+		$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	@.ci/progress "budgets (timed: no race detector, one package at a time)" -- \
+		bash -c "set -o pipefail; $(GO) test -count=1 -p 1 -timeout 30m -run 'Budget' -v $(PKGS) | grep --line-buffered -E '^(=== RUN|--- |ok|FAIL)|budget|ratio|floor|median' | grep --line-buffered -v 'no tests to run'"
 
 ## lint: gofmt, go vet, staticcheck, no tracked build outputs
 lint:
 	@$(GO) run ./internal/trackedfiles
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet $(PKGS)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+	@.ci/progress "go vet (first run compiles every package: about 2 min)" -- $(GO) vet $(PKGS)
+	@.ci/progress "staticcheck $(STATICCHECK_VERSION)" -- $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
 ## bench: the benchmarks behind docs/benchmarks.md
 bench:
@@ -64,8 +71,7 @@ FUZZTIME ?= 10s
 fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' --exclude-dir=node_modules '^func Fuzz' .); do \
 		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
-			echo "fuzz ./$$(dirname $$f) $$fn ($(FUZZTIME))"; \
-			$(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) ./$$(dirname $$f); \
+			.ci/progress "fuzz ./$$(dirname $$f) $$fn ($(FUZZTIME))" -- $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) ./$$(dirname $$f); \
 		done; \
 	done
 
@@ -78,18 +84,21 @@ CDK_ENV := CDK_DISABLE_VERSION_CHECK=1
 # e.g. make synth CDK_ARGS='-c config=path/to.yaml'
 CDK_ARGS ?=
 
-node_modules/.bin/cdk: package.json package-lock.json
-	npm ci --no-audit --no-fund
-	@touch $@
+# npm's update notice and spinner stay out of every recipe's output.
+export NPM_CONFIG_UPDATE_NOTIFIER := false
+
+.PHONY: cdk-cli
+cdk-cli:
+	@.ci/tools cdk
 
 # synth and deploy need no `build` prerequisite: cdk.json's "build" runs
 # `make build` before every synth, and a second build would only cost time.
 ## synth: build, then synthesise the whole service into cdk.out (cdk-nag must pass)
-synth: node_modules/.bin/cdk
+synth: cdk-cli
 	$(CDK_ENV) $(CDK) synth --quiet --no-notices $(CDK_ARGS)
 
 ## deploy: build, then deploy every stack to the account of your AWS credentials
-deploy: node_modules/.bin/cdk
+deploy: cdk-cli
 	$(CDK_ENV) $(CDK) deploy --all --no-notices $(CDK_ARGS)
 
 LOCAL_PORT ?= 4566
