@@ -111,19 +111,43 @@ LOCAL_T0 := $(shell date +%s%N)
 ASSEMBLY_INPUTS := $(shell git ls-files 'infra/*.go' 'functions/*.go' 'shared/*.go' ':!:*_test.go' \
 	go.mod go.sum cdk.json package-lock.json 2>/dev/null) stsrotator.yaml
 
+# Empty when cdk.out is up to date with everything it is built from.
+ASSEMBLY_STALE = $(if $(wildcard cdk.out/manifest.json),$(shell find $(ASSEMBLY_INPUTS) -newer cdk.out/manifest.json 2>/dev/null | head -1),cdk.out is missing)
+
+# The synth's output (cdk's spinner, npm's notices) goes to the log; its
+# last lines are shown if it fails.
 cdk.out/manifest.json: $(ASSEMBLY_INPUTS)
-	$(MAKE) synth
+	@.ci/progress "cdk synth: the whole service, cdk-nag checks included (about 20 s once compiled; output in dist/logs/synth.log)" \
+		--log dist/logs/synth.log -- $(MAKE) --no-print-directory synth
 
-## local: the whole system on the embedded emulator (kumo), narrated; Ctrl-C stops it
-# local-free comes first: a second `make local` in this checkout stops
-# there, before a synth could rewrite the assembly the first run uses (the
-# run itself holds .local/ and refuses a second one too).
-local: local-free cdk.out/manifest.json
-	@STSROTATOR_LOCAL_T0=$(LOCAL_T0) exec dist/stsrotator-local --port $(LOCAL_PORT) $(LOCAL_ARGS)
+# The host binaries make local runs, in one go build so the packages they
+# share compile once, with the compile flags of the functions' own build
+# (so tests and deploys share the cache). The build ID stays, so an
+# up-to-date binary is not even relinked.
+LOCAL_BIN := dist/local
+LOCAL_PKGS := ./cmd/stsrotator-local ./cmd/stsrotator ./functions/rotator ./functions/reactor
+.PHONY: local-bins local-synth-warm
+local-bins:
+	@mkdir -p $(LOCAL_BIN)
+	@CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -o $(LOCAL_BIN)/ $(LOCAL_PKGS)
+# What the synth compiles (the CDK app, the arm64 functions), compiled
+# alongside the host binaries so a cold run uses both cores; the synth
+# itself then only links. Nothing here touches cdk.out.
+local-synth-warm: build
+	@$(GO) build -o /dev/null ./infra/app
 
-.PHONY: local-free
-local-free:
-	@$(GO) build -o dist/stsrotator-local ./cmd/stsrotator-local && dist/stsrotator-local --check
+## local: the whole system on the embedded emulator (kumo), narrated; runs until Ctrl-C
+# The build comes first and --check right after it: a second `make local`
+# in this checkout stops there, before a synth could rewrite the assembly
+# the first run uses (the run itself holds .local/ and refuses a second one
+# too). A cold first run compiles the CDK's Go bindings, the AWS SDK twice
+# (host and arm64) and kumo: docs/benchmarks.md has the phases.
+local:
+	@.ci/progress "building the emulator, the CLI and the functions for this machine$(if $(ASSEMBLY_STALE), and compiling the CDK app for the synth) (first run about 80 s, then 1 s)" -- \
+		$(MAKE) -j3 --no-print-directory local-bins $(if $(ASSEMBLY_STALE),local-synth-warm)
+	@$(LOCAL_BIN)/stsrotator-local --check
+	@$(if $(ASSEMBLY_STALE),$(MAKE) --no-print-directory cdk.out/manifest.json,true)
+	@STSROTATOR_LOCAL_T0=$(LOCAL_T0) exec $(LOCAL_BIN)/stsrotator-local --bin $(LOCAL_BIN) --port $(LOCAL_PORT) $(LOCAL_ARGS)
 
 ## soak: the resilience suite at full length (a simulated day at 30% faults, 6 storm windows, 400 sweep/reactor races under -race); STSROTATOR_SEED=n replays a failing seed
 SOAK_PKGS := ./shared/rotation/ ./shared/reaction/ ./shared/credprovider/
