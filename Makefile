@@ -144,7 +144,7 @@ local-synth-warm: build
 # (host and arm64) and kumo: docs/benchmarks.md has the phases.
 local:
 	@.ci/progress "building the emulator, the CLI and the functions for this machine$(if $(ASSEMBLY_STALE), and compiling the CDK app for the synth) (first run about 80 s, then 1 s)" -- \
-		$(MAKE) -j3 --no-print-directory local-bins $(if $(ASSEMBLY_STALE),local-synth-warm)
+		$(MAKE) -s -j3 --no-print-directory local-bins $(if $(ASSEMBLY_STALE),local-synth-warm)
 	@$(LOCAL_BIN)/stsrotator-local --check
 	@$(if $(ASSEMBLY_STALE),$(MAKE) --no-print-directory cdk.out/manifest.json,true)
 	@STSROTATOR_LOCAL_T0=$(LOCAL_T0) exec $(LOCAL_BIN)/stsrotator-local --bin $(LOCAL_BIN) --port $(LOCAL_PORT) $(LOCAL_ARGS)
