@@ -111,43 +111,54 @@ LOCAL_T0 := $(shell date +%s%N)
 ASSEMBLY_INPUTS := $(shell git ls-files 'infra/*.go' 'functions/*.go' 'shared/*.go' ':!:*_test.go' \
 	go.mod go.sum cdk.json package-lock.json 2>/dev/null) stsrotator.yaml
 
-# Empty when cdk.out is up to date with everything it is built from.
-ASSEMBLY_STALE = $(if $(wildcard cdk.out/manifest.json),$(shell find $(ASSEMBLY_INPUTS) -newer cdk.out/manifest.json 2>/dev/null | head -1),cdk.out is missing)
+# make local's own assembly, apart from cdk.out (what `make synth` and a
+# deploy use): its function packages hold host-architecture bootstraps,
+# which compile from the same cache as the host binaries below instead of
+# compiling the AWS SDK a second time for arm64. The local stack runs the
+# host binaries, never the packaged bootstraps, so only the config, lane
+# files and routes in it matter; nothing deploys it.
+LOCAL_ASSEMBLY := dist/local/cdk.out
+HOST_ARCH = $(shell $(GO) env GOARCH)
+
+# Empty when the local assembly is up to date with everything it is built from.
+ASSEMBLY_STALE = $(if $(wildcard $(LOCAL_ASSEMBLY)/manifest.json),$(shell find $(ASSEMBLY_INPUTS) -newer $(LOCAL_ASSEMBLY)/manifest.json 2>/dev/null | head -1),no local assembly yet)
 
 # The synth's output (cdk's spinner, npm's notices) goes to the log; its
 # last lines are shown if it fails.
-cdk.out/manifest.json: $(ASSEMBLY_INPUTS)
+$(LOCAL_ASSEMBLY)/manifest.json: $(ASSEMBLY_INPUTS)
 	@.ci/progress "cdk synth: the whole service, cdk-nag checks included (about 20 s once compiled; output in dist/logs/synth.log)" \
-		--log dist/logs/synth.log -- $(MAKE) --no-print-directory synth
+		--log dist/logs/synth.log -- $(MAKE) --no-print-directory synth LAMBDA_ARCH=$(HOST_ARCH) CDK_ARGS='-o $(LOCAL_ASSEMBLY)'
 
 # The host binaries make local runs, in one go build so the packages they
 # share compile once, with the compile flags of the functions' own build
-# (so tests and deploys share the cache). The build ID stays, so an
-# up-to-date binary is not even relinked.
+# and of cdk.json's app (CGO_ENABLED=0, -tags lambda.norpc, -trimpath), so
+# the synth that follows reuses every package they share. The build ID
+# stays, so an up-to-date binary is not even relinked.
 LOCAL_BIN := dist/local
 LOCAL_PKGS := ./cmd/stsrotator-local ./cmd/stsrotator ./functions/rotator ./functions/reactor
 .PHONY: local-bins local-synth-warm
 local-bins:
 	@mkdir -p $(LOCAL_BIN)
 	@CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -o $(LOCAL_BIN)/ $(LOCAL_PKGS)
-# What the synth compiles (the CDK app, the arm64 functions), compiled
-# alongside the host binaries so a cold run uses both cores; the synth
-# itself then only links. Nothing here touches cdk.out.
-local-synth-warm: build
-	@$(GO) build -o /dev/null ./infra/app
+# What the synth compiles that the host binaries do not (the CDK app's
+# packages, with cdk.json's flags), compiled alongside them so a cold run
+# keeps both cores busy. go list -export compiles without linking: the
+# synth's go run links once, and a warm run pays nothing here.
+local-synth-warm:
+	@CGO_ENABLED=0 $(GO) list -tags lambda.norpc -trimpath -export -deps -f '{{.ImportPath}}' ./infra/app >/dev/null
 
 ## local: the whole system on the embedded emulator (kumo), narrated; runs until Ctrl-C
 # The build comes first and --check right after it: a second `make local`
 # in this checkout stops there, before a synth could rewrite the assembly
 # the first run uses (the run itself holds .local/ and refuses a second one
-# too). A cold first run compiles the CDK's Go bindings, the AWS SDK twice
-# (host and arm64) and kumo: docs/benchmarks.md has the phases.
+# too). A cold first run compiles the CDK's Go bindings, the AWS SDK and
+# kumo: docs/benchmarks.md has the phases.
 local:
-	@.ci/progress "building the emulator, the CLI and the functions for this machine$(if $(ASSEMBLY_STALE), and compiling the CDK app for the synth) (first run about 80 s, then 1 s)" -- \
+	@.ci/progress "building the emulator, the CLI and the functions for this machine$(if $(ASSEMBLY_STALE), and compiling the CDK app for the synth) (first run several minutes on 2 cores, then 1 s)" -- \
 		$(MAKE) -s -j3 --no-print-directory local-bins $(if $(ASSEMBLY_STALE),local-synth-warm)
 	@$(LOCAL_BIN)/stsrotator-local --check
-	@$(if $(ASSEMBLY_STALE),$(MAKE) --no-print-directory cdk.out/manifest.json,true)
-	@STSROTATOR_LOCAL_T0=$(LOCAL_T0) exec $(LOCAL_BIN)/stsrotator-local --bin $(LOCAL_BIN) --port $(LOCAL_PORT) $(LOCAL_ARGS)
+	@$(if $(ASSEMBLY_STALE),$(MAKE) --no-print-directory $(LOCAL_ASSEMBLY)/manifest.json,true)
+	@STSROTATOR_LOCAL_T0=$(LOCAL_T0) exec $(LOCAL_BIN)/stsrotator-local --bin $(LOCAL_BIN) --assembly $(LOCAL_ASSEMBLY) --port $(LOCAL_PORT) $(LOCAL_ARGS)
 
 ## soak: the resilience suite at full length (a simulated day at 30% faults, 6 storm windows, 400 sweep/reactor races under -race); STSROTATOR_SEED=n replays a failing seed
 SOAK_PKGS := ./shared/rotation/ ./shared/reaction/ ./shared/credprovider/
