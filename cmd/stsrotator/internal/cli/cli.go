@@ -127,7 +127,7 @@ type App struct {
 func New(stdout, stderr io.Writer) *App {
 	return &App{
 		Stdout: stdout, Stderr: stderr,
-		Getenv: os.Getenv, Setenv: os.Setenv, Unsetenv: os.Unsetenv, Now: time.Now, Hostname: os.Hostname,
+		Getenv: os.Getenv, Setenv: os.Setenv, Unsetenv: os.Unsetenv, Now: cliClock(), Hostname: os.Hostname,
 		Username: func() string {
 			if u, err := user.Current(); err == nil && u.Username != "" {
 				return u.Username
@@ -343,7 +343,7 @@ func (a *App) flags(name, synopsis, about string) *flagSet {
 	fs.StringVar(&fs.g.Profile, "profile", "", "AWS shared config `profile` for this command's AWS calls (default: AWS_PROFILE, else default)")
 	fs.StringVar(&fs.g.Region, "region", "", "AWS `region` (default: AWS_REGION or the profile's)")
 	fs.StringVar(&fs.g.EndpointURL, "endpoint-url", "", "AWS endpoint `URL` for every service (default: AWS_ENDPOINT_URL)")
-	fs.StringVar(&fs.g.Config, "config", "", "stsrotator config `file` mapping targets to secrets (default: ./"+defaultConfig+" if present)")
+	fs.StringVar(&fs.g.Config, "config", "", "stsrotator config `file` mapping targets to secrets (default: $"+envConfig+", else ./"+defaultConfig+" if present)")
 	return fs
 }
 
