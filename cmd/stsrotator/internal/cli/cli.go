@@ -207,6 +207,7 @@ func commands() []command {
 		{"preflight", "check an account for what a deploy assumes but cannot create", (*App).preflight},
 		{"revoke", "deny a leaked target's older sessions, then rotate it", (*App).revoke},
 		{"validate", "run every config check synth runs, without a synth", (*App).validate},
+		{"update", "keep one profile of ~/.aws/credentials fresh", (*App).update},
 		{"version", "print the build's version", (*App).version},
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stsrotator/stsrotator/shared/credprovider"
-	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
@@ -67,23 +66,7 @@ func (a *App) fetch(ctx context.Context, fs *flagSet, c credFlags, ph *phases) (
 	p := credprovider.New(secretsmanager.NewFromConfig(cfg), r.Target, credprovider.WithSecretID(r.SecretID), credprovider.WithClock(a.Now))
 	creds, err := p.Retrieve(ctx)
 	ph.mark("get")
-	switch {
-	case errors.Is(err, credprovider.ErrNotFound) && r.note != "":
-		return aws.Credentials{}, coded(ExitNotFound, fmt.Errorf("%w; %s", err, r.note))
-	case errors.Is(err, credprovider.ErrNotFound):
-		return aws.Credentials{}, coded(ExitNotFound, err)
-	case errors.Is(err, secretfmt.ErrInvalid):
-		return aws.Credentials{}, coded(ExitInvalid, err)
-	case errors.Is(err, credprovider.ErrExpired):
-		return aws.Credentials{}, coded(ExitExpired, err)
-	case err != nil:
-		return aws.Credentials{}, err
-	}
-	if left := creds.Expires.Sub(a.Now()); left < c.minValidity {
-		return aws.Credentials{}, coded(ExitExpired, fmt.Errorf("secret %s: key %s has %s, under --min-validity %s (fix: stsrotator status; stsrotator rotate %s)",
-			r.SecretID, secretfmt.Mask(creds.AccessKeyID), humantime.Left(a.Now(), creds.Expires), humantime.Span(c.minValidity), orTarget(p.Target())))
-	}
-	return creds, nil
+	return a.checked(r, p, c.minValidity)(creds, err)
 }
 
 // orTarget is a target for a fix hint: the one named on the command line,
