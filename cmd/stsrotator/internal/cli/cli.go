@@ -46,7 +46,7 @@ const (
 	// rotate the target.
 	ExitRotationFailed = 6
 	// ExitUnhealthy: status found at least one secret expired, invalid,
-	// missing or unreadable.
+	// missing or unreadable; doctor found a problem.
 	ExitUnhealthy = 7
 	// ExitBlocked: preflight found something that blocks the deploy.
 	ExitBlocked = 8
@@ -208,6 +208,7 @@ func commands() []command {
 		{"revoke", "deny a leaked target's older sessions, then rotate it", (*App).revoke},
 		{"validate", "run every config check synth runs, without a synth", (*App).validate},
 		{"update", "keep one profile of ~/.aws/credentials fresh", (*App).update},
+		{"doctor", "say where this environment's AWS credentials come from, and what is wrong", (*App).doctor},
 		{"version", "print the build's version", (*App).version},
 	}
 }
@@ -267,11 +268,11 @@ reads the standard AWS environment (AWS_PROFILE, AWS_REGION,
 AWS_ENDPOINT_URL, ...). Run stsrotator <command> --help for its flags.
 
 Exit codes: 0 ok, 1 AWS or other failure, 2 usage, 3 not found, 4 invalid
-secret, 5 expired, 6 rotation failed, 7 status found a problem, 8 preflight
-found something that blocks the deploy, 9 revoked but the forced rotation
-failed, 10 revoke --cleanup refused (too early), 11 revoke found a cutoff
-in force ahead of AWS's clock, 12 status --revocations could not read a
-target's revocations.
+secret, 5 expired, 6 rotation failed, 7 status or doctor found a problem,
+8 preflight found something that blocks the deploy, 9 revoked but the
+forced rotation failed, 10 revoke --cleanup refused (too early), 11 revoke
+found a cutoff in force ahead of AWS's clock, 12 status --revocations
+could not read a target's revocations.
 `)
 }
 

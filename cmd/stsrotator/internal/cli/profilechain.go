@@ -45,6 +45,11 @@ type profileWalk struct {
 	process string
 	// reaches is whether process runs stsrotator credential-process.
 	reaches bool
+	// hasCredentials: the walk ends in a source other than a
+	// credential_process (keys, SSO, web identity, credential_source).
+	hasCredentials bool
+	// hasWebIdentity: that source is a web_identity_token_file.
+	hasWebIdentity bool
 }
 
 // String is the chain for messages: `profile admin → source_profile billing
@@ -86,6 +91,7 @@ func (a *App) walkProfile(ctx context.Context, name string) (profileWalk, error)
 	switch {
 	case cur.Credentials.HasKeys(), cur.CredentialSource != "", cur.WebIdentityTokenFile != "",
 		cur.SSOStartURL != "", cur.SSOSessionName != "", cur.LoginSession != "":
+		w.hasCredentials, w.hasWebIdentity = true, cur.WebIdentityTokenFile != ""
 		return w, nil
 	}
 	w.process = cur.CredentialProcess
