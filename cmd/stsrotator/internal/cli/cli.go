@@ -144,14 +144,7 @@ type Globals struct {
 // config and credentials files, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL),
 // with the flags taking precedence.
 func LoadAWS(ctx context.Context, g Globals) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if g.Profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(g.Profile))
-	}
-	if g.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(g.Region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, g.loadOptions()...)
 	if err != nil {
 		return aws.Config{}, coded(ExitUsage, fmt.Errorf("load AWS configuration: %w", err))
 	}
@@ -162,6 +155,18 @@ func LoadAWS(ctx context.Context, g Globals) (aws.Config, error) {
 		return aws.Config{}, coded(ExitUsage, errors.New("no AWS region (fix: pass --region, set AWS_REGION, or set region in the profile)"))
 	}
 	return cfg, nil
+}
+
+// loadOptions are the global flags as the SDK's load options.
+func (g Globals) loadOptions() []func(*awsconfig.LoadOptions) error {
+	var opts []func(*awsconfig.LoadOptions) error
+	if g.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(g.Profile))
+	}
+	if g.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(g.Region))
+	}
+	return opts
 }
 
 // exitError carries the exit code a failure maps to.

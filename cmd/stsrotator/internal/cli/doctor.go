@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"runtime"
@@ -42,15 +43,16 @@ const (
 	srcNone        = "none"
 )
 
-// doctorReport collects findings, one a line: "source:", "expires:",
-// "managed:", "shadows:", "problem:", "fix:", "note:", "error:".
+// doctorReport prints findings as they are found (so a slow step is never
+// a long silence), one a line: "source:", "expires:", "managed:",
+// "shadows:", "problem:", "fix:", "note:", "error:".
 type doctorReport struct {
-	lines    []string
+	w        io.Writer
 	problems int
 }
 
 func (r *doctorReport) add(kind, format string, args ...any) {
-	r.lines = append(r.lines, kind+": "+oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintln(r.w, kind+": "+oneLine(fmt.Sprintf(format, args...)))
 	if kind == "problem" {
 		r.problems++
 	}
@@ -87,14 +89,11 @@ is printed.`)
 	if err := noArgs(fs, pos); err != nil {
 		return err
 	}
-	var r doctorReport
+	r := doctorReport{w: a.Stdout}
 	if pasted != "" {
 		explainError(&r, pasted)
 	}
 	a.diagnose(ctx, fs.g, &r)
-	for _, l := range r.lines {
-		fmt.Fprintln(a.Stdout, l)
-	}
 	if r.problems > 0 {
 		return coded(ExitUnhealthy, fmt.Errorf("doctor found %d problem(s); see the fix lines above", r.problems))
 	}
@@ -139,20 +138,17 @@ func (a *App) diagnose(ctx context.Context, g Globals, r *doctorReport) {
 			profile, profileFrom = a.Getenv(envDefaultProfile), envDefaultProfile
 		}
 	}
-	var opts []func(*awsconfig.LoadOptions) error
-	if g.Profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(g.Profile))
-	}
-	if g.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(g.Region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, g.loadOptions()...)
 	if err != nil {
 		var missing awsconfig.SharedConfigProfileNotExistError
 		r.add("source", "%s — the SDK cannot load the configuration", srcNone)
 		if errors.As(err, &missing) {
-			r.add("problem", "%s=%s names profile %q, which is in neither %s nor %s", profileFrom, profile, profile, a.configFile(), a.sharedCredentialsFile())
-			r.add("fix", "unset %s (to use the default chain), or add [profile %s] to %s (aws configure --profile %s, or aws configure sso)", profileFrom, profile, a.configFile(), profile)
+			r.add("problem", "%s %s names profile %q, which is in neither %s nor %s", profileFrom, profile, profile, a.configFile(), a.sharedCredentialsFile())
+			drop := "unset " + profileFrom + " (to use the default chain)"
+			if profileFrom == "--profile" {
+				drop = "name an existing profile"
+			}
+			r.add("fix", "%s, or add [profile %s] to %s (aws configure --profile %s, or aws configure sso)", drop, profile, a.configFile(), profile)
 			return
 		}
 		r.add("problem", "%v", err)

@@ -190,7 +190,7 @@ func TestDoctorAgreesWithTheAWSCLI(t *testing.T) {
 		{"a source_profile chain", base(home, noIMDS, "AWS_PROFILE=admin"), srcAssumeRole, ExitOK,
 			[]string{"role chain: profile admin → source_profile base", "expires: "}},
 		{"AWS_PROFILE naming a missing profile", base(home, noIMDS, "AWS_PROFILE=nope"), srcNone, ExitUnhealthy,
-			[]string{`problem: AWS_PROFILE=nope names profile "nope"`, "fix: unset AWS_PROFILE"}},
+			[]string{`problem: AWS_PROFILE nope names profile "nope"`, "fix: unset AWS_PROFILE"}},
 		{"a profile stsrotator update keeps fresh", base(home, noIMDS, "AWS_PROFILE=updated"), srcCredFile, ExitOK,
 			[]string{"managed: yes: stsrotator update --target billing writes this profile"}},
 	} {

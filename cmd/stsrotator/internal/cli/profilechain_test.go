@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/stsrotator/stsrotator/internal/awstest"
 )
 
@@ -206,16 +204,9 @@ func TestRecursionGuardNamesTheChain(t *testing.T) {
 // an /usr/bin/env wrapper, and role profiles whose source_profile chain
 // ends in the stsrotator profile.
 func TestAWSProfileReachesStsrotator(t *testing.T) {
-	env := awstest.Start(t)
-	bin := buildCLI(t)
-	good := target(env, "billing")
-	mint(t, env, good)
-	arn := secretArn(t, env, good.SecretName)
-	want := currentValue(t, env, good.SecretName)
-	wantCreds := aws.Credentials{AccessKeyID: want.AccessKeyID, SessionToken: want.SessionToken, Expires: want.Expiration}
+	env, bin, arn, _, wantCreds := mintedBilling(t)
 
-	home := t.TempDir()
-	spaced := filepath.Join(home, "my tools")
+	spaced := filepath.Join(t.TempDir(), "my tools")
 	if err := os.MkdirAll(spaced, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -230,17 +221,7 @@ func TestAWSProfileReachesStsrotator(t *testing.T) {
 		"[profile wrapped]\ncredential_process = /usr/bin/env stsrotator" + args + "\n\n" +
 		"[profile admin]\nrole_arn = arn:aws:iam::000000000000:role/admin\nsource_profile = quoted\nregion = " + awstest.Region + "\n\n" +
 		"[profile deep]\nrole_arn = arn:aws:iam::000000000000:role/deep\nsource_profile = admin\nregion = " + awstest.Region + "\n"
-	creds := "[default]\naws_access_key_id = AKIAKUMOTESTKEY00000\naws_secret_access_key = kumo-test-secret\n"
-	dir := filepath.Join(home, ".aws")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "credentials"), []byte(creds), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	home := awsDir(t, conf, "[default]\naws_access_key_id = AKIAKUMOTESTKEY00000\naws_secret_access_key = kumo-test-secret\n")
 	shellEnv := []string{"PATH=" + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + home,
 		"AWS_ENDPOINT_URL=" + env.URL, "AWS_EC2_METADATA_DISABLED=true"}
 

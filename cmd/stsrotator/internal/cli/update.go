@@ -92,7 +92,11 @@ directory instead.`)
 	if err != nil {
 		return err
 	}
-	p := credprovider.New(secretsmanager.NewFromConfig(cfg), r.Target, credprovider.WithSecretID(r.SecretID), credprovider.WithClock(a.Now))
+	p := credprovider.New(secretsmanager.NewFromConfig(cfg), r.Target, credprovider.WithSecretID(r.SecretID), credprovider.WithClock(a.Now),
+		credprovider.WithReadFailure(func(err error, key string, until time.Time) {
+			fmt.Fprintf(a.Stderr, "stsrotator update: cannot re-read the secret (%s); the profile keeps key %s, valid until %s; retrying\n",
+				oneLine(err.Error()), key, until.UTC().Format(time.RFC3339))
+		}))
 	u := &updater{app: a, file: file, profile: profile, target: orTarget(p.Target())}
 	for {
 		creds, err := a.checked(r, p, c.minValidity)(p.Retrieve(ctx))
