@@ -270,7 +270,9 @@ Commands:
 	fmt.Fprint(w, `
 Every command takes --profile, --region, --endpoint-url and --config, and
 reads the standard AWS environment (AWS_PROFILE, AWS_REGION,
-AWS_ENDPOINT_URL, ...). Run stsrotator <command> --help for its flags.
+AWS_ENDPOINT_URL, ...); update's --profile is the profile it writes, and
+--read-profile the one it reads with. Run stsrotator <command> --help for
+its flags.
 
 Exit codes: 0 ok, 1 AWS or other failure, 2 usage, 3 not found, 4 invalid
 secret, 5 expired, 6 rotation failed, 7 status or doctor found a problem,

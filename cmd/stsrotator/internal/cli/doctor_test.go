@@ -90,7 +90,7 @@ func ec2Metadata(t *testing.T, exp time.Time) string {
 	return srv.URL
 }
 
-// Issue 20 proof: in eleven-plus environments built in a temporary HOME,
+// Issue 20 proof: in fifteen environments built in a temporary HOME,
 // doctor's source is the one the real AWS CLI v1 reports, its exit status
 // says whether something is wrong, and its fix is the right one. No
 // access key is ever printed in full.
@@ -186,6 +186,8 @@ func TestDoctorAgreesWithTheAWSCLI(t *testing.T) {
 			[]string{"source: none", "note: the instance metadata service:"}},
 		{"static keys in the credentials file", base(home, noIMDS, "AWS_PROFILE=static"), srcCredFile, ExitOK,
 			[]string{"expires: never: key AKIA…0000 is a long-term access key", "managed: no"}},
+		{"a profile hides the container endpoint", base(home, noIMDS, "AWS_PROFILE=static", EnvContainerFullURI+"="+served.vars[EnvContainerFullURI], EnvContainerToken+"="+served.vars[EnvContainerToken]), srcCredFile, ExitOK,
+			[]string{"shadows: shared-credentials-file comes first, so AWS_CONTAINER_CREDENTIALS_FULL_URI http://127.0.0.1:"}},
 		{"static keys in the config file", base(home, noIMDS, "AWS_PROFILE=cfgkeys"), srcConfigFile, ExitOK, nil},
 		{"a source_profile chain", base(home, noIMDS, "AWS_PROFILE=admin"), srcAssumeRole, ExitOK,
 			[]string{"role chain: profile admin → source_profile base", "expires: "}},
