@@ -116,7 +116,7 @@ local-free:
 	@$(GO) build -o dist/stsrotator-local ./cmd/stsrotator-local && dist/stsrotator-local --check
 
 ## soak: the resilience suite at full length (a simulated day at 30% faults, 6 storm windows, 400 sweep/reactor races under -race); STSROTATOR_SEED=n replays a failing seed
-SOAK_PKGS := ./shared/rotation/ ./shared/reaction/ ./shared/credprovider/
+SOAK_PKGS := ./shared/rotation/ ./shared/reaction/ ./shared/credprovider/ ./internal/consumersim/
 .PHONY: soak
 soak:
 	set -o pipefail; STSROTATOR_SOAK=1 $(GO) test -count=1 -timeout 30m -run 'Resilience' -v $(SOAK_PKGS) | grep -vE '^=== (RUN|PAUSE|CONT)'

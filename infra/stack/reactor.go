@@ -136,7 +136,7 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 		Timeout:       awscdk.Duration_Seconds(jsii.Number(ReactorTimeout(s.sweep).Seconds())),
 		LogGroup:      logs,
 		Role:          r.Role,
-		Environment:   &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn()},
+		Environment:   &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn(), lambdaenv.StackName: jsii.String(s.stackName)},
 		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(ReactorMaxEventAge.Seconds())),
 		RetryAttempts: jsii.Number(2),
 	})

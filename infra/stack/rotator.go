@@ -71,7 +71,7 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 	// Each secret it writes names the bus to report ExpiredToken to, so a
 	// consumer in any reader account reports there with no configuration.
 	suppressReplicaKeyWildcards(r.Role, lp.Targets)
-	env := map[string]*string{lambdaenv.KMSKeyID: s.Key.KeyArn(), lambdaenv.EventBus: reportBusArn(scope)}
+	env := map[string]*string{lambdaenv.KMSKeyID: s.Key.KeyArn(), lambdaenv.EventBus: reportBusArn(scope), lambdaenv.StackName: jsii.String(s.stackName)}
 	if lp.ConfigEnv != "" {
 		env[lambdaenv.ConfigPath] = jsii.String(lp.ConfigEnv)
 	}
@@ -181,7 +181,7 @@ func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGrou
 		// written once.
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("OwnSecrets"),
-			Actions:   jsii.Strings(append(append([]string{}, SecretActions...), CreateActions...)...),
+			Actions:   jsii.Strings(append(append(append([]string{}, SecretActions...), VersionListActions...), CreateActions...)...),
 			Resources: &secrets,
 		}),
 		lifecycleEvents(awscdk.Stack_Of(sh.Stack), "AnnounceRotations"),
@@ -198,9 +198,16 @@ func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGrou
 }
 
 // SecretActions is what the rotator does to its own secrets: read the
-// current version's expiry and write the next one. Nothing more: the
-// engine never describes, lists or deletes a secret.
+// current version's expiry and write the next one. The engine never
+// describes or deletes a secret; it lists a secret's versions only to
+// count them (VersionListActions).
 var SecretActions = []string{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+
+// VersionListActions let the rotator count its secrets' versions from
+// Secrets Manager's own CreatedDate (ListSecretVersionIds) when the
+// write history stored in a secret would hold a write back: anyone who can
+// write the secret can forge that history (rotation.Current.VersionDates).
+var VersionListActions = []string{"secretsmanager:ListSecretVersionIds"}
 
 // CreateActions let the rotator create its own secrets by name; see
 // rotatorStatements.

@@ -367,4 +367,6 @@ func (s *Service) rotationAlarms() {
 		"A rotation lost its write to a version that is not AWSCURRENT and usable (AWSCURRENT moved, or was rolled back to an expired version): the secret may be stuck. The rotator's log line 'rotation failed' names the target; run stsrotator status.")
 	s.alarm("VersionQuotaHeld", sum(metrics.VersionQuotaHeld), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
 		"A rotation was held back because the secret already has 100 versions written in the last 24 hours (Secrets Manager keeps every version younger than 24 h and refuses new ones past about 100). The log line says when the next write is allowed.")
+	s.alarm("RevocationCutoffsRefused", sum(metrics.RevocationCutoffsRefused), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
+		"The rotator refused an invocation whose revokedBefore was ahead of its clock: nothing was written, but whoever may invoke the rotator sent a cutoff no revoke sends (docs/incident.md). The rotator's 'rejected input' log line names the target and the reason given.")
 }

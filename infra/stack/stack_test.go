@@ -249,7 +249,7 @@ func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyPa
 	via := map[string]any{"Fn::Join": []any{"", []any{"secretsmanager.", map[string]any{"Ref": "AWS::Region"}, ".", map[string]any{"Ref": "AWS::URLSuffix"}}}}
 	return append(stmts,
 		map[string]any{"Sid": "OwnSecrets", "Effect": "Allow",
-			"Action":   []any{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret", "secretsmanager:TagResource"},
+			"Action":   []any{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:ListSecretVersionIds", "secretsmanager:CreateSecret", "secretsmanager:TagResource"},
 			"Resource": one(secrets)},
 		map[string]any{"Sid": "AnnounceRotations", "Effect": "Allow", "Action": "events:PutEvents",
 			"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":events:",
@@ -370,7 +370,7 @@ func TestRotatorFunction(t *testing.T) {
 		}
 		for _, lane := range sh.Lanes {
 			// The bus ARN's value is checked in TestReadersMayReportToTheDefaultBus.
-			env := map[string]any{lambdaenv.KMSKeyID: assertions.Match_AnyValue(), lambdaenv.EventBus: assertions.Match_AnyValue()}
+			env := map[string]any{lambdaenv.KMSKeyID: assertions.Match_AnyValue(), lambdaenv.EventBus: assertions.Match_AnyValue(), lambdaenv.StackName: "stsrotator"}
 			if lane.ConfigEnv != "" {
 				env[lambdaenv.ConfigPath] = lane.ConfigEnv
 			}
@@ -601,7 +601,7 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
 		})
 	})
-	for _, m := range []string{metrics.SupersededNotCurrent, metrics.VersionQuotaHeld} {
+	for _, m := range []string{metrics.SupersededNotCurrent, metrics.VersionQuotaHeld, metrics.RevocationCutoffsRefused} {
 		assert(t, "an alarm on "+m+" across every lane", func() {
 			fx.root.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
 				"MetricName": m, "Namespace": metrics.Namespace, "Statistic": "Sum", "Threshold": 1,

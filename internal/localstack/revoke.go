@@ -95,7 +95,7 @@ func (n *Narrator) Revoke(ctx context.Context, avoid string) (RevokeResult, erro
 		return res, err
 	}
 	res.Policy = revocation.Document(rev.Scope, rev.Cutoff)
-	n.Say("IAM (moto) now holds %s on %s: sessions %s issued before %s are denied", revocation.PolicyName(t.Name), role, rev.Scope.SessionName, rev.Cutoff.Format(time.RFC3339))
+	n.Say("IAM (moto) now holds %s on %s: %s issued before %s are denied", revocation.PolicyName(t.Name), role, rev.Scope, rev.Cutoff.Format(time.RFC3339))
 	// revoke's own Check line names the command; here it is with what
 	// reaches moto (the role's IAM) on top of the stack's client
 	// environment (the secret, in kumo), which make local prints as the

@@ -68,7 +68,7 @@ type ExpiredError struct {
 }
 
 func (e *ExpiredError) Error() string {
-	return fmt.Sprintf("read secret %s: %v: key %s expired at %s (fix: run stsrotator status, then stsrotator rotate %s)",
+	return fmt.Sprintf("read secret %s: %v: key %s expired at %s (fix: run stsrotator status, then stsrotator rotate --target %s)",
 		e.SecretID, ErrExpired, e.MaskedKey, e.Expiration.Format(time.RFC3339), orTarget(e.Target))
 }
 

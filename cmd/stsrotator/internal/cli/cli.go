@@ -19,9 +19,11 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/spf13/cobra"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
 	"github.com/stsrotator/stsrotator/shared/sourcekey"
+	"github.com/stsrotator/stsrotator/shared/suggest"
 )
 
 // Exit codes are a contract with scripts: they only ever gain new values.
@@ -67,6 +69,12 @@ const (
 	// revocations of at least one target (UNKNOWN): the check did not
 	// happen, so it must not pass.
 	ExitCheckFailed = 12
+	// ExitNotRotated: rotate reached the rotator, which held the write
+	// back: the secret was written less than 10 minutes ago and its
+	// credentials are still valid (AWS's write-rate guidance), or
+	// Secrets Manager's version quota is used up. The message says when
+	// a rotation will be allowed; the current credentials stand.
+	ExitNotRotated = 13
 )
 
 // Environment variables the CLI reads besides the SDK's own.
@@ -108,6 +116,11 @@ type App struct {
 	ServerTime func(middleware.Metadata) (time.Time, bool)
 	// Sleep waits (revoke waits for AWS's clock to pass its cutoff).
 	Sleep func(context.Context, time.Duration) error
+
+	// collecting, when set, receives every flag set a command declares,
+	// and parse stops the command there: completion reads each command's
+	// real flags this way (spec).
+	collecting *[]*flagSet
 }
 
 // New returns an App wired to the process.
@@ -208,6 +221,7 @@ func commands() []command {
 		{"status", "every managed secret at a glance, most urgent first", (*App).status},
 		{"rotate", "ask the deployed service to rotate a target now", (*App).rotate},
 		{"serve", "a loopback container-credentials endpoint for SDKs", (*App).serve},
+		{"exec", "run a command with the target's credentials, refreshed for its whole life", (*App).execCmd},
 		{"report-expired", "publish an ExpiredToken Observed event for a target", (*App).reportExpired},
 		{"preflight", "check an account for what a deploy assumes but cannot create", (*App).preflight},
 		{"revoke", "deny a leaked target's older sessions, then rotate it", (*App).revoke},
@@ -215,6 +229,7 @@ func commands() []command {
 		{"update", "keep one profile of ~/.aws/credentials fresh", (*App).update},
 		{"doctor", "say where this environment's AWS credentials come from, and what is wrong", (*App).doctor},
 		{"version", "print the build's version", (*App).version},
+		{"completion", "print the shell completion script for bash, zsh or fish", (*App).completion},
 	}
 }
 
@@ -229,6 +244,11 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	case "-h", "-help", "--help":
 		a.usage(a.Stdout)
 		return ExitOK
+	case "-v", "-version", "--version":
+		name = "version"
+	case cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+		// The completion scripts' hidden request (completion.go).
+		return a.complete(args)
 	case "help":
 		if len(args) == 1 {
 			a.usage(a.Stdout)
@@ -246,13 +266,32 @@ func (a *App) Run(ctx context.Context, args []string) int {
 			return ExitOK
 		case errors.Is(err, errHelp):
 			return ExitOK
+		case errors.Is(err, errSilent):
+			return codeOf(err)
 		}
 		// One line: credential_process shows stderr to the user as is.
 		fmt.Fprintf(a.Stderr, "stsrotator %s: %s\n", name, oneLine(err.Error()))
 		return codeOf(err)
 	}
-	fmt.Fprintf(a.Stderr, "stsrotator: unknown command %q (run stsrotator help)\n", name)
+	hint := "run stsrotator help"
+	options := commandNames()
+	if strings.HasPrefix(name, "-") {
+		// Before a command only --help and --version are flags.
+		options = []string{"--help", "--version"}
+	}
+	if s := suggest.Closest(name, options); s != "" {
+		hint = "did you mean stsrotator " + s + "? run stsrotator help for every command"
+	}
+	fmt.Fprintf(a.Stderr, "stsrotator: unknown command %q (%s)\n", printable(name), hint)
 	return ExitUsage
+}
+
+func commandNames() []string {
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	return names
 }
 
 func (a *App) usage(w io.Writer) {
@@ -274,12 +313,16 @@ AWS_ENDPOINT_URL, ...); update's --profile is the profile it writes, and
 --read-profile the one it reads with. Run stsrotator <command> --help for
 its flags.
 
+stsrotator --version (or -v) is stsrotator version.
+
 Exit codes: 0 ok, 1 AWS or other failure, 2 usage, 3 not found, 4 invalid
 secret, 5 expired, 6 rotation failed, 7 status or doctor found a problem,
 8 preflight found something that blocks the deploy, 9 revoked but the
 forced rotation failed, 10 revoke --cleanup refused (too early), 11 revoke
 found a cutoff in force ahead of AWS's clock, 12 status --revocations
-could not read a target's revocations.
+could not read a target's revocations, 13 rotate held back (written less
+than 10 minutes ago and still valid, or the version quota; it says when to
+retry).
 `)
 }
 
@@ -289,6 +332,12 @@ type flagSet struct {
 	g              Globals
 	name, synopsis string
 	about          string
+	// targetArg says the one positional argument may name the target
+	// (rotate NAME), for completion.
+	targetArg bool
+	// positional lists the values the one positional argument takes,
+	// for completion.
+	positional []string
 }
 
 // flags starts a command's flag set with the global flags. Parse errors
@@ -297,6 +346,9 @@ type flagSet struct {
 func (a *App) flags(name, synopsis, about string) *flagSet {
 	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), name: name, synopsis: synopsis, about: about}
 	fs.SetOutput(io.Discard)
+	if a.collecting != nil {
+		*a.collecting = append(*a.collecting, fs)
+	}
 	fs.StringVar(&fs.g.Profile, "profile", "", "AWS shared config `profile` for this command's AWS calls (default: AWS_PROFILE, else default)")
 	fs.StringVar(&fs.g.Region, "region", "", "AWS `region` (default: AWS_REGION or the profile's)")
 	fs.StringVar(&fs.g.EndpointURL, "endpoint-url", "", "AWS endpoint `URL` for every service (default: AWS_ENDPOINT_URL)")
@@ -307,6 +359,9 @@ func (a *App) flags(name, synopsis, about string) *flagSet {
 // parse accepts flags before and after positional arguments, as users
 // type them ("rotate NAME --json").
 func (a *App) parse(fs *flagSet, args []string) ([]string, error) {
+	if a.collecting != nil {
+		return nil, errHelp
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -314,7 +369,7 @@ func (a *App) parse(fs *flagSet, args []string) ([]string, error) {
 				a.help(fs, a.Stdout)
 				return nil, errHelp
 			}
-			return nil, coded(ExitUsage, fmt.Errorf("%s%s (run stsrotator %s --help)", doubleDash(err.Error()), durationHint(fs, err), fs.name))
+			return nil, coded(ExitUsage, fmt.Errorf("%s%s%s (run stsrotator %s --help)", doubleDash(err.Error()), durationHint(fs, err), flagHint(fs, err), fs.name))
 		}
 		if fs.NArg() == 0 {
 			return pos, nil
@@ -344,6 +399,37 @@ func durationHint(fs *flagSet, err error) string {
 		}
 	}
 	return ""
+}
+
+// undefinedFlag is the flag package's error for a flag the set lacks.
+var undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.+)$`)
+
+// flagHint names the flag an unknown one most likely misspells.
+func flagHint(fs *flagSet, err error) string {
+	m := undefinedFlag.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if s := suggest.Closest(m[1], names); s != "" {
+		return "; did you mean --" + s + "?"
+	}
+	return ""
+}
+
+// oneTarget takes the target from --target or, as an alias, the one
+// positional argument ("rotate NAME"), and refuses both or neither.
+func oneTarget(fs *flagSet, flagValue string, pos []string) (string, error) {
+	switch {
+	case len(pos) > 1 || (len(pos) == 1 && flagValue != ""):
+		return "", coded(ExitUsage, fmt.Errorf("name one target: --target NAME, or NAME alone (run stsrotator %s --help)", fs.name))
+	case len(pos) == 1:
+		return pos[0], nil
+	case flagValue == "":
+		return "", coded(ExitUsage, fmt.Errorf("name the target: stsrotator %s --target NAME", fs.name))
+	}
+	return flagValue, nil
 }
 
 // profileFor says what the command uses --profile's identity for.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,19 +64,22 @@ func startServe(t *testing.T, bin string, env []string, args ...string) *served 
 		line := lines.Text()
 		if name, ok := strings.CutPrefix(line, "unset "); ok {
 			s.unset = append(s.unset, name)
-			break // the last line serve prints with a token file
+			if s.vars[EnvContainerTokenFile] != "" {
+				break // the last line serve prints with a token file
+			}
+			continue
 		}
 		k, v, _ := strings.Cut(strings.TrimPrefix(line, "export "), "=")
 		if uq, err := unquoteShell(v); err == nil {
 			v = uq
 		}
 		s.vars[k] = v
-		if k == EnvContainerToken {
-			break // the last line serve prints without a token file
+		if k == EnvContainerToken || k == EnvEC2MetadataEndpoint {
+			break // the last line serve prints without a token file, or with --imds
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	if s.vars[EnvContainerFullURI] == "" {
+	if s.vars[EnvContainerFullURI] == "" && s.vars[EnvEC2MetadataEndpoint] == "" {
 		t.Fatalf("serve printed %v; stderr %s", s.vars, s.stderr.String())
 	}
 	return s
@@ -142,48 +144,6 @@ func boto3Resolves(t *testing.T, env []string, profile string, want secretfmt.Va
 	if got := strings.TrimSpace(stdout.String()); got != want.AccessKeyID+" "+want.SessionToken {
 		t.Fatalf("boto3 resolved key %s, want the secret's %s", secretfmt.Mask(strings.Fields(got + " ")[0]), want.MaskedKey())
 	}
-}
-
-// Issue 15 §6: a client started against serve keeps working when serve
-// restarts, because both read the token from a file. The client is the
-// real AWS CLI (botocore reads AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE at
-// each fetch and refuses a token with a newline).
-func TestServeTokenFileSurvivesRestart(t *testing.T) {
-	env := awstest.Start(t)
-	bin := buildCLI(t)
-	home := t.TempDir()
-	good := target(env, "restarted")
-	mint(t, env, good)
-	cfgPath := writeConfig(t, good)
-	port := strconv.Itoa(freePort(t))
-	tokenFile := filepath.Join(t.TempDir(), "serve.token")
-	args := []string{"--target", good.Name, "--config", cfgPath, "--port", port, "--token-file", tokenFile}
-
-	first := startServe(t, bin, binEnv(env, home), args...)
-	if first.vars[EnvContainerTokenFile] != tokenFile || first.vars[EnvContainerToken] != "" || strings.Join(first.unset, " ") != EnvContainerToken {
-		t.Fatalf("serve printed %v, unset %v: want the token file exported instead of the token, and the token unset", first.vars, first.unset)
-	}
-	client := consumerEnv(env, home, EnvContainerFullURI+"="+first.vars[EnvContainerFullURI], EnvContainerTokenFile+"="+tokenFile)
-	if out := awsCLI(t, client, "sts", "get-caller-identity"); !strings.Contains(out, `"Arn"`) {
-		t.Fatalf("aws sts get-caller-identity printed %s", out)
-	}
-	first.stop()
-	if !strings.Contains(first.stderr.String(), "GET /credentials 200 key ASIA") {
-		t.Fatalf("the AWS CLI did not take its credentials from serve: %s", first.stderr.String())
-	}
-
-	second := startServe(t, bin, binEnv(env, home), args...)
-	if second.vars[EnvContainerFullURI] != first.vars[EnvContainerFullURI] {
-		t.Fatalf("serve came back on %s, not %s", second.vars[EnvContainerFullURI], first.vars[EnvContainerFullURI])
-	}
-	if out := awsCLI(t, client, "sts", "get-caller-identity"); !strings.Contains(out, `"Arn"`) {
-		t.Fatalf("after the restart, aws sts get-caller-identity printed %s", out)
-	}
-	second.stop()
-	if !strings.Contains(second.stderr.String(), "GET /credentials 200 key ASIA") {
-		t.Fatalf("after the restart the AWS CLI did not get credentials from serve: %s", second.stderr.String())
-	}
-	noSecrets(t, "serve stderr", first.stderr.String()+second.stderr.String())
 }
 
 // profileHome is a HOME whose ~/.aws has a default profile with its own

@@ -65,6 +65,10 @@ access denied) and nothing blocks, 2 on usage or config errors.`)
 	if conf == nil {
 		return coded(ExitUsage, errors.New("no config to check: pass --config, or run where "+defaultConfig+" is"))
 	}
+	// Trust checks compare session names, which depend on the stack.
+	if err := conf.InStack(stackName); err != nil {
+		return coded(ExitUsage, err)
+	}
 	src, err := os.ReadFile(conf.File)
 	if err != nil {
 		return coded(ExitUsage, fmt.Errorf("read config %s: %w", conf.File, err))

@@ -198,7 +198,7 @@ func (a *App) checked(r ref, p *credprovider.Provider, minValidity time.Duration
 			return aws.Credentials{}, err
 		}
 		if left := creds.Expires.Sub(a.Now()); left < minValidity {
-			return aws.Credentials{}, coded(ExitExpired, fmt.Errorf("secret %s: key %s has %s, under --min-validity %s (fix: stsrotator status; stsrotator rotate %s)",
+			return aws.Credentials{}, coded(ExitExpired, fmt.Errorf("secret %s: key %s has %s, under --min-validity %s (fix: stsrotator status; stsrotator rotate --target %s)",
 				r.SecretID, secretfmt.Mask(creds.AccessKeyID), humantime.Left(a.Now(), creds.Expires), humantime.Span(minValidity), orTarget(p.Target())))
 		}
 		return creds, nil
