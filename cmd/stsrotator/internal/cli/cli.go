@@ -48,7 +48,7 @@ const (
 	// rotate the target.
 	ExitRotationFailed = 6
 	// ExitUnhealthy: status found at least one secret expired, invalid,
-	// missing or unreadable.
+	// missing or unreadable; doctor found a problem.
 	ExitUnhealthy = 7
 	// ExitBlocked: preflight found something that blocks the deploy.
 	ExitBlocked = 8
@@ -157,14 +157,7 @@ type Globals struct {
 // config and credentials files, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL),
 // with the flags taking precedence.
 func LoadAWS(ctx context.Context, g Globals) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if g.Profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(g.Profile))
-	}
-	if g.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(g.Region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, g.loadOptions()...)
 	if err != nil {
 		return aws.Config{}, coded(ExitUsage, fmt.Errorf("load AWS configuration: %w", err))
 	}
@@ -175,6 +168,18 @@ func LoadAWS(ctx context.Context, g Globals) (aws.Config, error) {
 		return aws.Config{}, coded(ExitUsage, errors.New("no AWS region (fix: pass --region, set AWS_REGION, or set region in the profile)"))
 	}
 	return cfg, nil
+}
+
+// loadOptions are the global flags as the SDK's load options.
+func (g Globals) loadOptions() []func(*awsconfig.LoadOptions) error {
+	var opts []func(*awsconfig.LoadOptions) error
+	if g.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(g.Profile))
+	}
+	if g.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(g.Region))
+	}
+	return opts
 }
 
 // exitError carries the exit code a failure maps to.
@@ -222,6 +227,8 @@ func commands() []command {
 		{"revoke", "deny a leaked target's older sessions, then rotate it", (*App).revoke},
 		{"trust", "print the exact trust policy a target's role needs", (*App).trust},
 		{"validate", "run every config check synth runs, without a synth", (*App).validate},
+		{"update", "keep one profile of ~/.aws/credentials fresh", (*App).update},
+		{"doctor", "say where this environment's AWS credentials come from, and what is wrong", (*App).doctor},
 		{"version", "print the build's version", (*App).version},
 		{"completion", "print the shell completion script for bash, zsh or fish", (*App).completion},
 	}
@@ -303,17 +310,20 @@ Commands:
 	fmt.Fprint(w, `
 Every command takes --profile, --region, --endpoint-url and --config, and
 reads the standard AWS environment (AWS_PROFILE, AWS_REGION,
-AWS_ENDPOINT_URL, ...). Run stsrotator <command> --help for its flags.
+AWS_ENDPOINT_URL, ...); update's --profile is the profile it writes, and
+--read-profile the one it reads with. Run stsrotator <command> --help for
+its flags.
 
 stsrotator --version (or -v) is stsrotator version.
 
 Exit codes: 0 ok, 1 AWS or other failure, 2 usage, 3 not found, 4 invalid
-secret, 5 expired, 6 rotation failed, 7 status found a problem, 8 preflight
-found something that blocks the deploy, 9 revoked but the forced rotation
-failed, 10 revoke --cleanup refused (too early), 11 revoke found a cutoff
-in force ahead of AWS's clock, 12 status --revocations could not read a
-target's revocations, 13 rotate held back (written less than 10 minutes
-ago and still valid, or the version quota; it says when to retry).
+secret, 5 expired, 6 rotation failed, 7 status or doctor found a problem,
+8 preflight found something that blocks the deploy, 9 revoked but the
+forced rotation failed, 10 revoke --cleanup refused (too early), 11 revoke
+found a cutoff in force ahead of AWS's clock, 12 status --revocations
+could not read a target's revocations, 13 rotate held back (written less
+than 10 minutes ago and still valid, or the version quota; it says when to
+retry).
 `)
 }
 
