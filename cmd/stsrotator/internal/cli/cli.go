@@ -288,6 +288,10 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	}
 	if s := suggest.Closest(name, options); s != "" {
 		hint = "did you mean stsrotator " + s + "? run stsrotator help for every command"
+	} else if strings.HasPrefix(name, "-") {
+		// `stsrotator --target x` from a user who has not picked a
+		// command yet: say where the flag goes.
+		hint = "flags go after the command, e.g. stsrotator status " + printable(name) + " …; run stsrotator help for every command"
 	}
 	fmt.Fprintf(a.Stderr, "stsrotator: unknown command %q (%s)\n", printable(name), hint)
 	return ExitUsage
