@@ -446,10 +446,12 @@ func (fs *flagSet) profileFor(what string) {
 }
 
 // flagName is a flag as the flag package names it in its errors ("-target").
-var flagName = regexp.MustCompile(`(^|[\s:])-([A-Za-z][A-Za-z0-9-]*)`)
+var flagName = regexp.MustCompile(`(^|[\s:])-([A-Za-z][A-Za-z0-9-]+)`)
 
 // doubleDash rewrites the flag package's error messages to name flags the
 // way --help and the docs spell them: "flag needs an argument: --target".
+// A one-letter flag (-v) stays as typed: no command has one, and "--v"
+// is not what the user wrote.
 func doubleDash(msg string) string {
 	return flagName.ReplaceAllString(msg, "${1}--${2}")
 }
