@@ -94,8 +94,13 @@ type App struct {
 	Setenv         func(string, string) error
 	Unsetenv       func(string) error
 	Now            func() time.Time
-	Hostname       func() (string, error)
-	Username       func() string
+	// Wall is this machine's clock, which AWS's timestamps (a version's
+	// CreatedDate, a revocation's cutoff) are compared with. It differs
+	// from Now only under make local's dev clock, where Now runs ahead
+	// with the functions' clock; nil means Now.
+	Wall     func() time.Time
+	Hostname func() (string, error)
+	Username func() string
 	// LoadAWS builds the SDK configuration from the global flags.
 	LoadAWS func(context.Context, Globals) (aws.Config, error)
 	// Listen opens serve's socket.
@@ -127,7 +132,7 @@ type App struct {
 func New(stdout, stderr io.Writer) *App {
 	return &App{
 		Stdout: stdout, Stderr: stderr,
-		Getenv: os.Getenv, Setenv: os.Setenv, Unsetenv: os.Unsetenv, Now: cliClock(), Hostname: os.Hostname,
+		Getenv: os.Getenv, Setenv: os.Setenv, Unsetenv: os.Unsetenv, Now: cliClock(), Wall: time.Now, Hostname: os.Hostname,
 		Username: func() string {
 			if u, err := user.Current(); err == nil && u.Username != "" {
 				return u.Username
@@ -146,6 +151,14 @@ func New(stdout, stderr io.Writer) *App {
 		ServerTime:       awsmiddleware.GetServerTime,
 		Sleep:            sourcekey.Wait,
 	}
+}
+
+// wallNow is Wall's time, or Now's without one.
+func (a *App) wallNow() time.Time {
+	if a.Wall == nil {
+		return a.Now()
+	}
+	return a.Wall()
 }
 
 // Globals are the flags every command accepts.
@@ -282,6 +295,10 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	}
 	if s := suggest.Closest(name, options); s != "" {
 		hint = "did you mean stsrotator " + s + "? run stsrotator help for every command"
+	} else if strings.HasPrefix(name, "-") {
+		// `stsrotator --target x` from a user who has not picked a
+		// command yet: say where the flag goes.
+		hint = "flags go after the command, e.g. stsrotator status " + printable(name) + " …; run stsrotator help for every command"
 	}
 	fmt.Fprintf(a.Stderr, "stsrotator: unknown command %q (%s)\n", printable(name), hint)
 	return ExitUsage
@@ -439,10 +456,12 @@ func (fs *flagSet) profileFor(what string) {
 }
 
 // flagName is a flag as the flag package names it in its errors ("-target").
-var flagName = regexp.MustCompile(`(^|[\s:])-([A-Za-z][A-Za-z0-9-]*)`)
+var flagName = regexp.MustCompile(`(^|[\s:])-([A-Za-z][A-Za-z0-9-]+)`)
 
 // doubleDash rewrites the flag package's error messages to name flags the
 // way --help and the docs spell them: "flag needs an argument: --target".
+// A one-letter flag (-v) stays as typed: no command has one, and "--v"
+// is not what the user wrote.
 func doubleDash(msg string) string {
 	return flagName.ReplaceAllString(msg, "${1}--${2}")
 }

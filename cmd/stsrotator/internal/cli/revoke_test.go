@@ -379,6 +379,18 @@ func TestStatusShowsRevocations(t *testing.T) {
 			t.Errorf("status --revocations lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// Under make local's dev clock the CLI's Now runs ahead with the
+	// functions' (41m in the demo); the cutoff is on AWS's clock, so its
+	// time left is still counted on the wall clock: with Now counted, the
+	// demo's status said "denies nothing now" while revoke --cleanup,
+	// reading AWS's clock, still refused.
+	a, out, errb = testApp(env, func() time.Time { return now.Add(41 * time.Minute) }, nil)
+	a.Wall = func() time.Time { return now }
+	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return cfg, nil }
+	r = execute(t, a, out, errb, "status", "--config", path, "--revocations")
+	if !strings.Contains(r.stdout, "2026-11-30T10:10:00Z  IN FORCE, 40m left") {
+		t.Errorf("status --revocations with the dev clock 41m ahead must count the cutoff on AWS's clock:\n%s", r.stdout)
+	}
 	a, out, errb = testApp(env, func() time.Time { return now }, nil)
 	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return cfg, nil }
 	r = execute(t, a, out, errb, "status", "--config", path, "--revocations", "--json")
