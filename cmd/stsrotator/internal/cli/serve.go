@@ -201,7 +201,7 @@ send it with every GET; requests without one (IMDSv1) are refused unless
 	defer rep.wait()
 	var h http.Handler
 	if imds {
-		h = &imdsEndpoint{src: p, role: roleName(r.RoleArn, p.p.Target()), host: ln.Addr().String(), v1: imdsV1, now: a.Now, log: a.logf, onError: rep.observe}
+		h = &imdsEndpoint{src: p, role: roleName(r.RoleArn, p.p.Target()), host: ln.Addr().String(), v1: imdsV1, now: a.Now, log: a.logf, onError: rep.observe, owner: a.SocketOwner}
 		fmt.Fprintf(a.Stdout, "export %s=http://%s/\n", EnvEC2MetadataEndpoint, ln.Addr())
 	} else {
 		e := &endpoint{src: p, token: token, host: ln.Addr().String(), log: a.logf, onError: rep.observe}

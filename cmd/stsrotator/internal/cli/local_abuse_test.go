@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A hostile local user's attacks on the consumer-side endpoints (serve,
+// serve --imds, exec), as another uid, a page in a browser, or a process
+// holding a port.
+
+// otherUID is the uid the cross-user attacks run as when the tests run as
+// root (nobody); elsewhere the socket owner is simulated.
+const otherUID = 65534
+
+// serveIMDSForTest runs an imdsEndpoint on a real loopback socket with the
+// platform's socket-owner lookup.
+func serveIMDSForTest(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := testIMDS(time.Now, false)
+	e.host, e.owner = ln.Addr().String(), nil
+	srv := newServer(e, ServeLimits{}, t.Logf)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// IMDS has no secret a client must hold, so on a shared machine another
+// user's process could PUT a session token and read the target's
+// credentials from serve --imds. Only this user's and root's sockets are
+// answered (Linux: the socket's owner in /proc/net/tcp{,6}).
+func TestAbuse_IMDSAnotherUser(t *testing.T) {
+	stranger := func(string, string) (int, error) { return otherUID, nil }
+	e := testIMDS(time.Now, true)
+	e.owner = stranger
+	for _, q := range []imdsReq{
+		{method: "PUT", path: "/latest/api/token", header: map[string]string{"X-aws-ec2-metadata-token-ttl-seconds": "60"}},
+		{method: "GET", path: "/latest/meta-data/iam/security-credentials/BillingReader"},
+	} {
+		rec := e.do(q)
+		if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "uid "+strconv.Itoa(otherUID)) || strings.Contains(rec.Body.String(), "imdsSecret") {
+			t.Errorf("%s %s from uid %d: %d %q; want 403 naming the uid", q.method, q.path, otherUID, rec.Code, rec.Body)
+		}
+	}
+
+	if _, err := socketOwner("127.0.0.1:1", "127.0.0.1:2"); err == errOwnerUnknown {
+		t.Logf("this platform does not list sockets' owners; serve --imds answers every local user")
+		return
+	}
+	addr := serveIMDSForTest(t)
+	// Python's socket as the client: an AF_INET and an AF_INET6 socket
+	// (Java's default, listed in /proc/net/tcp6 as ::ffff:127.0.0.1).
+	client := func(uid int, family string) (int, string) {
+		host, port, _ := net.SplitHostPort(addr)
+		if family == "6" {
+			host = "::ffff:" + host
+		}
+		script := `import socket,sys
+s=socket.socket(socket.AF_INET` + strings.TrimSuffix(family, "4") + `)
+s.connect((sys.argv[1],int(sys.argv[2])))
+s.sendall(b"PUT /latest/api/token HTTP/1.1\r\nHost: "+sys.argv[3].encode()+b"\r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\nContent-Length: 0\r\n\r\n")
+print(s.recv(4096).decode(errors="replace"))`
+		cmd := exec.Command(systemPython(), "-c", script, host, port, addr)
+		if uid != os.Getuid() {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("python3 client as uid %d: %v: %s", uid, err, out)
+		}
+		status, _ := strconv.Atoi(strings.Fields(string(out) + " x 0")[1])
+		return status, string(out)
+	}
+	for _, fam := range []string{"4", "6"} {
+		if code, out := client(os.Getuid(), fam); code != 200 {
+			t.Errorf("this user's client (AF_INET%s): %s; want 200", fam, out)
+		}
+		if os.Getuid() != 0 {
+			continue // only root can run a client as another user
+		}
+		if code, out := client(otherUID, fam); code != 403 || !strings.Contains(out, "uid "+strconv.Itoa(otherUID)) {
+			t.Errorf("uid %d's client (AF_INET%s) got a session token: %s", otherUID, fam, out)
+		}
+	}
+}
+
+// systemPython is a python3 another user may run (not a shim in root's
+// home).
+func systemPython() string {
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		return "/usr/bin/python3"
+	}
+	return "python3"
+}
+
+// attackerEndpoint answers the container-credentials protocol with the
+// attacker's own keys and no stsrotator mark, run as uid (another user's
+// process when the tests run as root); its URL.
+func attackerEndpoint(t *testing.T, uid int) string {
+	t.Helper()
+	script := `import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(s):
+        b=b'{"AccessKeyId":"ASIAATTACKERKEY00001","SecretAccessKey":"attackerSecret","Token":"attackerToken","Expiration":"2099-01-01T00:00:00Z"}'
+        s.send_response(200); s.send_header("Content-Type","application/json"); s.send_header("Content-Length",str(len(b))); s.end_headers(); s.wfile.write(b)
+    def log_message(s,*a): pass
+srv=http.server.HTTPServer(("127.0.0.1",0),H)
+print(srv.server_address[1],flush=True)
+srv.serve_forever()`
+	cmd := exec.Command(systemPython(), "-c", script)
+	if uid != os.Getuid() {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line := make([]byte, 16)
+	n, _ := io.ReadAtLeast(out, line, 2)
+	port := strings.TrimSpace(string(line[:n]))
+	if _, err := strconv.Atoi(port); err != nil {
+		t.Fatalf("attacker endpoint as uid %d printed %q", uid, line[:n])
+	}
+	return "http://127.0.0.1:" + port + CredentialsPath
+}
+
+// A shell still holds a stopped serve's (or aws-vault's) exports; another
+// user takes the freed port and answers the container protocol with keys
+// of their own. serve and exec read their secret with the default chain,
+// which takes AWS_CONTAINER_CREDENTIALS_FULL_URI first: they would read
+// the secret of that name in the attacker's account and hand its
+// credentials to every client. An endpoint whose socket belongs to
+// another user is not used; this user's own endpoint (aws-vault exec
+// --ecs-server) still is.
+func TestAbuse_ServeReadsThroughAnotherUsersPort(t *testing.T) {
+	try := func(url string, owner func(string, string) (int, error)) (kept bool, log string) {
+		vars := map[string]string{EnvContainerFullURI: url, EnvContainerToken: "stale-token"}
+		a := New(io.Discard, io.Discard)
+		a.Getenv = func(k string) string { return vars[k] }
+		a.Unsetenv = func(k string) error { delete(vars, k); return nil }
+		a.SocketOwner = owner
+		var sb strings.Builder
+		a.dropLocalEndpoints(context.Background(), func(f string, args ...any) { sb.WriteString(sprintf(f, args...) + "\n") })
+		if (vars[EnvContainerFullURI] == "") != (vars[EnvContainerToken] == "") {
+			t.Errorf("the endpoint and its token were not dropped together: %v", vars)
+		}
+		return vars[EnvContainerFullURI] != "", sb.String()
+	}
+	url := attackerEndpoint(t, os.Getuid())
+	stranger := func(string, string) (int, error) { return otherUID, nil }
+	if kept, log := try(url, stranger); kept || !strings.Contains(log, "uid "+strconv.Itoa(otherUID)+", another user") {
+		t.Errorf("an endpoint another user serves was kept for reading the secret (log %q)", log)
+	}
+	if kept, log := try(url, ownUID); !kept {
+		t.Errorf("this user's own endpoint was dropped: %s", log)
+	}
+	if _, err := socketOwner("127.0.0.1:1", "127.0.0.1:2"); err == errOwnerUnknown {
+		return
+	}
+	// The platform's lookup, on real sockets.
+	if kept, log := try(url, nil); !kept {
+		t.Errorf("this user's own endpoint was dropped: %s", log)
+	}
+	if os.Getuid() == 0 {
+		if kept, log := try(attackerEndpoint(t, otherUID), nil); kept || !strings.Contains(log, "another user") {
+			t.Errorf("uid %d's endpoint on a freed port was kept for reading the secret (log %q)", otherUID, log)
+		}
+	}
+}
