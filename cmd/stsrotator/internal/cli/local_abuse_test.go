@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -182,5 +183,37 @@ func TestAbuse_ServeReadsThroughAnotherUsersPort(t *testing.T) {
 		if kept, log := try(attackerEndpoint(t, otherUID), nil); kept || !strings.Contains(log, "another user") {
 			t.Errorf("uid %d's endpoint on a freed port was kept for reading the secret (log %q)", otherUID, log)
 		}
+	}
+}
+
+// --token-file in a directory another user owns: that user may rename
+// anything in it, and could swap the token file for a link to one of
+// this user's single-line secrets, which the SDKs would then read and
+// send as their Authorization header to whoever holds the port. serve
+// refuses such a directory (as root the test makes one for uid 65534;
+// otherwise it has no other user's directory to use).
+func TestAbuse_ServeTokenFileInAnotherUsersDir(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Log("not root: no directory of another user to try; the check is the same ownerOf as the token file's")
+		return
+	}
+	dir := filepath.Join(t.TempDir(), "theirs")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, otherUID, otherUID); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "serve.token")
+	if err := writeTokenFile(path, strings.Repeat("f", 64)); err == nil {
+		t.Fatal("writeTokenFile wrote into another user's directory")
+	}
+	a, out, errb := testApp(nil, time.Now, nil)
+	r := execute(t, a, out, errb, "serve", "--secret-id", "stsrotator/unread", "--port", "9", "--token-file", path)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "which uid "+strconv.Itoa(otherUID)+" owns") || out.String() != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %s; want exit %d naming the directory's owner", r.code, out, r.stderr, ExitUsage)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		t.Fatal("a token file was left in another user's directory")
 	}
 }
