@@ -8,11 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
 // A hostile local user's attacks on the consumer-side endpoints (serve,
@@ -215,5 +219,62 @@ func TestAbuse_ServeTokenFileInAnotherUsersDir(t *testing.T) {
 	}
 	if _, err := os.Lstat(path); err == nil {
 		t.Fatal("a token file was left in another user's directory")
+	}
+}
+
+// A boto config (BOTO_CONFIG, else /etc/boto.cfg and ~/.boto) with keys
+// under [Credentials]: botocore's BotoProvider takes them before the
+// container endpoint (create_credential_resolver: ..., OriginalEC2Provider,
+// BotoProvider, container_provider, ...), so a boto3 child of exec would
+// sign with them instead of the target's credentials. exec removes a
+// BOTO_CONFIG that holds keys (a boto config without them, e.g. gsutil's,
+// stays) and says so, and warns about keys in ~/.boto, which it cannot
+// remove.
+func TestAbuse_ExecBotoConfigShadows(t *testing.T) {
+	env := awstest.Start(t)
+	bin := buildCLI(t)
+	home := t.TempDir()
+	good := target(env, "exec-boto")
+	mint(t, env, good)
+	cfgPath := writeConfig(t, good)
+	want := currentValue(t, env, good.SecretName).AccessKeyID
+	withKeys := filepath.Join(t.TempDir(), "boto.cfg")
+	if err := os.WriteFile(withKeys, []byte("[Credentials]\naws_access_key_id = AKIABOTOCONFIGSHADOW\naws_secret_access_key = botoShadowSecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gsutil := filepath.Join(t.TempDir(), "gsutil.cfg")
+	if err := os.WriteFile(gsutil, []byte("[Credentials]\ngs_oauth2_refresh_token = x\n[GSUtil]\nparallel_composite_upload_threshold = 150M\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	parent := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "AWS_ENDPOINT_URL=" + env.URL, "AWS_EC2_METADATA_DISABLED=true", "AWS_REGION=" + awstest.Region,
+		"AWS_ACCESS_KEY_ID=AKIAKUMOTESTKEY00000", "AWS_SECRET_ACCESS_KEY=kumo-test-secret",
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none")}
+	script := `import boto3, os
+c = boto3.Session().get_credentials()
+print(c.method, c.get_frozen_credentials().access_key, os.environ.get("BOTO_CONFIG", "-"))`
+	child := func(extra ...string) execRun {
+		r := runExec(t, bin, append(slices.Clone(parent), extra...), "", "--target", good.Name, "--config", cfgPath, "--", "python3", "-c", script)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		noSecrets(t, "exec stderr", r.stderr)
+		return r
+	}
+	r := child("BOTO_CONFIG=" + withKeys)
+	if got := strings.Fields(r.stdout); len(got) != 3 || got[0] != "container-role" || got[1] != want || got[2] != "-" {
+		t.Errorf("boto3 child with a BOTO_CONFIG holding keys resolved %q; want container-role %s, BOTO_CONFIG removed", r.stdout, secretfmt.Mask(want))
+	}
+	if !strings.Contains(r.stderr, "BOTO_CONFIG") {
+		t.Errorf("exec did not say it removed BOTO_CONFIG: %s", r.stderr)
+	}
+	if r := child("BOTO_CONFIG=" + gsutil); !strings.HasSuffix(strings.TrimSpace(r.stdout), " "+gsutil) || !strings.Contains(r.stdout, "container-role "+want) {
+		t.Errorf("a BOTO_CONFIG without AWS keys was not left alone: %q %s", r.stdout, r.stderr)
+	}
+	// ~/.boto: exec cannot remove a file; it says what shadows and the fix.
+	if err := os.WriteFile(filepath.Join(home, ".boto"), []byte("[Credentials]\naws_access_key_id = AKIABOTOCONFIGSHADOW\naws_secret_access_key = botoShadowSecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := child(); !strings.Contains(r.stderr, filepath.Join(home, ".boto")) || !strings.Contains(r.stderr, "BOTO_CONFIG=/dev/null") {
+		t.Errorf("exec did not warn about keys in ~/.boto: %s", r.stderr)
 	}
 }
