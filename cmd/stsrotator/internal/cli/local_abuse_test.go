@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
@@ -27,15 +28,16 @@ import (
 // root (nobody); elsewhere the socket owner is simulated.
 const otherUID = 65534
 
-// serveIMDSForTest runs an imdsEndpoint on a real loopback socket with the
-// platform's socket-owner lookup.
+// serveIMDSForTest runs an imdsEndpoint, IMDSv1 on (its weakest
+// setting), on a real loopback socket with the platform's socket-owner
+// lookup.
 func serveIMDSForTest(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := testIMDS(time.Now, false)
+	e := testIMDS(time.Now, true)
 	e.host, e.owner = ln.Addr().String(), nil
 	srv := newServer(e, ServeLimits{}, t.Logf)
 	go func() { _ = srv.Serve(ln) }()
@@ -276,5 +278,65 @@ print(c.method, c.get_frozen_credentials().access_key, os.environ.get("BOTO_CONF
 	}
 	if r := child(); !strings.Contains(r.stderr, filepath.Join(home, ".boto")) || !strings.Contains(r.stderr, "BOTO_CONFIG=/dev/null") {
 		t.Errorf("exec did not warn about keys in ~/.boto: %s", r.stderr)
+	}
+}
+
+// rawStatus sends req (ADDR replaced by addr) on a fresh connection and
+// returns the status code, 0 when no response came.
+func rawStatus(t *testing.T, addr, req string) int {
+	t.Helper()
+	c := dial(t, addr)
+	_ = c.SetDeadline(time.Now().Add(closeBound))
+	if _, err := c.Write([]byte(strings.ReplaceAll(req, "ADDR", addr))); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// The request forms a local attacker (a page whose name was rebound to
+// 127.0.0.1, a proxy, a hand-written client) can put on the wire, against
+// the container endpoint and the IMDS endpoint (with IMDSv1 on, its
+// weakest setting): only a request whose target authority is exactly
+// 127.0.0.1:PORT is served. Real clients send that Host (the address serve
+// prints); an absolute-form target's authority replaces the Host header
+// (RFC 9112 §3.2.2), so it is the one checked.
+func TestAbuse_LocalEndpointsRequestForms(t *testing.T) {
+	container, _ := startEndpoint(t, hostileLimits)
+	imds := serveIMDSForTest(t)
+	_, port, _ := net.SplitHostPort(container)
+	_, iport, _ := net.SplitHostPort(imds)
+	const auth = "Authorization: tok\r\n"
+	const creds = "/latest/meta-data/iam/security-credentials/BillingReader"
+	cases := []struct {
+		why, addr, req string
+		status         int
+	}{
+		{"container: the address serve prints is served", container, "GET /credentials HTTP/1.1\r\nHost: ADDR\r\n" + auth + "\r\n", 200},
+		{"container: HTTP/1.0 without Host", container, "GET /credentials HTTP/1.0\r\n" + auth + "\r\n", 403},
+		{"container: a trailing dot", container, "GET /credentials HTTP/1.1\r\nHost: 127.0.0.1.:" + port + "\r\n" + auth + "\r\n", 403},
+		{"container: localhost (a name, rebindable elsewhere)", container, "GET /credentials HTTP/1.1\r\nHost: localhost:" + port + "\r\n" + auth + "\r\n", 403},
+		{"container: IPv6 loopback, which serve does not listen on", container, "GET /credentials HTTP/1.1\r\nHost: [::1]:" + port + "\r\n" + auth + "\r\n", 403},
+		{"container: two Host headers", container, "GET /credentials HTTP/1.1\r\nHost: ADDR\r\nHost: evil.example\r\n" + auth + "\r\n", 400},
+		{"container: absolute form naming another authority", container, "GET http://evil.example:" + port + "/credentials HTTP/1.1\r\nHost: ADDR\r\n" + auth + "\r\n", 403},
+		{"container: absolute form naming serve still needs the token", container, "GET http://ADDR/credentials HTTP/1.1\r\nHost: evil.example\r\n\r\n", 401},
+		{"container: headers past 16 KiB", container, "GET /credentials HTTP/1.1\r\nHost: ADDR\r\n" + auth + "X: " + strings.Repeat("a", 32<<10) + "\r\n\r\n", 431},
+		{"imds v1: a GET naming serve is served", imds, "GET " + creds + " HTTP/1.1\r\nHost: ADDR\r\n\r\n", 200},
+		{"imds v1: a rebound name gets nothing, without a token needed", imds, "GET " + creds + " HTTP/1.1\r\nHost: evil.example:" + iport + "\r\n\r\n", 403},
+		{"imds: a token for a rebound name", imds, "PUT /latest/api/token HTTP/1.1\r\nHost: evil.example:" + iport + "\r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\n\r\n", 403},
+		{"imds: HTTP/1.0 without Host", imds, "PUT /latest/api/token HTTP/1.0\r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\n\r\n", 403},
+		{"imds: a relayed token request, empty X-Forwarded-For", imds, "PUT /latest/api/token HTTP/1.1\r\nHost: ADDR\r\nX-Forwarded-For: \r\nX-aws-ec2-metadata-token-ttl-seconds: 60\r\n\r\n", 400},
+		{"imds: a TTL past int64", imds, "PUT /latest/api/token HTTP/1.1\r\nHost: ADDR\r\nX-aws-ec2-metadata-token-ttl-seconds: 99999999999999999999999\r\n\r\n", 400},
+		{"imds: a negative TTL", imds, "PUT /latest/api/token HTTP/1.1\r\nHost: ADDR\r\nX-aws-ec2-metadata-token-ttl-seconds: -1\r\n\r\n", 400},
+		{"imds: a dot-dot path to the credentials", imds, "GET /latest/api/token/../../meta-data/iam/security-credentials/BillingReader HTTP/1.1\r\nHost: ADDR\r\n\r\n", 404},
+	}
+	for _, c := range cases {
+		if got := rawStatus(t, c.addr, c.req); got != c.status {
+			t.Errorf("%s: status %d, want %d", c.why, got, c.status)
+		}
 	}
 }
