@@ -155,7 +155,7 @@ child outlives them.
 		}
 		srv := newServer(&endpoint{src: cache, token: token, host: ln.Addr().String(), log: quiet, onError: rep.observe}, a.ServeLimits, logf)
 		done := make(chan struct{})
-		go func() { defer close(done); _ = srv.Serve(ln) }()
+		go func() { defer close(done); _ = srv.Serve(limitConns(ln, maxServeConns)) }()
 		stop = func() {
 			_ = srv.Close()
 			<-done

@@ -12,9 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
@@ -338,5 +341,49 @@ func TestAbuse_LocalEndpointsRequestForms(t *testing.T) {
 		if got := rawStatus(t, c.addr, c.req); got != c.status {
 			t.Errorf("%s: status %d, want %d", c.why, got, c.status)
 		}
+	}
+}
+
+// A local process opening connections as fast as it can and sending
+// nothing: each costs serve memory and a descriptor until the header
+// timeout, so without a bound serve grows to its descriptor limit. serve
+// holds at most maxServeConns (here a small cap) open; the rest wait in
+// the accept queue, and a client that follows the flood is still served.
+func TestAbuse_ServeConnectionFlood(t *testing.T) {
+	const limit = 8
+	src := staticSource{creds: aws.Credentials{AccessKeyID: "ASIASERVETESTKEY0001", SecretAccessKey: "serveSecretValue0001", SessionToken: "serveTokenValue0001",
+		Expires: time.Now().Add(time.Hour), CanExpire: true}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	srv := newServer(&endpoint{src: src, token: "tok", host: addr, log: func(string, ...any) {}}, hostileLimits, t.Logf)
+	var mu sync.Mutex
+	open, peak := 0, 0
+	srv.ConnState = func(_ net.Conn, s http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch s {
+		case http.StateNew:
+			open++
+			peak = max(peak, open)
+		case http.StateClosed, http.StateHijacked:
+			open--
+		}
+	}
+	go func() { _ = srv.Serve(limitConns(ln, limit)) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	for range 5 * limit {
+		c := dial(t, addr)
+		_, _ = c.Write([]byte("GET /credentials HTTP/1.1\r\n"))
+	}
+	if got := rawStatus(t, addr, "GET /credentials HTTP/1.1\r\nHost: ADDR\r\nAuthorization: tok\r\n\r\n"); got != 200 {
+		t.Fatalf("a client after the flood got %d, want 200", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if peak > limit {
+		t.Fatalf("serve held %d connections open at once, want at most %d", peak, limit)
 	}
 }

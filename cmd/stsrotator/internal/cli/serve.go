@@ -228,7 +228,7 @@ send it with every GET; requests without one (IMDSv1) are refused unless
 	srv := newServer(h, a.ServeLimits, a.logf)
 	a.logf("serving %s on %s; stop with Ctrl-C", r.SecretID, ln.Addr())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() { done <- srv.Serve(limitConns(ln, maxServeConns)) }()
 	select {
 	case err := <-done:
 		return fmt.Errorf("serve: %w", err)
