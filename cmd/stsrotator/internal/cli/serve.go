@@ -130,7 +130,10 @@ instead, for tools that speak only IMDS, and prints
 
 Clients get a session token with PUT /latest/api/token (TTL 1-21600 s) and
 send it with every GET; requests without one (IMDSv1) are refused unless
---imds-v1 is given, and requests carrying X-Forwarded-For are refused.`)
+--imds-v1 is given, and requests carrying X-Forwarded-For are refused.
+IMDS clients hold no secret, so on Linux only your own processes and root's
+are answered (the socket's owner in /proc/net/tcp); elsewhere any local
+user's are.`)
 	fs.profileFor("read the secret")
 	fs.StringVar(&target, "target", "", "config target `name`")
 	fs.StringVar(&secretID, "secret-id", "", "serve this secret `name or ARN` instead of a target's")
