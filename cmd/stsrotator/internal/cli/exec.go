@@ -87,7 +87,8 @@ removed from the child's environment, and exec says which on stderr (names
 only). AWS_REGION and AWS_DEFAULT_REGION are each set to the secret's region
 when unset. Signals are passed to the child; exec exits with the
 child's status (128+N when a signal N ended it) and the endpoint stops
-with it. No shell is involved: COMMAND is run with ARGS as given.
+with it; on Linux, if exec itself is killed outright (SIGKILL, OOM), the
+child gets SIGTERM rather than run on against a port anyone may take. No shell is involved: COMMAND is run with ARGS as given.
 
 --env gives the child static AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION instead, for tools that
@@ -182,6 +183,11 @@ child outlives them.
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, os.Stdin, a.Stdout, a.Stderr
+	if !envMode {
+		var release func()
+		cmd.SysProcAttr, release = bindChild(cmd.SysProcAttr)
+		defer release()
+	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)

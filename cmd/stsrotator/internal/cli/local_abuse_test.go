@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -386,4 +387,43 @@ func TestAbuse_ServeConnectionFlood(t *testing.T) {
 	if peak > limit {
 		t.Fatalf("serve held %d connections open at once, want at most %d", peak, limit)
 	}
+}
+
+// exec killed outright (SIGKILL, the OOM killer) cannot pass a signal on:
+// its child would run on with AWS_CONTAINER_CREDENTIALS_FULL_URI naming a
+// port nobody holds, which another user could take and answer with
+// credentials of their own. On Linux the kernel sends the child SIGTERM
+// when exec dies (PR_SET_PDEATHSIG).
+func TestAbuse_ExecKilledLeavesChildOnDeadPort(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Log("only Linux ties the child's life to exec's")
+		return
+	}
+	env := awstest.Start(t)
+	bin := buildCLI(t)
+	good := target(env, "exec-killed")
+	mint(t, env, good)
+	cfgPath := writeConfig(t, good)
+	parent := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AWS_ENDPOINT_URL=" + env.URL, "AWS_EC2_METADATA_DISABLED=true", "AWS_REGION=" + awstest.Region,
+		"AWS_ACCESS_KEY_ID=AKIAKUMOTESTKEY00000", "AWS_SECRET_ACCESS_KEY=kumo-test-secret"}
+	cmd, _, lines, errb := startExec(t, bin, parent, "--target", good.Name, "--config", cfgPath, "--", "sh", "-c", `echo $$; exec sleep 300`)
+	if !lines.Scan() {
+		t.Fatalf("the child did not start: %s", errb.String())
+	}
+	pid, err := strconv.Atoi(lines.Text())
+	if err != nil {
+		t.Fatalf("the child printed %q", lines.Text())
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	_ = cmd.Process.Kill()
+	// The child holds the write end of exec's stdout pipe: the read end
+	// sees EOF once the child has ended too.
+	ended := make(chan bool, 1)
+	go func() { ended <- !lines.Scan() }()
+	select {
+	case <-ended:
+	case <-time.After(closeBound):
+		t.Fatalf("exec was killed, and its child (pid %d) runs on against a dead endpoint", pid)
+	}
+	_ = cmd.Wait()
 }
