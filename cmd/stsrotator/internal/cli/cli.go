@@ -121,6 +121,9 @@ type App struct {
 	ServerTime func(middleware.Metadata) (time.Time, bool)
 	// Sleep waits (revoke waits for AWS's clock to pass its cutoff).
 	Sleep func(context.Context, time.Duration) error
+	// SocketOwner finds the uid owning a loopback TCP socket (serve and
+	// exec's checks against other local users); nil for the platform's.
+	SocketOwner func(local, remote string) (int, error)
 
 	// collecting, when set, receives every flag set a command declares,
 	// and parse stops the command there: completion reads each command's

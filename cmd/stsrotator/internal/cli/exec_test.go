@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -357,4 +358,35 @@ sys.exit(4)`
 		}
 		noSecrets(t, "exec stderr", errb.String())
 	})
+}
+
+// botoConfigHasKeys reads a boto config as botocore's BotoProvider does.
+func TestBotoConfigHasKeys(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		why, body string
+		want      bool
+	}{
+		{"both keys under [Credentials]", "[Credentials]\naws_access_key_id = A\naws_secret_access_key = B\n", true},
+		{"':' separates as well, names in any case", "[Credentials]\nAWS_ACCESS_KEY_ID: A=1\naws_secret_access_key:B\n", true},
+		{"an id without a secret is not loaded", "[Credentials]\naws_access_key_id = A\n", false},
+		{"keys in another section are not read", "[Boto]\naws_access_key_id = A\naws_secret_access_key = B\n", false},
+		{"section names are case-sensitive", "[credentials]\naws_access_key_id = A\naws_secret_access_key = B\n", false},
+		{"commented keys are not keys", "[Credentials]\n# aws_access_key_id = A\n; aws_secret_access_key = B\n", false},
+		{"gsutil's GCS settings", "[Credentials]\ngs_oauth2_refresh_token = x\n", false},
+	}
+	for i, c := range cases {
+		p := filepath.Join(dir, strconv.Itoa(i))
+		if err := os.WriteFile(p, []byte(c.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := botoConfigHasKeys(p); got != c.want {
+			t.Errorf("%s: %v, want %v", c.why, got, c.want)
+		}
+	}
+	for _, p := range []string{"/dev/zero", dir, filepath.Join(dir, "missing")} {
+		if botoConfigHasKeys(p) {
+			t.Errorf("%s: not a regular file, yet read as a boto config", p)
+		}
+	}
 }
