@@ -101,11 +101,11 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, map[string]string{metrics.DimSource: s.Source})
 		r.Log.InfoContext(ctx, "expired-token signal for a role that is no target; ignored",
 			slog.String("role", s.RoleArn), slog.String("source", s.Source))
-		return Outcome{Decision: Decision{Action: Unmatched, Key: KeyNone, Reason: "no target matches " + describeIdentity(s)}}, nil
+		return Outcome{Decision: Decision{Action: Unmatched, Key: KeyNone, Reason: unmatchedReason(s)}}, nil
 	}
 	if !ok {
 		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, nil)
-		d := Decision{Action: Unmatched, Key: KeyNone, Reason: "no target matches " + describeIdentity(s)}
+		d := Decision{Action: Unmatched, Key: KeyNone, Reason: unmatchedReason(s)}
 		out := Outcome{Decision: d}
 		return r.finish(ctx, "unmatched", out, s, config.Target{}, Version{}, Version{})
 	}
@@ -139,7 +139,7 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 	out := Outcome{Target: t.Name, Decision: d}
 	switch d.Action {
 	case Force:
-		res, err := r.Rotator.Rotate(ctx, t, fmt.Sprintf("ExpiredToken reported by %s (%s)", s.Observer, s.Source))
+		res, err := r.Rotator.Rotate(ctx, t, rotateReason(s))
 		if err != nil {
 			return out, fmt.Errorf("request rotation of %s: %w", t.Name, err)
 		}
@@ -336,15 +336,41 @@ func (r *Reactor) version(ctx context.Context, t config.Target, stage string) (V
 	return v, nil
 }
 
+// describeIdentity is what a signal names, each value as the reporter
+// sent it, escaped and shortened: for the alert's claimed part only.
 func describeIdentity(s Signal) string {
 	var parts []string
 	for _, kv := range [][2]string{{"target", s.Target}, {"secret", s.SecretID}, {"role", s.RoleArn}, {"session", s.Session}} {
 		if kv[1] != "" {
-			parts = append(parts, fmt.Sprintf("%s %q", kv[0], kv[1]))
+			parts = append(parts, kv[0]+" "+quoted(kv[1], MaxClaimedField))
 		}
 	}
 	if len(parts) == 0 {
-		return "an empty identity"
+		return "nothing but a key"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// unmatchedReason says which kinds of name a signal carried, never their
+// values: a Decision's reason is stsrotator's own text.
+func unmatchedReason(s Signal) string {
+	var kinds []string
+	for _, kv := range [][2]string{{"target", s.Target}, {"secret", s.SecretID}, {"role", s.RoleArn}, {"key", s.Key}} {
+		if kv[1] != "" {
+			kinds = append(kinds, kv[0])
+		}
+	}
+	if len(kinds) == 0 {
+		return "the report names no target"
+	}
+	return "no target of this stack matches the " + strings.Join(kinds, " or ") + " the report names"
+}
+
+// rotateReason is the reason a forced rotation carries into the rotator's
+// log and its Credentials Rotated event: stsrotator's words only.
+func rotateReason(s Signal) string {
+	if s.Account != "" {
+		return fmt.Sprintf("ExpiredToken report (%s) from account %s", s.Source, s.Account)
+	}
+	return fmt.Sprintf("ExpiredToken report (%s)", s.Source)
 }
