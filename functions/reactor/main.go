@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -38,6 +39,12 @@ func main() {
 	if topic == "" {
 		fail("read "+lambdaenv.TopicArn, errMissing(lambdaenv.TopicArn))
 	}
+	// The topic is the stack's own: its ARN names the stack's account,
+	// the one whose reports may name any target.
+	topicArn, err := arn.Parse(topic)
+	if err != nil {
+		fail("read "+lambdaenv.TopicArn, err)
+	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryer(func() aws.Retryer { return lambdaenv.NewRetryer() }))
 	if err != nil {
 		fail("load AWS config", err)
@@ -47,6 +54,7 @@ func main() {
 	h := &Handler{
 		Reactor: &reaction.Reactor{
 			Config:   cfg,
+			Account:  topicArn.AccountID,
 			Secrets:  secretsmanager.NewFromConfig(awsCfg),
 			Rotator:  reaction.InvokeRotator{Lambda: awslambda.NewFromConfig(awsCfg), FunctionFor: rotatorFor},
 			Topic:    sns.NewFromConfig(awsCfg),

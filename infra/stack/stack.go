@@ -47,9 +47,10 @@ type Service struct {
 	DeadLetterQueue awssqs.Queue
 	// ReportRule matches ExpiredToken reports consumers publish.
 	ReportRule awsevents.Rule
-	// ReportBusPolicy lets reader accounts put reports on the default bus;
-	// nil when no target has readers in an account.
-	ReportBusPolicy awscdk.CfnResource
+	// ReportBusPolicies let reader accounts put reports on the default
+	// bus (whole accounts, and accounts narrowed to their reader ARNs);
+	// empty when no target has readers in an account.
+	ReportBusPolicies []awscdk.CfnResource
 	// CloudTrailRule matches API calls refused with an expired token, for
 	// every assumed-role session of the account; the reactor keeps the
 	// target roles' ones.
@@ -109,7 +110,7 @@ func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	allowReadersThroughSecretsManager(s.Key, cfg.Targets)
-	s.ReportBusPolicy = allowReadersToReport(st, s.stackName, cfg.Targets)
+	s.ReportBusPolicies = allowReadersToReport(st, s.stackName, cfg.Targets)
 	// CloudWatch alarms publish to the encrypted topic as the service
 	// principal, which has no IAM policy of its own to lean on. This is
 	// AWS's documented statement, word for word

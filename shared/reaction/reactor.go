@@ -41,7 +41,12 @@ type Rotator interface {
 // Reactor handles signals. Build it once per process; it is safe for
 // concurrent use.
 type Reactor struct {
-	Config   *config.Config
+	Config *config.Config
+	// Account is the stack's own account (the one EventBridge records on
+	// reports its own principals put). Reports from any other account act
+	// only on targets that account reads (Reads); empty trusts every
+	// sender, for local runs.
+	Account  string
 	Secrets  Secrets
 	Rotator  Rotator
 	Topic    Publisher
@@ -66,6 +71,11 @@ type alertState struct {
 	suppressed int
 }
 
+// UnmatchedAlertKey is the debounce key of the one summary alert per
+// window for every report that matched no target or was refused for its
+// sender (it is no target name: names are validated, this has a space).
+const UnmatchedAlertKey = "unmatched reports"
+
 // Outcome is what the reactor did with one signal.
 type Outcome struct {
 	Target     string
@@ -87,7 +97,25 @@ func (r *Reactor) window() time.Duration {
 func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 	r.Emit.Put(metrics.EventsReceived, 1, metrics.Count, map[string]string{metrics.DimSource: s.Source})
 	t, ok := r.match(s)
+	if why, reason := r.refusal(s, t, ok); why != "" {
+		// The sender may not act on what it names: counted, logged with
+		// the account EventBridge recorded, folded into the one summary
+		// alert for unmatched reports, never rotated.
+		r.Emit.Put(metrics.RefusedReports, 1, metrics.Count, map[string]string{metrics.DimReason: reason})
+		r.Log.WarnContext(ctx, "report refused: the sender may not report on what it names",
+			slog.String("senderAccount", s.Account), slog.String("reason", reason), slog.String("why", why))
+		out := Outcome{Decision: Decision{Action: Unmatched, Key: KeyNone, Reason: why}}
+		return r.finish(ctx, UnmatchedAlertKey, out, s, config.Target{}, Version{}, Version{})
+	}
 	if !ok && s.Target == "" && s.SecretID == "" && s.RoleArn == "" && s.Key != "" {
+		if n := len(r.Config.Targets); n > MaxKeySearchTargets {
+			r.Emit.Put(metrics.KeySearchSkipped, 1, metrics.Count, nil)
+			r.Log.WarnContext(ctx, "key-only report not searched: too many targets", slog.Int("targets", n), slog.Int("cap", MaxKeySearchTargets))
+			out := Outcome{Decision: Decision{Action: Unmatched, Key: KeyNone,
+				Reason: fmt.Sprintf("the report names only a key, and with %d targets (more than %d) the reactor does not search them all: report with --target or the secret's name", n, MaxKeySearchTargets)}}
+			r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, nil)
+			return r.finish(ctx, UnmatchedAlertKey, out, s, config.Target{}, Version{}, Version{})
+		}
 		var err error
 		if t, ok, err = r.matchKey(ctx, s.Key); err != nil {
 			return Outcome{}, err
@@ -107,7 +135,7 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, nil)
 		d := Decision{Action: Unmatched, Key: KeyNone, Reason: unmatchedReason(s)}
 		out := Outcome{Decision: d}
-		return r.finish(ctx, "unmatched", out, s, config.Target{}, Version{}, Version{})
+		return r.finish(ctx, UnmatchedAlertKey, out, s, config.Target{}, Version{}, Version{})
 	}
 
 	// One signal per target at a time in this process: the second waits
@@ -174,7 +202,7 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 func (r *Reactor) finish(ctx context.Context, alertKey string, out Outcome, s Signal, t config.Target, cur, failing Version) (Outcome, error) {
 	attrs := []any{slog.String("target", out.Target), slog.String("action", string(out.Decision.Action)),
 		slog.String("key", s.Key), slog.String("keyMatch", string(out.Decision.Key)), slog.String("reason", out.Decision.Reason),
-		slog.String("source", s.Source), slog.String("observer", s.Observer)}
+		slog.String("source", s.Source), slog.String("senderAccount", s.Account), slog.String("observer", s.Observer)}
 	if out.Rotation != nil {
 		attrs = append(attrs, slog.String("rotation", string(out.Rotation.Outcome)), slog.String("newKey", out.Rotation.Key))
 	}
