@@ -103,3 +103,23 @@ func TestReportSendersNarrowARNOnlyAccounts(t *testing.T) {
 		t.Errorf("%d characters, over the quota", n)
 	}
 }
+
+// Issue 18 §3: the reactor reads its targets' secrets by name, or by the
+// shortest prefixes that fit its policy, never every secret of the
+// account and never by a tag.
+func TestReactorSecretPatterns(t *testing.T) {
+	small := parse(t, []byte("targets:\n  - name: a\n    roleArn: arn:aws:iam::123456789012:role/A\n  - name: b\n    roleArn: arn:aws:iam::123456789012:role/B\n    secretName: team/b\n"))
+	if got := strings.Join(ReactorSecretPatterns(small.Targets), " "); got != "stsrotator/a-?????? team/b-??????" {
+		t.Errorf("two targets: %s, want each secret by name", got)
+	}
+	big := parse(t, plantest.Config(10000))
+	got := ReactorSecretPatterns(big.Targets)
+	if strings.Join(got, " ") != "stsrotator/* workloads/*" {
+		t.Errorf("10,000 targets: %v, want the two path prefixes the config uses", got)
+	}
+	for _, p := range got {
+		if p == "*" || p == "" {
+			t.Errorf("pattern %q covers every secret", p)
+		}
+	}
+}

@@ -75,20 +75,27 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	stack := awscdk.Stack_Of(s.Stack)
-	secrets := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
-		ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
-	rotators := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("lambda"), Resource: jsii.String("function"),
-		ResourceName: jsii.String(rotatorNamePattern(s.stackName)), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	patterns := plan.ReactorSecretPatterns(s.config.Targets)
+	secrets := make([]*string, len(patterns))
+	var wildcards []any
+	for i, p := range patterns {
+		secrets[i] = stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
+			ResourceName: jsii.String(p), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+		if strings.Contains(p, "*") {
+			wildcards = append(wildcards, "Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"+p)
+		}
+	}
 	stmts := []awsiam.PolicyStatement{
 		writeOwnLogs(logs),
-		// Up to thousands of secrets cannot be listed in one policy; the
-		// tag is put on every secret by this stack (and by the rotator on
-		// secrets it creates), and each secret's resource policy denies
+		// The targets' secrets by name, or by the shortest prefixes that
+		// fit (plan.ReactorSecretPatterns), never secret:*; the tag
+		// condition narrows further (the stack and the rotator put it on
+		// every target secret), and each secret's resource policy denies
 		// every reader but its own, the rotator and this role.
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("ReadTargetSecrets"),
 			Actions:    jsii.Strings("secretsmanager:GetSecretValue"),
-			Resources:  &[]*string{secrets},
+			Resources:  &secrets,
 			Conditions: &map[string]any{"Null": map[string]any{"secretsmanager:ResourceTag/" + rotation.TagTarget: "false"}},
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -97,13 +104,10 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 			Resources:  &[]*string{s.Key.KeyArn()},
 			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": viaService("secretsmanager")}},
 		}),
-		// Rotator names are fixed at synth (<stack>-shardNN-rotatorN); the
-		// pattern covers exactly this stack's lanes as the config grows.
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("AskRotatorsToRotate"),
-			Actions:   jsii.Strings("lambda:InvokeFunction"),
-			Resources: &[]*string{rotators},
-		}),
+		// No lambda:InvokeFunction here: each rotator function's own
+		// policy names this role (below), so the reactor may invoke
+		// exactly its stack's rotators, by ARN, however many lanes there
+		// are (270 at 10,000 targets would not fit this policy).
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("Alert"),
 			Actions:   jsii.Strings("sns:Publish"),
@@ -119,15 +123,28 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 	}
 	policy := awsiam.NewPolicy(scope, jsii.String("Policy"), &awsiam.PolicyProps{Statements: &stmts})
 	r.Role.AttachInlinePolicy(policy)
-	cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
-		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Secrets: thousands of target secrets cannot be listed in one policy, so reads are scoped by the stsrotator:target tag and each secret's resource policy names this role. " +
-			"Rotators: their names are fixed at synth as <stack>-shardNN-rotatorN and the pattern matches only those."),
-		AppliesTo: &[]any{
-			"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:*",
-			"Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:" + rotatorNamePattern(s.stackName),
-		},
-	}}, jsii.Bool(true))
+	if len(wildcards) > 0 {
+		cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-IAM5"),
+			Reason: jsii.String("Secrets: thousands of target secrets cannot be listed in one policy, so reads are scoped to the shortest name prefixes of the targets' secrets that fit (plan.ReactorSecretPatterns), " +
+				"and each secret's resource policy names this role."),
+			AppliesTo: &wildcards,
+		}}, jsii.Bool(true))
+	}
+	// Each rotator lane lets exactly this role invoke it: the grant lives
+	// on the function (AWS::Lambda::Permission with the role's ARN as
+	// principal; within one account either policy's Allow suffices:
+	// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
+	// so no function name pattern is ever granted.
+	for _, sh := range s.Shards {
+		for _, rot := range sh.Rotators {
+			awslambda.NewCfnPermission(rot.Function, jsii.String("ReactorMayInvoke"), &awslambda.CfnPermissionProps{
+				Action:       jsii.String("lambda:InvokeFunction"),
+				FunctionName: rot.Function.FunctionArn(),
+				Principal:    r.Role.RoleArn(),
+			})
+		}
+	}
 
 	r.Function = newGoFunction(scope, codeDir, &awslambda.FunctionProps{
 		FunctionName:  jsii.String(s.stackName + "-reactor"),
@@ -178,8 +195,13 @@ func (s *Service) AddLogWatch(r *Reactor, codeDir string) {
 		InlinePolicies: &map[string]awsiam.PolicyDocument{"Report": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
 			writeOwnLogs(logs),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				// Only reports: events:source and events:detail-type are
+				// PutEvents condition keys
+				// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html),
+				// so the log watcher cannot put Credentials Rotated, Rotation
+				// Failed or Alert.
 				Sid: jsii.String("PublishReports"), Actions: jsii.Strings("events:PutEvents"), Resources: &[]*string{bus},
-				Conditions: &map[string]any{"StringEquals": map[string]any{"events:source": events.Source}},
+				Conditions: &map[string]any{"StringEquals": map[string]any{"events:source": events.Source, "events:detail-type": events.DetailTypeExpiredToken}},
 			}),
 		}})},
 	})
@@ -226,12 +248,6 @@ func (s *Service) AddLogWatch(r *Reactor, codeDir string) {
 			FilterPattern:  jsii.String(logwatch.FilterPattern),
 		})
 	}
-}
-
-// rotatorNamePattern matches every rotator lane's FunctionName of a stack
-// and nothing else of it.
-func rotatorNamePattern(stackName string) string {
-	return strings.ToLower(stackName) + "-shard*"
 }
 
 // lifecycleEvents lets a function put stsrotator's own events (Credentials

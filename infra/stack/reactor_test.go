@@ -149,7 +149,6 @@ func TestReactorPolicyIsExact(t *testing.T) {
 		"WriteOwnLogs":                        `["logs:CreateLogStream","logs:PutLogEvents"]`,
 		"ReadTargetSecrets":                   `"secretsmanager:GetSecretValue"`,
 		"DecryptSecretsThroughSecretsManager": `"kms:Decrypt"`,
-		"AskRotatorsToRotate":                 `"lambda:InvokeFunction"`,
 		"Alert":                               `"sns:Publish"`,
 		"EncryptAlertsThroughSNS":             `["kms:Decrypt","kms:GenerateDataKey"]`,
 		"AnnounceAlerts":                      `"events:PutEvents"`,
@@ -166,12 +165,18 @@ func TestReactorPolicyIsExact(t *testing.T) {
 		res := js(st["Resource"])
 		switch sid {
 		case "ReadTargetSecrets":
-			if js(st["Condition"]) != `{"Null":{"secretsmanager:ResourceTag/stsrotator:target":"false"}}` {
-				t.Errorf("secret reads must be scoped to stsrotator's tag: %s", js(st["Condition"]))
+			// Issue 18 §3: by the secrets' names (the example's five), never
+			// secret:* gated only by a tag anyone could add.
+			for _, tg := range fx.plan.Config.Targets {
+				if !strings.Contains(res, ":secret:"+tg.SecretName+`-??????"`) {
+					t.Errorf("secret reads must name %s's secret: %s", tg.Name, res)
+				}
 			}
-		case "AskRotatorsToRotate":
-			if !strings.Contains(res, ":function:stsrotator-shard*") {
-				t.Errorf("invoke must be limited to this stack's rotator lanes: %s", res)
+			if strings.Contains(res, ":secret:*") || strings.Count(res, ":secret:") != len(fx.plan.Config.Targets) {
+				t.Errorf("secret reads must list exactly the targets' secrets: %s", res)
+			}
+			if js(st["Condition"]) != `{"Null":{"secretsmanager:ResourceTag/stsrotator:target":"false"}}` {
+				t.Errorf("secret reads are narrowed by stsrotator's tag too: %s", js(st["Condition"]))
 			}
 		case "AnnounceAlerts":
 			// Only stsrotator's lifecycle events, only on the default bus: the
@@ -187,6 +192,35 @@ func TestReactorPolicyIsExact(t *testing.T) {
 				t.Errorf("%s: KMS use must go through a service, named for any partition: %s", sid, c)
 			}
 		}
+	}
+	// Issue 18 §3: the reactor may invoke exactly its stack's rotator
+	// lanes: no identity grant by name pattern, one function permission
+	// per lane naming the reactor role's ARN.
+	if strings.Contains(js(stmts), "lambda:InvokeFunction") {
+		t.Errorf("the reactor's own policy grants lambda:InvokeFunction: %s", js(stmts))
+	}
+	lanes, perms := 0, 0
+	for sid, tpl := range fx.shardJS {
+		fns := resources(tpl, "AWS::Lambda::Function")
+		lanes += len(fns)
+		for id, r := range resources(tpl, "AWS::Lambda::Permission") {
+			p := props(r)
+			fn, _ := p["FunctionName"].(map[string]any)["Fn::GetAtt"].([]any)
+			if p["Action"] != "lambda:InvokeFunction" || len(fn) == 0 || fns[fmt.Sprint(fn[0])] == nil {
+				t.Errorf("%s/%s: %s", sid, id, js(p))
+				continue
+			}
+			// The principal is the root stack's reactor role ARN, passed in
+			// as a parameter of the shard stack.
+			param, _ := p["Principal"].(map[string]any)["Ref"].(string)
+			if !strings.Contains(param, "ReactorRole") {
+				t.Errorf("%s/%s: principal %s, want the reactor role's ARN", sid, id, js(p["Principal"]))
+			}
+			perms++
+		}
+	}
+	if lanes == 0 || perms != lanes {
+		t.Errorf("%d reactor permissions for %d rotator lanes, want one each", perms, lanes)
 	}
 	if stack.ReactorTimeout(fx.plan.Config.SweepInterval()) <= stack.Timeout(fx.plan.Config.SweepInterval()) {
 		t.Error("the reactor waits for a rotator: its timeout must exceed the rotator's")
@@ -247,7 +281,8 @@ func TestLogWatch(t *testing.T) {
 			continue
 		}
 		pol := js(props(r)["Policies"])
-		if !strings.Contains(pol, `"events:PutEvents"`) || !strings.Contains(pol, `"events:source":"stsrotator"`) || !strings.Contains(pol, `event-bus/default`) {
+		// Issue 18 §3: only ExpiredToken reports, never lifecycle events.
+		if !strings.Contains(pol, `"events:PutEvents"`) || !strings.Contains(pol, `"events:detail-type":"ExpiredToken Observed","events:source":"stsrotator"`) || !strings.Contains(pol, `event-bus/default`) {
 			t.Errorf("log watcher policy: %s", pol)
 		}
 	}

@@ -113,17 +113,20 @@ func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 	s.ReportBusPolicies = allowReadersToReport(st, s.stackName, cfg.Targets)
 	// CloudWatch alarms publish to the encrypted topic as the service
 	// principal, which has no IAM policy of its own to lean on. This is
-	// AWS's documented statement, word for word
-	// (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services,
-	// https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns):
-	// AWS documents no condition key that CloudWatch's KMS calls carry, and
-	// a condition they lacked would silence every alarm.
+	// AWS's documented statement for an AWS service publishing to an
+	// encrypted topic, with the confused-deputy conditions the same page
+	// gives (aws:SourceArn of the publishing resource, here any alarm of
+	// this account and Region, and aws:SourceAccount):
+	// https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services,
+	// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html
+	// (the topic policy's Allow_Publish_Alarms below carries the same two).
 	s.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("Allow_CloudWatch_for_CMK"),
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 		// In a key policy, "*" means this key.
-		Resources: jsii.Strings("*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: alarmSource(st),
 	}), jsii.Bool(false))
 
 	s.Topic = awssns.NewTopic(st, jsii.String("Alerts"), &awssns.TopicProps{
@@ -142,11 +145,7 @@ func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("sns:Publish"),
 		Resources:  &[]*string{s.Topic.TopicArn()},
-		Conditions: &map[string]any{
-			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
-			"ArnLike": map[string]any{"aws:SourceArn": st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"),
-				ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})},
-		},
+		Conditions: alarmSource(st),
 	}))
 	for _, e := range cfg.Alerts.Emails {
 		s.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
