@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -64,11 +65,21 @@ func main() {
 			Emit:     emit,
 			// Alerts also go on the default bus, as "Alert" events.
 			Events: &events.Emitter{API: eventbridge.NewFromConfig(awsCfg)},
+			Claims: claims(awsCfg),
 		},
 		Log:  log,
 		Emit: emit,
 	}
 	lambda.Start(h.Handle)
+}
+
+// claims is the deployment-wide alert debounce when the stack gave the
+// table, else this environment's memory.
+func claims(cfg aws.Config) reaction.AlertClaims {
+	if table := os.Getenv(lambdaenv.AlertTable); table != "" {
+		return reaction.TableClaims{DB: dynamodb.NewFromConfig(cfg), Table: table}
+	}
+	return nil
 }
 
 type errMissing string

@@ -8,10 +8,13 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -20,24 +23,39 @@ import (
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/logwatch"
+	"github.com/stsrotator/stsrotator/shared/reaction"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
-// Reactor sizing. It has no reserved concurrency
+// Reactor sizing. The reactor has no reserved concurrency
 // (plan.ReactorReservedConcurrency is 0): AWS refuses a reservation that
 // would leave less than the minimum unreserved concurrency, which is every
-// new account's whole quota, and none is needed: rotations are decided by
-// Secrets Manager's state and the engine's ClientRequestToken, which hold
-// across execution environments (shared/reaction's
-// TestStormAcrossEnvironments); docs/reaction.md says what that means for
-// alerts. It waits for a rotator's synchronous answer, so its timeout
-// covers the longest rotator timeout.
+// new account's whole quota. Its concurrency is bounded instead by the
+// way events reach it: both ExpiredToken rules put them on an SQS queue,
+// and the queue's event source mapping invokes the reactor with at most
+// ReactorMaxConcurrency concurrent invocations, however many reports
+// arrive (ScalingConfig.MaximumConcurrency, 2 to 1,000:
+// https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+// A burst of reports waits in the queue instead of taking the concurrency
+// the rotators' sweeps need. Rotations are decided by Secrets Manager's
+// state and the engine's ClientRequestToken, alerts by the shared claims
+// table (reaction.TableClaims), so both bounds hold across execution
+// environments. It waits for a rotator's synchronous answer, so its
+// timeout covers the longest rotator timeout.
 const (
 	ReactorMemoryMB = 256
+	// ReactorMaxConcurrency is the reports queue's MaximumConcurrency:
+	// the lowest AWS accepts.
+	ReactorMaxConcurrency = 2
+	// ReactorBatchSize is how many reports one invocation takes.
+	ReactorBatchSize = 10
 	// ReactorMaxEventAge bounds how long a queued report stays worth
-	// acting on: after an hour the credentials it names have expired and
-	// the schedule has replaced them anyway.
+	// acting on (the queue's retention): after an hour the credentials it
+	// names have expired and the schedule has replaced them anyway.
 	ReactorMaxEventAge = time.Hour
+	// ReactorReceives is how often a report is tried before it goes to
+	// the dead-letter queue (1 + 2 retries).
+	ReactorReceives = 3
 )
 
 // ReactorTimeout is the reactor's timeout: a rotator's plus margin for its
@@ -49,7 +67,13 @@ func ReactorTimeout(sweep time.Duration) time.Duration { return Timeout(sweep) +
 type Reactor struct {
 	Function awslambda.Function
 	Role     awsiam.Role
-	LogWatch awslambda.Function
+	// Reports is the queue both ExpiredToken rules deliver to; the
+	// reactor reads it with at most ReactorMaxConcurrency invocations.
+	Reports awssqs.Queue
+	// AlertClaims is the table the reactor's environments share their
+	// alert debounce in.
+	AlertClaims awsdynamodb.Table
+	LogWatch    awslambda.Function
 	// LogSubscriptions is the nested stack of subscription filters; nil
 	// without log groups.
 	LogSubscriptions awscdk.NestedStack
@@ -75,6 +99,32 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	stack := awscdk.Stack_Of(s.Stack)
+	// The deployment-wide alert debounce: one item per alert key, written
+	// with a condition (reaction.TableClaims). DynamoDB because its
+	// conditional UpdateItem is atomic per item and both emulators (kumo,
+	// moto) implement it, and because the grant is one action on one
+	// table; SSM parameters would pile up with no expiry, and Secrets
+	// Manager has no conditional write.
+	r.AlertClaims = awsdynamodb.NewTable(scope, jsii.String("AlertClaims"), &awsdynamodb.TableProps{
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(reaction.TableKey), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute:              jsii.String(reaction.TableExpires),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
+		RemovalPolicy:                    awscdk.RemovalPolicy_DESTROY,
+	})
+	timeout := ReactorTimeout(s.sweep)
+	r.Reports = awssqs.NewQueue(scope, jsii.String("Reports"), &awssqs.QueueProps{
+		// SQS-managed encryption: EventBridge can send to it with no key
+		// policy statement for events.amazonaws.com (whose KMS calls carry
+		// no source condition to scope one by).
+		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL: jsii.Bool(true),
+		// Lambda's guidance: at least six times the function's timeout
+		// (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(min(6*timeout, 12*time.Hour).Seconds())),
+		RetentionPeriod:   awscdk.Duration_Seconds(jsii.Number(ReactorMaxEventAge.Seconds())),
+		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: s.DeadLetterQueue, MaxReceiveCount: jsii.Number(ReactorReceives)},
+	})
 	patterns := plan.ReactorSecretPatterns(s.config.Targets)
 	secrets := make([]*string, len(patterns))
 	var wildcards []any
@@ -115,6 +165,11 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 		}),
 		lifecycleEvents(stack, "AnnounceAlerts"),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ClaimAlerts"),
+			Actions:   jsii.Strings("dynamodb:UpdateItem"),
+			Resources: &[]*string{r.AlertClaims.TableArn()},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("EncryptAlertsThroughSNS"),
 			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
 			Resources:  &[]*string{s.Key.KeyArn()},
@@ -147,21 +202,24 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 	}
 
 	r.Function = newGoFunction(scope, codeDir, &awslambda.FunctionProps{
-		FunctionName:  jsii.String(s.stackName + "-reactor"),
-		Description:   jsii.String("stsrotator reactor: ExpiredToken reports → forced rotation, stale-consumer notice, alert"),
-		MemorySize:    jsii.Number(ReactorMemoryMB),
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(ReactorTimeout(s.sweep).Seconds())),
-		LogGroup:      logs,
-		Role:          r.Role,
-		Environment:   &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn()},
-		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(ReactorMaxEventAge.Seconds())),
-		RetryAttempts: jsii.Number(2),
+		FunctionName: jsii.String(s.stackName + "-reactor"),
+		Description:  jsii.String("stsrotator reactor: ExpiredToken reports → forced rotation, stale-consumer notice, alert"),
+		MemorySize:   jsii.Number(ReactorMemoryMB),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout.Seconds())),
+		LogGroup:     logs,
+		Role:         r.Role,
+		Environment:  &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn(), lambdaenv.AlertTable: r.AlertClaims.TableName()},
 	})
 	// The policy is a resource of its own, attached to the role: without
 	// this the function could be created, and invoked by a rule, before
 	// the policy exists, and fail its first events with AccessDenied.
 	r.Function.Node().AddDependency(policy)
-	s.WireExpiredTokenReactor(awseventstargets.NewLambdaFunction(r.Function, nil))
+	s.WireExpiredTokenReactor(awseventstargets.NewSqsQueue(r.Reports, nil))
+	r.Function.AddEventSource(awslambdaeventsources.NewSqsEventSource(r.Reports, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(ReactorBatchSize),
+		MaxConcurrency:          jsii.Number(ReactorMaxConcurrency),
+		ReportBatchItemFailures: jsii.Bool(true),
+	}))
 	s.alarm("ReactorErrors", r.Function.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
 		1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
 		"The ExpiredToken reactor failed after Lambda's retries: reports may have gone unanswered. Its log group says why.")

@@ -59,19 +59,43 @@ func TestReactor(t *testing.T) {
 				t.Errorf("%s: %s: got %s, want %s", c.why, k.why, k.got, k.want)
 			}
 		}
-		for _, r := range resources(fx.rootJS, "AWS::Lambda::EventInvokeConfig") {
-			if p := props(r); js(p["MaximumEventAgeInSeconds"]) != "3600" || js(p["MaximumRetryAttempts"]) != "2" {
-				t.Errorf("%s: async config: %s", c.why, js(p))
+		// Issue 19 §1: floods wait in a queue. Both rules deliver to it,
+		// and only its event source mapping invokes the reactor, with at
+		// most ReactorMaxConcurrency (2, AWS's minimum) concurrent
+		// invocations, so a burst can never take the rotators'
+		// concurrency; nothing invokes the reactor asynchronously.
+		if n := len(resources(fx.rootJS, "AWS::Lambda::EventInvokeConfig")); n != 0 {
+			t.Errorf("%s: %d async invoke configs; the reactor is invoked only by its queue", c.why, n)
+		}
+		var queueID string
+		for id, q := range resources(fx.rootJS, "AWS::SQS::Queue") {
+			if strings.HasPrefix(id, "ReactorReports") {
+				queueID = id
+				p := props(q)
+				if js(p["SqsManagedSseEnabled"]) != "true" || js(p["MessageRetentionPeriod"]) != "3600" || !strings.Contains(js(p["RedrivePolicy"]), `"maxReceiveCount":3`) {
+					t.Errorf("%s: reports queue %s", c.why, js(p))
+				}
 			}
 		}
 		rules := resources(fx.rootJS, "AWS::Events::Rule")
-		if len(rules) != 2 {
-			t.Errorf("%s: %d rules on the default bus, want 2 (reports, CloudTrail)", c.why, len(rules))
+		if len(rules) != 2 || queueID == "" {
+			t.Errorf("%s: %d rules on the default bus, want 2 (reports, CloudTrail); reports queue %q", c.why, len(rules), queueID)
 		}
 		for id, r := range rules {
 			ts, _ := props(r)["Targets"].([]any)
-			if len(ts) != 1 || js(ts[0].(map[string]any)["Arn"]) != `{"Fn::GetAtt":["`+fnID+`","Arn"]}` {
-				t.Errorf("%s: rule %s does not target the reactor: %s", c.why, id, js(props(r)["Targets"]))
+			if len(ts) != 1 || js(ts[0].(map[string]any)["Arn"]) != `{"Fn::GetAtt":["`+queueID+`","Arn"]}` {
+				t.Errorf("%s: rule %s does not target the reports queue: %s", c.why, id, js(props(r)["Targets"]))
+			}
+		}
+		esms := resources(fx.rootJS, "AWS::Lambda::EventSourceMapping")
+		if len(esms) != 1 {
+			t.Fatalf("%s: %d event source mappings, want the reports queue's", c.why, len(esms))
+		}
+		for _, m := range esms {
+			p := props(m)
+			if js(p["ScalingConfig"]) != `{"MaximumConcurrency":2}` || js(p["FunctionResponseTypes"]) != `["ReportBatchItemFailures"]` ||
+				js(p["BatchSize"]) != "10" || js(p["EventSourceArn"]) != `{"Fn::GetAtt":["`+queueID+`","Arn"]}` || !strings.Contains(js(p["FunctionName"]), fnID) {
+				t.Errorf("%s: event source mapping %s", c.why, js(p))
 			}
 		}
 		perms := 0
@@ -82,8 +106,20 @@ func TestReactor(t *testing.T) {
 				}
 			}
 		}
-		if perms != 2 {
-			t.Errorf("%s: the reactor's function policy has %d statements, want 2", c.why, perms)
+		if perms != 0 {
+			t.Errorf("%s: the reactor's function policy has %d statements, want none (only its queue's mapping invokes it)", c.why, perms)
+		}
+		// The claims table: one item per alert key, expiring by TTL.
+		var tableID string
+		for id, tb := range resources(fx.rootJS, "AWS::DynamoDB::Table") {
+			tableID = id
+			if p := props(tb); js(p["KeySchema"]) != `[{"AttributeName":"key","KeyType":"HASH"}]` || js(p["TimeToLiveSpecification"]) != `{"AttributeName":"expires","Enabled":true}` ||
+				p["BillingMode"] != "PAY_PER_REQUEST" {
+				t.Errorf("%s: claims table %s", c.why, js(p))
+			}
+		}
+		if got := js(fn["Environment"].(map[string]any)["Variables"].(map[string]any)[lambdaenv.AlertTable]); tableID == "" || got != `{"Ref":"`+tableID+`"}` {
+			t.Errorf("%s: %s = %s, want the claims table %s", c.why, lambdaenv.AlertTable, got, tableID)
 		}
 	}
 }
@@ -152,6 +188,7 @@ func TestReactorPolicyIsExact(t *testing.T) {
 		"Alert":                               `"sns:Publish"`,
 		"EncryptAlertsThroughSNS":             `["kms:Decrypt","kms:GenerateDataKey"]`,
 		"AnnounceAlerts":                      `"events:PutEvents"`,
+		"ClaimAlerts":                         `"dynamodb:UpdateItem"`,
 	}
 	if len(stmts) != len(want) {
 		t.Fatalf("reactor policy has %d statements, want %d: %s", len(stmts), len(want), js(stmts))
@@ -184,6 +221,10 @@ func TestReactorPolicyIsExact(t *testing.T) {
 			if c := js(st["Condition"]); !strings.Contains(res, "event-bus/default") ||
 				c != `{"StringEquals":{"events:detail-type":["Credentials Rotated","Rotation Failed","Alert"],"events:source":"stsrotator"}}` {
 				t.Errorf("alert events must be scoped to the default bus and the lifecycle detail-types: %s %s", res, c)
+			}
+		case "ClaimAlerts":
+			if !strings.Contains(res, `"Fn::GetAtt":["ReactorAlertClaims`) || strings.Contains(res, "*") {
+				t.Errorf("alert claims must be limited to the claims table: %s", res)
 			}
 		case "DecryptSecretsThroughSecretsManager", "EncryptAlertsThroughSNS":
 			// The URL suffix, not a literal amazonaws.com: the condition must

@@ -60,15 +60,14 @@ type Reactor struct {
 	// as an "Alert" event; nil sends none. A failed put is counted
 	// (metrics.EventPublishFailures), never a failed reaction.
 	Events *events.Emitter
+	// Claims debounces alerts; nil keeps them in this process's memory
+	// (MemoryClaims). The deployed reactor shares one table across its
+	// execution environments (TableClaims).
+	Claims AlertClaims
 
 	mu     sync.Mutex
 	locks  map[string]*sync.Mutex
-	alerts map[string]*alertState
-}
-
-type alertState struct {
-	last       time.Time
-	suppressed int
+	memory MemoryClaims
 }
 
 // UnmatchedAlertKey is the debounce key of the one summary alert per
@@ -206,16 +205,28 @@ func (r *Reactor) finish(ctx context.Context, alertKey string, out Outcome, s Si
 	if out.Rotation != nil {
 		attrs = append(attrs, slog.String("rotation", string(out.Rotation.Outcome)), slog.String("newKey", out.Rotation.Key))
 	}
-	send, suppressed := r.claimAlert(alertKey, out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated)
+	rotated := out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated
+	send, suppressed, err := r.claims().Claim(ctx, alertKey, r.Now(), r.window(), rotated)
+	if err != nil {
+		if !rotated {
+			r.Log.InfoContext(ctx, "expired-token signal", attrs...)
+			return out, err
+		}
+		// The rotation happened: its alert goes out even when the
+		// debounce cannot be asked.
+		r.Log.WarnContext(ctx, "alert claim failed; the rotation alert is sent anyway", slog.String("error", err.Error()))
+		send = true
+	}
 	attrs = append(attrs, slog.Bool("alerted", send))
 	r.Log.InfoContext(ctx, "expired-token signal", attrs...)
 	if !send {
 		return out, nil
 	}
 	subject, body := Alert(r.Now(), s, out, t, cur, failing, suppressed, r.window())
-	_, err := r.Topic.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(r.TopicArn), Subject: aws.String(subject), Message: aws.String(body)})
-	if err != nil {
-		r.releaseAlert(alertKey, suppressed)
+	if _, err := r.Topic.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(r.TopicArn), Subject: aws.String(subject), Message: aws.String(body)}); err != nil {
+		if rerr := r.claims().Release(ctx, alertKey, suppressed); rerr != nil {
+			r.Log.WarnContext(ctx, "alert claim not released", slog.String("error", rerr.Error()))
+		}
 		return out, fmt.Errorf("publish alert for %s: %w", alertKey, err)
 	}
 	out.Alerted, out.Suppressed = true, suppressed
@@ -226,41 +237,18 @@ func (r *Reactor) finish(ctx context.Context, alertKey string, out Outcome, s Si
 	return out, nil
 }
 
-// claimAlert allows one alert per key per window, except that a rotation
-// this reactor just made always alerts (and starts a new window): it is
-// the alert a human most needs, and Secrets Manager's state already limits
+// claims is where alert claims live: Claims, or this process's memory.
+// Either allows one alert per key per window, except that a rotation this
+// reactor just made always alerts (and starts a new window): it is the
+// alert a human most needs, and Secrets Manager's state already limits
 // rotations to one per target per window. So one window can carry two
 // alerts for a target: a non-rotation one, then the rotation's.
 // docs/reaction.md states the same; TestAlertDebounce pins it.
-func (r *Reactor) claimAlert(key string, rotated bool) (bool, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.alerts == nil {
-		r.alerts = map[string]*alertState{}
+func (r *Reactor) claims() AlertClaims {
+	if r.Claims != nil {
+		return r.Claims
 	}
-	st := r.alerts[key]
-	if st == nil {
-		st = &alertState{}
-		r.alerts[key] = st
-	}
-	now := r.Now()
-	if !rotated && !st.last.IsZero() && now.Sub(st.last) < r.window() {
-		st.suppressed++
-		return false, 0
-	}
-	n := st.suppressed
-	st.last, st.suppressed = now, 0
-	return true, n
-}
-
-// releaseAlert undoes a claim whose alert could not be sent, so the retry
-// sends it with the count intact.
-func (r *Reactor) releaseAlert(key string, suppressed int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if st := r.alerts[key]; st != nil {
-		st.last, st.suppressed = time.Time{}, st.suppressed+suppressed
-	}
+	return &r.memory
 }
 
 func (r *Reactor) lock(target string) *sync.Mutex {
