@@ -85,7 +85,7 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, failing V
 		line("Target", "%s (role %s)", t.Name, t.RoleArn)
 		line("Secret", "%s", t.SecretName)
 	} else {
-		line("Target", "none of this stack's targets matches the report")
+		line("Target", "none: the report matched no target its sender may report on")
 	}
 	line("Signal", "%s", signalFact(s))
 	if cur.Exists && cur.ParseErr == nil {
