@@ -164,7 +164,7 @@ func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 	s.alarm("DeadLettersWaiting", s.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 		Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
 	}), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
-		"A scheduled sweep could not be delivered to a rotator after every retry; the message in the dead-letter queue says which and why.")
+		"A scheduled sweep could not be delivered to a rotator after every retry, or an ExpiredToken report failed the reactor three times; the message in the dead-letter queue says which and why.")
 	s.rotationAlarms()
 
 	// Lifecycle events (Credentials Rotated, Rotation Failed, Alert) that
