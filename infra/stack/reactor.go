@@ -56,6 +56,9 @@ const (
 	// ReactorReceives is how often a report is tried before it goes to
 	// the dead-letter queue (1 + 2 retries).
 	ReactorReceives = 3
+	// ReactorBacklogAlarm is the age of the oldest queued report that
+	// alarms.
+	ReactorBacklogAlarm = 15 * time.Minute
 )
 
 // ReactorTimeout is the reactor's timeout: a rotator's plus margin for its
@@ -220,6 +223,13 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 		MaxConcurrency:          jsii.Number(ReactorMaxConcurrency),
 		ReportBatchItemFailures: jsii.Bool(true),
 	}))
+	// A burst is meant to wait in the queue, but not for long: reports
+	// older than ReactorBacklogAlarm mean the reactor cannot keep up (or
+	// keeps failing), and the credentials they name may be expiring.
+	s.alarm("ReportsBacklog", r.Reports.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{
+		Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
+	}), ReactorBacklogAlarm.Seconds(), awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
+		"ExpiredToken reports have waited 15 minutes or more for the reactor (a burst it drains at most two invocations at a time, or an invocation that keeps failing); the queue's depth says how many, the reactor's log why.")
 	s.alarm("ReactorErrors", r.Function.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
 		1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
 		"The ExpiredToken reactor failed after Lambda's retries: reports may have gone unanswered. Its log group says why.")

@@ -618,6 +618,12 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
 		})
 	})
+	assert(t, "reports waiting 15 minutes in the reactor's queue alarm", func() {
+		fx.root.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"MetricName": "ApproximateAgeOfOldestMessage", "Namespace": "AWS/SQS", "Threshold": 900, "Statistic": "Maximum",
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+		})
+	})
 	assert(t, "lost lifecycle events alarm on the first one", func() {
 		fx.root.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
 			"MetricName": metrics.EventPublishFailures, "Namespace": metrics.Namespace, "Statistic": "Sum", "Threshold": 1,
