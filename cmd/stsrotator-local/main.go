@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,7 @@ func main() {
 	assembly := flag.String("assembly", "cdk.out", "synthesized cloud assembly (make synth)")
 	once := flag.Bool("once", false, "run the scripted demo, then stop instead of waiting for Ctrl-C")
 	verbose := flag.Bool("verbose", false, "print the functions' JSON logs too (default: .local/functions.log)")
+	bin := flag.String("bin", "", "directory of the host binaries already built (rotator, reactor, stsrotator); default: build them into .local/bin")
 	check := flag.Bool("check", false, "only check that no other run holds this checkout's .local, then exit (make local runs it before a synth could rewrite the assembly a running stack uses)")
 	flag.Parse()
 
@@ -50,7 +52,7 @@ func main() {
 	if os.Getenv(childMarker) == "" {
 		os.Exit(supervise(t0, *port, *verbose))
 	}
-	if err := run(t0, *port, *assembly, *once, *verbose); err != nil {
+	if err := run(t0, *port, *assembly, *bin, *once, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "stsrotator-local:", err)
 		os.Exit(1)
 	}
@@ -77,10 +79,25 @@ func supervise(t0 time.Time, port int, verbose bool) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// The emulator's own log lines (deliveries to Lambda and SQS, at
+	// INFO) are not the story: they go to .local/emulator.log, opened on
+	// the first one, when the child has long cleared .local.
+	var emuLog *os.File
+	defer func() {
+		if emuLog != nil {
+			_ = emuLog.Close()
+		}
+	}()
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "time=") && strings.Contains(line, "msg=\"delivered event to Lambda\"") && !verbose {
+		if emulatorLine(line) && !verbose {
+			if emuLog == nil {
+				emuLog, _ = os.OpenFile(filepath.Join(".local", emulatorLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			}
+			if emuLog != nil {
+				fmt.Fprintln(emuLog, line)
+			}
 			continue
 		}
 		fmt.Println(line)
@@ -94,6 +111,16 @@ func supervise(t0 time.Time, port int, verbose bool) int {
 	}
 	return 0
 }
+
+// emulatorLogFile, in .local, holds the emulator's log lines.
+const emulatorLogFile = "emulator.log"
+
+// reLogLine matches what a logger prints: slog's text handler
+// (time=… level=…) and the standard log package (2006/01/02 15:04:05 …).
+// Narration lines start with "[15:04:05.000]" or an indent.
+var reLogLine = regexp.MustCompile(`^(time=\S+ level=|\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} )`)
+
+func emulatorLine(line string) bool { return reLogLine.MatchString(line) }
 
 // checkFree claims and releases the working directory's .local, so a
 // second `make local` stops before its synth, not after.
@@ -126,7 +153,7 @@ func clearWorkDir(work string) error {
 	return nil
 }
 
-func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
+func run(t0 time.Time, port int, assembly, bin string, once, verbose bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root, err := os.Getwd()
@@ -158,8 +185,12 @@ func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
 	// belong with the functions' logs, not in the narration.
 	slog.SetDefault(slog.New(slog.NewTextHandler(fnLog, nil)))
 	n := &localstack.Narrator{Out: os.Stdout}
-	n.Say("starting kumo on 127.0.0.1:%d and the functions from %s", port, assembly)
-	s, err := localstack.Start(ctx, localstack.Options{Root: root, Assembly: assembly, Port: port, WorkDir: work, FunctionLog: fnLog})
+	if bin == "" {
+		n.Say("building the functions and the CLI for this machine (first run about 60 s), then starting the emulator (kumo) on 127.0.0.1:%d", port)
+	} else {
+		n.Say("starting the emulator (kumo) on 127.0.0.1:%d and the functions, as synthesized", port)
+	}
+	s, err := localstack.Start(ctx, localstack.Options{Root: root, Assembly: assembly, Port: port, WorkDir: work, FunctionLog: fnLog, BinDir: bin})
 	if err != nil {
 		return err
 	}
@@ -171,8 +202,8 @@ func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
 		n.Say("stopped: functions and emulator shut down")
 		return nil
 	}
-	n.Say("up: %d secrets, %d rules, %d rotator lane(s) every %s, reactor, alert topic (from %s)",
-		len(s.Assembly.Secrets), len(s.Assembly.Rules), len(s.Assembly.Lanes), s.Assembly.Lanes[0].Every, assembly)
+	n.Say("up: %d secrets in Secrets Manager, %d EventBridge rules, %d rotator function(s) on a %s schedule, the reactor and the alert topic, as cdk synth laid them out",
+		len(s.Assembly.Secrets), len(s.Assembly.Rules), len(s.Assembly.Lanes), s.Assembly.Lanes[0].Every)
 	res, err := localstack.Demo(ctx, s, os.Stdout, t0)
 	if err != nil {
 		_ = closeStack()
@@ -189,21 +220,12 @@ func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
 	// functions' clock keeps its lead and runs on from there.
 	ahead := humantime.Span(s.Offset())
 	every := s.Assembly.Lanes[0].Every
-	n.Say("from here the functions' clock runs on %s ahead of yours (it never runs backwards); the schedule ticks now and every %s", ahead, every)
+	n.Say("from here the demo clock (the functions', and the CLI's with the export line below) runs %s ahead of yours and never back; the schedule ticks now and every %s", ahead, every)
 	// A tick right away: the script leaves some targets minutes from
 	// expiry on the functions' clock, and they are due now, not in a
 	// schedule period. A failure is narrated; the ticks retry.
 	_, _ = n.Sweep(ctx)
-	n.Say("try, in another shell:")
-	fmt.Printf("\n    export %s\n", strings.Join(s.ClientEnv(), " "))
-	fmt.Printf("    alias stsrotator=%s\n", s.CLIPath())
-	fmt.Printf("    stsrotator status      # ISSUED is on the functions' clock; LEFT counts from yours, so %s more than they see\n", ahead)
-	fmt.Printf("    stsrotator credential-process --target %s\n", s.Config.Targets[0].Name)
-	fmt.Printf("    stsrotator report-expired --target %s\n", s.Config.Targets[0].Name)
-	if res.Revoke.Check != "" {
-		fmt.Printf("    %s   # the revocation, read from moto's IAM\n", res.Revoke.Check)
-	}
-	fmt.Println()
+	n.PrintTry(res)
 	n.Say("Ctrl-C stops everything")
 
 	go func() {
@@ -215,6 +237,15 @@ func run(t0 time.Time, port int, assembly string, once, verbose bool) error {
 			n.Say("alert:")
 			for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
 				fmt.Printf("    │ %s\n", line)
+			}
+		}
+	}()
+	// What the reactor decides for each report, one sent from another
+	// shell included.
+	go func() {
+		for ctx.Err() == nil {
+			if d, ok := s.NextDecision(ctx, time.Minute); ok {
+				n.Say("%s", d.Describe())
 			}
 		}
 	}()

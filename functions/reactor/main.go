@@ -32,6 +32,10 @@ func main() {
 	if err != nil {
 		fail("load config", err)
 	}
+	// CloudTrail reports are matched to targets by session name.
+	if err := cfg.InStack(os.Getenv(lambdaenv.StackName)); err != nil {
+		fail("session names for stack "+os.Getenv(lambdaenv.StackName), err)
+	}
 	rotatorFor, err := lambdaenv.RotatorFor()
 	if err != nil {
 		fail("find the rotator", err)

@@ -70,6 +70,13 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (rotation.Res
 		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
 		return rotation.Response{}, err
 	}
+	if err := rotation.CheckCutoff(h.Now(), ev.RevokedBefore); err != nil {
+		h.Emit.Put(metrics.RevocationCutoffsRefused, 1, metrics.Count, nil)
+		h.Emit.PutTarget(ev.Target, metrics.RevocationCutoffsRefused, 1, metrics.Count)
+		err = fmt.Errorf("%w: %w", ErrBadInput, err)
+		h.Log.ErrorContext(ctx, "rejected input", slog.String("target", ev.Target), slog.String("reason", ev.Reason), slog.String("error", err.Error()))
+		return rotation.Response{}, err
+	}
 	_, resp.Summary = h.Engine.Sweep(ctx, targets, h.Concurrency, rotation.Request{Force: ev.Force, Why: why, Cause: ev.Why, RevokedBefore: ev.RevokedBefore})
 	resp.DurationMs = h.Now().Sub(start).Milliseconds()
 	h.Emit.Put(metrics.SweepDuration, float64(resp.DurationMs), metrics.Milliseconds, nil)

@@ -96,6 +96,7 @@ func TestHandleRejectsBadInput(t *testing.T) {
 		{"forcing every target at once is refused", `{"force":true}`, "force and revokedBefore need a target"},
 		{"two JSON values are refused", `{} {}`, "more than one JSON value"},
 		{"revoking every target at once is refused", `{"revokedBefore":"2026-11-30T09:00:00Z"}`, "force and revokedBefore need a target"},
+		{"a revocation cutoff in the future is refused before anything is read", `{"target":"alpha","force":true,"revokedBefore":"2999-01-01T00:00:00Z"}`, "revokedBefore 2999-01-01T00:00:00Z is"},
 		{"an unknown cause is refused before anything is written", `{"target":"alpha","why":"because"}`, `why "because" is not one of`},
 	}
 	for _, c := range cases {

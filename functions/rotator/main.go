@@ -31,6 +31,9 @@ func main() {
 	if err != nil {
 		fail("load config", err)
 	}
+	if err := cfg.InStack(os.Getenv(lambdaenv.StackName)); err != nil {
+		fail("session names for stack "+os.Getenv(lambdaenv.StackName), err)
+	}
 	verify, err := rotation.ParseVerifyMode(os.Getenv(lambdaenv.VerifyMode))
 	if err != nil {
 		fail("read "+lambdaenv.VerifyMode, err)

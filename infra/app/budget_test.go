@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/infra/plan/plantest"
 	"github.com/stsrotator/stsrotator/infra/quotacheck"
+	"github.com/stsrotator/stsrotator/infra/trustcheck"
 	"github.com/stsrotator/stsrotator/shared/quotas"
 )
 
@@ -102,6 +104,18 @@ func TestSynthBudget(t *testing.T) {
 	ts, err := quotacheck.Load(ten.out)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Issue 18's template checks at 10,000 targets, on the same synth.
+	var tts []trustcheck.Template
+	for _, tpl := range ts {
+		tts = append(tts, trustcheck.Template{Name: tpl.Name, Body: tpl.Body})
+	}
+	p, err := plan.Load("targets10000.yaml", plantest.Config(10_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range trustcheck.Check(tts, plan.DefaultStackName, plan.CDKQualifierDefault, p) {
+		t.Errorf("10,000 targets: %v", err)
 	}
 	files, stands := lintSet(ts)
 	start := time.Now()

@@ -16,12 +16,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/infra/plan/plantest"
 	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/internal/iameval"
 	"github.com/stsrotator/stsrotator/internal/mototest"
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
@@ -133,15 +135,18 @@ func TestDeployOnMoto(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := deploy(t, root, env, s, config.DefaultPath, src, plan.DefaultStackName)
+		cli := buildCLI(t, root)
+		trusts := createTargetRoles(t, cli, root, d, s)
 		rotator := awstest.BuildFunction(t, root, "rotator")
 		k := awstest.Start(t)
 		for _, sh := range d.plan.Shards {
 			for _, l := range sh.Lanes {
+				d.assumableBy(t, sh, l, trusts)
 				d.sweep(t, k, rotator, sh.ID, l, s)
 			}
 		}
 		d.minted(t, d.plan.Config.Targets)
-		preflightAfter(t, root, s)
+		preflightAfter(t, cli, root, s)
 	})
 
 	t.Run("2000-targets", func(t *testing.T) {
@@ -430,14 +435,8 @@ func (d *deployed) assetOf(t *testing.T, function string) string {
 // the bootstrap stack is there, but moto deployed the example although
 // its log group and reader roles do not exist (it skips the resources
 // that would have failed), which is exactly what preflight blocks on.
-func preflightAfter(t *testing.T, root string, s *mototest.Server) {
+func preflightAfter(t *testing.T, bin, root string, s *mototest.Server) {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "stsrotator")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/stsrotator")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the CLI: %v\n%s", err, out)
-	}
 	cmd := exec.Command(bin, "preflight", "--config", filepath.Join(root, config.DefaultPath))
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, s.Env()...)
 	var out bytes.Buffer
@@ -456,10 +455,102 @@ func preflightAfter(t *testing.T, root string, s *mototest.Server) {
 		"BLOCK log-group   /ecs/nightly-report: the log group does not exist",
 		"BLOCK reader      arn:aws:iam::123456789012:role/ReportsJob: the role does not exist",
 		"SKIP  trust       arn:aws:iam::210987654321:role/AuditS3Reader",
+		// Created with exactly what `stsrotator trust` printed.
+		"OK    trust       arn:aws:iam::123456789012:role/BillingReadOnly",
+		"OK    trust       arn:aws:iam::123456789012:role/DeployBot",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("preflight output lacks %q:\n%s", want, out.String())
 		}
 	}
 	t.Logf("preflight after the deploy:\n%s", out.String())
+}
+
+// buildCLI builds the stsrotator CLI once for the proof's steps.
+func buildCLI(t *testing.T, root string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "stsrotator")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/stsrotator")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the CLI: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// createTargetRoles creates each of the example's target roles in the
+// moto account with exactly the trust policy `stsrotator trust --target`
+// prints (the account read from the caller's credentials, as a user would
+// run it), and returns those policies by target.
+func createTargetRoles(t *testing.T, bin, root string, d *deployed, s *mototest.Server) map[string]*iameval.Policy {
+	t.Helper()
+	iamc := iam.NewFromConfig(d.cfg)
+	out := map[string]*iameval.Policy{}
+	for _, tg := range d.plan.Config.Targets {
+		cmd := exec.Command(bin, "trust", "--config", filepath.Join(root, config.DefaultPath), "--target", tg.Name, "--stack", d.stack)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, s.Env()...)
+		doc, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("stsrotator trust --target %s: %v", tg.Name, err)
+		}
+		if out[tg.Name], err = iameval.Parse(doc); err != nil {
+			t.Fatal(err)
+		}
+		arn := strings.SplitN(tg.RoleArn, ":", 6)
+		if arn[4] != mototest.Account {
+			continue
+		}
+		name := arn[5][strings.LastIndex(arn[5], "/")+1:]
+		if _, err := iamc.CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(string(doc))}); err != nil {
+			t.Fatalf("create %s with the printed trust: %v", name, err)
+		}
+	}
+	return out
+}
+
+// assumableBy proves, before the lane's sweep, that the deployed function
+// runs as its shard's rotator role, by its literal name, and that every
+// target's new trust lets exactly that role do everything the target
+// needs (moto evaluates no trust policy: this is AWS's documented logic,
+// internal/iameval), and a role at the old rotator path nothing.
+func (d *deployed) assumableBy(t *testing.T, sh plan.Shard, l plan.Lane, trusts map[string]*iameval.Policy) {
+	t.Helper()
+	name := plan.FunctionName(d.stack, sh.ID, l.ID)
+	fc, err := lambda.NewFromConfig(d.cfg).GetFunctionConfiguration(context.Background(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := aws.ToString(fc.Role)
+	if want := plan.RoleArn("aws", mototest.Account, plan.RotatorRoleName(d.stack, sh.Index)); role != want {
+		t.Fatalf("%s runs as %s, want its shard's rotator role %s", name, role, want)
+	}
+	impostor := "arn:aws:iam::" + mototest.Account + ":role/" + d.stack + "/rotator/" + plan.RotatorRoleName(d.stack, sh.Index)
+	for _, tg := range l.Targets {
+		actions, _ := plan.AssumeActions(tg)
+		ctx := map[string][]string{"sts:RoleSessionName": {tg.SessionName}}
+		if tg.ExternalID != "" {
+			ctx["sts:ExternalId"] = []string{tg.ExternalID}
+		}
+		if tg.SourceIdentity != "" {
+			ctx["sts:SourceIdentity"] = []string{tg.SourceIdentity}
+		}
+		for _, st := range tg.SessionTags {
+			ctx["aws:RequestTag/"+st.Key] = []string{st.Value}
+			ctx["aws:TagKeys"] = append(ctx["aws:TagKeys"], st.Key)
+		}
+		// The rotator's own grant (its Grants0 policy, which
+		// infra/stack's TestRotatorPolicyIsExact pins): needed too when
+		// the target role is in another account.
+		grant := iameval.MustParse(map[string]any{"Statement": []any{map[string]any{"Effect": "Allow", "Action": actions, "Resource": tg.RoleArn}}})
+		for _, a := range actions {
+			req := iameval.Request{Principal: role, Action: a, Resource: tg.RoleArn, Context: ctx, TrustPolicy: true}
+			if got, err := iameval.Evaluate(req, []*iameval.Policy{grant}, trusts[tg.Name]); got != iameval.Allow {
+				t.Errorf("target %s: the deployed rotator %s may not %s under the printed trust: %v %v", tg.Name, role, a, got, err)
+			}
+			req.Principal = impostor
+			if got, err := iameval.Evaluate(req, []*iameval.Policy{grant}, trusts[tg.Name]); got == iameval.Allow {
+				t.Errorf("target %s: a role at the old rotator path may %s: %v %v", tg.Name, a, got, err)
+			}
+		}
+	}
 }

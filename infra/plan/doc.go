@@ -8,6 +8,9 @@
 // Shards are fixed hash buckets of the target name, so a target's secret
 // never changes stack when other targets are added or removed: Secrets
 // Manager names are unique, and CloudFormation cannot move a named secret
-// from one stack to another in a single deploy. Lanes, in contrast, own no
-// named resource, so they are re-packed freely on every synth.
+// from one stack to another in a single deploy. The same stable bucket
+// names each shard's one rotator role (RotatorRoleName), which every lane
+// of the shard runs as, so the exact ARN a target role trusts never
+// changes for the target's life. Lanes, in contrast, own no trusted
+// identity, so they are re-packed freely on every synth.
 package plan

@@ -1,22 +1,77 @@
 package plan
 
-import "github.com/stsrotator/stsrotator/shared/config"
+import (
+	"fmt"
+	"hash/fnv"
 
-// RotatorRolePath is the IAM path of every rotator role of a stack named
-// stackName, and of nothing else. Lanes are re-packed as the config
-// changes, so their roles come and go; target roles trust the path instead
-// (RotatorRoleArnPattern), which stays the same for the stack's life.
-func RotatorRolePath(stackName string) string {
-	return "/" + stackName + "/rotator/"
+	"github.com/stsrotator/stsrotator/shared/config"
+)
+
+// MaxRoleNameLen is IAM's limit on a role name (and a user name):
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+// ("Role name: 64 characters").
+const MaxRoleNameLen = 64
+
+// RotatorRoleName is the literal name of the rotator role of shard
+// shard (ShardOf of a target's name) in a stack named stackName:
+// "<stack>-Shard042-rotator". A target's shard is a fixed hash bucket of
+// its name, so this name, and the ARN target roles trust, never changes
+// for the target's life, however the config grows or shrinks. Every lane
+// of a shard runs as this one role (a lane's packing may change; its role
+// does not).
+//
+// The name is at most MaxRoleNameLen characters. CheckStackName keeps
+// stack names short enough that it never needs shortening; should a
+// longer one reach here, the stack name is cut and followed by "-" and
+// the eight hex digits of the FNV-1a hash of the whole stack name, so two
+// long stack names that share a prefix still get different, stable names.
+func RotatorRoleName(stackName string, shard int) string {
+	return fitName(stackName, "-"+ShardID(shard)+"-rotator")
 }
 
-// RotatorRoleArnPattern is the IAM ARN pattern (ArnLike, "*" for any
-// characters) that every rotator role of the stack matches: the value of
-// the stack's RotatorRoleArnPattern output, for a known partition and
-// account. Target roles trust it with an ArnLike aws:PrincipalArn
-// condition; `stsrotator preflight` checks their trust policies against it.
-func RotatorRoleArnPattern(partition, account, stackName string) string {
-	return "arn:" + partition + ":iam::" + account + ":role" + RotatorRolePath(stackName) + "*"
+// ReactorRoleName is the literal name of the stack's reactor role, the
+// one principal besides the rotators that reads every target's secret
+// (to compare a reported key with the stored versions).
+func ReactorRoleName(stackName string) string { return fitName(stackName, "-reactor") }
+
+// SourceUserName is the literal name of the stack's source user (the IAM
+// user whose access key signs sourceCredentials: iam-user targets'
+// AssumeRole calls): those target roles trust exactly this user's ARN.
+func SourceUserName(stackName string) string { return fitName(stackName, "-source") }
+
+// fitName is stackName+suffix, shortened as RotatorRoleName documents
+// when it would pass MaxRoleNameLen.
+func fitName(stackName, suffix string) string {
+	if len(stackName)+len(suffix) <= MaxRoleNameLen {
+		return stackName + suffix
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(stackName))
+	tag := fmt.Sprintf("-%08x", h.Sum32())
+	return stackName[:MaxRoleNameLen-len(suffix)-len(tag)] + tag + suffix
+}
+
+// RoleArn is the ARN of the role named name in account and partition.
+// Stack roles have no path, so the ARN is exact: a role created under any
+// path has a different ARN.
+func RoleArn(partition, account, name string) string {
+	return "arn:" + partition + ":iam::" + account + ":role/" + name
+}
+
+// UserArn is the ARN of the IAM user named name (no path).
+func UserArn(partition, account, name string) string {
+	return "arn:" + partition + ":iam::" + account + ":user/" + name
+}
+
+// AssumerArn is the exact ARN of the principal that calls sts:AssumeRole
+// on target t's role in a stack named stackName deployed in account:
+// the rotator role of t's shard, or for sourceCredentials: iam-user the
+// stack's source user, which signs those calls itself.
+func AssumerArn(partition, account, stackName string, t config.Target) string {
+	if t.SourceCredentials == config.SourceIAMUser {
+		return UserArn(partition, account, SourceUserName(stackName))
+	}
+	return RoleArn(partition, account, RotatorRoleName(stackName, ShardOf(t.Name)))
 }
 
 // LogWatchFunctionName is the log watcher's Lambda function name: the
@@ -75,17 +130,24 @@ func (p *Plan) Functions() int {
 	return n
 }
 
-// RolesPerLane is the IAM roles one rotator lane adds: its function's
-// role and its schedule's.
-const RolesPerLane = 2
+// RolesPerLane is the IAM roles one rotator lane adds: its schedule's.
+// The lane's function runs as its shard's rotator role (RotatorRoleName),
+// one per non-empty shard.
+const RolesPerLane = 1
+
+// ManagedPoliciesPerLane is the customer managed policies one lane adds to
+// its shard's rotator role: its AssumeRole grants and its secret grants,
+// each within ManagedPolicyBudget.
+const ManagedPoliciesPerLane = 2
 
 // Roles is how many IAM roles the deployed service adds to its account
-// (quotas.RolesPerAccount): RolesPerLane per rotator lane, the reactor's,
-// the log watcher's when any target has logGroups, and the source user's
-// key rotator and its schedule's when any target has sourceCredentials:
-// iam-user. infra/quotacheck counts the synthesized roles as a backstop.
+// (quotas.RolesPerAccount): one rotator role per shard, RolesPerLane per
+// rotator lane, the reactor's, the log watcher's when any target has
+// logGroups, and the source user's key rotator and its schedule's when
+// any target has sourceCredentials: iam-user. infra/quotacheck counts the
+// synthesized roles as a backstop.
 func (p *Plan) Roles() int {
-	n := RolesPerLane*len(p.Lanes()) + 1
+	n := len(p.Shards) + RolesPerLane*len(p.Lanes()) + 1
 	if p.Config.UsesIAMUser() {
 		n += 2
 	}

@@ -34,9 +34,13 @@ const OutputsPerTarget = 2
 var MaxTargetsPerShard = quotas.StackOutputs.Limit / OutputsPerTarget
 
 // Resources one lane adds to its shard besides its validity alarms: log
-// group, role, function, async invoke config, scheduler role, schedule and
-// errors alarm.
-const ResourcesPerLane = 7
+// group, its two managed policies (ManagedPoliciesPerLane), function,
+// async invoke config, scheduler role, schedule and errors alarm.
+const ResourcesPerLane = 9
+
+// ResourcesPerShard is what a non-empty shard adds once, whatever its
+// lanes: its rotator role (RotatorRoleName).
+const ResourcesPerShard = 1
 
 // ResourcesPerTarget is a target's secret and its resource policy.
 const ResourcesPerTarget = 2
@@ -55,11 +59,19 @@ const MaxTargetsPerLane = 100
 // leaving room under the 200-output limit for the service-wide outputs.
 const MaxRootOutputTargets = 50
 
-// PolicyBudget is the share of IAM's 10,240-character limit on a role's
-// inline policies that a lane's per-target statements may use; the rest is
-// headroom for the fixed statements (logs, KMS) whose ARNs are resolved at
-// deploy time.
+// PolicyBudget is how many characters of per-target text (TargetPolicyCost
+// and replica statements) one lane may hold: it bounds a lane's work as
+// well as its grants.
 const PolicyBudget = 8000
+
+// ManagedPolicyBudget is how many characters of per-target text each of a
+// lane's two managed policies (its AssumeRole grants, its secret grants)
+// may hold: IAM's 6,144 characters per managed policy
+// (quotas.ManagedPolicy) less room for the document and statement text,
+// whose ARNs are resolved at deploy time. The lane's grants live in
+// managed policies because every lane of a shard runs as the shard's one
+// rotator role, whose inline policies may total only 10,240 characters.
+const ManagedPolicyBudget = 5_500
 
 // LaneDir is the folder, inside the function package, of the per-lane
 // config files written when the config needs more than one lane.
@@ -225,10 +237,11 @@ func (p *Plan) LogGroups() []string {
 }
 
 // Resources is how many resources the shard's nested stack holds:
-// ResourcesPerTarget per target, ResourcesPerLane per lane and one
+// ResourcesPerTarget per target, ResourcesPerShard, ResourcesPerLane per
+// lane and one
 // validity alarm per TargetsPerAlarm targets of each lane.
 func (s Shard) Resources() int {
-	n := ResourcesPerTarget * len(s.Targets)
+	n := ResourcesPerTarget*len(s.Targets) + ResourcesPerShard
 	for _, l := range s.Lanes {
 		n += ResourcesPerLane + (len(l.Targets)+TargetsPerAlarm-1)/TargetsPerAlarm
 	}
@@ -247,6 +260,9 @@ func (s Shard) fits(file string) error {
 	}
 	subject := fmt.Sprintf("%s: the %d targets whose names hash to shard stack %s (%s, …)", file, len(s.Targets), s.ID, strings.Join(names, ", "))
 	if err := quotas.StackOutputs.Check(subject, s.Outputs()); err != nil {
+		return err
+	}
+	if err := quotas.ManagedPoliciesPerRole.Check(subject+": their rotator role "+s.ID+"'s lane policies", ManagedPoliciesPerLane*len(s.Lanes)); err != nil {
 		return err
 	}
 	return quotas.StackResources.Check(subject, s.Resources())
@@ -273,36 +289,39 @@ func (p *Plan) Files() map[string][]byte {
 }
 
 // packLanes splits a shard's targets, in file order, into lanes whose
-// per-target policy text stays within PolicyBudget: each target's role and
-// secret ARNs, and one EncryptReplicasIn<Region> statement per distinct
-// replica region of the lane (ReplicaStatementCost).
+// per-target policy text stays within PolicyBudget, and each of whose two
+// managed policies stays within ManagedPolicyBudget: the AssumeRole one
+// holds each distinct role ARN and one EncryptReplicasIn<Region>
+// statement per distinct replica region of the lane
+// (ReplicaStatementCost), the secrets one each target's secret ARN
+// pattern.
 func packLanes(cfg *config.Config, ts []config.Target) [][]config.Target {
 	var lanes [][]config.Target
 	var cur []config.Target
-	used := 0
+	used, assume, secrets := 0, 0, 0
 	seen := map[string]bool{}
 	regions := map[string]bool{}
-	cost := func(t config.Target) int {
-		c := TargetPolicyCost(t)
-		if seen[t.RoleArn] {
-			c -= len(t.RoleArn) + 3
+	cost := func(t config.Target) (int, int) {
+		a := 0
+		if !seen[t.RoleArn] {
+			a = len(t.RoleArn) + 3
 		}
 		for _, r := range t.ReplicaRegions {
 			if !regions[r] {
-				c += ReplicaStatementCost(cfg, r)
+				a += ReplicaStatementCost(cfg, r)
 			}
 		}
-		return c
+		return a, MaxSecretArnLen(t.SecretName) + 3
 	}
 	for _, t := range ts {
-		c := cost(t)
-		if len(cur) > 0 && (used+c > PolicyBudget || len(cur) == MaxTargetsPerLane) {
+		a, sc := cost(t)
+		if len(cur) > 0 && (used+a+sc > PolicyBudget || assume+a > ManagedPolicyBudget || secrets+sc > ManagedPolicyBudget || len(cur) == MaxTargetsPerLane) {
 			lanes = append(lanes, cur)
-			cur, used, seen, regions = nil, 0, map[string]bool{}, map[string]bool{}
-			c = cost(t)
+			cur, used, assume, secrets, seen, regions = nil, 0, 0, 0, map[string]bool{}, map[string]bool{}
+			a, sc = cost(t)
 		}
 		cur = append(cur, t)
-		used += c
+		used, assume, secrets = used+a+sc, assume+a, secrets+sc
 		seen[t.RoleArn] = true
 		for _, r := range t.ReplicaRegions {
 			regions[r] = true

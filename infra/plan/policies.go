@@ -68,24 +68,89 @@ func ref(id string) map[string]any { return map[string]any{"Ref": id} }
 // join is Fn::Join with no separator, the form CDK renders tokens in.
 func join(parts ...any) map[string]any { return map[string]any{"Fn::Join": []any{"", parts}} }
 
-// RoleArnPattern matches the ARN of every role of the stack under
-// /<stack>/<kind>/ (kind "rotator" or "reactor"), in the stack's account
-// and partition, as a template value.
-func RoleArnPattern(stackName, kind string) map[string]any {
-	return join("arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":role/"+stackName+"/"+kind+"/*")
+// RoleArnOf is the exact ARN of the stack's role named name, in the
+// stack's account and partition, as a template value.
+func RoleArnOf(name string) map[string]any {
+	return join("arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":role/"+name)
 }
 
+// CDKQualifierDefault is the CDK bootstrap's default qualifier
+// (https://docs.aws.amazon.com/cdk/v2/guide/bootstrapping-env.html).
+const CDKQualifierDefault = "hnb659fds"
+
+// MaxCDKQualifierLen is the longest qualifier `cdk bootstrap` accepts (its
+// template's Qualifier parameter: up to 10 characters).
+const MaxCDKQualifierLen = 10
+
+// CfnExecRoleArn is the exact ARN of the CDK bootstrap's CloudFormation
+// execution role for qualifier, in the stack's account and Region
+// (cdk-<qualifier>-cfn-exec-role-<account>-<region>,
+// https://docs.aws.amazon.com/cdk/v2/guide/bootstrapping-env.html): the
+// role CloudFormation deploys the stack, and its nested stacks, with.
+func CfnExecRoleArn(qualifier string) map[string]any {
+	return join("arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":role/cdk-"+qualifier+"-cfn-exec-role-", ref("AWS::AccountId"), "-", ref("AWS::Region"))
+}
+
+// SecretWriteActions are the Secrets Manager actions on an existing
+// secret whose access level is Write, Permissions management or Tagging
+// in the Service Authorization Reference
+// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html):
+// each can change the stored value (PutSecretValue, UpdateSecret with a
+// SecretString), which version AWSCURRENT is (UpdateSecretVersionStage,
+// RotateSecret, CancelRotateSecret), whether the secret exists
+// (DeleteSecret, RestoreSecret), who may use it (PutResourcePolicy,
+// DeleteResourcePolicy) or where it is copied (ReplicateSecretToRegions,
+// RemoveRegionsFromReplication, StopReplicationToReplica).
+// ValidateResourcePolicy, GetResourcePolicy, DescribeSecret and
+// ListSecretVersionIds change nothing; CreateSecret acts on no existing
+// secret, so a resource policy cannot govern it. Tagging is
+// SecretTagActions.
+var SecretWriteActions = []string{
+	"secretsmanager:CancelRotateSecret",
+	"secretsmanager:DeleteResourcePolicy",
+	"secretsmanager:DeleteSecret",
+	"secretsmanager:PutResourcePolicy",
+	"secretsmanager:PutSecretValue",
+	"secretsmanager:RemoveRegionsFromReplication",
+	"secretsmanager:ReplicateSecretToRegions",
+	"secretsmanager:RestoreSecret",
+	"secretsmanager:RotateSecret",
+	"secretsmanager:StopReplicationToReplica",
+	"secretsmanager:UpdateSecret",
+	"secretsmanager:UpdateSecretVersionStage",
+}
+
+// SecretTagActions change a secret's tags; both carry aws:TagKeys (the
+// Service Authorization Reference above), so a policy can deny them for
+// stsrotator's own keys (config.ReservedTagPrefix) and leave other tags to
+// their owners.
+var SecretTagActions = []string{"secretsmanager:TagResource", "secretsmanager:UntagResource"}
+
+// ReservedTagKeys is the aws:TagKeys pattern of stsrotator's own tags.
+const ReservedTagKeys = config.ReservedTagPrefix + "*"
+
 // ReadPolicy is the resource policy document of target t's secret, as a
-// template value: the declared readers may read it, nobody else may (not
-// even principals of this account whose own IAM policies would allow it)
-// but the stack's rotators and its reactor, which compares reported keys
-// with the current and previous versions, and nobody may read it without
-// TLS. Rotators and the reactor are named by their role paths, which stay
-// the same as lanes are re-packed; each rotator's own policy still names
-// only its own secrets.
-func ReadPolicy(stackName string, t config.Target) map[string]any {
+// template value, for a stack named stackName deployed by the CDK
+// execution role of qualifier:
+//   - the declared readers may read it, and nobody else may (not even
+//     principals of this account whose own IAM policies would allow it)
+//     but t's rotator role and the stack's reactor, which compares
+//     reported keys with the current and previous versions;
+//   - nobody may read it without TLS;
+//   - nobody but t's rotator role and the CloudFormation execution role
+//     may write, re-stage, re-policy, rotate, replicate, delete or restore
+//     it (SecretWriteActions), or add or remove its stsrotator: tags
+//     (SecretTagActions): an explicit Deny wins over any Allow, an
+//     administrator's included
+//     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+//
+// Every exempted principal is an exact ARN under ArnNotEquals: the roles
+// have literal names (RotatorRoleName, ReactorRoleName) and no path, so no
+// role anyone else creates can match.
+func ReadPolicy(stackName, qualifier string, t config.Target) map[string]any {
 	accounts, arns := Readers(t)
 	const read = "secretsmanager:GetSecretValue"
+	rotator := RoleArnOf(RotatorRoleName(stackName, ShardOf(t.Name)))
 	var stmts []any
 	if len(t.Readers) > 0 {
 		var ps []any
@@ -101,15 +166,14 @@ func ReadPolicy(stackName string, t config.Target) map[string]any {
 		}
 		stmts = append(stmts, map[string]any{"Sid": "DeclaredReadersRead", "Effect": "Allow", "Principal": map[string]any{"AWS": principal}, "Action": read, "Resource": "*"})
 	}
-	allowed := []any{RoleArnPattern(stackName, "rotator"), RoleArnPattern(stackName, "reactor")}
+	allowed := []any{rotator, RoleArnOf(ReactorRoleName(stackName))}
 	for _, a := range arns {
 		allowed = append(allowed, a)
 	}
 	// Conditions under different operators are ANDed: a read is denied
 	// only when the caller is neither a listed principal nor in a listed
-	// account. ArnNotLike matches the exact reader ARNs as well as the
-	// role-path patterns.
-	cond := map[string]any{"ArnNotLike": map[string]any{"aws:PrincipalArn": allowed}}
+	// account.
+	cond := map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": allowed}}
 	if len(accounts) > 0 {
 		sorted := append([]string(nil), accounts...)
 		sort.Strings(sorted)
@@ -119,22 +183,29 @@ func ReadPolicy(stackName string, t config.Target) map[string]any {
 		}
 		cond["StringNotEquals"] = map[string]any{"aws:PrincipalAccount": as}
 	}
+	writers := map[string]any{"aws:PrincipalArn": []any{rotator, CfnExecRoleArn(qualifier)}}
+	anyone := map[string]any{"AWS": "*"}
 	stmts = append(stmts,
 		// In a secret's resource policy "*" is the only valid Resource: it
 		// means the secret the policy is attached to.
-		map[string]any{"Sid": "OnlyReadersAndStsrotatorRead", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": read, "Resource": "*", "Condition": cond},
-		map[string]any{"Sid": "DenyReadsWithoutTLS", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": read, "Resource": "*",
+		map[string]any{"Sid": "OnlyReadersAndStsrotatorRead", "Effect": "Deny", "Principal": anyone, "Action": read, "Resource": "*", "Condition": cond},
+		map[string]any{"Sid": "DenyReadsWithoutTLS", "Effect": "Deny", "Principal": anyone, "Action": read, "Resource": "*",
 			"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
+		map[string]any{"Sid": "OnlyTheRotatorWrites", "Effect": "Deny", "Principal": anyone, "Action": SecretWriteActions, "Resource": "*",
+			"Condition": map[string]any{"ArnNotEquals": writers}},
+		map[string]any{"Sid": "OnlyTheRotatorTagsStsrotatorKeys", "Effect": "Deny", "Principal": anyone, "Action": SecretTagActions, "Resource": "*",
+			"Condition": map[string]any{"ArnNotEquals": writers, "ForAnyValue:StringLike": map[string]any{"aws:TagKeys": ReservedTagKeys}}},
 	)
 	return map[string]any{"Version": "2012-10-17", "Statement": stmts}
 }
 
 // ReadPolicySize is ReadPolicy's length in characters at its longest: in
-// the longest partition, Region and account (quotacheck.WorstCase) and for
-// the longest stack name CheckStackName accepts, so a config that fits
-// here fits under any stack name the user deploys it as.
+// the longest partition, Region and account (quotacheck.WorstCase), for
+// the longest stack name CheckStackName accepts and the longest CDK
+// qualifier, so a config that fits here fits under any stack name and
+// bootstrap the user deploys it with.
 func ReadPolicySize(t config.Target) int {
-	b, _ := json.Marshal(quotacheck.WorstCase(nil, ReadPolicy(strings.Repeat("s", MaxStackNameLen), t)))
+	b, _ := json.Marshal(quotacheck.WorstCase(nil, ReadPolicy(strings.Repeat("s", MaxStackNameLen), strings.Repeat("q", MaxCDKQualifierLen), t)))
 	return len(b)
 }
 

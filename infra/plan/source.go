@@ -7,21 +7,6 @@ import (
 	"github.com/stsrotator/stsrotator/shared/quotas"
 )
 
-// SourceUserPath is the IAM path of the deployment's source user (the IAM
-// user whose access key signs iam-user targets' AssumeRole calls); target
-// roles with `sourceCredentials: iam-user` trust it (output SourceUserArn).
-func SourceUserPath(stackName string) string {
-	return "/" + stackName + "/source/"
-}
-
-// SourceUserArnPattern is the ArnLike pattern the source user matches, for
-// a known partition and account: target roles with
-// `sourceCredentials: iam-user` trust it (its name is chosen by
-// CloudFormation; the path is fixed).
-func SourceUserArnPattern(partition, account, stackName string) string {
-	return "arn:" + partition + ":iam::" + account + ":user" + SourceUserPath(stackName) + "*"
-}
-
 // SourceKeyRotatorRolePath is the IAM path of the role of the one function
 // that may manage the source user's access keys.
 func SourceKeyRotatorRolePath(stackName string) string {

@@ -26,7 +26,10 @@ func newGoFunction(scope constructs.Construct, codeDir string, props *awslambda.
 func writeOwnLogs(logs awslogs.ILogGroup) awsiam.PolicyStatement {
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("WriteOwnLogs"),
-		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Actions:   jsii.Strings(LogActions...),
 		Resources: &[]*string{logs.LogGroupArn()},
 	})
 }
+
+// LogActions is what a function does to its own log group.
+var LogActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}

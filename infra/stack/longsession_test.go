@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/infra/stack"
 )
 
@@ -62,8 +63,8 @@ func TestSourceUserMayOnlyAssumeListedRoles(t *testing.T) {
 	var userID string
 	for id, u := range users {
 		userID = id
-		if p := props(u); p["Path"] != "/stsrotator/source/" || p["Policies"] != nil || p["ManagedPolicyArns"] != nil || p["LoginProfile"] != nil {
-			t.Fatalf("user properties %s: want only the path, no inline policies, no console login", js(p))
+		if p := props(u); p["UserName"] != plan.SourceUserName("stsrotator") || p["Path"] != nil || p["Policies"] != nil || p["ManagedPolicyArns"] != nil || p["LoginProfile"] != nil {
+			t.Fatalf("user properties %s: want only its literal name (the ARN iam-user target roles trust), no path, no inline policies, no console login", js(p))
 		}
 	}
 	granted := map[string][]string{}
@@ -133,7 +134,8 @@ func TestSourceKeyNeverInTheTemplate(t *testing.T) {
 		t.Fatal("the source-key secret has no resource policy")
 	}
 	doc := js(pol)
-	for _, want := range []string{`"Sid":"OnlyRotatorsRead"`, `:role/stsrotator/rotator/*`, `"Sid":"OnlyTheSourceKeyRotatorWrites"`, `"Sid":"DenyReadsWithoutTLS"`} {
+	nightly := `":role/` + plan.RotatorRoleName("stsrotator", plan.ShardOf("nightly")) + `"`
+	for _, want := range []string{`"Sid":"OnlyRotatorsRead"`, `"ArnNotEquals":{"aws:PrincipalArn":[{"Fn::GetAtt":[`, nightly, `"Sid":"OnlyTheSourceKeyRotatorWrites"`, `"Sid":"DenyReadsWithoutTLS"`} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("key secret policy lacks %s: %s", want, doc)
 		}
@@ -293,9 +295,9 @@ func values(m map[string]map[string]any) []map[string]any {
 // Proves: the source-key secret's policy denies every way of changing it —
 // not only PutSecretValue but UpdateSecret, re-staging, delete/restore,
 // rotation, replication, tags and the policy itself — to everyone but the
-// source-key rotator and CloudFormation deploying the stack (its CDK
-// execution role, or the deployer's credentials via CloudFormation), so
-// the stack can still update and delete what it owns.
+// source-key rotator and CloudFormation deploying the stack with its CDK
+// execution role (exact ARNs, not aws:CalledVia), so the stack can still
+// update and delete what it owns.
 func TestOnlyTheSourceKeyRotatorWritesTheKeySecret(t *testing.T) {
 	fx := longSession(t)
 	var stmt map[string]any
@@ -324,10 +326,15 @@ func TestOnlyTheSourceKeyRotatorWritesTheKeySecret(t *testing.T) {
 		t.Error("the write statement must not deny reads (OnlyRotatorsRead governs those)")
 	}
 	cond := js(stmt["Condition"])
-	for _, want := range []string{`"ArnNotLike":{"aws:PrincipalArn":[{"Fn::GetAtt":["`, `{"Fn::Sub":"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}"}`, `"ForAllValues:StringNotEquals":{"aws:CalledVia":"cloudformation.amazonaws.com"}`} {
+	for _, want := range []string{`{"ArnNotEquals":{"aws:PrincipalArn":[{"Fn::GetAtt":["`,
+		`{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::",{"Ref":"AWS::AccountId"},":role/cdk-hnb659fds-cfn-exec-role-",{"Ref":"AWS::AccountId"},"-",{"Ref":"AWS::Region"}]]}]}}`} {
 		if !strings.Contains(cond, want) {
 			t.Errorf("condition lacks %s: %s", want, cond)
 		}
+	}
+	// aws:CalledVia would exempt anyone who may create any stack.
+	if strings.Contains(cond, "CalledVia") || strings.Contains(cond, "*") {
+		t.Errorf("the exemption must name exact ARNs only: %s", cond)
 	}
 	roleID := ""
 	for id, r := range resources(fx.rootJS, "AWS::IAM::Role") {

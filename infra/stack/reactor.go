@@ -86,7 +86,7 @@ type Reactor struct {
 // policy can let exactly this role read it.
 func newReactorRole(s *Service) awsiam.Role {
 	return awsiam.NewRole(s.Stack, jsii.String("ReactorRole"), &awsiam.RoleProps{
-		Path:        jsii.String("/" + s.stackName + "/reactor/"),
+		RoleName:    jsii.String(plan.ReactorRoleName(s.stackName)), // exact: the secrets' read deny exempts this ARN
 		Description: jsii.String("stsrotator reactor: reads target secrets, asks rotators to rotate, alerts"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 	})
@@ -211,7 +211,8 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout.Seconds())),
 		LogGroup:     logs,
 		Role:         r.Role,
-		Environment:  &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn(), lambdaenv.AlertTable: r.AlertClaims.TableName()},
+		Environment: &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn(), lambdaenv.StackName: jsii.String(s.stackName),
+			lambdaenv.AlertTable: r.AlertClaims.TableName()},
 	})
 	// The policy is a resource of its own, attached to the role: without
 	// this the function could be created, and invoked by a rule, before

@@ -60,18 +60,29 @@ func newRotator(s *Service, sh *Shard, lp plan.Lane, codeDir string) *Rotator {
 		Retention:     awslogs.RetentionDays_ONE_MONTH,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	r.Role = awsiam.NewRole(scope, jsii.String("Role"), &awsiam.RoleProps{
-		Path:        jsii.String(s.RotatorRolePath()),
-		Description: jsii.String(fmt.Sprintf("stsrotator %s/%s: assumes %d target roles and writes their secrets", sh.Plan.ID, lp.ID, len(lp.Targets))),
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		InlinePolicies: &map[string]awsiam.PolicyDocument{
-			"Rotate": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: rotatorStatements(s, sh, lp, logs)}),
-		},
-	})
+	r.Role = sh.Role
+	fixed, grants := rotatorStatements(s, sh, lp, logs)
+	sh.rotate.AddStatements(fixed...)
+	// The lane's per-target grants, each half in its own managed policy
+	// (plan.ManagedPolicyBudget); attaching them through the role's
+	// ManagedPolicyArns makes the role, and so the function, wait for them.
+	for i, g := range grants {
+		if len(g) == 0 {
+			continue
+		}
+		mp := awsiam.NewManagedPolicy(scope, jsii.String(fmt.Sprintf("Grants%d", i)), &awsiam.ManagedPolicyProps{
+			Description: jsii.String(fmt.Sprintf("stsrotator %s/%s: %s of %d targets", sh.Plan.ID, lp.ID, []string{"the target roles it assumes", "the secrets it writes"}[i], len(lp.Targets))),
+			Document:    awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &g}),
+		})
+		r.Role.AddManagedPolicy(mp)
+		if i == 0 {
+			// The replica keys' key/* statements live in this one.
+			suppressReplicaKeyWildcards(mp, lp.Targets)
+		}
+	}
 	// Each secret it writes names the bus to report ExpiredToken to, so a
 	// consumer in any reader account reports there with no configuration.
-	suppressReplicaKeyWildcards(r.Role, lp.Targets)
-	env := map[string]*string{lambdaenv.KMSKeyID: s.Key.KeyArn(), lambdaenv.EventBus: reportBusArn(scope)}
+	env := map[string]*string{lambdaenv.KMSKeyID: s.Key.KeyArn(), lambdaenv.EventBus: reportBusArn(scope), lambdaenv.StackName: jsii.String(s.stackName)}
 	if lp.ConfigEnv != "" {
 		env[lambdaenv.ConfigPath] = jsii.String(lp.ConfigEnv)
 	}
@@ -117,12 +128,19 @@ func FunctionName(stackName, shardID, laneID string) string {
 	return plan.FunctionName(stackName, shardID, laneID)
 }
 
-// rotatorStatements is the rotator's whole permission set; see
-// docs/infra.md for why each statement exists.
-func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGroup) *[]awsiam.PolicyStatement {
-	stmts := []awsiam.PolicyStatement{
-		writeOwnLogs(logs),
-	}
+// rotatorStatements is a lane's whole permission set, as the statements
+// that go into its shard role's inline policy (fixed: logs, the source
+// key, events, the key) and its two managed policies (the AssumeRole
+// grants with any replica keys, and its secrets); see docs/infra.md for
+// why each statement exists.
+func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGroup) (fixed []awsiam.PolicyStatement, grants [2][]awsiam.PolicyStatement) {
+	// Sids are unique within a policy, and every lane of the shard adds
+	// its log group to the one inline policy.
+	fixed = []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("WriteLogsOf" + lp.ID),
+		Actions:   jsii.Strings(LogActions...),
+		Resources: &[]*string{logs.LogGroupArn()},
+	})}
 	// One statement per distinct action set, so each role ARN is written
 	// once however many targets use it.
 	type group struct {
@@ -145,12 +163,13 @@ func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGrou
 		}
 	}
 	for _, g := range groups {
-		stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		grants[0] = append(grants[0], awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String(g.sid),
 			Actions:   jsii.Strings(g.actions...),
 			Resources: jsii.Strings(g.arns...),
 		}))
 	}
+	grants[0] = append(grants[0], replicaKeyStatements(s, lp.Targets)...)
 	// Each secret by its name and Secrets Manager's six-character suffix:
 	// as exact as its ARN, known at synth, and the same string for the
 	// secret the stack creates and one the rotator re-creates. The pseudo
@@ -161,46 +180,56 @@ func rotatorStatements(s *Service, sh *Shard, lp plan.Lane, logs awslogs.LogGrou
 	for _, t := range lp.Targets {
 		secrets = append(secrets, jsii.String(prefix+t.SecretName+SecretSuffixPattern))
 	}
-	if s.Source != nil && usesIAMUser(lp.Targets) {
-		stmts = append(stmts, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+	if s.Source != nil && usesIAMUser(lp.Targets) && !sh.readsSourceKey {
+		sh.readsSourceKey = true
+		fixed = append(fixed, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ReadTheSourceKey"),
 			Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
 			Resources: &[]*string{s.Source.KeySecret.Ref()},
 		}))
 	}
-	stmts = append(stmts, replicaKeyStatements(s, lp.Targets)...)
-	stmts = append(stmts,
-		// Read the current version's expiry and write the next one, and
-		// create a secret that has no current version: the stack's empty
-		// one (CreateSecret then answers ResourceExists and the rotator
-		// writes with PutSecretValue) or one deleted outside the stack. IAM
-		// authorises CreateSecret, and TagResource for its tags, against an
-		// ARN whose random suffix cannot be known in advance; "-??????"
-		// matches exactly that suffix of exactly this name, nothing wider,
-		// so one statement serves all four actions and each target's ARN is
-		// written once.
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("OwnSecrets"),
-			Actions:   jsii.Strings(append(append([]string{}, SecretActions...), CreateActions...)...),
-			Resources: &secrets,
-		}),
-		lifecycleEvents(awscdk.Stack_Of(sh.Stack), "AnnounceRotations"),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("UseTheKeyThroughSecretsManagerOnly"),
-			Actions:   jsii.Strings(KeyActions...),
-			Resources: &[]*string{s.Key.KeyArn()},
-			Conditions: &map[string]any{
-				"StringEquals": map[string]any{"kms:ViaService": viaService("secretsmanager")},
-			},
-		}),
-	)
-	return &stmts
+	// Read the current version's expiry and write the next one, and
+	// create a secret that has no current version: the stack's empty one
+	// (CreateSecret then answers ResourceExists and the rotator writes
+	// with PutSecretValue) or one deleted outside the stack. IAM
+	// authorises CreateSecret, and TagResource for its tags, against an
+	// ARN whose random suffix cannot be known in advance; "-??????"
+	// matches exactly that suffix of exactly this name, nothing wider, so
+	// one statement serves all four actions and each target's ARN is
+	// written once.
+	grants[1] = append(grants[1], awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("OwnSecrets"),
+		Actions:   jsii.Strings(append(append(append([]string{}, SecretActions...), VersionListActions...), CreateActions...)...),
+		Resources: &secrets,
+	}))
+	if len(sh.Rotators) == 0 {
+		// The shard's first lane adds what every lane shares once.
+		fixed = append(fixed,
+			lifecycleEvents(awscdk.Stack_Of(sh.Stack), "AnnounceRotations"),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("UseTheKeyThroughSecretsManagerOnly"),
+				Actions:   jsii.Strings(KeyActions...),
+				Resources: &[]*string{s.Key.KeyArn()},
+				Conditions: &map[string]any{
+					"StringEquals": map[string]any{"kms:ViaService": viaService("secretsmanager")},
+				},
+			}),
+		)
+	}
+	return fixed, grants
 }
 
 // SecretActions is what the rotator does to its own secrets: read the
-// current version's expiry and write the next one. Nothing more: the
-// engine never describes, lists or deletes a secret.
+// current version's expiry and write the next one. The engine never
+// describes or deletes a secret; it lists a secret's versions only to
+// count them (VersionListActions).
 var SecretActions = []string{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+
+// VersionListActions let the rotator count its secrets' versions from
+// Secrets Manager's own CreatedDate (ListSecretVersionIds) when the
+// write history stored in a secret would hold a write back: anyone who can
+// write the secret can forge that history (rotation.Current.VersionDates).
+var VersionListActions = []string{"secretsmanager:ListSecretVersionIds"}
 
 // CreateActions let the rotator create its own secrets by name; see
 // rotatorStatements.

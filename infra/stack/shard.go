@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cloudformationinclude"
 	"github.com/aws/jsii-runtime-go"
 
@@ -43,6 +44,15 @@ type Shard struct {
 	// constructs would make synth scale with jsii round trips.
 	Targets  cloudformationinclude.CfnInclude
 	Rotators []*Rotator
+	// Role is the shard's rotator role (plan.RotatorRoleName), which every
+	// lane of the shard runs as; target roles trust its exact ARN.
+	Role awsiam.Role
+	// rotate is Role's inline policy: each lane's fixed statements (its
+	// logs, events, the key); the per-target grants are each lane's
+	// managed policies.
+	rotate awsiam.PolicyDocument
+	// readsSourceKey is set once a lane has added ReadTheSourceKey.
+	readsSourceKey bool
 
 	keys map[string]string
 }
@@ -58,7 +68,7 @@ func newShard(s *Service, sp plan.Shard, codeDir, workDir string, keys map[strin
 	})
 	sh := &Shard{Stack: ns, Plan: sp, keys: keys}
 	file := filepath.Join(workDir, sp.ID+".targets.json")
-	b, err := json.Marshal(TargetTemplate(s.config, s.stackName, sp, keys, s.sweep))
+	b, err := json.Marshal(TargetTemplate(s.config, s.stackName, s.qualifier, sp, keys, s.sweep))
 	if err == nil {
 		err = os.WriteFile(file, b, 0o644)
 	}
@@ -68,6 +78,16 @@ func newShard(s *Service, sp plan.Shard, codeDir, workDir string, keys map[strin
 	sh.Targets = cloudformationinclude.NewCfnInclude(ns, jsii.String("Targets"), &cloudformationinclude.CfnIncludeProps{
 		TemplateFile: jsii.String(file),
 		Parameters:   &map[string]any{ParamKeyArn: s.Key.KeyArn(), ParamTopicArn: s.Topic.TopicArn()},
+	})
+	sh.rotate = awsiam.NewPolicyDocument(nil)
+	sh.Role = awsiam.NewRole(ns, jsii.String("RotatorRole"), &awsiam.RoleProps{
+		// A literal name, no path: target roles trust this exact ARN, and
+		// only a principal that may create or delete this one role could
+		// ever hold it.
+		RoleName:       jsii.String(plan.RotatorRoleName(s.stackName, sp.Index)),
+		Description:    jsii.String(fmt.Sprintf("stsrotator %s: assumes the target roles of its %d targets and writes their secrets", sp.ID, len(sp.Targets))),
+		AssumedBy:      awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{"Rotate": sh.rotate},
 	})
 	for _, lp := range sp.Lanes {
 		sh.Rotators = append(sh.Rotators, newRotator(s, sh, lp, codeDir))
@@ -79,17 +99,19 @@ func newShard(s *Service, sp plan.Shard, codeDir, workDir string, keys map[strin
 // resources of config cfg: for each target its secret (retained when the
 // target leaves the config; replicated to its replicaRegions) and the
 // secret's resource policy, its SecretArn<Key> and
-// AwsConfig<Key> outputs, and for each lane its validity alarms. It takes
+// AwsConfig<Key> outputs, and for each lane its validity alarms. The
+// CloudFormation execution role of the CDK bootstrap with qualifier may
+// still update the secrets and their policies (plan.ReadPolicy). It takes
 // the key and the alert topic as the parameters ParamKeyArn and
 // ParamTopicArn. Plain Go, so it costs microseconds per target and the
 // quota guard can measure it without a synth.
-func TargetTemplate(cfg *config.Config, stackName string, sp plan.Shard, keys map[string]string, sweep time.Duration) map[string]any {
+func TargetTemplate(cfg *config.Config, stackName, qualifier string, sp plan.Shard, keys map[string]string, sweep time.Duration) map[string]any {
 	res := map[string]any{}
 	outs := map[string]any{}
 	for _, t := range sp.Targets {
 		k := keys[t.Name]
 		res["Secret"+k] = secretResource(cfg, stackName, t)
-		res["ReadPolicy"+k] = readPolicyResource(stackName, t, k)
+		res["ReadPolicy"+k] = readPolicyResource(stackName, qualifier, t, k)
 		outs["SecretArn"+k] = map[string]any{"Description": "Secret holding the credentials of target " + t.Name, "Value": ref("Secret" + k)}
 		outs["AwsConfig"+k] = map[string]any{"Description": "Line for a ~/.aws/config profile that uses target " + t.Name, "Value": profileLineJSON(ref("Secret" + k))}
 	}
@@ -175,14 +197,9 @@ func secretResource(cfg *config.Config, stackName string, t config.Target) map[s
 	}
 }
 
-// RoleArnPattern is plan.RoleArnPattern.
-func RoleArnPattern(stackName, kind string) map[string]any {
-	return plan.RoleArnPattern(stackName, kind)
-}
-
 // readPolicyResource attaches plan.ReadPolicy, whose size the plan has
 // already checked against quotas.SecretResourcePolicy, to the secret.
-func readPolicyResource(stackName string, t config.Target, key string) map[string]any {
+func readPolicyResource(stackName, qualifier string, t config.Target, key string) map[string]any {
 	return map[string]any{
 		"Type": "AWS::SecretsManager::ResourcePolicy",
 		// Kept with the retained secret, so an orphaned secret stays as
@@ -193,7 +210,7 @@ func readPolicyResource(stackName string, t config.Target, key string) map[strin
 		"Properties": map[string]any{
 			"SecretId":          ref("Secret" + key),
 			"BlockPublicPolicy": true,
-			"ResourcePolicy":    plan.ReadPolicy(stackName, t),
+			"ResourcePolicy":    plan.ReadPolicy(stackName, qualifier, t),
 		},
 	}
 }

@@ -41,8 +41,10 @@ type SourceUser struct {
 func newSourceUser(s *Service, p *plan.Plan, codeDir string) *SourceUser {
 	scope := constructs.NewConstruct(s.Stack, jsii.String("Source"))
 	src := &SourceUser{}
+	// A literal name, no path: the iam-user targets' roles trust this
+	// exact ARN (plan.AssumerArn).
 	src.User = awsiam.NewUser(scope, jsii.String("User"), &awsiam.UserProps{
-		Path: jsii.String(plan.SourceUserPath(s.stackName)),
+		UserName: jsii.String(plan.SourceUserName(s.stackName)),
 	})
 	why := "This IAM user exists only because targets ask for sourceCredentials: iam-user: AssumeRole signed by an IAM user is not role chaining, so it can last up to 12 hours. " +
 		fmt.Sprintf("It may only call sts:AssumeRole (with sts:TagSession / sts:SetSourceIdentity where configured) on exactly those targets' roles; its one access key lives in its own secret and the SourceKeyRotator function replaces it every rotator.sourceKeyMaxAge (%g days), deactivating and deleting the previous one.", p.Config.Rotator.SourceKeyMaxAge.Hours()/24)
@@ -55,7 +57,6 @@ func newSourceUser(s *Service, p *plan.Plan, codeDir string) *SourceUser {
 		}
 		src.Policies = append(src.Policies, awsiam.NewManagedPolicy(scope, jsii.String(fmt.Sprintf("AssumeTargetRoles%d", i)), &awsiam.ManagedPolicyProps{
 			Description: jsii.String(fmt.Sprintf("stsrotator source user: AssumeRole on the iam-user targets' roles (%d of %d)", i+1, len(p.SourcePolicies))),
-			Path:        jsii.String(plan.SourceUserPath(s.stackName)),
 			Users:       &[]awsiam.IUser{src.User},
 			Document:    awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &stmts}),
 		}))
@@ -127,39 +128,42 @@ func newSourceUser(s *Service, p *plan.Plan, codeDir string) *SourceUser {
 // user, and nothing else in IAM.
 var SourceKeyActions = []string{"iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey"}
 
-// restrictKeySecret lets only the source-key rotator and this stack's
-// rotator roles (by their path) read the key, and only the source-key
-// rotator (and CloudFormation, deploying this stack) write, rotate,
-// re-stage, delete, restore, re-tag or re-policy the secret.
+// restrictKeySecret lets only the source-key rotator and the rotator
+// roles of the shards with iam-user targets (exact ARNs) read the key, and
+// only the source-key rotator and the stack's CloudFormation execution
+// role (exact ARN) write, rotate, re-stage, delete, restore, re-tag or
+// re-policy the secret.
 func restrictKeySecret(s *Service, scope constructs.Construct, src *SourceUser) {
-	rotators := s.Stack.FormatArn(&awscdk.ArnComponents{
-		Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"),
-		ResourceName: jsii.String(plan.RotatorRolePath(s.stackName)[1:] + "*"),
-	})
+	readers := []*string{src.Role.RoleArn()}
+	seen := map[int]bool{}
+	for _, t := range s.config.IAMUserTargets() {
+		if i := plan.ShardOf(t.Name); !seen[i] {
+			seen[i] = true
+			readers = append(readers, s.Stack.FormatArn(&awscdk.ArnComponents{
+				Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"),
+				ResourceName: jsii.String(plan.RotatorRoleName(s.stackName, i)),
+			}))
+		}
+	}
 	anyone := []awsiam.IPrincipal{awsiam.NewAnyPrincipal()}
 	stmts := []awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("OnlyRotatorsRead"), Effect: awsiam.Effect_DENY, Principals: &anyone,
 			Actions: jsii.Strings("secretsmanager:GetSecretValue"), Resources: jsii.Strings("*"),
-			Conditions: &map[string]any{"ArnNotLike": map[string]any{"aws:PrincipalArn": []*string{rotators, src.Role.RoleArn()}}},
+			Conditions: &map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": readers}},
 		}),
 		// Every action that changes what is stored, which version is
-		// current, the secret's settings or its policy. Conditions under
-		// different operators are ANDed, so a write is denied unless the
-		// caller is the source-key rotator, or CloudFormation managing the
-		// stack: with the CDK's execution role (its ARN), or with the
-		// deployer's own credentials, when CloudFormation's calls carry
-		// aws:CalledVia = cloudformation.amazonaws.com
-		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-calledvia;
-		// ForAllValues is true when the key is absent, i.e. a direct call).
-		// Without that exemption the stack could never update or delete
-		// the secret or this policy again.
+		// current, the secret's settings, tags or its policy, denied to
+		// everyone but the source-key rotator and CloudFormation deploying
+		// this stack with the CDK's execution role: without that exemption
+		// the stack could never update or delete the secret or this policy
+		// again. An exact ARN, not aws:CalledVia: any principal that may
+		// create any stack makes calls via CloudFormation.
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("OnlyTheSourceKeyRotatorWrites"), Effect: awsiam.Effect_DENY, Principals: &anyone,
-			Actions: jsii.Strings(SecretWriteActions...), Resources: jsii.Strings("*"),
+			Actions: jsii.Strings(append(append([]string{}, plan.SecretWriteActions...), plan.SecretTagActions...)...), Resources: jsii.Strings("*"),
 			Conditions: &map[string]any{
-				"ArnNotLike":                   map[string]any{"aws:PrincipalArn": []*string{src.Role.RoleArn(), cloudFormationExecutionRole(s.Stack)}},
-				"ForAllValues:StringNotEquals": map[string]any{"aws:CalledVia": "cloudformation.amazonaws.com"},
+				"ArnNotEquals": map[string]any{"aws:PrincipalArn": []any{src.Role.RoleArn(), plan.CfnExecRoleArn(s.qualifier)}},
 			},
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -172,54 +176,6 @@ func restrictKeySecret(s *Service, scope constructs.Construct, src *SourceUser) 
 		SecretId:          src.KeySecret.Ref(),
 		ResourcePolicy:    awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &stmts}),
 		BlockPublicPolicy: jsii.Bool(true),
-	})
-}
-
-// SecretWriteActions are the Secrets Manager actions on an existing
-// secret whose access level is Write, Permissions management or Tagging
-// in the Service Authorization Reference
-// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html):
-// each can change the stored value (PutSecretValue, UpdateSecret with a
-// SecretString), which version AWSCURRENT is (UpdateSecretVersionStage,
-// RotateSecret, CancelRotateSecret), whether the secret exists
-// (DeleteSecret, RestoreSecret), who may use it (PutResourcePolicy,
-// DeleteResourcePolicy, TagResource, UntagResource under tag-based
-// policies) or where it is copied (ReplicateSecretToRegions,
-// RemoveRegionsFromReplication, StopReplicationToReplica). CreateSecret
-// acts on no existing secret, so a resource policy cannot govern it.
-var SecretWriteActions = []string{
-	"secretsmanager:CancelRotateSecret",
-	"secretsmanager:DeleteResourcePolicy",
-	"secretsmanager:DeleteSecret",
-	"secretsmanager:PutResourcePolicy",
-	"secretsmanager:PutSecretValue",
-	"secretsmanager:RemoveRegionsFromReplication",
-	"secretsmanager:ReplicateSecretToRegions",
-	"secretsmanager:RestoreSecret",
-	"secretsmanager:RotateSecret",
-	"secretsmanager:StopReplicationToReplica",
-	"secretsmanager:TagResource",
-	"secretsmanager:UntagResource",
-	"secretsmanager:UpdateSecret",
-	"secretsmanager:UpdateSecretVersionStage",
-}
-
-// cloudFormationExecutionRole is the role CloudFormation deploys st with:
-// the CDK bootstrap's execution role when st uses the default synthesizer
-// (cdk-<qualifier>-cfn-exec-role-<account>-<region>,
-// https://docs.aws.amazon.com/cdk/v2/guide/bootstrapping-env.html), else
-// any role of that name pattern in the account.
-func cloudFormationExecutionRole(st awscdk.Stack) *string {
-	if d, ok := st.Synthesizer().(awscdk.DefaultStackSynthesizer); ok {
-		if arn := d.CloudFormationExecutionRoleArn(); arn != nil {
-			// The synthesizer leaves ${AWS::AccountId} and friends for
-			// the deploy to fill in; in a template that takes Fn::Sub.
-			return awscdk.Fn_Sub(arn, nil)
-		}
-	}
-	return st.FormatArn(&awscdk.ArnComponents{
-		Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"),
-		ResourceName: awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("cdk-*-cfn-exec-role-"), awscdk.Aws_ACCOUNT_ID(), jsii.String("-"), awscdk.Aws_REGION()}),
 	})
 }
 

@@ -2,7 +2,7 @@ package stack
 
 import (
 	"fmt"
-	"strings"
+	"regexp"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -65,16 +65,32 @@ type Service struct {
 
 	sweep     time.Duration
 	stackName string
+	qualifier string
 	config    *config.Config
 	plan      *plan.Plan
 }
 
-// RotatorRolePath is the IAM path of every rotator role of this stack, and
-// of nothing else. Lanes are re-packed as the config changes, so their
-// roles come and go; target roles trust the path instead (see the
-// RotatorRoleArnPattern output), which stays the same for the stack's life.
-func (s *Service) RotatorRolePath() string {
-	return plan.RotatorRolePath(s.stackName)
+// CDKQualifier is the CDK bootstrap qualifier the stack deploys with,
+// read from the stack's DefaultStackSynthesizer: its CloudFormation
+// execution role (cdk-<qualifier>-cfn-exec-role-<account>-<region>) is the
+// one principal besides a secret's rotator that may update the stack's
+// secrets (plan.ReadPolicy).
+func (s *Service) CDKQualifier() string { return s.qualifier }
+
+var reExecRole = regexp.MustCompile(`^arn:\$\{AWS::Partition\}:iam::\$\{AWS::AccountId\}:role/cdk-([A-Za-z0-9_-]{1,10})-cfn-exec-role-\$\{AWS::AccountId\}-\$\{AWS::Region\}$`)
+
+// cdkQualifier reads the bootstrap qualifier of st's synthesizer. Only the
+// DefaultStackSynthesizer with its standard execution role name is
+// accepted: any other leaves no exact ARN to let write the secrets.
+func cdkQualifier(st awscdk.Stack) (string, error) {
+	if d, ok := st.Synthesizer().(awscdk.DefaultStackSynthesizer); ok {
+		if arn := d.CloudFormationExecutionRoleArn(); arn != nil {
+			if m := reExecRole.FindStringSubmatch(*arn); m != nil {
+				return m[1], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("the stack must deploy with the CDK bootstrap's CloudFormation execution role (DefaultStackSynthesizer, cdk-<qualifier>-cfn-exec-role-<account>-<region>): the secrets' policies let only it and the rotators write them")
 }
 
 // Routes maps each target to the name of the rotator function serving it,
@@ -100,6 +116,10 @@ func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 		Description: jsii.String(fmt.Sprintf("stsrotator: STS credentials for %d targets from %s, kept fresh in Secrets Manager", len(cfg.Targets), cfg.File)),
 	})
 	s := &Service{Stack: st, sweep: cfg.SweepInterval(), stackName: props.StackName, config: cfg, plan: props.Plan}
+	var err error
+	if s.qualifier, err = cdkQualifier(st); err != nil {
+		return nil, err
+	}
 	replicasOutsideTheStacksRegion(st, cfg)
 
 	s.Key = awskms.NewKey(st, jsii.String("Key"), &awskms.KeyProps{
@@ -301,13 +321,6 @@ func (s *Service) outputs(p *plan.Plan, keys map[string]string) {
 	awscdk.NewCfnOutput(s.Stack, jsii.String("ExpiredTokenEventBusArn"), &awscdk.CfnOutputProps{
 		Value: bus.EventBusArn(), Description: jsii.String("Event bus to publish ExpiredToken reports to (PutEvents)"),
 	})
-	awscdk.NewCfnOutput(s.Stack, jsii.String("RotatorRoleArnPattern"), &awscdk.CfnOutputProps{
-		Value: s.Stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"),
-			ResourceName: jsii.String(strings.TrimPrefix(s.RotatorRolePath(), "/") + "*"),
-		}),
-		Description: jsii.String("Every rotator role matches this; let target roles trust it (ArnLike aws:PrincipalArn)"),
-	})
 	if s.Source != nil {
 		// The user, never its key: target roles with sourceCredentials:
 		// iam-user trust this ARN.
@@ -367,4 +380,6 @@ func (s *Service) rotationAlarms() {
 		"A rotation lost its write to a version that is not AWSCURRENT and usable (AWSCURRENT moved, or was rolled back to an expired version): the secret may be stuck. The rotator's log line 'rotation failed' names the target; run stsrotator status.")
 	s.alarm("VersionQuotaHeld", sum(metrics.VersionQuotaHeld), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
 		"A rotation was held back because the secret already has 100 versions written in the last 24 hours (Secrets Manager keeps every version younger than 24 h and refuses new ones past about 100). The log line says when the next write is allowed.")
+	s.alarm("RevocationCutoffsRefused", sum(metrics.RevocationCutoffsRefused), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
+		"The rotator refused an invocation whose revokedBefore was ahead of its clock: nothing was written, but whoever may invoke the rotator sent a cutoff no revoke sends (docs/incident.md). The rotator's 'rejected input' log line names the target and the reason given.")
 }

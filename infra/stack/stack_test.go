@@ -129,10 +129,12 @@ func shardOf(fx *fixture, target string) string {
 }
 
 // Proves: a secret's resource policy lets exactly its declared readers read
-// it, denies GetSecretValue to every other principal except the stack's
-// rotator and reactor roles (by their role paths, which outlive lane
-// re-packing), denies reads without TLS, and is checked against public
-// access.
+// it, denies GetSecretValue to every other principal except the target's
+// rotator role and the stack's reactor role (exact ARNs: literal names, no
+// path), denies reads without TLS, denies every write, staging, policy,
+// replication and deletion action, and changes to stsrotator: tags, to
+// everyone but the rotator role and the CDK execution role (exact ARNs),
+// and is checked against public access.
 func TestSecretResourcePolicies(t *testing.T) {
 	fx := example(t)
 	cases := []struct {
@@ -140,20 +142,23 @@ func TestSecretResourcePolicies(t *testing.T) {
 		allow       any // the Allow statement's principal
 		notIn       map[string]any
 	}{
-		{"a role reader is allowed by ARN and is the only exception besides the rotators and the reactor", "deploy-bot",
+		{"a role reader is allowed by ARN and is the only exception besides the rotator and the reactor", "deploy-bot",
 			map[string]any{"AWS": "arn:aws:iam::123456789012:role/CiRunner"},
-			map[string]any{"ArnNotLike": map[string]any{"aws:PrincipalArn": []any{"ROTATOR", "REACTOR", "arn:aws:iam::123456789012:role/CiRunner"}}}},
+			map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": []any{"ROTATOR", "REACTOR", "arn:aws:iam::123456789012:role/CiRunner"}}}},
 		{"an account reader is allowed as the account and excepted by aws:PrincipalAccount", "audit-s3",
 			map[string]any{"AWS": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::210987654321:root"}}}},
-			map[string]any{"ArnNotLike": map[string]any{"aws:PrincipalArn": []any{"ROTATOR", "REACTOR"}}, "StringNotEquals": map[string]any{"aws:PrincipalAccount": []any{"210987654321"}}}},
+			map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": []any{"ROTATOR", "REACTOR"}}, "StringNotEquals": map[string]any{"aws:PrincipalAccount": []any{"210987654321"}}}},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
 			sid := shardOf(fx, c.target)
 			tpl := fx.shardJS[sid]
-			pattern := func(kind string) any {
-				return map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::", map[string]any{"Ref": "AWS::AccountId"}, ":role/stsrotator/" + kind + "/*"}}}
+			role := func(name string) any {
+				return map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::", map[string]any{"Ref": "AWS::AccountId"}, ":role/" + name}}}
 			}
+			rotator := role(plan.RotatorRoleName("stsrotator", plan.ShardOf(c.target)))
+			exec := map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::", map[string]any{"Ref": "AWS::AccountId"},
+				":role/cdk-hnb659fds-cfn-exec-role-", map[string]any{"Ref": "AWS::AccountId"}, "-", map[string]any{"Ref": "AWS::Region"}}}}
 			notIn := map[string]any{}
 			for op, byKey := range c.notIn {
 				m := map[string]any{}
@@ -162,9 +167,9 @@ func TestSecretResourcePolicies(t *testing.T) {
 					for _, x := range v.([]any) {
 						switch x {
 						case "ROTATOR":
-							x = pattern("rotator")
+							x = rotator
 						case "REACTOR":
-							x = pattern("reactor")
+							x = role("stsrotator-reactor")
 						}
 						out = append(out, x)
 					}
@@ -172,12 +177,21 @@ func TestSecretResourcePolicies(t *testing.T) {
 				}
 				notIn[op] = m
 			}
+			writers := map[string]any{"aws:PrincipalArn": []any{rotator, exec}}
 			want := []any{
 				map[string]any{"Sid": "DeclaredReadersRead", "Effect": "Allow", "Principal": c.allow, "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
 				map[string]any{"Sid": "OnlyReadersAndStsrotatorRead", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*",
 					"Condition": notIn},
 				map[string]any{"Sid": "DenyReadsWithoutTLS", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*",
 					"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
+				map[string]any{"Sid": "OnlyTheRotatorWrites", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": []any{
+					"secretsmanager:CancelRotateSecret", "secretsmanager:DeleteResourcePolicy", "secretsmanager:DeleteSecret", "secretsmanager:PutResourcePolicy",
+					"secretsmanager:PutSecretValue", "secretsmanager:RemoveRegionsFromReplication", "secretsmanager:ReplicateSecretToRegions", "secretsmanager:RestoreSecret",
+					"secretsmanager:RotateSecret", "secretsmanager:StopReplicationToReplica", "secretsmanager:UpdateSecret", "secretsmanager:UpdateSecretVersionStage"},
+					"Resource": "*", "Condition": map[string]any{"ArnNotEquals": writers}},
+				map[string]any{"Sid": "OnlyTheRotatorTagsStsrotatorKeys", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"},
+					"Action": []any{"secretsmanager:TagResource", "secretsmanager:UntagResource"}, "Resource": "*",
+					"Condition": map[string]any{"ArnNotEquals": writers, "ForAnyValue:StringLike": map[string]any{"aws:TagKeys": "stsrotator:*"}}},
 			}
 			pols := resources(tpl, "AWS::SecretsManager::ResourcePolicy")
 			p, ok := pols["ReadPolicy"+plan.OutputKeys(fx.plan.Config)[c.target]]
@@ -198,21 +212,22 @@ func TestSecretResourcePolicies(t *testing.T) {
 	}
 }
 
-// laneRole finds a lane's rotator role in its shard template.
-func laneRole(t *testing.T, tpl map[string]any, lane string) map[string]any {
+// shardRole finds a shard's rotator role in its shard template: the one
+// role named plan.RotatorRoleName.
+func shardRole(t *testing.T, tpl map[string]any, sh plan.Shard) (string, map[string]any) {
 	t.Helper()
 	for id, r := range resources(tpl, "AWS::IAM::Role") {
-		if strings.HasPrefix(id, lane+"Role") {
-			return props(r)
+		if props(r)["RoleName"] == plan.RotatorRoleName("stsrotator", sh.Index) {
+			return id, props(r)
 		}
 	}
-	t.Fatalf("no role for %s", lane)
-	return nil
+	t.Fatalf("%s: no role named %s", sh.ID, plan.RotatorRoleName("stsrotator", sh.Index))
+	return "", nil
 }
 
 // expectedRotatorStatements is the exact policy a lane must have, derived
 // from its targets independently of the code under test's grouping.
-func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyParam any, logGroup string) []any {
+func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyParam any, logGroup string) (inline, assume, secretStmts []any) {
 	type grp struct {
 		sid     string
 		actions []any
@@ -251,70 +266,114 @@ func expectedRotatorStatements(fx *fixture, sh plan.Shard, lane plan.Lane, keyPa
 		}
 		return xs
 	}
-	stmts := []any{map[string]any{"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": []any{"logs:CreateLogStream", "logs:PutLogEvents"},
+	inline = []any{map[string]any{"Sid": "WriteLogsOf" + lane.ID, "Effect": "Allow", "Action": []any{"logs:CreateLogStream", "logs:PutLogEvents"},
 		"Resource": map[string]any{"Fn::GetAtt": []any{logGroup, "Arn"}}}}
 	for _, sid := range order {
 		g := groups[sid]
-		stmts = append(stmts, map[string]any{"Sid": sid, "Effect": "Allow", "Action": one(g.actions), "Resource": one(g.arns)})
+		assume = append(assume, map[string]any{"Sid": sid, "Effect": "Allow", "Action": one(g.actions), "Resource": one(g.arns)})
 	}
 	via := map[string]any{"Fn::Join": []any{"", []any{"secretsmanager.", map[string]any{"Ref": "AWS::Region"}, ".", map[string]any{"Ref": "AWS::URLSuffix"}}}}
-	return append(stmts,
-		map[string]any{"Sid": "OwnSecrets", "Effect": "Allow",
-			"Action":   []any{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret", "secretsmanager:TagResource"},
-			"Resource": one(secrets)},
-		map[string]any{"Sid": "AnnounceRotations", "Effect": "Allow", "Action": "events:PutEvents",
-			"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":events:",
-				map[string]any{"Ref": "AWS::Region"}, ":", map[string]any{"Ref": "AWS::AccountId"}, ":event-bus/default"}}},
-			"Condition": map[string]any{"StringEquals": map[string]any{"events:source": "stsrotator",
-				"events:detail-type": []any{"Credentials Rotated", "Rotation Failed", "Alert"}}}},
-		map[string]any{"Sid": "UseTheKeyThroughSecretsManagerOnly", "Effect": "Allow",
-			"Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": keyParam,
-			"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": via}}},
-	)
+	secretStmts = []any{map[string]any{"Sid": "OwnSecrets", "Effect": "Allow",
+		"Action":   []any{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:ListSecretVersionIds", "secretsmanager:CreateSecret", "secretsmanager:TagResource"},
+		"Resource": one(secrets)}}
+	if lane.ID == sh.Lanes[0].ID {
+		inline = append(inline,
+			map[string]any{"Sid": "AnnounceRotations", "Effect": "Allow", "Action": "events:PutEvents",
+				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":events:",
+					map[string]any{"Ref": "AWS::Region"}, ":", map[string]any{"Ref": "AWS::AccountId"}, ":event-bus/default"}}},
+				"Condition": map[string]any{"StringEquals": map[string]any{"events:source": "stsrotator",
+					"events:detail-type": []any{"Credentials Rotated", "Rotation Failed", "Alert"}}}},
+			map[string]any{"Sid": "UseTheKeyThroughSecretsManagerOnly", "Effect": "Allow",
+				"Action": []any{"kms:Decrypt", "kms:GenerateDataKey"}, "Resource": keyParam,
+				"Condition": map[string]any{"StringEquals": map[string]any{"kms:ViaService": via}}},
+		)
+	}
+	return inline, assume, secretStmts
 }
 
-// checkRotatorPolicies proves every lane's role holds exactly the expected
-// inline policy and nothing else (no managed policies, no other inline
-// policy), and that no statement has a wildcard action or resource.
+// checkRotatorPolicies proves every shard has one rotator role with the
+// literal name plan.RotatorRoleName and no path, that every lane's
+// function runs as it, and that it holds exactly the expected policies:
+// one inline policy with each lane's fixed statements, and per lane two
+// managed policies, its AssumeRole grants and its secrets; no statement
+// has a wildcard action or resource.
 func checkRotatorPolicies(t *testing.T, fx *fixture) {
 	key := fx.rootRef(t, "AWS::KMS::Key")
 	for _, sh := range fx.plan.Shards {
 		tpl := fx.shardJS[sh.ID]
+		roleID, role := shardRole(t, tpl, sh)
+		if role["Path"] != nil {
+			t.Errorf("%s: rotator role path %v; its ARN must be exact", sh.ID, role["Path"])
+		}
+		pols := role["Policies"].([]any)
+		if len(pols) != 1 {
+			t.Fatalf("%s: %d inline policies", sh.ID, len(pols))
+		}
+		stmts := pols[0].(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any)
+		var keyParam any
+		for _, st := range stmts {
+			if st.(map[string]any)["Sid"] == "UseTheKeyThroughSecretsManagerOnly" {
+				keyParam = st.(map[string]any)["Resource"]
+			}
+		}
+		if !fx.refersTo(sh.ID, keyParam, key) {
+			t.Errorf("%s: KMS statement's resource %s is not the stack's key", sh.ID, js(keyParam))
+		}
+		managed := resources(tpl, "AWS::IAM::ManagedPolicy")
+		var inline []any
+		var refs []any
 		for _, lane := range sh.Lanes {
-			role := laneRole(t, tpl, lane.ID)
-			if role["Path"] != "/stsrotator/rotator/" {
-				t.Errorf("%s/%s: path %v; target roles trust /stsrotator/rotator/", sh.ID, lane.ID, role["Path"])
-			}
-			if role["ManagedPolicyArns"] != nil {
-				t.Errorf("%s/%s: managed policies %v", sh.ID, lane.ID, role["ManagedPolicyArns"])
-			}
-			pols := role["Policies"].([]any)
-			if len(pols) != 1 {
-				t.Fatalf("%s/%s: %d inline policies", sh.ID, lane.ID, len(pols))
-			}
-			stmts := pols[0].(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any)
-			keyParam := stmts[len(stmts)-1].(map[string]any)["Resource"]
-			if !fx.refersTo(sh.ID, keyParam, key) {
-				t.Errorf("%s/%s: KMS statement's resource %s is not the stack's key", sh.ID, lane.ID, js(keyParam))
-			}
 			var logGroup string
 			for id := range resources(tpl, "AWS::Logs::LogGroup") {
 				if strings.HasPrefix(id, lane.ID+"Logs") {
 					logGroup = id
 				}
 			}
-			want := expectedRotatorStatements(fx, sh, lane, keyParam, logGroup)
-			if js(stmts) != js(want) {
-				t.Errorf("%s/%s: rotator policy\n got %s\nwant %s", sh.ID, lane.ID, js(stmts), js(want))
+			in, assume, secrets := expectedRotatorStatements(fx, sh, lane, keyParam, logGroup)
+			inline = append(inline, in...)
+			for i, want := range [][]any{assume, secrets} {
+				var id string
+				for mid := range managed {
+					if strings.HasPrefix(mid, fmt.Sprintf("%sGrants%d", lane.ID, i)) {
+						id = mid
+					}
+				}
+				if id == "" {
+					t.Fatalf("%s/%s: no Grants%d managed policy", sh.ID, lane.ID, i)
+				}
+				refs = append(refs, map[string]any{"Ref": id})
+				got := props(managed[id])["PolicyDocument"].(map[string]any)["Statement"]
+				if js(got) != js(want) {
+					t.Errorf("%s/%s: Grants%d\n got %s\nwant %s", sh.ID, lane.ID, i, js(got), js(want))
+				}
+			}
+			for id, fn := range resources(tpl, "AWS::Lambda::Function") {
+				if strings.HasPrefix(id, lane.ID) && js(props(fn)["Role"]) != js(map[string]any{"Fn::GetAtt": []any{roleID, "Arn"}}) {
+					t.Errorf("%s/%s: function %s runs as %s, not the shard's rotator role", sh.ID, lane.ID, id, js(props(fn)["Role"]))
+				}
 			}
 		}
+		if js(stmts) != js(inline) {
+			t.Errorf("%s: rotator role's inline policy\n got %s\nwant %s", sh.ID, js(stmts), js(inline))
+		}
+		if js(role["ManagedPolicyArns"]) != js(refs) {
+			t.Errorf("%s: managed policies %s, want %s", sh.ID, js(role["ManagedPolicyArns"]), js(refs))
+		}
 		for id, r := range resources(tpl, "AWS::IAM::Role") {
-			if props(r)["Path"] != nil && !strings.Contains(id, "Rotator") || strings.Contains(id, "SchedulerRole") && props(r)["Path"] != nil {
-				t.Errorf("%s/%s: only rotator roles may have the path target roles trust", sh.ID, id)
+			if props(r)["Path"] != nil {
+				t.Errorf("%s/%s: a role with a path %v: nothing trusts paths any more", sh.ID, id, props(r)["Path"])
 			}
 			for _, s := range stmtsOf(r) {
 				if strings.Contains(js(s["Action"]), "*") || js(s["Resource"]) == `"*"` || strings.Contains(js(s["Resource"]), `"*"`) {
 					t.Errorf("%s/%s: wildcard in %s", sh.ID, id, js(s))
+				}
+			}
+		}
+		for id, m := range managed {
+			for _, s := range props(m)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				st := s.(map[string]any)
+				if strings.Contains(js(st["Action"]), "*") || js(st["Resource"]) == `"*"` || strings.Contains(js(st["Resource"]), `"*"`) {
+					t.Errorf("%s/%s: wildcard in %s", sh.ID, id, js(st))
 				}
 			}
 		}
@@ -346,7 +405,13 @@ func TestRotatorPolicyIsExact(t *testing.T) {
 	}
 	for name, w := range literal {
 		found := false
-		for _, s := range stmtsOf(map[string]any{"Properties": laneRole(t, fx.shardJS[shardOf(fx, name)], "Rotator0")}) {
+		var all []map[string]any
+		for _, m := range resources(fx.shardJS[shardOf(fx, name)], "AWS::IAM::ManagedPolicy") {
+			for _, s := range props(m)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				all = append(all, s.(map[string]any))
+			}
+		}
+		for _, s := range all {
 			if s["Sid"] == w[0] {
 				found = true
 				acts := s["Action"]
@@ -381,7 +446,7 @@ func TestRotatorFunction(t *testing.T) {
 		}
 		for _, lane := range sh.Lanes {
 			// The bus ARN's value is checked in TestReadersMayReportToTheDefaultBus.
-			env := map[string]any{lambdaenv.KMSKeyID: assertions.Match_AnyValue(), lambdaenv.EventBus: assertions.Match_AnyValue()}
+			env := map[string]any{lambdaenv.KMSKeyID: assertions.Match_AnyValue(), lambdaenv.EventBus: assertions.Match_AnyValue(), lambdaenv.StackName: "stsrotator"}
 			if lane.ConfigEnv != "" {
 				env[lambdaenv.ConfigPath] = lane.ConfigEnv
 			}
@@ -630,7 +695,7 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
 		})
 	})
-	for _, m := range []string{metrics.SupersededNotCurrent, metrics.VersionQuotaHeld} {
+	for _, m := range []string{metrics.SupersededNotCurrent, metrics.VersionQuotaHeld, metrics.RevocationCutoffsRefused} {
 		assert(t, "an alarm on "+m+" across every lane", func() {
 			fx.root.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
 				"MetricName": m, "Namespace": metrics.Namespace, "Statistic": "Sum", "Threshold": 1,
@@ -722,10 +787,8 @@ func TestOutputs(t *testing.T) {
 		"AlertTopicArn":           map[string]any{"Ref": fx.rootRef(t, "AWS::SNS::Topic")},
 		"ExpiredTokenEventBusArn": assertions.Match_AnyValue(),
 		"ExpiredTokenSource":      events.Source,
-		"RotatorRoleArnPattern": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::",
-			map[string]any{"Ref": "AWS::AccountId"}, ":role/stsrotator/rotator/*"}}},
-		"ExpiredTokenDetailType": events.DetailTypeExpiredToken,
-		"Summary":                "3 targets in 3 shard stacks, rotated by 3 functions every 8m0s",
+		"ExpiredTokenDetailType":  events.DetailTypeExpiredToken,
+		"Summary":                 "3 targets in 3 shard stacks, rotated by 3 functions every 8m0s",
 	} {
 		assert(t, id, func() { fx.root.HasOutput(jsii.String(id), map[string]any{"Value": v}) })
 	}

@@ -65,7 +65,8 @@ func Demo(ctx context.Context, s *Stack, out io.Writer, t0 time.Time) (Result, e
 	res.FirstMint = time.Since(t0)
 	for _, r := range sum.Rotated {
 		res.Minted = append(res.Minted, r.Target)
-		n.Say("minted %-16s key %s, valid %s", r.Target, r.Key, time.Duration(r.LeftSec)*time.Second)
+		n.Say("minted %s: key %s, valid %s, stored in Secrets Manager as version %s of %s", r.Target, r.Key,
+			humantime.Span(time.Duration(r.LeftSec)*time.Second), shortID(r.VersionID), s.secretName(r.Target))
 	}
 	if len(sum.Failed) > 0 || len(res.Minted) != len(s.Config.Targets) {
 		return res, fmt.Errorf("first sweep minted %d of %d targets (failed: %+v)", len(res.Minted), len(s.Config.Targets), sum.Failed)
@@ -174,12 +175,17 @@ func (n *Narrator) Events(ctx context.Context, res *Result, want int) {
 func (n *Narrator) report(ctx context.Context, target, key string) error {
 	args := []string{"report-expired", "--target", target, "--access-key-id", key, "--service", "s3", "--operation", "GetObject", "--app", "local-demo",
 		"--message", "The provided token has expired."}
-	n.Say("  $ stsrotator %s", strings.Join(args, " "))
+	n.Say("  $ stsrotator %s", shellArgs(args))
 	id, stderr, err := n.Stack.CLI(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("report-expired: %v: %s", err, stderr)
 	}
-	n.Say("  event %s published to EventBridge", strings.TrimSpace(id))
+	n.Say("  report published to EventBridge (event %s); the rule hands it to the reactor", strings.TrimSpace(id))
+	if d, ok := n.Stack.NextDecision(ctx, 30*time.Second); ok {
+		n.Say("  %s", d.Describe())
+	} else {
+		n.Say("  the reactor decided nothing within 30 s (its log: .local/functions.log)")
+	}
 	return nil
 }
 
@@ -208,7 +214,7 @@ func (n *Narrator) Sweep(ctx context.Context) (rotation.Summary, error) {
 	}
 	n.Say("tick: %d rotated, %d fresh, %d failed", len(sum.Rotated), sum.Fresh, len(sum.Failed))
 	for _, r := range sum.Rotated {
-		n.Say("  rotated %s: %s → new key %s", r.Target, r.Reason, r.Key)
+		n.Say("  rotated %s (%s): new key %s, stored in Secrets Manager as version %s", r.Target, r.Reason, r.Key, shortID(r.VersionID))
 	}
 	for _, r := range sum.Failed {
 		n.Say("  failed %s: %s", r.Target, r.Reason)
@@ -216,10 +222,15 @@ func (n *Narrator) Sweep(ctx context.Context) (rotation.Summary, error) {
 	return sum, nil
 }
 
-// Status prints the status table.
+// Status prints the status table; LEFT counts from the functions' clock,
+// and the header says so once that clock runs ahead of the wall clock.
 func (n *Narrator) Status(ctx context.Context) {
 	n.Say("status:")
-	fmt.Fprintf(n.Out, "    %-16s %-10s %-9s %-20s %s\n", "TARGET", "KEY", "VERSIONS", "EXPIRES", "LEFT")
+	left := "LEFT"
+	if off := n.Stack.Offset(); off > 0 {
+		left = "LEFT (on the demo clock, " + humantime.Span(off) + " ahead)"
+	}
+	fmt.Fprintf(n.Out, "    %-16s %-10s %-9s %-20s %s\n", "TARGET", "KEY", "VERSIONS", "EXPIRES", left)
 	for _, r := range n.Stack.Status(ctx) {
 		if r.Err != nil {
 			fmt.Fprintf(n.Out, "    %-16s %v\n", r.Target, r.Err)
@@ -254,4 +265,70 @@ func refreshOrder(ts []config.Target) (config.Target, config.Target) {
 		}
 	}
 	return first, second
+}
+
+// Try is what make local suggests running in another shell once the
+// script is done: the export line and the alias first, then commands that
+// work from any directory (no assembly paths, no function names: the CLI
+// finds the target's secret and rotator from the config the export line
+// names). Each command is paired with what it shows.
+func (s *Stack) Try(res Result) (setup []string, cmds [][2]string) {
+	setup = []string{"export " + shellWords(s.ClientEnv()), "alias stsrotator=" + shellWord(s.CLIPath())}
+	target := s.Config.Targets[0].Name
+	cmds = [][2]string{
+		{"stsrotator status", "LEFT on the demo clock, as in the table above"},
+		{"stsrotator credential-process --target " + target, "what an SDK's credential_process reads"},
+		{"stsrotator report-expired --target " + target, "what the reactor decides shows up here"},
+	}
+	if res.Revoke.Check != "" {
+		cmds = append(cmds, [2]string{res.Revoke.Check, "the revocation, read from moto's IAM"})
+	}
+	return setup, cmds
+}
+
+// PrintTry prints Try's lines.
+func (n *Narrator) PrintTry(res Result) {
+	setup, cmds := n.Stack.Try(res)
+	n.Say("try, in another shell, from any directory:")
+	fmt.Fprintln(n.Out)
+	for _, l := range setup {
+		fmt.Fprintf(n.Out, "    %s\n", l)
+	}
+	for _, c := range cmds {
+		fmt.Fprintf(n.Out, "    %s   # %s\n", c[0], c[1])
+	}
+	fmt.Fprintln(n.Out)
+}
+
+func shellArgs(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = shellWord(a)
+	}
+	return strings.Join(out, " ")
+}
+
+func shellWords(kvs []string) string {
+	out := make([]string, len(kvs))
+	for i, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		out[i] = k + "=" + shellWord(v)
+	}
+	return strings.Join(out, " ")
+}
+
+// shellWord quotes w for sh when it holds anything but plain path and URL
+// characters.
+func shellWord(w string) string {
+	plain := w != ""
+	for _, r := range w {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./:=@+,-", r)) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }

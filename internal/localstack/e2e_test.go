@@ -123,6 +123,7 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		}
 	}
 
+	triesWork(ctx, t, s, res)
 	keepsRotating(ctx, t, s)
 
 	// The SDK's own credential_process provider runs the real CLI.

@@ -2,11 +2,9 @@ package localstack
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,7 +13,6 @@ import (
 
 	"github.com/stsrotator/stsrotator/internal/mototest"
 	"github.com/stsrotator/stsrotator/shared/config"
-	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/revocation"
 )
 
@@ -69,15 +66,12 @@ func (n *Narrator) Revoke(ctx context.Context, avoid string) (RevokeResult, erro
 		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + mototest.Account + `:root"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
 		return res, fmt.Errorf("create %s in moto: %w", role, err)
 	}
-	fn, err := s.rotatorOf(t.Name)
-	if err != nil {
-		return res, err
-	}
-	cfgFile := filepath.Join(s.Assembly.Lanes[0].AssetDir, lambdaenv.ConfigFile)
 	env := []string{"AWS_ENDPOINT_URL_IAM=" + m.URL, "AWS_ENDPOINT_URL_STS=" + m.URL}
 	n.Say("%s's key leaked; the operator revokes its sessions and gets new credentials:", t.Name)
-	args := []string{"revoke", "--target", t.Name, "--yes", "--config", cfgFile, "--function", fn}
-	n.Say("  $ stsrotator %s", strings.Join(args, " "))
+	// No --config or --function: the CLI finds the target's rotator from
+	// the config the client environment names, as it would from a shell.
+	args := []string{"revoke", "--target", t.Name, "--yes"}
+	n.Say("  $ stsrotator %s", shellArgs(args))
 	out, stderr, err := s.cliEnv(ctx, env, args...)
 	res.Output = out
 	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
@@ -95,12 +89,12 @@ func (n *Narrator) Revoke(ctx context.Context, avoid string) (RevokeResult, erro
 		return res, err
 	}
 	res.Policy = revocation.Document(rev.Scope, rev.Cutoff)
-	n.Say("IAM (moto) now holds %s on %s: sessions %s issued before %s are denied", revocation.PolicyName(t.Name), role, rev.Scope.SessionName, rev.Cutoff.Format(time.RFC3339))
+	n.Say("IAM (moto) now holds %s on %s: %s issued before %s are denied", revocation.PolicyName(t.Name), role, rev.Scope, rev.Cutoff.Format(time.RFC3339))
 	// revoke's own Check line names the command; here it is with what
 	// reaches moto (the role's IAM) on top of the stack's client
 	// environment (the secret, in kumo), which make local prints as the
 	// export line to paste first. The script runs it exactly so.
-	res.Check = strings.Join(env, " ") + " " + s.cli + " status --config " + cfgFile + " --target " + t.Name + " --revocations"
+	res.Check = strings.Join(env, " ") + " stsrotator status --target " + t.Name + " --revocations"
 	n.Say("check the revocation (in a shell with the stack's export line, printed at the end; moto, standing in for the role's account, runs until make local stops):")
 	n.Say("  $ %s", res.Check)
 	checkOut, err := s.Shell(ctx, res.Check)
@@ -111,7 +105,7 @@ func (n *Narrator) Revoke(ctx context.Context, avoid string) (RevokeResult, erro
 	if err != nil {
 		return res, fmt.Errorf("the narrated check %q failed: %w", res.Check, err)
 	}
-	_, res.Cleanup, err = s.cliEnv(ctx, env, "revoke", "--target", t.Name, "--cleanup", "--config", cfgFile)
+	_, res.Cleanup, err = s.cliEnv(ctx, env, "revoke", "--target", t.Name, "--cleanup")
 	n.Say("  $ stsrotator revoke --target %s --cleanup", t.Name)
 	n.Say("    %s", strings.TrimSpace(res.Cleanup))
 	if code := exitCode(err); code != 10 {
@@ -130,31 +124,19 @@ func revocable(cfg *config.Config, avoid string) (config.Target, bool) {
 	return config.Target{}, false
 }
 
-// rotatorOf is the function serving target, from the reactor's routes.
-func (s *Stack) rotatorOf(target string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(s.Assembly.ReactorDir, lambdaenv.RoutesFile))
-	if err != nil {
-		if len(s.Assembly.Lanes) == 1 {
-			return s.Assembly.Lanes[0].Name, nil
-		}
-		return "", fmt.Errorf("find %s's rotator: %w", target, err)
-	}
-	var routes map[string]string
-	if err := json.Unmarshal(data, &routes); err != nil {
-		return "", fmt.Errorf("read %s: %w", lambdaenv.RoutesFile, err)
-	}
-	fn, ok := routes[target]
-	if !ok {
-		return "", fmt.Errorf("no rotator routes %s", target)
-	}
-	return fn, nil
-}
-
-// Shell runs line with sh in a shell that has pasted the stack's export
-// line (ClientEnv): what a user does with a line the narration prints.
+// Shell runs line with sh, from an empty directory, in a shell that has
+// pasted the stack's lines (the ClientEnv export and `stsrotator` naming
+// the built CLI): what a user does in another shell with a line the
+// narration prints.
 func (s *Stack) Shell(ctx context.Context, line string) (string, error) {
-	cmd := exec.CommandContext(ctx, "sh", "-c", line)
-	cmd.Env = append(os.Environ(), s.ClientEnv()...)
+	dir, err := os.MkdirTemp("", "stsrotator-shell-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	cmd := exec.CommandContext(ctx, "sh", "-c", "stsrotator() { \"$STSROTATOR_LOCAL_CLI\" \"$@\"; }\n"+line)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), s.ClientEnv()...), "STSROTATOR_LOCAL_CLI="+s.cli)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -49,6 +49,10 @@ type Options struct {
 	WorkDir string
 	// FunctionLog receives every line the functions print.
 	FunctionLog io.Writer
+	// BinDir, when set, holds the host binaries already built (rotator,
+	// reactor, stsrotator: what `make local` builds with the emulator in
+	// one go build); Start then builds nothing and Close leaves them.
+	BinDir string
 }
 
 // Stack is stsrotator running on kumo.
@@ -62,17 +66,23 @@ type Stack struct {
 	server    *emulator.Server
 	aws       aws.Config
 	clockFile string
-	binDir    string
-	cli       string
+	// configFile is the config the CLI reads ($STSROTATOR_CONFIG in
+	// ClientEnv): the checkout's stsrotator.yaml when the assembly was
+	// synthesized from it, as make local's is.
+	configFile string
+	binDir     string
+	cli        string
 	// closers stop what a script step started that must outlive the
 	// step (the moto standing in for a target account's IAM), at Close.
 	closers []func()
 	// shift is the functions' AWS endpoint (see expiryShift).
-	shift    *expiryShift
-	lanes    []*emulator.Process
-	reactor  *emulator.Process
-	topicArn string
-	queueURL string
+	shift   *expiryShift
+	lanes   []*emulator.Process
+	reactor *emulator.Process
+	// decisions carries the reactor's decisions (decisionTap).
+	decisions *decisionTap
+	topicArn  string
+	queueURL  string
 	// eventsURL is the queue lifecycle events are delivered to.
 	eventsURL string
 	mu        sync.Mutex
@@ -99,8 +109,12 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		// then remove: refuse rather than guess.
 		return nil, fmt.Errorf("no work dir for the stack's binaries and dev clock (Options.WorkDir)")
 	}
-	s = &Stack{Assembly: asm, Config: cfg, opts: opts,
-		binDir: filepath.Join(opts.WorkDir, "bin"), clockFile: filepath.Join(opts.WorkDir, "dev-clock")}
+	work, err := filepath.Abs(opts.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	s = &Stack{Assembly: asm, Config: cfg, opts: opts, configFile: userConfig(opts.Root, filepath.Join(asm.Lanes[0].AssetDir, lambdaenv.ConfigFile)),
+		binDir: filepath.Join(work, "bin"), clockFile: filepath.Join(work, "dev-clock")}
 	// From here on a failed start cleans up like a stopped stack, so a
 	// half-built bin directory is not left behind either. The stack is
 	// held apart from the named result, which `return nil, err` clears
@@ -111,8 +125,13 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			_ = started.Close()
 		}
 	}()
-	bins, err := buildAll(opts.Root, s.binDir)
-	if err != nil {
+	var bins map[string]string
+	if opts.BinDir != "" {
+		s.binDir = ""
+		if bins, err = prebuilt(opts.BinDir); err != nil {
+			return nil, err
+		}
+	} else if bins, err = buildAll(opts.Root, s.binDir); err != nil {
 		return nil, err
 	}
 	s.cli = bins["stsrotator"]
@@ -172,8 +191,13 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	// The reactor's package as synthesized: the config and the routes to
 	// the lanes, whose local names are the deployed ones.
 	taskRoot := asm.ReactorDir
+	fnLog := opts.FunctionLog
+	if fnLog == nil {
+		fnLog = io.Discard
+	}
+	s.decisions = newDecisionTap(fnLog)
 	s.reactor, err = emulator.Run(ctx, lc, s.Endpoint, ReactorName, bins["reactor"],
-		append([]string{"LAMBDA_TASK_ROOT=" + taskRoot, lambdaenv.TopicArn + "=" + s.topicArn}, common...), opts.FunctionLog)
+		append([]string{"LAMBDA_TASK_ROOT=" + taskRoot, lambdaenv.TopicArn + "=" + s.topicArn}, common...), s.decisions)
 	if err != nil {
 		return nil, err
 	}
@@ -215,15 +239,34 @@ func (s *Stack) alertInbox(ctx context.Context) error {
 	return err
 }
 
+// hostBinaries are the packages the local stack runs, by binary name.
+var hostBinaries = map[string]string{"rotator": "./functions/rotator", "reactor": "./functions/reactor", "stsrotator": "./cmd/stsrotator"}
+
+// prebuilt names the host binaries `go build -o dir/` wrote, as absolute
+// paths: the CLI's is printed for the user to run from any directory.
+func prebuilt(dir string) (map[string]string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for name, pkg := range hostBinaries {
+		out[name] = filepath.Join(dir, name)
+		if _, err := os.Stat(out[name]); err != nil {
+			return nil, fmt.Errorf("prebuilt %s: %w (fix: go build -o %s/ %s, as make local does)", name, err, dir, pkg)
+		}
+	}
+	return out, nil
+}
+
 // buildAll builds the functions and the CLI for the host into dir, one
 // subdirectory each.
 func buildAll(root, dir string) (map[string]string, error) {
-	pkgs := map[string]string{"rotator": "./functions/rotator", "reactor": "./functions/reactor", "stsrotator": "./cmd/stsrotator"}
 	out := map[string]string{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var firstErr error
-	for name, pkg := range pkgs {
+	for name, pkg := range hostBinaries {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -356,9 +399,41 @@ func (s *Stack) CLIPath() string { return s.cli }
 // only AWS_DEFAULT_REGION and otherwise fail with "You must specify a
 // region" (https://docs.aws.amazon.com/sdkref/latest/guide/feature-region.html,
 // https://docs.aws.amazon.com/cli/v1/userguide/cli-configure-envvars.html).
+//
+// It also names the config (so `stsrotator rotate/revoke --target` find
+// the target's rotator from any directory) and the functions' dev clock
+// (so `stsrotator status` counts LEFT on the clock that wrote the
+// versions; the CLI honours it only with AWS_ENDPOINT_URL set).
 func (s *Stack) ClientEnv() []string {
-	return []string{"AWS_ENDPOINT_URL=" + s.Endpoint, "AWS_REGION=" + emulator.Region, "AWS_DEFAULT_REGION=" + emulator.Region,
+	env := []string{"AWS_ENDPOINT_URL=" + s.Endpoint, "AWS_REGION=" + emulator.Region, "AWS_DEFAULT_REGION=" + emulator.Region,
 		"AWS_ACCESS_KEY_ID=" + emulator.AccessKey, "AWS_SECRET_ACCESS_KEY=" + emulator.SecretKey}
+	if s.configFile != "" {
+		env = append(env, lambdaenv.ConfigPath+"="+s.configFile)
+	}
+	if s.clockFile != "" {
+		env = append(env, lambdaenv.DevClockFile+"="+s.clockFile)
+	}
+	return env
+}
+
+// userConfig is the checkout's config when it holds what the assembly's
+// functions carry (asset), else the asset's copy: either way an absolute
+// path that works from any directory.
+func userConfig(root, asset string) string {
+	carried, err := os.ReadFile(asset)
+	if err != nil {
+		return ""
+	}
+	if root != "" {
+		own := filepath.Join(root, config.DefaultPath)
+		if b, err := os.ReadFile(own); err == nil && string(b) == string(carried) {
+			if abs, err := filepath.Abs(own); err == nil {
+				return abs
+			}
+		}
+	}
+	abs, _ := filepath.Abs(asset)
+	return abs
 }
 
 // NextAlert waits up to wait for the next alert on the topic.
@@ -386,6 +461,29 @@ func alertText(body string) string {
 		return env.Subject + "\n" + env.Message
 	}
 	return body
+}
+
+// secretName is target's secret, as the config names it.
+func (s *Stack) secretName(target string) string {
+	for _, t := range s.Config.Targets {
+		if t.Name == target {
+			return t.SecretName
+		}
+	}
+	return "?"
+}
+
+// NextDecision waits up to wait for the reactor's next decision.
+func (s *Stack) NextDecision(ctx context.Context, wait time.Duration) (Decision, bool) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case d := <-s.decisions.ch:
+		return d, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return Decision{}, false
 }
 
 // Pids lists the function processes, for leak checks.
@@ -427,6 +525,9 @@ func (s *Stack) Close() error {
 	// Removed only after the processes are gone: they run these binaries
 	// and read the clock until then.
 	for _, path := range []string{s.binDir, s.clockFile, s.clockFile + ".tmp"} {
+		if path == "" {
+			continue
+		}
 		if err := os.RemoveAll(path); err != nil {
 			errs = append(errs, fmt.Sprintf("remove %s: %v", path, err))
 		}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -100,8 +102,13 @@ const (
 	OwnSecretTags     = 2
 	MaxSecretNameLen  = 512
 
-	DefaultSecretPrefix  = "stsrotator/"
-	DefaultSessionPrefix = "stsrotator-"
+	DefaultSecretPrefix = "stsrotator/"
+	// DefaultStack is the stack name a deployment has unless cdk is run
+	// with -c stackName (infra/plan.DefaultStackName).
+	DefaultStack = "stsrotator"
+	// DefaultSessionPrefix starts the default session names of a stack
+	// named DefaultStack (DefaultSessionName).
+	DefaultSessionPrefix = DefaultStack + "-"
 	DefaultConcurrency   = 16
 	MaxConcurrency       = 256
 	DefaultJitter        = 2 * time.Minute
@@ -165,14 +172,19 @@ type Target struct {
 	// validator keeps RefreshBefore at least this window plus one sweep
 	// period plus the jitter, so the current version never sits inside it.
 	ConsumerRefreshWindow time.Duration
-	SessionName           string
-	SessionPolicy         string
-	PolicyArns            []string
-	SessionTags           []Tag
-	SourceIdentity        string
-	SecretName            string
-	Readers               []string
-	Tags                  []Tag
+	// SessionName is the RoleSessionName: the target's sessionName, else
+	// DefaultSessionName of its stack (Config.InStack).
+	SessionName string
+	// sessionNameSet: SessionName is the target's own sessionName, which
+	// InStack keeps.
+	sessionNameSet bool
+	SessionPolicy  string
+	PolicyArns     []string
+	SessionTags    []Tag
+	SourceIdentity string
+	SecretName     string
+	Readers        []string
+	Tags           []Tag
 	// STSRegion is the region whose regional STS endpoint mints this
 	// target's credentials; empty means the rotator's own region.
 	STSRegion string
@@ -283,6 +295,53 @@ func sweepFor(minRefresh time.Duration) time.Duration {
 	return max((minRefresh / 3).Truncate(time.Minute), time.Minute)
 }
 
+// DefaultSessionName is the RoleSessionName of a target without a
+// sessionName, in the stack named stack ("" is DefaultStack):
+// <stack>-<target>. Two stacks that rotate one role (two deployments, in
+// two accounts or Regions, whose configs name the same target) then
+// never share a session name, so revoking one's sessions cannot deny the
+// other's. The stack DefaultStack keeps the names of earlier releases
+// (stsrotator-<target>); a stack deployed with another -c stackName gets
+// new session names on its first rotation after the upgrade (docs/incident.md).
+// STS allows 2–64 characters of [\w+=,.@-]
+// (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html);
+// stack names are letters, digits and hyphens, and a stack name too long
+// to fit is cut and followed by 8 hex digits of its SHA-256, so it stays
+// distinct.
+func DefaultSessionName(stack, target string) string {
+	if stack == "" {
+		stack = DefaultStack
+	}
+	if s := stack + "-" + target; len(s) <= MaxSessionNameLen {
+		return s
+	}
+	sum := sha256.Sum256([]byte(stack))
+	tag := hex.EncodeToString(sum[:4])
+	keep := max(MaxSessionNameLen-len(target)-len(tag)-2, 1)
+	return stack[:min(keep, len(stack))] + "-" + tag + "-" + target
+}
+
+// InStack gives every target without its own sessionName the default
+// session name of the stack named stack (DefaultSessionName; "" is
+// DefaultStack, the names Parse gives). Everything that uses session
+// names — the rotator, the reactor, revoke, preflight, validate — calls it
+// with the deployment's stack name (the functions read it from
+// lambdaenv.StackName, the CLI from --stack). It refuses, as Parse does,
+// two targets that would then share a role and a session name.
+func (c *Config) InStack(stack string) error {
+	for i := range c.Targets {
+		if t := &c.Targets[i]; !t.sessionNameSet {
+			t.SessionName = DefaultSessionName(stack, t.Name)
+		}
+	}
+	d := &decoder{file: c.File}
+	d.checkSharedSessions(c)
+	if len(d.errs) > 0 {
+		return d.errs
+	}
+	return nil
+}
+
 // Load reads and validates the config at path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -326,10 +385,13 @@ func ParseIn(file string, data []byte, region StackRegion) (*Config, error) {
 			d.add(0, "", "the file is empty", "declare at least one target under targets:")
 			return nil, d.errs
 		}
-		d.add(0, "", "not valid YAML: "+err.Error(), "fix the YAML syntax at the line shown")
+		d.errs = append(d.errs, syntaxError(file, data, err))
 		return nil, d.errs
 	}
 	cfg := d.root(&root)
+	if len(d.errs) == 0 {
+		d.checkSharedSessions(cfg)
+	}
 	if len(d.errs) > 0 {
 		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
 		return nil, d.errs

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -135,7 +137,7 @@ func TestParseErrors(t *testing.T) {
 		{"an empty file says what to declare",
 			"", []string{"cfg.yaml: the file is empty"}},
 		{"broken YAML is reported, not panicked on",
-			"targets: [\n", []string{"cfg.yaml: not valid YAML"}},
+			"targets: [\n", []string{"cfg.yaml:1: not valid YAML"}},
 		{"targets must be a list",
 			"targets: app\n", []string{"cfg.yaml:1:", "targets: must be a list"}},
 		{"an unsupported version is refused",
@@ -348,6 +350,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("version: 1\nrotator: {concurrency: 0, jitter: 1h}\nalerts: {emails: [x]}\ntargets: []"))
 	f.Add([]byte("&a [*a]"))
 	f.Add([]byte("defaults: {sourceCredentials: iam-user, durationSeconds: 43200, replicaRegions: [eu-west-1]}\nrotator: {sourceKeyMaxAge: 30d}\nreplicaKmsKeys: {eu-west-1: 'arn:aws:kms:eu-west-1:123456789012:alias/x'}\n" + okTarget))
+	if issue, err := os.ReadFile("testdata/indent-line34.yaml"); err == nil {
+		f.Add(issue)
+	}
+	f.Add([]byte(okTarget + "\tdurationSeconds: 3600\n"))
+	f.Add([]byte(okTarget + "      durationSeconds: 3600\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse("f.yaml", data)
 		if err == nil {
@@ -372,6 +379,10 @@ func FuzzParse(f *testing.F) {
 		for _, e := range es {
 			if e.Problem == "" || !strings.HasPrefix(e.Error(), "f.yaml") {
 				t.Fatalf("error without location or problem: %#v", e)
+			}
+			// A syntax error's line is a line of the file.
+			if e.Line < 0 || e.Line > bytes.Count(data, []byte("\n"))+1 {
+				t.Fatalf("error at line %d of a %d-line file: %s", e.Line, bytes.Count(data, []byte("\n"))+1, e)
 			}
 		}
 	})

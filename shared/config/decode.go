@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stsrotator/stsrotator/shared/humantime"
+	"github.com/stsrotator/stsrotator/shared/suggest"
 )
 
 // The decoder walks yaml.Node trees by hand rather than unmarshalling into
@@ -222,7 +223,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, allowed []string, visit fun
 		seen[k.Value] = true
 		if !contains(allowed, k.Value) {
 			fix := "valid keys here: " + strings.Join(allowed, ", ")
-			if s := closest(k.Value, allowed); s != "" {
+			if s := suggest.Closest(k.Value, allowed); s != "" {
 				fix = "did you mean " + s + "?"
 			}
 			d.add(k.Line, field, "unknown key", fix)
@@ -488,40 +489,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// closest suggests the valid key a typo most likely meant.
-func closest(s string, options []string) string {
-	best, bestD := "", 3
-	for _, o := range options {
-		if strings.EqualFold(o, s) {
-			return o
-		}
-		if dist := levenshtein(strings.ToLower(s), strings.ToLower(o)); dist < bestD {
-			best, bestD = o, dist
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 func firstSame(seen []*yaml.Node, key string, same func(a, b string) bool) *yaml.Node {
 	for _, n := range seen {
 		if same(n.Value, key) {
@@ -552,4 +519,28 @@ func mergeTags(def, own []Tag, same func(a, b string) bool) []Tag {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// TargetNames lists the names the targets in data declare, in file
+// order, reading only as much as that needs: shell completion offers
+// them while the rest of the file may still have mistakes. Nil when data
+// is not YAML or has no targets list.
+func TargetNames(data []byte) []string {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || root.Kind != yaml.DocumentNode || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	doc := root.Content[0]
+	var names []string
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value != "targets" || doc.Content[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, tn := range doc.Content[i+1].Content {
+			if n := nameOf(tn); n != "" {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
 }

@@ -112,3 +112,25 @@ func TestRoleArnLengthQuotas(t *testing.T) {
 		}
 	}
 }
+
+// TargetNames reads the names completion offers, from a file that may
+// still have mistakes elsewhere.
+func TestTargetNames(t *testing.T) {
+	cases := []struct {
+		why  string
+		yaml string
+		want []string
+	}{
+		{"names in file order", "targets:\n  - name: b\n  - name: a\n", []string{"b", "a"}},
+		{"a target with a mistake still counts", "targets:\n  - name: app\n    durationSeconds: 1h\n  - roleArn: x\n", []string{"app"}},
+		{"a name that is not text is skipped", "targets:\n  - name: [x]\n  - name: ok\n", []string{"ok"}},
+		{"no targets list, no names", "targets: app\n", nil},
+		{"not YAML, no names", "targets: [\n", nil},
+		{"not a mapping, no names", "- a\n", nil},
+	}
+	for _, c := range cases {
+		if got := TargetNames([]byte(c.yaml)); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: got %q, want %q", c.why, got, c.want)
+		}
+	}
+}

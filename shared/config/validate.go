@@ -198,13 +198,13 @@ func (d *decoder) resolve(path string, raw, def rawTarget) (Target, bool) {
 	}
 
 	sn := raw.sessionName
-	t.SessionName = DefaultSessionPrefix + t.Name
+	t.SessionName = DefaultSessionName(DefaultStack, t.Name)
 	if sn.set {
 		if len(sn.v) < 2 || len(sn.v) > MaxSessionNameLen || !reSession.MatchString(sn.v) {
 			d.add(sn.line, path+".sessionName", fmt.Sprintf("%q is not a valid STS session name", sn.v),
 				"use 2–64 characters of letters, digits and _+=,.@-")
 		} else {
-			t.SessionName = sn.v
+			t.SessionName, t.sessionNameSet = sn.v, true
 		}
 	}
 
@@ -505,4 +505,38 @@ func SplitRoleArn(arn string) (rolePath, name string) {
 		return "/", res
 	}
 	return "/" + res[:i+1], res[i+1:]
+}
+
+// checkSharedSessions refuses two targets whose sessions would be one
+// identity: the same role and the same RoleSessionName. The assumed-role
+// ARN (arn:<partition>:sts::<account>:assumed-role/<role name>/<session>)
+// and aws:userid ("<role id>:<session>") carry no role path, and IAM role
+// names are unique in an account without regard to case (SameRoleName),
+// so the rotator's identity check could not tell the two apart, and
+// `stsrotator revoke`'s scoped Deny for one would deny the other, which
+// nobody then rotates
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#principaltable).
+// It runs once every target resolved, so field paths count targets as
+// the file does.
+func (d *decoder) checkSharedSessions(cfg *Config) {
+	type identity struct{ partition, account, role, session string }
+	first := map[identity]int{}
+	for i, t := range cfg.Targets {
+		m := reRoleArn.FindStringSubmatch(t.RoleArn)
+		if m == nil {
+			continue
+		}
+		_, role := SplitRoleArn(t.RoleArn)
+		id := identity{m[1], m[2], strings.ToLower(role), t.SessionName}
+		j, dup := first[id]
+		if !dup {
+			first[id] = i
+			continue
+		}
+		o := cfg.Targets[j]
+		d.add(t.Line, targetPath(i, t.Name)+".sessionName",
+			fmt.Sprintf("target %s (line %d) and target %s (line %d) both assume role %s with session name %q: their sessions are one identity, so revoking one denies the other and neither can be told apart in CloudTrail",
+				o.Name, o.Line, t.Name, t.Line, t.RoleArn, t.SessionName),
+			"give one of them its own sessionName (the default, <stack>-<target name>, differs per target), or declare the role once")
+	}
 }

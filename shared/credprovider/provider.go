@@ -68,7 +68,7 @@ type ExpiredError struct {
 }
 
 func (e *ExpiredError) Error() string {
-	return fmt.Sprintf("read secret %s: %v: key %s expired at %s (fix: run stsrotator status, then stsrotator rotate %s)",
+	return fmt.Sprintf("read secret %s: %v: key %s expired at %s (fix: run stsrotator status, then stsrotator rotate --target %s)",
 		e.SecretID, ErrExpired, e.MaskedKey, e.Expiration.Format(time.RFC3339), orTarget(e.Target))
 }
 
@@ -392,6 +392,19 @@ func (p *Provider) Invalidate(accessKeyID string) bool {
 	// the fallback for a failed re-read.
 	p.cur.Store(nil)
 	return true
+}
+
+// NextRead is when Retrieve next reads the secret: the cached version's
+// refresh hint (Stsrotator.refreshAt, when the rotator replaces it), else
+// its Expiration minus the expiry window, never sooner than the retry
+// pause, or the retry pause after a failed re-read; zero when nothing is
+// cached. A caller that copies the credentials elsewhere (stsrotator
+// update) renews its copy then.
+func (p *Provider) NextRead() time.Time {
+	if e := p.cur.Load(); e != nil {
+		return e.fetchAfter
+	}
+	return time.Time{}
 }
 
 // Version is the secret version the cache holds ("" when empty).

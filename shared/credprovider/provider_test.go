@@ -453,7 +453,7 @@ func TestExpiredError(t *testing.T) {
 		ee.VersionID == "" || ee.ReportBus != v.Meta.ReportBus || !ee.ReadAt.Equal(t0) {
 		t.Fatalf("ExpiredError %+v", *ee)
 	}
-	if want := "key " + v.MaskedKey() + " expired at " + v.Expiration.Format(time.RFC3339) + " (fix: run stsrotator status, then stsrotator rotate app)"; !strings.Contains(err.Error(), want) {
+	if want := "key " + v.MaskedKey() + " expired at " + v.Expiration.Format(time.RFC3339) + " (fix: run stsrotator status, then stsrotator rotate --target app)"; !strings.Contains(err.Error(), want) {
 		t.Fatalf("message %q lacks %q", err, want)
 	}
 }

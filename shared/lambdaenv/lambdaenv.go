@@ -48,6 +48,11 @@ const (
 	// end-to-end test can pass refreshBefore in seconds. It is honoured
 	// only when AWS_ENDPOINT_URL points the function at an emulator.
 	DevClockFile = "STSROTATOR_DEV_CLOCK_FILE"
+	// StackName is the root stack's name (cdk -c stackName), set on the
+	// rotators and the reactor: targets without a sessionName get
+	// config.DefaultSessionName of it (config.Config.InStack). Unset
+	// means config.DefaultStack.
+	StackName = "STSROTATOR_STACK"
 )
 
 // Clock is the functions' time source: the wall clock, or on an emulator

@@ -38,6 +38,11 @@ const (
 	// has stsrotator's maximum of versions in the last 24 hours (per
 	// target, and undimensioned for the stack's alarm).
 	VersionQuotaHeld = "VersionQuotaHeld"
+	// RevocationCutoffsRefused counts invocations refused because their
+	// revokedBefore was later than the rotator's clock plus
+	// rotation.ClockSkew: nothing was read or written for them
+	// (undimensioned, and per target when the target is known).
+	RevocationCutoffsRefused = "RevocationCutoffsRefused"
 )
 
 // Unit is a CloudWatch unit name.

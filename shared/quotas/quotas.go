@@ -69,11 +69,11 @@ var (
 
 	// IAM: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 	RoleInlinePolicies = Quota{ID: "iam.role-inline-policies", Service: "IAM", Name: "Role policy size (all inline policies of a role, whitespace excluded)", Limit: 10_240, Unit: "characters", Scope: "per role",
-		Doc: iamDoc, Fix: "fewer replicaRegions or shorter role ARNs and secret names on the targets of that rotator lane; stsrotator packs a lane's per-target text into 8,000 characters (plan.PolicyBudget) and leaves the rest to the fixed statements, so crossing this is also worth a bug report"}
+		Doc: iamDoc, Fix: "report a bug: a rotator role's inline policy holds only fixed statements (logs, events, KMS) per lane; its per-target grants are in managed policies (plan.ManagedPolicyBudget)"}
 	ManagedPolicy = Quota{ID: "iam.managed-policy", Service: "IAM", Name: "Managed policy size (whitespace excluded)", Limit: 6_144, Unit: "characters", Scope: "per managed policy",
-		Doc: iamDoc, Fix: "report a bug: stsrotator's managed policies are fixed"}
+		Doc: iamDoc, Fix: "fewer replicaRegions or shorter role ARNs and secret names on the targets of that rotator lane; stsrotator packs each of a lane's two managed policies into 5,500 characters (plan.ManagedPolicyBudget), so crossing this is also worth a bug report"}
 	ManagedPoliciesPerRole = Quota{ID: "iam.managed-policies-per-role", Service: "IAM", Name: "Managed policies attached to a role", Limit: 10, Unit: "policies", Scope: "per role", Adjustable: true,
-		Doc: iamDoc, Fix: "report a bug: stsrotator attaches no managed policies"}
+		Doc: iamDoc, Fix: "fewer targets whose names hash to that shard, or shorter role ARNs and secret names there: each lane of a shard attaches two managed policies to the shard's one rotator role; or request a higher Managed policies per role quota (at most 20)"}
 	// The source user (sourceCredentials: iam-user): one per deployment
 	// that asks for it, two keys at most while the previous one is in its
 	// grace period, and its AssumeRole grants in managed policies because a
@@ -84,12 +84,13 @@ var (
 		Doc: iamDoc, Fix: "keep rotator.sourceKeyMaxAge above the previous key's 24 h grace (config enforces 2 days or more); delete keys someone added to the source user by hand"}
 	ManagedPoliciesPerUser = Quota{ID: "iam.managed-policies-per-user", Service: "IAM", Name: "Managed policies attached to an IAM user", Limit: 10, Unit: "policies", Scope: "per user", Adjustable: true,
 		Doc: iamDoc, Fix: "fewer distinct roles with sourceCredentials: iam-user (each managed policy holds about 80 role ARNs), or split them across two configs deployed as separate stacks"}
-	// Each rotator lane adds two roles (its function's and its schedule's),
-	// plus a fixed handful for the reactor, log watcher, key rotator and
-	// custom resources: about 513 roles at 2,000 targets, 540 at 10,000.
+	// Each non-empty shard adds its rotator role and each rotator lane its
+	// schedule's role, plus a fixed handful for the reactor, log watcher,
+	// key rotator and custom resources: about 513 roles at 2,000 targets,
+	// 527 at 10,000 (plan.Roles).
 	// Default 1,000, raisable to 5,000 ("Roles in an AWS account").
 	RolesPerAccount = Quota{ID: "iam.roles", Service: "IAM", Name: "Roles in an AWS account (default 1,000; at most 5,000 after an increase)", Limit: 1_000, Unit: "roles", Scope: "per account (every Region and stack together)", Adjustable: true,
-		Doc: iamDoc, Fix: "request a higher Roles in an AWS account quota in Service Quotas (at most 5,000), delete unused roles, or deploy part of the targets from another account; stsrotator adds two roles per rotator lane (stsrotator validate prints the lane count) and a handful more (stsrotator preflight counts the account's roles)"}
+		Doc: iamDoc, Fix: "request a higher Roles in an AWS account quota in Service Quotas (at most 5,000), delete unused roles, or deploy part of the targets from another account; stsrotator adds one role per shard and one per rotator lane (stsrotator validate prints the lane count) and a handful more (stsrotator preflight counts the account's roles)"}
 	RoleTrustPolicy = Quota{ID: "iam.role-trust-policy", Service: "IAM", Name: "Role trust policy length (whitespace excluded)", Limit: 2_048, Unit: "characters", Scope: "per role", Adjustable: true,
 		Doc: iamDoc, Fix: "report a bug: stsrotator's trust policies name one service each"}
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -37,7 +36,7 @@ func Clean(s string, max int) string {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == ' ' || (unicode.IsPrint(r) && r != '\\'):
+		case r == ' ' || (strconv.IsPrint(r) && r != '\\'):
 			b.WriteRune(r)
 		case r == '\\':
 			b.WriteString(`\\`)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,8 @@ const policyPrefix = "stsrotator-revoke-"
 const (
 	keyTokenIssueTime = "aws:TokenIssueTime"
 	keyUserID         = "aws:userid"
+	keySourceIdentity = "aws:SourceIdentity"
+	opStringEquals    = "StringEquals"
 	opDateLessThan    = "DateLessThan"
 	opStringLike      = "StringLike"
 	timeLayout        = "2006-01-02T15:04:05Z"
@@ -40,19 +43,95 @@ const Sid = "StsrotatorRevokeOlderSessions"
 // policy-name pattern [\w+=,.@-]{1,128}.
 func PolicyName(target string) string { return policyPrefix + target }
 
-// Scope says whose sessions a revocation denies.
+// Scope says whose sessions a revocation denies. The zero Scope (All)
+// is every session of the role (AWSRevokeOlderSessions).
 type Scope struct {
-	// SessionName limits the revocation to sessions with this
-	// RoleSessionName; empty means every session of the role
-	// (AWSRevokeOlderSessions).
-	SessionName string
+	// SessionNames denies sessions with any of these RoleSessionNames
+	// (StringLike aws:userid "*:<name>"). A revocation keeps every name
+	// it ever held (Union): after a target's sessionName changes, the
+	// sessions issued under the old name stay denied.
+	SessionNames []string
+	// SourceIdentities denies sessions that carry any of these source
+	// identities (StringEquals aws:SourceIdentity), whatever their name,
+	// in a second statement. A source identity set at AssumeRole cannot be
+	// changed and is passed on to every session chained from it, so a
+	// leaked session that re-assumed the role under another name before
+	// the cutoff is denied too
+	// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html).
+	SourceIdentities []string
 }
 
 // All reports whether the scope is every session of the role.
-func (s Scope) All() bool { return s.SessionName == "" }
+func (s Scope) All() bool { return len(s.SessionNames) == 0 && len(s.SourceIdentities) == 0 }
 
-// ForTarget is the default scope: the sessions stsrotator issues for t.
-func ForTarget(t config.Target) Scope { return Scope{SessionName: t.SessionName} }
+// ForTarget is the default scope: the sessions stsrotator issues for t,
+// by name, and by source identity when t sets one.
+func ForTarget(t config.Target) Scope {
+	s := Scope{SessionNames: []string{t.SessionName}}
+	if t.SourceIdentity != "" {
+		s.SourceIdentities = []string{t.SourceIdentity}
+	}
+	return s
+}
+
+// Union denies every session s or o denies: o's names and identities
+// after s's, without repeats. Either being All makes All.
+func (s Scope) Union(o Scope) Scope {
+	if s.All() || o.All() {
+		return Scope{}
+	}
+	return Scope{SessionNames: union(s.SessionNames, o.SessionNames), SourceIdentities: union(s.SourceIdentities, o.SourceIdentities)}
+}
+
+// Covers reports whether s denies every session o denies: writing s over
+// o does not narrow it.
+func (s Scope) Covers(o Scope) bool {
+	if s.All() {
+		return true
+	}
+	return !o.All() && subset(o.SessionNames, s.SessionNames, config.SameSessionName) && subset(o.SourceIdentities, s.SourceIdentities, sameSourceIdentity)
+}
+
+// Equal reports whether s and o deny the same sessions.
+func (s Scope) Equal(o Scope) bool { return s.Covers(o) && o.Covers(s) }
+
+// String names the sessions, for messages.
+func (s Scope) String() string {
+	if s.All() {
+		return "every session of the role"
+	}
+	var parts []string
+	if len(s.SessionNames) > 0 {
+		parts = append(parts, "sessions named "+strings.Join(s.SessionNames, ", "))
+	}
+	if len(s.SourceIdentities) > 0 {
+		parts = append(parts, "sessions with source identity "+strings.Join(s.SourceIdentities, ", "))
+	}
+	return strings.Join(parts, " and ")
+}
+
+// sameSourceIdentity compares source identities as the policy does:
+// StringEquals is case sensitive.
+func sameSourceIdentity(a, b string) bool { return a == b }
+
+func union(a, b []string) []string {
+	var out []string
+	for _, v := range append(append([]string{}, a...), b...) {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func subset(small, big []string, same func(a, b string) bool) bool {
+	for _, v := range small {
+		if !slices.ContainsFunc(big, func(w string) bool { return same(v, w) }) {
+			return false
+		}
+	}
+	return true
+}
 
 // Name is the inline policy that holds a revocation of this scope for
 // target.
@@ -86,27 +165,58 @@ func Document(s Scope, cutoff time.Time) string {
 	return DocumentOf(Revocation{Scope: s, Cutoff: cutoff})
 }
 
-// DocumentOf is the policy JSON for r. A scoped revocation records
+// DocumentOf is the policy JSON for r. A scoped revocation is one Deny
+// statement for its session names and, when it has source identities, a
+// second for them (conditions in one statement must all match, so "this
+// name or that identity" takes two statements). Each statement records
 // r.MaxSession in its Sid ("StsrotatorRevokeOlderSessionsMaxSession43200";
 // a Sid may hold ASCII letters and digits,
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_sid.html),
 // so cleanup can wait for the longest session the role allowed when it
-// was written. AWS's console policy keeps its own shape, without a Sid:
-// the console rewrites it whenever it is used there.
+// was written. A single name or identity is written as a string, as
+// before lists existed; several as an array (IAM's grammar allows both).
+// AWS's console policy keeps its own shape, without a Sid: the console
+// rewrites it whenever it is used there.
 func DocumentOf(r Revocation) string {
 	at := r.Cutoff.UTC().Truncate(time.Second).Format(timeLayout)
 	if r.Scope.All() {
 		return fmt.Sprintf(`{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q}}}}`, at)
 	}
-	sid := Sid
+	record := ""
 	if secs := int64(r.MaxSession / time.Second); secs > 0 {
-		sid += sidMaxSession + strconv.FormatInt(secs, 10)
+		record = sidMaxSession + strconv.FormatInt(secs, 10)
 	}
-	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":%q,"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q},"StringLike":{"aws:userid":%q}}}]}`,
-		sid, at, "*:"+r.Scope.SessionName)
+	var sts []string
+	if len(r.Scope.SessionNames) > 0 {
+		likes := make([]string, len(r.Scope.SessionNames))
+		for i, n := range r.Scope.SessionNames {
+			likes[i] = "*:" + n
+		}
+		sts = append(sts, fmt.Sprintf(`{"Sid":%q,"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q},"StringLike":{"aws:userid":%s}}}`,
+			Sid+record, at, oneOrList(likes)))
+	}
+	if len(r.Scope.SourceIdentities) > 0 {
+		sts = append(sts, fmt.Sprintf(`{"Sid":%q,"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":%q},"StringEquals":{"aws:SourceIdentity":%s}}}`,
+			SidSourceIdentity+record, at, oneOrList(r.Scope.SourceIdentities)))
+	}
+	return `{"Version":"2012-10-17","Statement":[` + strings.Join(sts, ",") + `]}`
 }
 
-// sidMaxSession follows Sid when the statement records the role's
+// SidSourceIdentity marks the statement denying by source identity.
+const SidSourceIdentity = "StsrotatorRevokeOlderSourceIdentities"
+
+// oneOrList is one value as a JSON string, several as an array.
+func oneOrList(vs []string) string {
+	var b []byte
+	if len(vs) == 1 {
+		b, _ = json.Marshal(vs[0])
+	} else {
+		b, _ = json.Marshal(vs)
+	}
+	return string(b)
+}
+
+// sidMaxSession follows a statement's Sid when it records the role's
 // MaxSessionDuration, in seconds.
 const sidMaxSession = "MaxSession"
 
@@ -114,7 +224,9 @@ const sidMaxSession = "MaxSession"
 func maxSessionOf(sid string) time.Duration {
 	rest, ok := strings.CutPrefix(sid, Sid+sidMaxSession)
 	if !ok {
-		return 0
+		if rest, ok = strings.CutPrefix(sid, SidSourceIdentity+sidMaxSession); !ok {
+			return 0
+		}
 	}
 	secs, err := strconv.ParseInt(rest, 10, 32)
 	if err != nil || secs <= 0 {
@@ -232,51 +344,78 @@ func Parse(name, doc string) (Revocation, error) {
 			return Revocation{}, fmt.Errorf("%w: policy %s has no readable Statement: %w", ErrNotRevocation, name, err)
 		}
 	}
-	if len(sts) != 1 {
-		return Revocation{}, fmt.Errorf("%w: policy %s has %d statements, want 1", ErrNotRevocation, name, len(sts))
+	if len(sts) == 0 || len(sts) > 2 {
+		return Revocation{}, fmt.Errorf("%w: policy %s has %d statements, want 1 or 2", ErrNotRevocation, name, len(sts))
 	}
-	st := sts[0]
-	if st.Effect != "Deny" || !st.Action.every() || !st.Resource.every() {
-		return Revocation{}, fmt.Errorf("%w: policy %s is not a Deny of every action on every resource", ErrNotRevocation, name)
-	}
-	issued, ok := st.Condition[opDateLessThan][keyTokenIssueTime].only()
-	if !ok || len(st.Condition[opDateLessThan]) != 1 {
-		return Revocation{}, fmt.Errorf("%w: policy %s has no DateLessThan on %s", ErrNotRevocation, name, keyTokenIssueTime)
-	}
-	cutoff, err := time.Parse(time.RFC3339, issued)
-	if err != nil {
-		return Revocation{}, fmt.Errorf("%w: policy %s: %s %q is not a time", ErrNotRevocation, name, keyTokenIssueTime, issued)
-	}
-	r := Revocation{PolicyName: name, Cutoff: cutoff.UTC(), MaxSession: maxSessionOf(st.Sid)}
-	switch len(st.Condition) {
-	case 1:
-	case 2:
-		like, ok := st.Condition[opStringLike][keyUserID].only()
-		if !ok || len(st.Condition[opStringLike]) != 1 || !strings.HasPrefix(like, "*:") {
-			return Revocation{}, fmt.Errorf("%w: policy %s has a condition other than StringLike %s \"*:<session>\"", ErrNotRevocation, name, keyUserID)
+	r := Revocation{PolicyName: name}
+	for i, st := range sts {
+		if st.Effect != "Deny" || !st.Action.every() || !st.Resource.every() {
+			return Revocation{}, fmt.Errorf("%w: policy %s is not a Deny of every action on every resource", ErrNotRevocation, name)
 		}
-		r.Scope.SessionName = strings.TrimPrefix(like, "*:")
-	default:
-		return Revocation{}, fmt.Errorf("%w: policy %s has %d condition operators", ErrNotRevocation, name, len(st.Condition))
+		issued, ok := st.Condition[opDateLessThan][keyTokenIssueTime].only()
+		if !ok || len(st.Condition[opDateLessThan]) != 1 {
+			return Revocation{}, fmt.Errorf("%w: policy %s has no DateLessThan on %s", ErrNotRevocation, name, keyTokenIssueTime)
+		}
+		cutoff, err := time.Parse(time.RFC3339, issued)
+		if err != nil {
+			return Revocation{}, fmt.Errorf("%w: policy %s: %s %q is not a time", ErrNotRevocation, name, keyTokenIssueTime, issued)
+		}
+		if i > 0 && !cutoff.Equal(r.Cutoff) {
+			return Revocation{}, fmt.Errorf("%w: policy %s has statements with different cutoffs", ErrNotRevocation, name)
+		}
+		r.Cutoff, r.MaxSession = cutoff.UTC(), max(r.MaxSession, maxSessionOf(st.Sid))
+		switch len(st.Condition) {
+		case 1:
+			// Every session: the whole policy, never beside a scoped one.
+			if len(sts) != 1 {
+				return Revocation{}, fmt.Errorf("%w: policy %s denies every session in one statement and more in another", ErrNotRevocation, name)
+			}
+		case 2:
+			likes, isLike := st.Condition[opStringLike][keyUserID]
+			ids, isID := st.Condition[opStringEquals][keySourceIdentity]
+			switch {
+			case isLike && len(st.Condition[opStringLike]) == 1 && len(likes) > 0 && r.Scope.SessionNames == nil:
+				for _, like := range likes {
+					n, ok := strings.CutPrefix(like, "*:")
+					if !ok || n == "" {
+						return Revocation{}, fmt.Errorf("%w: policy %s has a %s value %q that is not \"*:<session>\"", ErrNotRevocation, name, keyUserID, like)
+					}
+					r.Scope.SessionNames = append(r.Scope.SessionNames, n)
+				}
+			case isID && len(st.Condition[opStringEquals]) == 1 && len(ids) > 0 && r.Scope.SourceIdentities == nil && !slices.Contains(ids, ""):
+				r.Scope.SourceIdentities = append(r.Scope.SourceIdentities, ids...)
+			default:
+				return Revocation{}, fmt.Errorf("%w: policy %s has a condition other than StringLike %s \"*:<session>\" or StringEquals %s", ErrNotRevocation, name, keyUserID, keySourceIdentity)
+			}
+		default:
+			return Revocation{}, fmt.Errorf("%w: policy %s has %d condition operators", ErrNotRevocation, name, len(st.Condition))
+		}
 	}
 	return r, nil
 }
 
 // Denies evaluates the revocation's Deny for a request signed with a
-// session whose aws:userid is userID and whose token was issued at issued,
-// by IAM's rules for the operators used: DateLessThan is strict, and
-// StringLike matches case-sensitively with * and ? wildcards
+// session whose aws:userid is userID, whose aws:SourceIdentity is
+// sourceIdentity ("" when it has none) and whose token was issued at
+// issued, by IAM's rules for the operators used: DateLessThan is strict,
+// StringLike matches case-sensitively with * and ? wildcards, StringEquals
+// exactly, a key absent from the request matches nothing, and statements
+// deny independently
 // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
 // Session names cannot contain * or ?, so the pattern's only wildcard is
 // the role ID. It is the policy logic the table test pins; it does not
 // replace AWS's evaluation.
-func (r Revocation) Denies(userID string, issued time.Time) bool {
+func (r Revocation) Denies(userID, sourceIdentity string, issued time.Time) bool {
 	if !issued.Before(r.Cutoff) {
 		return false
 	}
 	if r.Scope.All() {
 		return true
 	}
-	ok, err := path.Match("*:"+r.Scope.SessionName, userID)
-	return err == nil && ok
+	for _, n := range r.Scope.SessionNames {
+		if ok, err := path.Match("*:"+n, userID); err == nil && ok {
+			return true
+		}
+	}
+	return sourceIdentity != "" && slices.Contains(r.Scope.SourceIdentities, sourceIdentity)
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,24 +17,36 @@ var cutoff = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 // every case builds the policy, reads it back as IAM returns it
 // (URL-encoded) and evaluates it.
 func TestDenies(t *testing.T) {
-	scoped := Scope{SessionName: "stsrotator-billing-reader"}
+	scoped := Scope{SessionNames: []string{"stsrotator-billing-reader"}}
+	// After a sessionName change the revocation holds both names.
+	both := Scope{SessionNames: []string{"stsrotator-billing-reader", "billing-v2"}}
+	withID := Scope{SessionNames: []string{"stsrotator-billing-reader"}, SourceIdentities: []string{"stsrotator-billing"}}
 	cases := []struct {
 		why    string
 		scope  Scope
 		userID string
-		issued time.Time
-		denied bool
+		// sourceID is the session's aws:SourceIdentity ("": none).
+		sourceID string
+		issued   time.Time
+		denied   bool
 	}{
-		{"stsrotator's session for the target issued before the cutoff is denied", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", cutoff.Add(-time.Minute), true},
-		{"one second before the cutoff is still before it", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", cutoff.Add(-time.Second), true},
-		{"a session issued at the cutoff itself is not (DateLessThan is strict)", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", cutoff, false},
-		{"the forced rotation's session, issued after the cutoff, works", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", cutoff.Add(2 * time.Second), false},
-		{"another user of the role keeps working by default", scoped, "AROAEXAMPLEROLEID:alice@example.com", cutoff.Add(-time.Minute), false},
-		{"another target's session on the same role keeps working", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader-2", cutoff.Add(-time.Minute), false},
-		{"a session name that merely ends the same way is not matched", scoped, "AROAEXAMPLEROLEID:x-stsrotator-billing-reader", cutoff.Add(-time.Minute), false},
-		{"session names are matched case-sensitively, as StringLike does", scoped, "AROAEXAMPLEROLEID:STSROTATOR-billing-reader", cutoff.Add(-time.Minute), false},
-		{"--all-sessions denies everyone's older sessions", Scope{}, "AROAEXAMPLEROLEID:alice@example.com", cutoff.Add(-time.Minute), true},
-		{"--all-sessions still admits sessions issued after the cutoff", Scope{}, "AROAEXAMPLEROLEID:alice@example.com", cutoff.Add(time.Second), false},
+		{"stsrotator's session for the target issued before the cutoff is denied", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", "", cutoff.Add(-time.Minute), true},
+		{"one second before the cutoff is still before it", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", "", cutoff.Add(-time.Second), true},
+		{"a session issued at the cutoff itself is not (DateLessThan is strict)", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", "", cutoff, false},
+		{"the forced rotation's session, issued after the cutoff, works", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader", "", cutoff.Add(2 * time.Second), false},
+		{"another user of the role keeps working by default", scoped, "AROAEXAMPLEROLEID:alice@example.com", "", cutoff.Add(-time.Minute), false},
+		{"another target's session on the same role keeps working", scoped, "AROAEXAMPLEROLEID:stsrotator-billing-reader-2", "", cutoff.Add(-time.Minute), false},
+		{"a session name that merely ends the same way is not matched", scoped, "AROAEXAMPLEROLEID:x-stsrotator-billing-reader", "", cutoff.Add(-time.Minute), false},
+		{"session names are matched case-sensitively, as StringLike does", scoped, "AROAEXAMPLEROLEID:STSROTATOR-billing-reader", "", cutoff.Add(-time.Minute), false},
+		{"--all-sessions denies everyone's older sessions", Scope{}, "AROAEXAMPLEROLEID:alice@example.com", "", cutoff.Add(-time.Minute), true},
+		{"--all-sessions still admits sessions issued after the cutoff", Scope{}, "AROAEXAMPLEROLEID:alice@example.com", "", cutoff.Add(time.Second), false},
+		{"two names: the old name's leaked session stays denied", both, "AROAEXAMPLEROLEID:stsrotator-billing-reader", "", cutoff.Add(-time.Minute), true},
+		{"two names: the new name's older session is denied", both, "AROAEXAMPLEROLEID:billing-v2", "", cutoff.Add(-time.Minute), true},
+		{"a session re-assumed under another name before the cutoff escapes a name-only scope", scoped, "AROAEXAMPLEROLEID:innocent-name", "stsrotator-billing", cutoff.Add(-time.Minute), false},
+		{"with the source identity it is denied: it carries the identity of the session it came from", withID, "AROAEXAMPLEROLEID:innocent-name", "stsrotator-billing", cutoff.Add(-time.Minute), true},
+		{"the rotation's new session, same identity, issued after the cutoff, works", withID, "AROAEXAMPLEROLEID:stsrotator-billing-reader", "stsrotator-billing", cutoff.Add(time.Second), false},
+		{"a session without a source identity is not matched by the identity statement", withID, "AROAEXAMPLEROLEID:alice", "", cutoff.Add(-time.Minute), false},
+		{"source identities are compared exactly (StringEquals)", withID, "AROAEXAMPLEROLEID:alice", "STSROTATOR-billing", cutoff.Add(-time.Minute), false},
 	}
 	for _, c := range cases {
 		doc := Document(c.scope, cutoff)
@@ -40,9 +54,48 @@ func TestDenies(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: the written document does not read back: %v\n%s", c.why, err, doc)
 		}
-		if got := r.Denies(c.userID, c.issued); got != c.denied {
-			t.Errorf("%s: Denies(%s, %s) = %v\n%s", c.why, c.userID, c.issued.Format(time.RFC3339), got, doc)
+		if !r.Scope.Equal(c.scope) {
+			t.Fatalf("%s: read back scope %+v, wrote %+v", c.why, r.Scope, c.scope)
 		}
+		if got := r.Denies(c.userID, c.sourceID, c.issued); got != c.denied {
+			t.Errorf("%s: Denies(%s, %q, %s) = %v\n%s", c.why, c.userID, c.sourceID, c.issued.Format(time.RFC3339), got, doc)
+		}
+	}
+}
+
+// A revocation only ever widens: Union keeps every earlier name and
+// identity, and Covers is what revoke checks before writing.
+func TestScopeUnionAndCovers(t *testing.T) {
+	old := Scope{SessionNames: []string{"stsrotator-a"}}
+	renamed := Scope{SessionNames: []string{"a-v2"}, SourceIdentities: []string{"id-a"}}
+	u := old.Union(renamed)
+	if !slices.Equal(u.SessionNames, []string{"stsrotator-a", "a-v2"}) || !slices.Equal(u.SourceIdentities, []string{"id-a"}) {
+		t.Fatalf("Union = %+v", u)
+	}
+	cases := []struct {
+		why    string
+		s, o   Scope
+		covers bool
+	}{
+		{"the union covers the old scope", u, old, true},
+		{"the union covers the new one", u, renamed, true},
+		{"the new name alone narrows the old revocation", renamed, old, false},
+		{"every session covers any scope", Scope{}, u, true},
+		{"a scope never covers every session", u, Scope{}, false},
+		{"dropping a source identity narrows", old, Scope{SessionNames: []string{"stsrotator-a"}, SourceIdentities: []string{"id-a"}}, false},
+	}
+	for _, c := range cases {
+		if got := c.s.Covers(c.o); got != c.covers {
+			t.Errorf("%s: Covers = %v", c.why, got)
+		}
+	}
+	if !(Scope{}).Union(old).All() {
+		t.Error("a union with every session is every session")
+	}
+	if got := Document(Scope{SessionNames: []string{"a", "b"}, SourceIdentities: []string{"x"}}, cutoff); got != `{"Version":"2012-10-17","Statement":[`+
+		`{"Sid":"StsrotatorRevokeOlderSessions","Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"},"StringLike":{"aws:userid":["*:a","*:b"]}}},`+
+		`{"Sid":"StsrotatorRevokeOlderSourceIdentities","Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"},"StringEquals":{"aws:SourceIdentity":"x"}}}]}` {
+		t.Errorf("two names and an identity:\n%s", got)
 	}
 }
 
@@ -55,7 +108,7 @@ func TestDocument(t *testing.T) {
 	if all != want {
 		t.Errorf("all-sessions document:\n got %s\nwant %s", all, want)
 	}
-	scoped := Document(Scope{SessionName: "stsrotator-a"}, cutoff)
+	scoped := Document(Scope{SessionNames: []string{"stsrotator-a"}}, cutoff)
 	var p struct {
 		Statement []struct {
 			Effect, Action, Resource string
@@ -70,7 +123,7 @@ func TestDocument(t *testing.T) {
 		st.Condition["DateLessThan"]["aws:TokenIssueTime"] != "2026-11-30T09:00:00Z" || st.Condition["StringLike"]["aws:userid"] != "*:stsrotator-a" {
 		t.Errorf("scoped document %s", scoped)
 	}
-	if (Scope{}).Name("a") != "AWSRevokeOlderSessions" || (Scope{SessionName: "s"}).Name("a") != "stsrotator-revoke-a" {
+	if (Scope{}).Name("a") != "AWSRevokeOlderSessions" || (Scope{SessionNames: []string{"s"}}).Name("a") != "stsrotator-revoke-a" {
 		t.Error("policy names")
 	}
 }
@@ -132,7 +185,7 @@ func TestParseAcceptsIAMGrammar(t *testing.T) {
 				t.Errorf("%s: %v", c.why, err)
 				continue
 			}
-			if !r.Cutoff.Equal(cutoff) || r.Scope.SessionName != c.session {
+			if !r.Cutoff.Equal(cutoff) || strings.Join(r.Scope.SessionNames, ",") != c.session {
 				t.Errorf("%s: read %+v, want cutoff %s and session %q", c.why, r, cutoff, c.session)
 			}
 		}
@@ -143,7 +196,7 @@ func TestParseAcceptsIAMGrammar(t *testing.T) {
 // it was written in its Sid, and cleanup waits for the longer of that and
 // the role's value now: sessions keep the duration they were issued with.
 func TestMaxSessionRecorded(t *testing.T) {
-	scoped := Scope{SessionName: "stsrotator-a"}
+	scoped := Scope{SessionNames: []string{"stsrotator-a"}}
 	doc := DocumentOf(Revocation{Scope: scoped, Cutoff: cutoff, MaxSession: 12 * time.Hour})
 	if !strings.Contains(doc, `"Sid":"StsrotatorRevokeOlderSessionsMaxSession43200"`) {
 		t.Fatalf("the Sid does not record 43200 s: %s", doc)
@@ -181,7 +234,11 @@ func TestParseRefusesOtherPolicies(t *testing.T) {
 	cases := []struct{ why, doc, want string }{
 		{"an Allow", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"}}}}`, "not a Deny of every action"},
 		{"a Deny of some actions only", `{"Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"}}}]}`, "not a Deny of every action"},
-		{"two statements", `{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"*","Resource":"*"}]}`, "2 statements"},
+		{"three statements", `{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"*","Resource":"*"}]}`, "3 statements"},
+		{"two statements with different cutoffs", `{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"},"StringLike":{"aws:userid":"*:a"}}},{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T10:00:00Z"},"StringEquals":{"aws:SourceIdentity":"x"}}}]}`, "different cutoffs"},
+		{"two name statements", `{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"},"StringLike":{"aws:userid":"*:a"}}},{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"},"StringLike":{"aws:userid":"*:b"}}}]}`, "condition other than"},
+		{"an every-session statement beside a scoped one", `{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"}}},{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"},"StringLike":{"aws:userid":"*:b"}}}]}`, "every session in one statement"},
+		{"a userid value that is not *:<session>", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"},"StringLike":{"aws:userid":["*:a","AROA*"]}}}}`, "is not"},
 		{"no issue-time condition", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringLike":{"aws:userid":"*:a"}}}}`, "no DateLessThan"},
 		{"another narrowing condition", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T09:00:00Z"},"StringEquals":{"aws:SourceIp":"1.2.3.4"}}}}`, "other than StringLike"},
 		{"a time that is not one", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"yesterday"}}}}`, "is not a time"},
@@ -201,7 +258,8 @@ func TestParseRefusesOtherPolicies(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add(Document(Scope{}, cutoff))
-	f.Add(Document(Scope{SessionName: "stsrotator-a"}, cutoff))
+	f.Add(Document(Scope{SessionNames: []string{"stsrotator-a"}}, cutoff))
+	f.Add(Document(Scope{SessionNames: []string{"a", "b"}, SourceIdentities: []string{"x"}}, cutoff))
 	f.Add(`{}`)
 	f.Add(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{"DateLessThan":{"aws:TokenIssueTime":["2026-11-30T09:00:00Z"]}}}]}`)
 	f.Fuzz(func(t *testing.T, doc string) {
@@ -219,7 +277,7 @@ func FuzzParse(f *testing.F) {
 		if r.Scope.All() {
 			wantMax = 0 // the console's shape records none
 		}
-		if err != nil || back.Scope != r.Scope || !back.Cutoff.Equal(r.Cutoff.Truncate(time.Second)) || back.MaxSession != wantMax {
+		if err != nil || !reflect.DeepEqual(back.Scope, r.Scope) || !back.Cutoff.Equal(r.Cutoff.Truncate(time.Second)) || back.MaxSession != wantMax {
 			t.Fatalf("round trip of %+v: %+v %v", r, back, err)
 		}
 	})

@@ -23,6 +23,20 @@ type Current struct {
 	// Value is the parsed value; valid only when ParseErr is nil.
 	Value    secretfmt.Value
 	ParseErr error
+	// VersionDates, when not nil, are the CreatedDate of every version
+	// Secrets Manager lists for the secret (ListSecretVersionIds,
+	// versions without labels included): Secrets Manager's own record of
+	// the writes its version quota counts. The engine reads them only
+	// when the history the value carries (Writes) would hold a write back,
+	// because anyone who can write the secret can forge that history;
+	// once read they are what the quota is counted from.
+	VersionDates []time.Time
+	// quotaUnchecked: the history would hold back the write of a version
+	// that is missing, unusable, expired or revoked, and VersionDates
+	// could not be read. The write is tried: Secrets Manager refuses one
+	// over its quota itself, and a stored history must never keep denied
+	// credentials in place.
+	quotaUnchecked bool
 }
 
 // Decision says whether to rotate and why, in words fit for a log line.
@@ -41,6 +55,10 @@ type Decision struct {
 	// the time the oldest counted write ages out and a write is allowed
 	// again.
 	HeldUntil time.Time
+	// WriteAllowedAt is set when a due or forced write is held back by
+	// AWS's write-rate guidance (config.MinWriteInterval since the last
+	// write, credentials still valid): when the next write is allowed.
+	WriteAllowedAt time.Time
 }
 
 // Writes is the write history the current version carries
@@ -50,6 +68,28 @@ func (c Current) Writes() []time.Time {
 		return nil
 	}
 	return c.Value.Meta.Writes
+}
+
+// counted is what the version quota is counted from: Secrets Manager's
+// version dates once read, else the stored history.
+func (c Current) counted() []time.Time {
+	if c.VersionDates != nil {
+		return c.VersionDates
+	}
+	return c.Writes()
+}
+
+// WritesAhead lists the writes stamped more than ClockSkew after now. No
+// rotator wrote them (its writes carry its own clock's time), so QuotaHold
+// and History ignore them; the engine logs them.
+func WritesAhead(now time.Time, writes []time.Time) []time.Time {
+	var out []time.Time
+	for _, w := range writes {
+		if w.Sub(now) > ClockSkew {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // VersionDay is the window Secrets Manager protects versions for: it "does
@@ -79,18 +119,17 @@ func ScheduleReserve(t config.Target, jitter time.Duration) int {
 }
 
 // QuotaHold counts the writes in the rolling 24 hours before now (writes
-// stamped after now, by a clock ahead of this one, count too, up to a day
-// ahead) and, when
-// one more would exceed limit (config.MaxVersionsPerDay, less
-// ScheduleReserve for a write due only because it was forced),
-// returns when it becomes allowed: the moment enough of them are older
-// than 24 hours. Zero means a write is allowed now.
+// stamped up to ClockSkew after now count too; later ones are no clock
+// skew but a forged or damaged history, and are ignored: counting them
+// held an expired secret's rotation for two days) and, when one more
+// would exceed limit (config.MaxVersionsPerDay, less ScheduleReserve for
+// a write due only because it was forced), returns when it becomes
+// allowed: the moment enough of them are older than 24 hours. Zero means
+// a write is allowed now.
 func QuotaHold(now time.Time, writes []time.Time, limit int) (count int, allowedAt time.Time) {
 	var within []time.Time
 	for _, w := range writes {
-		// A stamp more than a day ahead is no clock skew but a damaged
-		// history; counting it would hold every write back for days.
-		if now.Sub(w) < VersionDay && w.Sub(now) < VersionDay {
+		if now.Sub(w) < VersionDay && w.Sub(now) <= ClockSkew {
 			within = append(within, w)
 		}
 	}
@@ -104,13 +143,15 @@ func QuotaHold(now time.Time, writes []time.Time, limit int) (count int, allowed
 // History is the write history to store with a version written at
 // issued: every write in writes from the 24 hours before it, then issued,
 // sorted and without duplicates, at most config.MaxVersionsPerDay of
-// them (older ones cannot matter to the quota check).
+// them (older ones cannot matter to the quota check). Writes stamped more
+// than ClockSkew after issued are dropped, so a forged stamp is not
+// carried forward.
 func History(issued time.Time, writes ...[]time.Time) []time.Time {
 	var out []time.Time
 	seen := map[int64]bool{issued.UnixNano(): true}
 	for _, list := range writes {
 		for _, w := range list {
-			if issued.Sub(w) < VersionDay && !seen[w.UnixNano()] {
+			if issued.Sub(w) < VersionDay && w.Sub(issued) <= ClockSkew && !seen[w.UnixNano()] {
 				seen[w.UnixNano()] = true
 				out = append(out, w.UTC())
 			}
@@ -143,11 +184,41 @@ func Decide(now time.Time, t config.Target, cur Current, jitter time.Duration, f
 	if !d.Due {
 		return d
 	}
-	limit := config.MaxVersionsPerDay
-	if force && !d.Urgent && !decide(now, t, cur, jitter, false).Due {
-		limit -= ScheduleReserve(t, jitter)
+	return held(now, t, cur, jitter, d)
+}
+
+// DecideRevoked is the decision for a current version Revoked by cutoff:
+// its credentials are denied, so consumers are failing and it is replaced
+// whatever its age (the ten-minute write guidance yields). Unless the
+// version is also missing, unusable, expired or due on schedule, the
+// write is due only because of the cutoff and counts against the forced
+// share of the version quota (less ScheduleReserve), like a forced one:
+// no number of invocations with cutoffs can hold the schedule back.
+func DecideRevoked(now time.Time, t config.Target, cur Current, jitter time.Duration, cutoff time.Time) Decision {
+	return held(now, t, cur, jitter, Decision{Due: true, Urgent: true,
+		Reason: fmt.Sprintf("current credentials were issued before the revocation cutoff %s and are denied", cutoff.UTC().Format(time.RFC3339))})
+}
+
+// QuotaLimit is how many versions in 24 hours a due write may find and
+// still be written: config.MaxVersionsPerDay when the schedule would write
+// now anyway (the current version is missing, unusable, expired or past
+// its refresh point), less ScheduleReserve when only a force or a cutoff
+// makes it due.
+func QuotaLimit(now time.Time, t config.Target, cur Current, jitter time.Duration) int {
+	if decide(now, t, cur, jitter, false).Due {
+		return config.MaxVersionsPerDay
 	}
-	if n, at := QuotaHold(now, cur.Writes(), limit); !at.IsZero() {
+	return config.MaxVersionsPerDay - ScheduleReserve(t, jitter)
+}
+
+// held turns a due decision d into a held one when the version quota
+// does not allow the write yet.
+func held(now time.Time, t config.Target, cur Current, jitter time.Duration, d Decision) Decision {
+	if cur.quotaUnchecked && d.Urgent {
+		return d
+	}
+	limit := QuotaLimit(now, t, cur, jitter)
+	if n, at := QuotaHold(now, cur.counted(), limit); !at.IsZero() {
 		return Decision{Urgent: d.Urgent, HeldUntil: at, NextCheck: at, Reason: d.Reason + ", but " + heldReason(now, n, limit, at)}
 	}
 	return d
@@ -177,7 +248,7 @@ func decide(now time.Time, t config.Target, cur Current, jitter time.Duration, f
 		// Config validation keeps refreshBefore at least 10 minutes short of
 		// the session, so this only holds back forced or duplicate requests.
 		return Decision{Reason: fmt.Sprintf("last written %s; AWS advises at most one write per secret per %s, next write allowed %s",
-			humantime.Since(now, written), humantime.Span(config.MinWriteInterval), humantime.Until(now, written.Add(config.MinWriteInterval))), NextCheck: written.Add(config.MinWriteInterval)}
+			humantime.Since(now, written), humantime.Span(config.MinWriteInterval), humantime.Until(now, written.Add(config.MinWriteInterval))), NextCheck: written.Add(config.MinWriteInterval), WriteAllowedAt: written.Add(config.MinWriteInterval)}
 	case force:
 		return Decision{Due: true, Reason: "forced with " + humantime.Left(now, cur.Value.Expiration)}
 	case !now.Before(dueAt):

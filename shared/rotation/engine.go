@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
+	"github.com/stsrotator/stsrotator/shared/sourcekey"
 )
 
 // STS is the narrowest STS surface the engine needs, with the SDK's exact
@@ -35,6 +37,9 @@ type Secrets interface {
 	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
 	CreateSecret(context.Context, *secretsmanager.CreateSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+	// ListSecretVersionIds is read only when the secret's stored write
+	// history would hold a write back (Current.VersionDates).
+	ListSecretVersionIds(context.Context, *secretsmanager.ListSecretVersionIdsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error)
 }
 
 // VerifyMode selects how strictly new credentials are checked.
@@ -96,6 +101,11 @@ type Engine struct {
 	// `sourceCredentials: iam-user` (the deployment's IAM user's key,
 	// sourcekey.Provider); nil when no target of this rotator uses it.
 	Source aws.CredentialsProvider
+	// Sleep waits for d or until ctx ends; nil is sourcekey.Wait. The
+	// engine waits only for a revocation cutoff at most ClockSkew
+	// ahead of its clock, so the credentials it mints are not issued
+	// before the cutoff (and denied) too.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Outcome classifies one attempt.
@@ -125,7 +135,11 @@ type Result struct {
 	// HeldUntil is set when Secrets Manager's version quota held a due or
 	// forced write back: when the next write is allowed.
 	HeldUntil time.Time `json:"heldUntil,omitzero"`
-	Err       error     `json:"-"`
+	// WriteAllowedAt is set when AWS's write-rate guidance (one write per
+	// secret per config.MinWriteInterval) held a due or forced write back
+	// while the current credentials are valid: when the next is allowed.
+	WriteAllowedAt time.Time `json:"writeAllowedAt,omitzero"`
+	Err            error     `json:"-"`
 }
 
 // Request asks for one target's rotation.
@@ -159,6 +173,14 @@ func (r Request) cause() events.Cause {
 // failure is a Failed result, so one target cannot stop a sweep.
 func (e *Engine) Rotate(ctx context.Context, t config.Target, req Request) Result {
 	start := e.Now()
+	if err := CheckCutoff(start, req.RevokedBefore); err != nil {
+		// A refused request, not a failed rotation: nothing was read or
+		// written, so no lifecycle event (and no alert) follows.
+		e.Emit.PutTarget(t.Name, metrics.RevocationCutoffsRefused, 1, metrics.Count)
+		e.Emit.Put(metrics.RevocationCutoffsRefused, 1, metrics.Count, nil)
+		e.Log.ErrorContext(ctx, "refused", slog.String("target", t.Name), slog.String("why", req.Why), slog.String("error", err.Error()))
+		return Result{Target: t.Name, Outcome: Failed, Reason: err.Error(), Err: err}
+	}
 	res, cur := e.rotate(ctx, t, req)
 	res.Target = t.Name
 	if !res.Expires.IsZero() {
@@ -235,37 +257,29 @@ func versionRef(now time.Time, t config.Target, cur Current, revokedBefore time.
 	return ref
 }
 
-// Revoked reports whether cur's credentials were issued before a
-// revocation's cutoff (zero: no revocation). The issue time is the
-// earlier of the rotator's IssuedAt (taken after STS answered) and
-// Expiration minus the session duration (STS's own clock), so a version
-// minted around the cutoff counts as revoked rather than slipping through.
-func Revoked(t config.Target, cur Current, cutoff time.Time) bool {
-	if cutoff.IsZero() || !cur.Exists || cur.ParseErr != nil {
-		return false
-	}
-	issued := cur.Value.Expiration.Add(-t.Duration)
-	if at := cur.Value.Meta.IssuedAt; !at.IsZero() && at.Before(issued) {
-		issued = at
-	}
-	return issued.Before(cutoff)
-}
-
 func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) (Result, *Current) {
 	cur, err := e.current(ctx, t)
 	if err != nil {
 		return failed(fmt.Errorf("read secret %s: %w", t.SecretName, err)), nil
 	}
 	now := e.Now()
-	d := Decide(now, t, cur, e.Jitter, req.Force)
-	if Revoked(t, cur, req.RevokedBefore) {
-		// The role denies these credentials now: consumers are failing,
-		// so this is as urgent as an expired version.
-		d = Decision{Due: true, Urgent: true, Reason: fmt.Sprintf("current credentials were issued before the revocation cutoff %s and are denied",
-			req.RevokedBefore.UTC().Format(time.RFC3339))}
-		if n, at := QuotaHold(now, cur.Writes(), config.MaxVersionsPerDay); !at.IsZero() {
-			d = Decision{Urgent: true, HeldUntil: at, Reason: d.Reason + ", but " + heldReason(now, n, config.MaxVersionsPerDay, at)}
+	if ahead := WritesAhead(now, cur.Writes()); len(ahead) > 0 {
+		e.Log.WarnContext(ctx, "write history holds times ahead of the rotator's clock; not counted", slog.String("target", t.Name),
+			slog.Int("ahead", len(ahead)), slog.Time("latest", slices.MaxFunc(ahead, time.Time.Compare)), slog.Duration("clockSkew", ClockSkew), slog.String("versionId", cur.VersionID))
+	}
+	revoked := Revoked(t, cur, req.RevokedBefore)
+	decide := func() Decision {
+		if revoked {
+			return DecideRevoked(now, t, cur, e.Jitter, req.RevokedBefore)
 		}
+		return Decide(now, t, cur, e.Jitter, req.Force)
+	}
+	d := decide()
+	if !d.HeldUntil.IsZero() && cur.VersionDates == nil {
+		// The history stored in the secret would hold the write back:
+		// Secrets Manager's own version dates decide instead.
+		cur.quotaUnchecked = !e.readVersionDates(ctx, t, &cur, now)
+		d = decide()
 	}
 	if !d.HeldUntil.IsZero() {
 		e.Emit.PutTarget(t.Name, metrics.VersionQuotaHeld, 1, metrics.Count)
@@ -279,13 +293,31 @@ func (e *Engine) rotate(ctx context.Context, t config.Target, req Request) (Resu
 		}
 	}
 	if !d.Due {
-		r := Result{Outcome: Fresh, Reason: d.Reason, HeldUntil: d.HeldUntil}
+		r := Result{Outcome: Fresh, Reason: d.Reason, HeldUntil: d.HeldUntil, WriteAllowedAt: d.WriteAllowedAt}
 		if cur.Exists && cur.ParseErr == nil {
 			r.Key, r.Expires, r.VersionID = cur.Value.MaskedKey(), cur.Value.Expiration, cur.VersionID
 		}
 		return r, &cur
 	}
 
+	if revoked {
+		// A cutoff up to ClockSkew ahead is clock skew: wait it out,
+		// and a second more (TokenIssueTime and Expiration are to the
+		// second, and STS's clock is not the rotator's), so the new
+		// session is not issued before the cutoff as well and this cutoff
+		// forces nothing more. Concurrent invocations that wait together
+		// still meet on one ClientRequestToken: one version.
+		if c, now := policyCutoff(req.RevokedBefore), e.Now(); c.After(now) {
+			wait := c.Add(time.Second).Sub(now)
+			sleep := e.Sleep
+			if sleep == nil {
+				sleep = sourcekey.Wait
+			}
+			if err := sleep(ctx, wait); err != nil {
+				return failed(fmt.Errorf("wait %s for the revocation cutoff: %w", wait, err)), &cur
+			}
+		}
+	}
 	opts := []func(*sts.Options){e.stsRegion(t)}
 	if t.SourceCredentials == config.SourceIAMUser {
 		if e.Source == nil {
@@ -356,10 +388,17 @@ var (
 // usable; every other outcome of a taken token is a failure with
 // metrics.SupersededNotCurrent.
 func (e *Engine) store(ctx context.Context, t config.Target, cur Current, d Decision, val secretfmt.Value) Result {
-	now, prior := e.Now(), cur.Writes()
+	now, prior := e.Now(), cur.counted()
 	for attempt := 0; attempt < MaxAttempts; attempt++ {
+		n, at := QuotaHold(now, prior, config.MaxVersionsPerDay)
+		if !at.IsZero() && cur.VersionDates == nil && !cur.quotaUnchecked {
+			if cur.quotaUnchecked = !e.readVersionDates(ctx, t, &cur, now); !cur.quotaUnchecked {
+				prior = cur.VersionDates
+				n, at = QuotaHold(now, prior, config.MaxVersionsPerDay)
+			}
+		}
 		val.Meta.Writes = History(val.Meta.IssuedAt, prior)
-		if n, at := QuotaHold(now, prior, config.MaxVersionsPerDay); !at.IsZero() {
+		if !at.IsZero() && !(cur.quotaUnchecked && d.Urgent) {
 			e.Emit.PutTarget(t.Name, metrics.VersionQuotaHeld, 1, metrics.Count)
 			e.Emit.Put(metrics.VersionQuotaHeld, 1, metrics.Count, nil)
 			r := failed(fmt.Errorf("%w: %s", ErrVersionQuota, heldReason(now, n, config.MaxVersionsPerDay, at)))
@@ -405,9 +444,12 @@ func (e *Engine) store(ctx context.Context, t config.Target, cur Current, d Deci
 		if err != nil {
 			return failed(fmt.Errorf("write secret %s: read version %s that AWSCURRENT was moved away from: %w", t.SecretName, short(token), err))
 		}
-		prior = append(prior, prev.Writes()...)
+		if cur.VersionDates == nil {
+			// Listed dates already include that version.
+			prior = append(prior, prev.Writes()...)
+		}
 	}
-	return e.notCurrent(t, fmt.Errorf("%w: version %s was made AWSCURRENT again after %d rotations replaced it; rotate it by hand (stsrotator rotate %s) once the rollbacks stop", ErrNotCurrent, short(cur.VersionID), MaxAttempts, t.Name))
+	return e.notCurrent(t, fmt.Errorf("%w: version %s was made AWSCURRENT again after %d rotations replaced it; rotate it by hand (stsrotator rotate --target %s) once the rollbacks stop", ErrNotCurrent, short(cur.VersionID), MaxAttempts, t.Name))
 }
 
 func (e *Engine) notCurrent(t config.Target, err error) Result {
@@ -425,6 +467,61 @@ func unusable(v Current, now time.Time) string {
 	}
 	return "expired (" + humantime.Left(now, v.Value.Expiration) + ")"
 }
+
+// readVersionDates sets cur.VersionDates from Secrets Manager and logs
+// where the secret's stored history disagrees with them. It reports
+// false, having logged why, when they cannot be read (an emulator without
+// ListSecretVersionIds, a role deployed before the rotator was granted
+// it): the stored history, future stamps ignored, counts then.
+func (e *Engine) readVersionDates(ctx context.Context, t config.Target, cur *Current, now time.Time) bool {
+	dates, err := e.versionDates(ctx, t)
+	if err != nil {
+		e.Log.WarnContext(ctx, "secret version dates not read; counting the write history stored in the secret", slog.String("target", t.Name),
+			slog.String("error", events.MaskKeys(Describe(err))))
+		return false
+	}
+	stored, _ := QuotaHold(now, cur.Writes(), len(cur.Writes())+1)
+	listed, _ := QuotaHold(now, dates, len(dates)+1)
+	if stored != listed {
+		e.Log.WarnContext(ctx, "the secret's write history disagrees with Secrets Manager's version dates; counting Secrets Manager's", slog.String("target", t.Name),
+			slog.Int("storedWrites24h", stored), slog.Int("versions24h", listed), slog.String("versionId", cur.VersionID))
+	}
+	cur.VersionDates = dates
+	return true
+}
+
+// versionDates lists the CreatedDate of every version of the secret:
+// ListSecretVersionIds with IncludeDeprecated, because Secrets Manager
+// keeps every version younger than 24 hours whether or not a staging
+// label is attached, and pages of at most 100 (MaxResults) followed by
+// NextToken.
+// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ListSecretVersionIds.html
+func (e *Engine) versionDates(ctx context.Context, t config.Target) ([]time.Time, error) {
+	dates := []time.Time{}
+	in := &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(t.SecretName), IncludeDeprecated: aws.Bool(true), MaxResults: aws.Int32(100)}
+	for page := 0; ; page++ {
+		out, err := e.Secrets.ListSecretVersionIds(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list versions of secret %s: %w", t.SecretName, err)
+		}
+		for _, v := range out.Versions {
+			if v.CreatedDate != nil {
+				dates = append(dates, v.CreatedDate.UTC())
+			}
+		}
+		next := aws.ToString(out.NextToken)
+		// A page cap guards against a token that never ends.
+		if next == "" || page == maxVersionPages {
+			return dates, nil
+		}
+		in.NextToken = aws.String(next)
+	}
+}
+
+// maxVersionPages bounds versionDates' pages: Secrets Manager removes
+// unlabelled versions past 100 once they are a day old, so more than a
+// few pages mean the quota is long exceeded anyway.
+const maxVersionPages = 20
 
 // current reads AWSCURRENT. A missing secret is not an error: it is the
 // first rotation.

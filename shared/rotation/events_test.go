@@ -74,7 +74,7 @@ func TestEngineAnnouncesLifecycle(t *testing.T) {
 	// Inside the write interval, a revocation still rotates: the current
 	// credentials were issued before its cutoff and are denied.
 	clk.Add(time.Minute)
-	third := eng.Rotate(ctx, alpha, Request{Force: true, RevokedBefore: clk.Now().Add(time.Second)})
+	third := eng.Rotate(ctx, alpha, Request{Force: true, RevokedBefore: clk.Now()})
 	e = last(events.DetailTypeRotated, 3)
 	prev, _ = e["previous"].(map[string]any)
 	if third.Outcome != Rotated || !strings.Contains(third.Reason, "issued before the revocation cutoff") || e["why"] != "revoke" ||

@@ -1,11 +1,18 @@
 package rotation
 
 import (
+	"context"
 	"io"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/internal/faults"
@@ -166,7 +173,9 @@ func TestDecideVersionQuota(t *testing.T) {
 		{"100 writes: an expired secret waits too (AWS would refuse the write)", cur(-time.Minute, full), false, false, true, full[0].Add(24 * time.Hour)},
 		{"writes older than 24 h do not count", cur(20*time.Minute, every(100, 15*time.Minute, now.Add(-25*time.Hour))), false, true, false, time.Time{}},
 		{"writes stamped more than a day ahead are a damaged history, not counted", cur(20*time.Minute, append(every(100, time.Minute, now.Add(30*24*time.Hour)), full[99])), false, true, false, time.Time{}},
-		{"a write stamped in the future (clock ahead) counts", cur(20*time.Minute, append([]time.Time{now.Add(5 * time.Minute)}, full[1:]...)), false, false, true, full[1].Add(24 * time.Hour)},
+		{"a write stamped within ClockSkew ahead (another rotator's clock) counts", cur(20*time.Minute, append([]time.Time{now.Add(ClockSkew)}, full[1:]...)), false, false, true, full[1].Add(24 * time.Hour)},
+		{"a write stamped further ahead is no write a rotator made: ignored", cur(20*time.Minute, append([]time.Time{now.Add(ClockSkew + time.Second)}, full[1:]...)), false, true, false, time.Time{}},
+		{"issue 19 §3: an expired secret with 100 stamps at +23h50m is replaced at once", cur(-time.Minute, every(100, time.Second, now.Add(23*time.Hour+50*time.Minute))), false, true, false, time.Time{}},
 		// One-hour sessions with the defaults: 45 scheduled writes a day,
 		// so a forced-only write may use 55.
 		{"a forced-only write stops at 100 − the schedule's 45", cur(50*time.Minute, every(55, 20*time.Minute, now.Add(-15*time.Minute))), true, false, true, now.Add(-15*time.Minute - 54*20*time.Minute + 24*time.Hour)},
@@ -189,4 +198,60 @@ func TestDecideVersionQuota(t *testing.T) {
 func secretValue0(exp time.Time, writes []time.Time) secretfmt.Value {
 	return secretfmt.Value{AccessKeyID: "ASIAEXAMPLEEXAMPLE01", SecretAccessKey: "s", SessionToken: "t", Expiration: exp,
 		Meta: secretfmt.Metadata{IssuedAt: writes[len(writes)-1], Writes: writes}}
+}
+
+// A stamp more than ClockSkew after a write is dropped from the history
+// stored with it, so a forged one is not carried forward; WritesAhead
+// names what QuotaHold ignores.
+func TestHistoryDropsStampsAhead(t *testing.T) {
+	issued := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	forged := issued.Add(23*time.Hour + 50*time.Minute)
+	skewed := issued.Add(ClockSkew)
+	got := History(issued, []time.Time{issued.Add(-time.Hour), forged, skewed, issued.Add(-25 * time.Hour)})
+	want := []time.Time{issued.Add(-time.Hour), issued, skewed}
+	if !slices.Equal(got, want) {
+		t.Errorf("History = %v, want %v (the day-old and the forged stamp dropped)", got, want)
+	}
+	if ahead := WritesAhead(issued, []time.Time{forged, skewed, issued}); !slices.Equal(ahead, []time.Time{forged}) {
+		t.Errorf("WritesAhead = %v, want only the forged stamp", ahead)
+	}
+}
+
+// pagedVersions answers ListSecretVersionIds in pages of the given dates,
+// as Secrets Manager does past MaxResults.
+type pagedVersions struct {
+	Secrets
+	pages [][]time.Time
+	asked []*secretsmanager.ListSecretVersionIdsInput
+}
+
+func (p *pagedVersions) ListSecretVersionIds(_ context.Context, in *secretsmanager.ListSecretVersionIdsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error) {
+	p.asked = append(p.asked, in)
+	i := 0
+	if in.NextToken != nil {
+		i, _ = strconv.Atoi(*in.NextToken)
+	}
+	out := &secretsmanager.ListSecretVersionIdsOutput{}
+	for _, d := range p.pages[i] {
+		out.Versions = append(out.Versions, smtypes.SecretVersionsListEntry{CreatedDate: aws.Time(d)})
+	}
+	if i+1 < len(p.pages) {
+		out.NextToken = aws.String(strconv.Itoa(i + 1))
+	}
+	return out, nil
+}
+
+// Every page is read, versions without labels included, and every
+// CreatedDate counts.
+func TestVersionDatesReadsEveryPage(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	p := &pagedVersions{pages: [][]time.Time{{now.Add(-3 * time.Hour), now.Add(-2 * time.Hour)}, {now.Add(-time.Hour)}, {now}}}
+	e := &Engine{Secrets: p}
+	got, err := e.versionDates(context.Background(), config.Target{SecretName: "s"})
+	if err != nil || len(got) != 4 || !got[3].Equal(now) {
+		t.Fatalf("versionDates = %v, %v; want the 4 dates of 3 pages", got, err)
+	}
+	if len(p.asked) != 3 || !aws.ToBool(p.asked[0].IncludeDeprecated) || aws.ToInt32(p.asked[0].MaxResults) != 100 {
+		t.Fatalf("asked %d pages, first %+v", len(p.asked), p.asked[0])
+	}
 }

@@ -13,7 +13,10 @@ type Summary struct {
 	Fresh   int      `json:"fresh"`
 	// Held lists the fresh results a write was held back for by the
 	// secret version quota (Result.HeldUntil says until when).
-	Held       []Result `json:"held,omitempty"`
+	Held []Result `json:"held,omitempty"`
+	// Waiting lists the fresh results a due or forced write was held back
+	// for by the write interval (Result.WriteAllowedAt says until when).
+	Waiting    []Result `json:"waiting,omitempty"`
 	Superseded int      `json:"superseded"`
 	Failed     []Result `json:"failed"`
 }
@@ -53,6 +56,9 @@ func Summarize(results []Result) Summary {
 			s.Fresh++
 			if !r.HeldUntil.IsZero() {
 				s.Held = append(s.Held, r)
+			}
+			if !r.WriteAllowedAt.IsZero() {
+				s.Waiting = append(s.Waiting, r)
 			}
 		case Superseded:
 			s.Superseded++

@@ -19,9 +19,11 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/spf13/cobra"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
 	"github.com/stsrotator/stsrotator/shared/sourcekey"
+	"github.com/stsrotator/stsrotator/shared/suggest"
 )
 
 // Exit codes are a contract with scripts: they only ever gain new values.
@@ -46,7 +48,7 @@ const (
 	// rotate the target.
 	ExitRotationFailed = 6
 	// ExitUnhealthy: status found at least one secret expired, invalid,
-	// missing or unreadable.
+	// missing or unreadable; doctor found a problem.
 	ExitUnhealthy = 7
 	// ExitBlocked: preflight found something that blocks the deploy.
 	ExitBlocked = 8
@@ -67,6 +69,12 @@ const (
 	// revocations of at least one target (UNKNOWN): the check did not
 	// happen, so it must not pass.
 	ExitCheckFailed = 12
+	// ExitNotRotated: rotate reached the rotator, which held the write
+	// back: the secret was written less than 10 minutes ago and its
+	// credentials are still valid (AWS's write-rate guidance), or
+	// Secrets Manager's version quota is used up. The message says when
+	// a rotation will be allowed; the current credentials stand.
+	ExitNotRotated = 13
 )
 
 // Environment variables the CLI reads besides the SDK's own.
@@ -108,13 +116,18 @@ type App struct {
 	ServerTime func(middleware.Metadata) (time.Time, bool)
 	// Sleep waits (revoke waits for AWS's clock to pass its cutoff).
 	Sleep func(context.Context, time.Duration) error
+
+	// collecting, when set, receives every flag set a command declares,
+	// and parse stops the command there: completion reads each command's
+	// real flags this way (spec).
+	collecting *[]*flagSet
 }
 
 // New returns an App wired to the process.
 func New(stdout, stderr io.Writer) *App {
 	return &App{
 		Stdout: stdout, Stderr: stderr,
-		Getenv: os.Getenv, Setenv: os.Setenv, Unsetenv: os.Unsetenv, Now: time.Now, Hostname: os.Hostname,
+		Getenv: os.Getenv, Setenv: os.Setenv, Unsetenv: os.Unsetenv, Now: cliClock(), Hostname: os.Hostname,
 		Username: func() string {
 			if u, err := user.Current(); err == nil && u.Username != "" {
 				return u.Username
@@ -144,14 +157,7 @@ type Globals struct {
 // config and credentials files, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL),
 // with the flags taking precedence.
 func LoadAWS(ctx context.Context, g Globals) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if g.Profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(g.Profile))
-	}
-	if g.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(g.Region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, g.loadOptions()...)
 	if err != nil {
 		return aws.Config{}, coded(ExitUsage, fmt.Errorf("load AWS configuration: %w", err))
 	}
@@ -162,6 +168,18 @@ func LoadAWS(ctx context.Context, g Globals) (aws.Config, error) {
 		return aws.Config{}, coded(ExitUsage, errors.New("no AWS region (fix: pass --region, set AWS_REGION, or set region in the profile)"))
 	}
 	return cfg, nil
+}
+
+// loadOptions are the global flags as the SDK's load options.
+func (g Globals) loadOptions() []func(*awsconfig.LoadOptions) error {
+	var opts []func(*awsconfig.LoadOptions) error
+	if g.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(g.Profile))
+	}
+	if g.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(g.Region))
+	}
+	return opts
 }
 
 // exitError carries the exit code a failure maps to.
@@ -203,11 +221,16 @@ func commands() []command {
 		{"status", "every managed secret at a glance, most urgent first", (*App).status},
 		{"rotate", "ask the deployed service to rotate a target now", (*App).rotate},
 		{"serve", "a loopback container-credentials endpoint for SDKs", (*App).serve},
+		{"exec", "run a command with the target's credentials, refreshed for its whole life", (*App).execCmd},
 		{"report-expired", "publish an ExpiredToken Observed event for a target", (*App).reportExpired},
 		{"preflight", "check an account for what a deploy assumes but cannot create", (*App).preflight},
 		{"revoke", "deny a leaked target's older sessions, then rotate it", (*App).revoke},
+		{"trust", "print the exact trust policy a target's role needs", (*App).trust},
 		{"validate", "run every config check synth runs, without a synth", (*App).validate},
+		{"update", "keep one profile of ~/.aws/credentials fresh", (*App).update},
+		{"doctor", "say where this environment's AWS credentials come from, and what is wrong", (*App).doctor},
 		{"version", "print the build's version", (*App).version},
+		{"completion", "print the shell completion script for bash, zsh or fish", (*App).completion},
 	}
 }
 
@@ -222,6 +245,11 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	case "-h", "-help", "--help":
 		a.usage(a.Stdout)
 		return ExitOK
+	case "-v", "-version", "--version":
+		name = "version"
+	case cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+		// The completion scripts' hidden request (completion.go).
+		return a.complete(args)
 	case "help":
 		if len(args) == 1 {
 			a.usage(a.Stdout)
@@ -239,13 +267,32 @@ func (a *App) Run(ctx context.Context, args []string) int {
 			return ExitOK
 		case errors.Is(err, errHelp):
 			return ExitOK
+		case errors.Is(err, errSilent):
+			return codeOf(err)
 		}
 		// One line: credential_process shows stderr to the user as is.
 		fmt.Fprintf(a.Stderr, "stsrotator %s: %s\n", name, oneLine(err.Error()))
 		return codeOf(err)
 	}
-	fmt.Fprintf(a.Stderr, "stsrotator: unknown command %q (run stsrotator help)\n", name)
+	hint := "run stsrotator help"
+	options := commandNames()
+	if strings.HasPrefix(name, "-") {
+		// Before a command only --help and --version are flags.
+		options = []string{"--help", "--version"}
+	}
+	if s := suggest.Closest(name, options); s != "" {
+		hint = "did you mean stsrotator " + s + "? run stsrotator help for every command"
+	}
+	fmt.Fprintf(a.Stderr, "stsrotator: unknown command %q (%s)\n", printable(name), hint)
 	return ExitUsage
+}
+
+func commandNames() []string {
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	return names
 }
 
 func (a *App) usage(w io.Writer) {
@@ -263,14 +310,20 @@ Commands:
 	fmt.Fprint(w, `
 Every command takes --profile, --region, --endpoint-url and --config, and
 reads the standard AWS environment (AWS_PROFILE, AWS_REGION,
-AWS_ENDPOINT_URL, ...). Run stsrotator <command> --help for its flags.
+AWS_ENDPOINT_URL, ...); update's --profile is the profile it writes, and
+--read-profile the one it reads with. Run stsrotator <command> --help for
+its flags.
+
+stsrotator --version (or -v) is stsrotator version.
 
 Exit codes: 0 ok, 1 AWS or other failure, 2 usage, 3 not found, 4 invalid
-secret, 5 expired, 6 rotation failed, 7 status found a problem, 8 preflight
-found something that blocks the deploy, 9 revoked but the forced rotation
-failed, 10 revoke --cleanup refused (too early), 11 revoke found a cutoff
-in force ahead of AWS's clock, 12 status --revocations could not read a
-target's revocations.
+secret, 5 expired, 6 rotation failed, 7 status or doctor found a problem,
+8 preflight found something that blocks the deploy, 9 revoked but the
+forced rotation failed, 10 revoke --cleanup refused (too early), 11 revoke
+found a cutoff in force ahead of AWS's clock, 12 status --revocations
+could not read a target's revocations, 13 rotate held back (written less
+than 10 minutes ago and still valid, or the version quota; it says when to
+retry).
 `)
 }
 
@@ -280,6 +333,12 @@ type flagSet struct {
 	g              Globals
 	name, synopsis string
 	about          string
+	// targetArg says the one positional argument may name the target
+	// (rotate NAME), for completion.
+	targetArg bool
+	// positional lists the values the one positional argument takes,
+	// for completion.
+	positional []string
 }
 
 // flags starts a command's flag set with the global flags. Parse errors
@@ -288,16 +347,22 @@ type flagSet struct {
 func (a *App) flags(name, synopsis, about string) *flagSet {
 	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), name: name, synopsis: synopsis, about: about}
 	fs.SetOutput(io.Discard)
+	if a.collecting != nil {
+		*a.collecting = append(*a.collecting, fs)
+	}
 	fs.StringVar(&fs.g.Profile, "profile", "", "AWS shared config `profile` for this command's AWS calls (default: AWS_PROFILE, else default)")
 	fs.StringVar(&fs.g.Region, "region", "", "AWS `region` (default: AWS_REGION or the profile's)")
 	fs.StringVar(&fs.g.EndpointURL, "endpoint-url", "", "AWS endpoint `URL` for every service (default: AWS_ENDPOINT_URL)")
-	fs.StringVar(&fs.g.Config, "config", "", "stsrotator config `file` mapping targets to secrets (default: ./"+defaultConfig+" if present)")
+	fs.StringVar(&fs.g.Config, "config", "", "stsrotator config `file` mapping targets to secrets (default: $"+envConfig+", else ./"+defaultConfig+" if present)")
 	return fs
 }
 
 // parse accepts flags before and after positional arguments, as users
 // type them ("rotate NAME --json").
 func (a *App) parse(fs *flagSet, args []string) ([]string, error) {
+	if a.collecting != nil {
+		return nil, errHelp
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -305,7 +370,7 @@ func (a *App) parse(fs *flagSet, args []string) ([]string, error) {
 				a.help(fs, a.Stdout)
 				return nil, errHelp
 			}
-			return nil, coded(ExitUsage, fmt.Errorf("%s%s (run stsrotator %s --help)", doubleDash(err.Error()), durationHint(fs, err), fs.name))
+			return nil, coded(ExitUsage, fmt.Errorf("%s%s%s (run stsrotator %s --help)", doubleDash(err.Error()), durationHint(fs, err), flagHint(fs, err), fs.name))
 		}
 		if fs.NArg() == 0 {
 			return pos, nil
@@ -335,6 +400,37 @@ func durationHint(fs *flagSet, err error) string {
 		}
 	}
 	return ""
+}
+
+// undefinedFlag is the flag package's error for a flag the set lacks.
+var undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.+)$`)
+
+// flagHint names the flag an unknown one most likely misspells.
+func flagHint(fs *flagSet, err error) string {
+	m := undefinedFlag.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if s := suggest.Closest(m[1], names); s != "" {
+		return "; did you mean --" + s + "?"
+	}
+	return ""
+}
+
+// oneTarget takes the target from --target or, as an alias, the one
+// positional argument ("rotate NAME"), and refuses both or neither.
+func oneTarget(fs *flagSet, flagValue string, pos []string) (string, error) {
+	switch {
+	case len(pos) > 1 || (len(pos) == 1 && flagValue != ""):
+		return "", coded(ExitUsage, fmt.Errorf("name one target: --target NAME, or NAME alone (run stsrotator %s --help)", fs.name))
+	case len(pos) == 1:
+		return pos[0], nil
+	case flagValue == "":
+		return "", coded(ExitUsage, fmt.Errorf("name the target: stsrotator %s --target NAME", fs.name))
+	}
+	return flagValue, nil
 }
 
 // profileFor says what the command uses --profile's identity for.

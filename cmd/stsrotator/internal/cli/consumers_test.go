@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,19 +64,22 @@ func startServe(t *testing.T, bin string, env []string, args ...string) *served 
 		line := lines.Text()
 		if name, ok := strings.CutPrefix(line, "unset "); ok {
 			s.unset = append(s.unset, name)
-			break // the last line serve prints with a token file
+			if s.vars[EnvContainerTokenFile] != "" {
+				break // the last line serve prints with a token file
+			}
+			continue
 		}
 		k, v, _ := strings.Cut(strings.TrimPrefix(line, "export "), "=")
 		if uq, err := unquoteShell(v); err == nil {
 			v = uq
 		}
 		s.vars[k] = v
-		if k == EnvContainerToken {
-			break // the last line serve prints without a token file
+		if k == EnvContainerToken || k == EnvEC2MetadataEndpoint {
+			break // the last line serve prints without a token file, or with --imds
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	if s.vars[EnvContainerFullURI] == "" {
+	if s.vars[EnvContainerFullURI] == "" && s.vars[EnvEC2MetadataEndpoint] == "" {
 		t.Fatalf("serve printed %v; stderr %s", s.vars, s.stderr.String())
 	}
 	return s
@@ -125,46 +127,23 @@ func awsCLI(t *testing.T, env []string, args ...string) string {
 	return stdout.String()
 }
 
-// Issue 15 §6: a client started against serve keeps working when serve
-// restarts, because both read the token from a file. The client is the
-// real AWS CLI (botocore reads AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE at
-// each fetch and refuses a token with a newline).
-func TestServeTokenFileSurvivesRestart(t *testing.T) {
-	env := awstest.Start(t)
-	bin := buildCLI(t)
-	home := t.TempDir()
-	good := target(env, "restarted")
-	mint(t, env, good)
-	cfgPath := writeConfig(t, good)
-	port := strconv.Itoa(freePort(t))
-	tokenFile := filepath.Join(t.TempDir(), "serve.token")
-	args := []string{"--target", good.Name, "--config", cfgPath, "--port", port, "--token-file", tokenFile}
-
-	first := startServe(t, bin, binEnv(env, home), args...)
-	if first.vars[EnvContainerTokenFile] != tokenFile || first.vars[EnvContainerToken] != "" || strings.Join(first.unset, " ") != EnvContainerToken {
-		t.Fatalf("serve printed %v, unset %v: want the token file exported instead of the token, and the token unset", first.vars, first.unset)
+// boto3Resolves fails unless boto3, in env, resolves want's key and token
+// (for profile, or the default chain when profile is "").
+func boto3Resolves(t *testing.T, env []string, profile string, want secretfmt.Value) {
+	t.Helper()
+	session := "boto3.Session()"
+	if profile != "" {
+		session = "boto3.Session(profile_name='" + profile + "')"
 	}
-	client := consumerEnv(env, home, EnvContainerFullURI+"="+first.vars[EnvContainerFullURI], EnvContainerTokenFile+"="+tokenFile)
-	if out := awsCLI(t, client, "sts", "get-caller-identity"); !strings.Contains(out, `"Arn"`) {
-		t.Fatalf("aws sts get-caller-identity printed %s", out)
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("python3", "-c", "import boto3; c = "+session+".get_credentials().get_frozen_credentials(); print(c.access_key, c.token)")
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("boto3: %v\n%s", err, stderr.String())
 	}
-	first.stop()
-	if !strings.Contains(first.stderr.String(), "GET /credentials 200 key ASIA") {
-		t.Fatalf("the AWS CLI did not take its credentials from serve: %s", first.stderr.String())
+	if got := strings.TrimSpace(stdout.String()); got != want.AccessKeyID+" "+want.SessionToken {
+		t.Fatalf("boto3 resolved key %s, want the secret's %s", secretfmt.Mask(strings.Fields(got + " ")[0]), want.MaskedKey())
 	}
-
-	second := startServe(t, bin, binEnv(env, home), args...)
-	if second.vars[EnvContainerFullURI] != first.vars[EnvContainerFullURI] {
-		t.Fatalf("serve came back on %s, not %s", second.vars[EnvContainerFullURI], first.vars[EnvContainerFullURI])
-	}
-	if out := awsCLI(t, client, "sts", "get-caller-identity"); !strings.Contains(out, `"Arn"`) {
-		t.Fatalf("after the restart, aws sts get-caller-identity printed %s", out)
-	}
-	second.stop()
-	if !strings.Contains(second.stderr.String(), "GET /credentials 200 key ASIA") {
-		t.Fatalf("after the restart the AWS CLI did not get credentials from serve: %s", second.stderr.String())
-	}
-	noSecrets(t, "serve stderr", first.stderr.String()+second.stderr.String())
 }
 
 // profileHome is a HOME whose ~/.aws has a default profile with its own
@@ -173,21 +152,9 @@ func TestServeTokenFileSurvivesRestart(t *testing.T) {
 // AwsConfig<Name> (infra/stack.ProfileLine), with stsrotator on PATH.
 func profileHome(t *testing.T, secretArn string) string {
 	t.Helper()
-	home := t.TempDir()
-	dir := filepath.Join(home, ".aws")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	conf := "[default]\nregion = " + awstest.Region + "\n\n[profile billing]\nregion = " + awstest.Region + "\n" +
 		"credential_process = stsrotator credential-process --secret-id " + secretArn + " --region " + awstest.Region + "\n"
-	creds := "[default]\naws_access_key_id = AKIAKUMOTESTKEY00000\naws_secret_access_key = kumo-test-secret\n"
-	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "credentials"), []byte(creds), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return home
+	return awsDir(t, conf, "[default]\naws_access_key_id = AKIAKUMOTESTKEY00000\naws_secret_access_key = kumo-test-secret\n")
 }
 
 // Issue 15 §6: `AWS_PROFILE=billing aws sts get-caller-identity`, billing's
@@ -198,13 +165,7 @@ func profileHome(t *testing.T, secretArn string) string {
 // AWS CLI v1, boto3, and the AWS SDK for JavaScript v3's default chain and
 // fromProcess.
 func TestDeployProfileLineUnderAWSProfile(t *testing.T) {
-	env := awstest.Start(t)
-	bin := buildCLI(t)
-	good := target(env, "billing")
-	mint(t, env, good)
-	arn := secretArn(t, env, good.SecretName)
-	want := currentValue(t, env, good.SecretName)
-	wantCreds := aws.Credentials{AccessKeyID: want.AccessKeyID, SessionToken: want.SessionToken, Expires: want.Expiration}
+	env, bin, arn, want, wantCreds := mintedBilling(t)
 	home := profileHome(t, arn)
 	shellEnv := []string{"PATH=" + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + home,
 		"AWS_ENDPOINT_URL=" + env.URL, "AWS_EC2_METADATA_DISABLED=true"}
@@ -216,15 +177,7 @@ func TestDeployProfileLineUnderAWSProfile(t *testing.T) {
 		}
 	})
 	t.Run("boto3 resolves the secret's credentials", func(t *testing.T) {
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command("python3", "-c", "import boto3; c = boto3.Session().get_credentials().get_frozen_credentials(); print(c.access_key, c.token)")
-		cmd.Env, cmd.Stdout, cmd.Stderr = underProfile, &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("boto3: %v\n%s", err, stderr.String())
-		}
-		if got := strings.TrimSpace(stdout.String()); got != want.AccessKeyID+" "+want.SessionToken {
-			t.Fatalf("boto3 resolved key %s, want the secret's %s", secretfmt.Mask(strings.Fields(got + " ")[0]), want.MaskedKey())
-		}
+		boto3Resolves(t, underProfile, "", want)
 	})
 	t.Run("JavaScript v3 default chain", func(t *testing.T) {
 		var got jsCreds
@@ -245,6 +198,19 @@ func TestDeployProfileLineUnderAWSProfile(t *testing.T) {
 			t.Fatalf("reading billing's secret as billing must be refused as a loop: exit %d, stderr %s", cmd.ProcessState.ExitCode(), stderr.String())
 		}
 	})
+}
+
+// mintedBilling is a target billing minted on kumo, the built CLI, the
+// secret's ARN, and its value as credentials.
+func mintedBilling(t *testing.T) (*awstest.Env, string, string, secretfmt.Value, aws.Credentials) {
+	t.Helper()
+	env := awstest.Start(t)
+	bin := buildCLI(t)
+	good := target(env, "billing")
+	mint(t, env, good)
+	want := currentValue(t, env, good.SecretName)
+	return env, bin, secretArn(t, env, good.SecretName), want,
+		aws.Credentials{AccessKeyID: want.AccessKeyID, SessionToken: want.SessionToken, Expires: want.Expiration}
 }
 
 func secretArn(t *testing.T, env *awstest.Env, name string) string {

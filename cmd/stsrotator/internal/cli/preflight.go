@@ -40,7 +40,8 @@ Checks the account of your AWS credentials, with read-only calls, for what
 the stack assumes but cannot create, before a cdk deploy: the CDK bootstrap
 stack, Lambda concurrency headroom, each logGroups entry (exists, with a
 free subscription-filter slot), each reader role or user (exists), each
-target role's trust policy (lets the rotator roles assume it), and each
+target role's trust policy (lets exactly its rotator role assume it, never
+a path pattern or the account root alone: stsrotator trust prints it), and each
 secret name (free, or already this stack's: a retained orphan blocks). Principals
 in other accounts are reported as "cannot check from here" (SKIP).
 
@@ -64,6 +65,10 @@ access denied) and nothing blocks, 2 on usage or config errors.`)
 	}
 	if conf == nil {
 		return coded(ExitUsage, errors.New("no config to check: pass --config, or run where "+defaultConfig+" is"))
+	}
+	// Trust checks compare session names, which depend on the stack.
+	if err := conf.InStack(stackName); err != nil {
+		return coded(ExitUsage, err)
 	}
 	src, err := os.ReadFile(conf.File)
 	if err != nil {

@@ -87,7 +87,7 @@ func TestPreflightOnMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":["sts:AssumeRole","sts:TagSession"],` +
-		`"Condition":{"ArnLike":{"aws:PrincipalArn":"` + plan.RotatorRoleArnPattern("aws", acct, plan.DefaultStackName) + `"}}}]}`
+		`"Condition":{"ArnEquals":{"aws:PrincipalArn":"` + plan.RoleArn("aws", acct, plan.RotatorRoleName(plan.DefaultStackName, plan.ShardOf("billing-reader"))) + `"}}}]}`
 	for _, role := range []string{"BillingReadOnly", "ReportsJob"} {
 		if _, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(role), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
 			t.Fatal(err)

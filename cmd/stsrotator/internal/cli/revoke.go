@@ -73,25 +73,21 @@ which re-sends the cutoff), 10 if --cleanup is refused as too early, 11 if
 a revocation in force has its cutoff more than 5s ahead of AWS's clock
 (nothing written, no rotation requested).`)
 	fs.profileFor("change the target's role, in its own account,")
+	fs.targetArg = true
 	fs.StringVar(&o.target, "target", "", "config target `name` (or give it as the argument)")
 	fs.BoolVar(&o.all, "all-sessions", false, "deny every older session of the role, everyone's (AWSRevokeOlderSessions)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the policy and what would happen; write nothing")
 	fs.BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "remove the revocation policy once every session it denies has expired")
 	fs.StringVar(&o.function, "function", "", "rotator Lambda `name or ARN` (default: $"+lambdaenv.RotatorFunction+", else found from the config)")
-	fs.StringVar(&o.stack, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName)")
+	fs.StringVar(&o.stack, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName): finds its rotator and the default session names (<stack>-<target>)")
 	fs.StringVar(&o.rotatorProfile, "rotator-profile", "", "AWS `profile` of the stsrotator account, to invoke the rotator with (default: --profile)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(pos) == 1 && o.target == "":
-		o.target = pos[0]
-	case len(pos) > 1 || (len(pos) == 1 && o.target != ""):
-		return coded(ExitUsage, errors.New("name one target"))
-	case o.target == "":
-		return coded(ExitUsage, errors.New("name the target: stsrotator revoke --target NAME"))
+	if o.target, err = oneTarget(fs, o.target, pos); err != nil {
+		return err
 	}
 	cfg, err := a.loadConfig(fs.g)
 	if err != nil {
@@ -99,6 +95,11 @@ a revocation in force has its cutoff more than 5s ahead of AWS's clock
 	}
 	if cfg == nil {
 		return coded(ExitUsage, errors.New("revoke needs the config that declares the target (its role and session name): pass --config or run where stsrotator.yaml is"))
+	}
+	// The session names revoke denies are the ones the stack's rotator
+	// uses: config.DefaultSessionName of --stack for targets without one.
+	if err := cfg.InStack(o.stack); err != nil {
+		return coded(ExitUsage, err)
 	}
 	t, ok := cfg.Target(o.target)
 	if !ok {
@@ -242,6 +243,12 @@ func (r *revoker) inspect(ctx context.Context) (roleState, error) {
 		return roleState{}, err
 	}
 	st.existing = existing
+	if existing != nil {
+		// A revocation keeps every scope it ever had: after a sessionName
+		// (or sourceIdentity) change the sessions issued under the old
+		// one are still the leaked ones.
+		st.scope = st.scope.Union(existing.Scope)
+	}
 	return st, nil
 }
 
@@ -303,10 +310,16 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 	}
 	doc := revocation.DocumentOf(rec)
 	w := r.a.Stdout
-	who := fmt.Sprintf("sessions named %s (stsrotator's, for target %s)", st.scope.SessionName, r.t.Name)
+	who := fmt.Sprintf("%s (stsrotator's, for target %s)", st.scope, r.t.Name)
 	if st.scope.All() {
 		who = "EVERY session of the role, everyone's (--all-sessions)"
 	}
+	if st.existing != nil && !st.scope.Covers(st.existing.Scope) {
+		// Union makes this unreachable; the check is what keeps any
+		// future change from lifting a revocation by rewriting it.
+		return fmt.Errorf("refusing to narrow the revocation in force (%s on role %s denies %s; this would deny only %s): nothing written", st.policy, st.role, st.existing.Scope, st.scope)
+	}
+	widened := st.existing != nil && !st.existing.Scope.Equal(st.scope)
 	ahead := cutoff.Sub(st.awsNow)
 	switch {
 	case kept:
@@ -319,6 +332,9 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 		if st.existing != nil {
 			fmt.Fprintf(w, "Moves the cutoff of the revocation in force forward from %s.\n", stamp3339(st.existing.Cutoff))
 		}
+	}
+	if widened {
+		fmt.Fprintf(w, "Keeps every session the revocation in force denies (%s) and adds the target's current ones.\n", st.existing.Scope)
 	}
 	fmt.Fprintf(w, "Inline policy %s:\n%s\n", st.policy, doc)
 	if ahead > maxCutoffWait {
@@ -338,7 +354,7 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 			return coded(ExitUsage, errors.New("not confirmed; nothing written (pass --yes to skip the question)"))
 		}
 	}
-	if kept {
+	if kept && !widened {
 		// The document in force already says this; writing it again
 		// changes nothing.
 		fmt.Fprintf(w, "Revocation in force: %s on role %s, unchanged.\n", st.policy, st.role)

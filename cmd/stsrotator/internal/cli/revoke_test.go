@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,7 +177,7 @@ func TestRevokeEndToEnd(t *testing.T) {
 		t.Fatalf("revoke must wait (at most a second) for AWS's clock to pass the cutoff before rotating; waited %v", f.slept)
 	}
 	got := f.policy(t, scoped)
-	if got == nil || got.Scope.SessionName != "stsrotator-billing-reader" {
+	if got == nil || !slices.Equal(got.Scope.SessionNames, []string{"stsrotator-billing-reader"}) {
 		t.Fatalf("the scoped policy is not on the role: %+v", got)
 	}
 	// The cutoff is moto's Date plus the second the header drops.
@@ -356,7 +357,7 @@ func TestStatusShowsRevocations(t *testing.T) {
 	now := time.Date(2026, 11, 30, 9, 30, 0, 0, time.UTC)
 	cutoff := now.Add(-20 * time.Minute)
 	for name, doc := range map[string]string{
-		revocation.PolicyName("billing-reader"): revocation.Document(revocation.Scope{SessionName: "stsrotator-billing-reader"}, cutoff),
+		revocation.PolicyName("billing-reader"): revocation.Document(revocation.Scope{SessionNames: []string{"stsrotator-billing-reader", "billing-v2"}, SourceIdentities: []string{"ops"}}, cutoff),
 		revocation.AllSessionsPolicyName:        revocation.Document(revocation.Scope{}, now.Add(-2*time.Hour)),
 	} {
 		if _, err := api.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(revokeRole), PolicyName: aws.String(name), PolicyDocument: aws.String(doc)}); err != nil {
@@ -371,7 +372,7 @@ func TestStatusShowsRevocations(t *testing.T) {
 	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return cfg, nil }
 	r := execute(t, a, out, errb, "status", "--config", path, "--revocations")
 	for _, want := range []string{
-		"REVOCATIONS", "stsrotator-revoke-billing-reader  stsrotator-billing-reader  2026-11-30T09:10:00Z  2026-11-30T10:10:00Z  IN FORCE, 40m left",
+		"REVOCATIONS", "stsrotator-revoke-billing-reader  stsrotator-billing-reader,billing-v2,sourceIdentity=ops  2026-11-30T09:10:00Z  2026-11-30T10:10:00Z  IN FORCE, 40m left",
 		"AWSRevokeOlderSessions", "denies nothing now (remove: stsrotator revoke --target billing-reader --cleanup)",
 	} {
 		if !strings.Contains(r.stdout, want) {
@@ -407,5 +408,71 @@ func TestStatusShowsRevocations(t *testing.T) {
 	r = execute(t, a, out, errb, "status", "--config", writeConfig(t, gone), "--revocations")
 	if r.code != ExitCheckFailed || !strings.Contains(r.stdout, "UNKNOWN") || !strings.Contains(r.stderr, "could not read the revocations of 1 of 1 targets (billing-reader)") {
 		t.Fatalf("status --revocations with an unreadable role must not pass: %+v", r)
+	}
+}
+
+// Issue 19 §5: a second revoke wrote the current session-name scope over
+// the first, so after a sessionName change the leaked sessions (the old
+// name) were no longer denied; and a leaked session that re-assumed the
+// role under another name before the cutoff escaped the scoped deny.
+// Revoke twice, the second time with a changed sessionName and a
+// sourceIdentity: both names stay denied, and so does any session
+// carrying the source identity, each evaluated on the document IAM (moto)
+// holds.
+func TestAbuse_RevokeNarrowsScope(t *testing.T) {
+	f := newRevokeFixture(t)
+	scoped := revocation.PolicyName("billing-reader")
+	f.offset = -2 * time.Second
+	if r := f.run(t, "", "revoke", "billing-reader", "--yes", "--function", f.fn); r.code != ExitOK {
+		t.Fatalf("first revoke: %+v", r)
+	}
+	first := f.policy(t, scoped)
+	// The operator renames the target's sessions and sets a source
+	// identity; the sessions leaked under the old name are still out there.
+	src, err := os.ReadFile(f.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := strings.Replace(string(src), "  - name: billing-reader\n", "  - name: billing-reader\n    sessionName: billing-v2\n    sourceIdentity: ops-billing\n", 1)
+	if renamed == string(src) {
+		t.Fatal("the fixture's config has no billing-reader target to rename")
+	}
+	if err := os.WriteFile(f.cfgPath, []byte(renamed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.offset = -time.Second
+	r := f.run(t, "", "revoke", "billing-reader", "--yes", "--function", f.fn)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "Keeps every session the revocation in force denies (sessions named stsrotator-billing-reader)") {
+		t.Fatalf("second revoke: %+v", r)
+	}
+	second := f.policy(t, scoped)
+	if second.Cutoff.Before(first.Cutoff) {
+		t.Fatalf("the cutoff moved back from %s to %s", first.Cutoff, second.Cutoff)
+	}
+	before := first.Cutoff.Add(-time.Minute)
+	cases := []struct {
+		why, userID, sourceID string
+		denied                bool
+	}{
+		{"a session leaked under the old name stays denied", "AROAEXAMPLE:stsrotator-billing-reader", "", true},
+		{"an older session under the new name is denied", "AROAEXAMPLE:billing-v2", "ops-billing", true},
+		{"a leaked session re-assumed under another name is caught by its source identity", "AROAEXAMPLE:innocent", "ops-billing", true},
+		{"another user of the role keeps working", "AROAEXAMPLE:alice", "", false},
+	}
+	for _, c := range cases {
+		if got := second.Denies(c.userID, c.sourceID, before); got != c.denied {
+			t.Errorf("%s: Denies = %v\nscope %+v", c.why, got, second.Scope)
+		}
+	}
+	// Revoking again with the original config changes nothing that is
+	// denied: the new name and the identity stay in the scope.
+	if err := os.WriteFile(f.cfgPath, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.run(t, "", "revoke", "billing-reader", "--yes", "--function", f.fn); r.code != ExitOK {
+		t.Fatalf("third revoke: %+v", r)
+	}
+	if third := f.policy(t, scoped); !third.Scope.Covers(second.Scope) {
+		t.Fatalf("a revoke with the old config narrowed the scope from %+v to %+v", second.Scope, third.Scope)
 	}
 }

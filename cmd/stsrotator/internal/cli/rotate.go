@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -33,16 +32,26 @@ type functionError struct {
 func (a *App) rotate(ctx context.Context, args []string) error {
 	var target, function, stackName string
 	var asJSON bool
-	fs := a.flags("rotate", "NAME [--function NAME | --stack NAME] [--json]", `
-Asks the deployed rotator to replace the target's credentials now, whatever
-their age, and reports the result: the new masked key, its expiry and the
-secret version. Exits 6 if the service could not rotate the target.
+	fs := a.flags("rotate", "--target NAME [--function NAME | --stack NAME] [--json]", `
+Asks the deployed rotator to replace the target's credentials now, before
+they are due, and reports the result: the new masked key, its expiry and
+the secret version. rotate NAME is the same as rotate --target NAME.
+
+The rotator still holds the write back, and rotate exits 13 saying when
+to try again, while the current credentials are valid and were written
+less than 10 minutes ago (AWS advises at most one write per secret per
+10 minutes), or while Secrets Manager's version quota is used up; the
+current credentials stand. Expired or unusable credentials are replaced
+at once; to cut off leaked ones sooner, use stsrotator revoke, whose
+rotation the 10-minute guard does not hold back. Exits 6 if the service
+could not rotate the target.
 
 The rotator serving the target is found from the config (--config, or
 ./stsrotator.yaml) and the stack name, as the stack names it; --function
 overrides that.`)
 	fs.profileFor("invoke the rotator function")
-	fs.StringVar(&target, "target", "", "target `name` (or give it as the argument)")
+	fs.targetArg = true
+	fs.StringVar(&target, "target", "", "config target `name` (or give it as the argument)")
 	fs.StringVar(&function, "function", "", "rotator Lambda `name or ARN` (default: $"+lambdaenv.RotatorFunction+", else found from the config)")
 	fs.StringVar(&stackName, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName)")
 	fs.BoolVar(&asJSON, "json", false, "print the rotator's JSON response")
@@ -50,13 +59,8 @@ overrides that.`)
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(pos) == 1 && target == "":
-		target = pos[0]
-	case len(pos) > 1 || (len(pos) == 1 && target != ""):
-		return coded(ExitUsage, errors.New("name one target"))
-	case target == "":
-		return coded(ExitUsage, errors.New("name the target: stsrotator rotate NAME"))
+	if target, err = oneTarget(fs, target, pos); err != nil {
+		return err
 	}
 	if function == "" {
 		function = a.Getenv(lambdaenv.RotatorFunction)
@@ -123,23 +127,38 @@ func (a *App) invokeRotate(ctx context.Context, api invoker, function, target st
 	if !asJSON && s.Superseded > 0 {
 		fmt.Fprintf(a.Stdout, "%s: another rotation replaced the version first; its credentials stand\n", target)
 	}
-	for _, r := range s.Held {
-		if !asJSON {
-			fmt.Fprintf(a.Stdout, "%s: not rotated: %s\n", r.Target, r.Reason)
-		}
-	}
-	if !asJSON && s.Fresh > len(s.Held) {
-		// rotate always forces; the rotator still holds back a write within
-		// ten minutes of the last unless the current credentials are
-		// expired or unusable (AWS's PutSecretValue guidance).
-		fmt.Fprintf(a.Stdout, "%s: not rotated: written less than 10 minutes ago and still valid (AWS advises at most one write per secret per 10 minutes)\n", target)
-	}
 	if len(s.Failed) > 0 {
 		r := s.Failed[0]
 		return coded(ExitRotationFailed, fmt.Errorf("%s: rotation failed: %s", r.Target, r.Reason))
 	}
+	if err := heldBack(s, target); err != nil {
+		return err
+	}
 	if len(s.Rotated)+s.Superseded+s.Fresh == 0 {
 		return coded(ExitRotationFailed, fmt.Errorf("%s: the rotator reported no result for the target (mode %q)", target, resp.Mode))
+	}
+	return nil
+}
+
+// heldBack is the refusal a forced rotation the rotator held back exits
+// with: the reason, and when a rotation will be allowed.
+func heldBack(s rotation.Summary, target string) error {
+	retry := func(at time.Time) string {
+		return fmt.Sprintf("run stsrotator rotate --target %s again at %s or later; the current credentials stand until then, and if they leaked, stsrotator revoke --target %s replaces them now", target, at.UTC().Format(time.RFC3339), target)
+	}
+	if len(s.Held) > 0 {
+		r := s.Held[0]
+		return coded(ExitNotRotated, fmt.Errorf("%s: not rotated: %s (fix: %s)", r.Target, r.Reason, retry(r.HeldUntil)))
+	}
+	if len(s.Waiting) > 0 {
+		r := s.Waiting[0]
+		return coded(ExitNotRotated, fmt.Errorf("%s: not rotated: written less than 10 minutes ago and still valid: %s (fix: %s)", r.Target, r.Reason, retry(r.WriteAllowedAt)))
+	}
+	if s.Fresh > 0 {
+		// A rotator deployed before it reported when writes are allowed
+		// again: the only hold it has for a forced, valid version is AWS's
+		// write-rate guidance.
+		return coded(ExitNotRotated, fmt.Errorf("%s: not rotated: written less than 10 minutes ago and still valid (AWS advises at most one write per secret per 10 minutes) (fix: run stsrotator rotate --target %s again in 10 minutes; the current credentials stand until then, and if they leaked, stsrotator revoke --target %s replaces them now)", target, target, target))
 	}
 	return nil
 }

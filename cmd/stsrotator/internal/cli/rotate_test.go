@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/internal/awstest"
@@ -62,14 +67,16 @@ func TestRotateThroughKumo(t *testing.T) {
 	}{
 		{"the rotator is found from the config; the first rotation reports the new masked key, expiry and version",
 			append([]string{"rotate", "billing-reader"}, byConfig...), nil, ExitOK, "billing-reader: rotated, new key ASIA…", ""},
-		{"a second one within 10 minutes is held back, and says why",
-			append([]string{"rotate", "billing-reader"}, byConfig...), nil, ExitOK, "not rotated: written less than 10 minutes ago", ""},
-		{"--json prints the rotator's response",
-			append([]string{"rotate", "--json", "--target", "billing-reader"}, byConfig...), nil, ExitOK, `"mode":"target"`, ""},
+		{"issue 21: a second one within 10 minutes is held back: exit 13, why, and from when it is allowed",
+			append([]string{"rotate", "--target", "billing-reader"}, byConfig...), nil, ExitNotRotated, "", "billing-reader: not rotated: written less than 10 minutes ago and still valid: last written "},
+		{"the refusal says what to do: when to run it again, and revoke for leaked credentials",
+			append([]string{"rotate", "billing-reader"}, byConfig...), nil, ExitNotRotated, "", "(fix: run stsrotator rotate --target billing-reader again at 20"},
+		{"--json prints the rotator's response, and still exits 13",
+			append([]string{"rotate", "--json", "--target", "billing-reader"}, byConfig...), nil, ExitNotRotated, `"mode":"target"`, "not rotated"},
 		{"the function comes from the environment",
-			[]string{"rotate", "billing-reader"}, map[string]string{lambdaenv.RotatorFunction: fn}, ExitOK, "billing-reader: not rotated", ""},
+			[]string{"rotate", "billing-reader"}, map[string]string{lambdaenv.RotatorFunction: fn}, ExitNotRotated, "", "billing-reader: not rotated"},
 		{"--function beats the environment, and flags may follow the name",
-			[]string{"rotate", "billing-reader", "--function", fn}, map[string]string{lambdaenv.RotatorFunction: "no-such-rotator"}, ExitOK, "billing-reader: not rotated", ""},
+			[]string{"rotate", "billing-reader", "--function", fn}, map[string]string{lambdaenv.RotatorFunction: "no-such-rotator"}, ExitNotRotated, "", "billing-reader: not rotated"},
 		{"a rotation the rotator could not verify exits 6 with its reason",
 			[]string{"rotate", "billing-reader", "--function", strictFn}, nil, ExitRotationFailed, "", "billing-reader: verify credentials for arn:aws:iam::000000000000:role/BillingReadOnly: identity is"},
 		{"a function error exits 6 with its type and message",
@@ -129,12 +136,63 @@ func TestRotateHeldByVersionQuota(t *testing.T) {
 	putValue(t, env, env.Unique(stack+"/billing-reader"), "billing-reader", v)
 	a, out, errb := testApp(env, time.Now, nil)
 	r := execute(t, a, out, errb, "rotate", "billing-reader", "--config", cfgPath, "--stack", stack)
-	for _, want := range []string{"billing-reader: not rotated: forced with ", "but held back: 100 versions written in the last 24h and a forced rotation may add one only while fewer than 55 are", "next write is allowed at "} {
-		if r.code != ExitOK || !strings.Contains(r.stdout, want) {
+	for _, want := range []string{"billing-reader: not rotated: forced with ", "but held back: 100 versions written in the last 24h and a forced rotation may add one only while fewer than 55 are", "next write is allowed at ", "(fix: run stsrotator rotate --target billing-reader again at "} {
+		if r.code != ExitNotRotated || !strings.Contains(r.stderr, want) {
 			t.Fatalf("exit %d, stdout %q, stderr %q; want %q", r.code, r.stdout, r.stderr, want)
 		}
 	}
-	if strings.Contains(r.stdout, "less than 10 minutes ago") {
+	if strings.Contains(r.stderr, "less than 10 minutes ago") {
 		t.Fatalf("a quota hold is not the ten-minute guard: %q", r.stdout)
+	}
+}
+
+// fixedRotator answers every Invoke with one response.
+type fixedRotator struct{ resp rotation.Response }
+
+func (f fixedRotator) Invoke(context.Context, *lambda.InvokeInput, ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	payload, err := json.Marshal(f.resp)
+	return &lambda.InvokeOutput{Payload: payload}, err
+}
+
+// Issue 21: rotate's exit status says whether the credentials were
+// replaced, whatever rotator version answered.
+func TestRotateExitSaysWhetherItRotated(t *testing.T) {
+	at := time.Date(2026, 12, 4, 23, 57, 12, 0, time.UTC)
+	cases := []struct {
+		why    string
+		s      rotation.Summary
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"a rotation exits 0", rotation.Summary{Rotated: []rotation.Result{{Target: "app", Outcome: rotation.Rotated, Key: "ASIA…abcd"}}}, ExitOK, "app: rotated, new key ASIA…abcd", ""},
+		{"another writer's version standing is success", rotation.Summary{Superseded: 1}, ExitOK, "another rotation replaced the version first", ""},
+		{"the write interval: exit 13 with the time it is allowed",
+			rotation.Summary{Fresh: 1, Waiting: []rotation.Result{{Target: "app", Outcome: rotation.Fresh, Reason: "last written 3m ago; AWS advises at most one write per secret per 10m, next write allowed in 7m", WriteAllowedAt: at}}},
+			ExitNotRotated, "", "app: not rotated: written less than 10 minutes ago and still valid: last written 3m ago; AWS advises at most one write per secret per 10m, next write allowed in 7m (fix: run stsrotator rotate --target app again at 2026-12-04T23:57:12Z or later"},
+		{"the version quota: exit 13 with the time it is allowed",
+			rotation.Summary{Fresh: 1, Held: []rotation.Result{{Target: "app", Outcome: rotation.Fresh, Reason: "forced with 50m left, but held back: …", HeldUntil: at}}},
+			ExitNotRotated, "", "app: not rotated: forced with 50m left, but held back: … (fix: run stsrotator rotate --target app again at 2026-12-04T23:57:12Z or later"},
+		{"a rotator that does not say when still exits 13, with the ten-minute rule",
+			rotation.Summary{Fresh: 1}, ExitNotRotated, "", "app: not rotated: written less than 10 minutes ago and still valid (AWS advises at most one write per secret per 10 minutes) (fix: run stsrotator rotate --target app again in 10 minutes"},
+		{"a failure is still exit 6", rotation.Summary{Failed: []rotation.Result{{Target: "app", Outcome: rotation.Failed, Reason: "assume role: AccessDenied"}}}, ExitRotationFailed, "", "app: rotation failed: assume role: AccessDenied"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		a := New(&out, &errb)
+		a.Hostname = func() (string, error) { return "h", nil }
+		a.Username = func() string { return "u" }
+		err := a.invokeRotate(context.Background(), fixedRotator{rotation.Response{Mode: "target", Summary: c.s}}, "fn", "app", false)
+		if code := codeOf(err); err == nil {
+			code = ExitOK
+			if c.code != ExitOK {
+				t.Errorf("%s: exit 0, want %d", c.why, c.code)
+			}
+		} else if code != c.code || !strings.Contains(err.Error(), c.stderr) {
+			t.Errorf("%s: exit %d (want %d): %v\nwant %q", c.why, code, c.code, err, c.stderr)
+		}
+		if !strings.Contains(out.String(), c.stdout) {
+			t.Errorf("%s: stdout %q, want %q", c.why, out.String(), c.stdout)
+		}
 	}
 }

@@ -8,11 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -100,7 +98,8 @@ func (f logWriter) Write(p []byte) (int, error) {
 func (a *App) serve(ctx context.Context, args []string) error {
 	var target, secretID, tokenFile string
 	var port int
-	fs := a.flags("serve", "--target NAME [--port N] [--token-file FILE]", `
+	var imds, imdsV1 bool
+	fs := a.flags("serve", "--target NAME [--port N] [--token-file FILE | --imds [--imds-v1]]", `
 Serves the target's credentials the way ECS does, on loopback only, for any
 SDK or the AWS CLI. It prints the two lines to export:
 
@@ -109,23 +108,36 @@ SDK or the AWS CLI. It prints the two lines to export:
 
 Requests without that token are refused. Credentials are cached until the
 secret's refresh hint (at most 30s after the last read) and never served
-expired. When the secret, re-read, holds only expired credentials, serve
+expired; while the cached key has more than 5 minutes left, requests are
+answered from it at once and the secret is re-read in the background. When the secret, re-read, holds only expired credentials, serve
 answers 503 and reports it once (per version, per 10 minutes) to the event
 bus the secret names, so the target is rotated. Stops on Ctrl-C.
 
 A new token is made at each start, so clients started before a restart are
 refused after it. To keep them working, give a fixed --port and a token
-file: serve creates the file (mode 0600, one line without a newline, as
-botocore requires) if it does not exist, reuses its token if it does, and
-prints AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE instead of the token; the
-SDKs read the file at each refresh.
+file: serve writes each start's new token there (atomically, mode 0600,
+without a newline, as botocore requires) and prints
+AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE instead of the token; the SDKs read
+the file at each refresh. The file must be yours and not a symbolic link.
+Requests whose Host is not the address serve listens on are refused.
 
-  stsrotator serve --target billing-reader --port 9911 --token-file ~/.stsrotator-serve.token`)
+  stsrotator serve --target billing-reader --port 9911 --token-file ~/.stsrotator-serve.token
+
+--imds serves the EC2 instance metadata service's IMDSv2 credentials paths
+instead, for tools that speak only IMDS, and prints
+
+  export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:PORT/
+
+Clients get a session token with PUT /latest/api/token (TTL 1-21600 s) and
+send it with every GET; requests without one (IMDSv1) are refused unless
+--imds-v1 is given, and requests carrying X-Forwarded-For are refused.`)
 	fs.profileFor("read the secret")
 	fs.StringVar(&target, "target", "", "config target `name`")
 	fs.StringVar(&secretID, "secret-id", "", "serve this secret `name or ARN` instead of a target's")
 	fs.IntVar(&port, "port", 0, "loopback `port` to listen on (default: any free port)")
-	fs.StringVar(&tokenFile, "token-file", "", "keep the authorization token in this `file` across restarts (default: $"+EnvContainerTokenFile+" if set)")
+	fs.BoolVar(&imds, "imds", false, "serve the EC2 instance metadata (IMDSv2) credentials paths instead of the container endpoint")
+	fs.BoolVar(&imdsV1, "imds-v1", false, "with --imds, also answer GETs without a session token (IMDSv1)")
+	fs.StringVar(&tokenFile, "token-file", "", "write each start's authorization token to this `file`, for clients that read "+EnvContainerTokenFile+" (never taken from the environment)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -136,40 +148,38 @@ SDKs read the file at each refresh.
 	if port < 0 || port > 65535 {
 		return coded(ExitUsage, fmt.Errorf("--port %d: want 0-65535", port))
 	}
-	if tokenFile == "" {
-		tokenFile = a.Getenv(EnvContainerTokenFile)
+	switch {
+	case imds && tokenFile != "":
+		return coded(ExitUsage, errors.New("--token-file is for the container endpoint; IMDS clients get session tokens with PUT /latest/api/token (drop one of --imds and --token-file)"))
+	case imdsV1 && !imds:
+		return coded(ExitUsage, errors.New("--imds-v1 goes with --imds"))
 	}
 	if tokenFile != "" && port == 0 {
 		// The token survives a restart, the URL would not: clients hold
 		// AWS_CONTAINER_CREDENTIALS_FULL_URI with the port in it.
-		fmt.Fprintf(a.Stderr, "stsrotator serve: warning: the token file keeps the token across restarts, but without --port each start listens on a new port and clients' %s stops working; pass a fixed --port (e.g. --port 9911)\n", EnvContainerFullURI)
+		fmt.Fprintf(a.Stderr, "stsrotator serve: warning: clients re-read the token file after a restart, but without --port each start listens on a new port and clients' %s stops working; pass a fixed --port (e.g. --port 9911)\n", EnvContainerFullURI)
+	}
+	if tokenFile != "" {
+		if tokenFile, err = filepath.Abs(tokenFile); err != nil {
+			return coded(ExitUsage, fmt.Errorf("--token-file: %w", err))
+		}
+		// Refused before anything else, and checked again when written.
+		if err := tokenFileSafe(tokenFile); err != nil {
+			return err
+		}
 	}
 	r, err := a.resolve(fs.g, target, secretID)
 	if err != nil {
 		return err
 	}
-	cfg, err := a.LoadAWS(ctx, fs.g)
+	// Never serve's own token file (only --token-file is): read before
+	// readerFor may drop it from the environment.
+	foreignTokenFile := a.Getenv(EnvContainerTokenFile)
+	cfg, p, err := a.readerFor(ctx, fs.g, r, a.logf)
 	if err != nil {
 		return err
 	}
-	p := a.servedProvider(cfg, r)
-	// Read once before announcing, so a wrong target fails here, with its
-	// exit code, instead of inside every SDK that asks later.
-	if _, err := p.Retrieve(ctx); err != nil {
-		if errors.Is(err, credprovider.ErrNotFound) && r.note != "" {
-			err = fmt.Errorf("%w; %s", err, r.note)
-		}
-		return coded(codeForRead(err), err)
-	}
-	var token string
-	if tokenFile != "" {
-		if tokenFile, err = filepath.Abs(tokenFile); err != nil {
-			return coded(ExitUsage, fmt.Errorf("--token-file: %w", err))
-		}
-		token, err = loadOrCreateToken(tokenFile)
-	} else {
-		token, err = newToken()
-	}
+	token, err := newToken()
 	if err != nil {
 		return err
 	}
@@ -177,24 +187,45 @@ SDKs read the file at each refresh.
 	if err != nil {
 		return fmt.Errorf("listen on 127.0.0.1:%d: %w", port, err)
 	}
+	// Written only once the port is ours: a serve that cannot listen
+	// (someone else holds the port) leaves the file alone.
+	if tokenFile != "" {
+		if err := writeTokenFile(tokenFile, token); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	rep := a.serveReporter(cfg)
 	// A report still in flight at Ctrl-C is sent, not dropped (each is
 	// bounded by its own timeout).
 	defer rep.wait()
-	e := &endpoint{src: p, token: token, log: a.logf, onError: rep.observe}
-	if tokenFile != "" {
-		e.tokenHint = EnvContainerTokenFile + "=" + tokenFile
-	}
-	srv := newServer(e, a.ServeLimits, a.logf)
-	fmt.Fprintf(a.Stdout, "export %s=http://%s%s\n", EnvContainerFullURI, ln.Addr(), CredentialsPath)
-	if tokenFile != "" {
-		// The file wins over the variable in every SDK; the unset keeps a
-		// stale token from an earlier serve out of the way of tools that
-		// only know the variable.
-		fmt.Fprintf(a.Stdout, "export %s=%s\nunset %s\n", EnvContainerTokenFile, shellQuote(tokenFile), EnvContainerToken)
+	var h http.Handler
+	if imds {
+		h = &imdsEndpoint{src: p, role: roleName(r.RoleArn, p.p.Target()), host: ln.Addr().String(), v1: imdsV1, now: a.Now, log: a.logf, onError: rep.observe}
+		fmt.Fprintf(a.Stdout, "export %s=http://%s/\n", EnvEC2MetadataEndpoint, ln.Addr())
 	} else {
-		fmt.Fprintf(a.Stdout, "export %s=%s\n", EnvContainerToken, token)
+		e := &endpoint{src: p, token: token, host: ln.Addr().String(), log: a.logf, onError: rep.observe}
+		if tokenFile != "" {
+			e.tokenHint = EnvContainerTokenFile + "=" + tokenFile
+		}
+		h = e
+		fmt.Fprintf(a.Stdout, "export %s=http://%s%s\n", EnvContainerFullURI, ln.Addr(), CredentialsPath)
+		if tokenFile != "" {
+			// The file wins over the variable in every SDK; the unset keeps a
+			// stale token from an earlier serve out of the way of tools that
+			// only know the variable.
+			fmt.Fprintf(a.Stdout, "export %s=%s\nunset %s\n", EnvContainerTokenFile, shellQuote(tokenFile), EnvContainerToken)
+		} else {
+			if foreignTokenFile != "" {
+				// Every SDK prefers the file to the variable: an agent's
+				// file left in the shell (EKS Pod Identity sets one in every
+				// pod) would be sent to serve instead of its token.
+				fmt.Fprintf(a.Stdout, "unset %s\n", EnvContainerTokenFile)
+			}
+			fmt.Fprintf(a.Stdout, "export %s=%s\n", EnvContainerToken, token)
+		}
 	}
+	srv := newServer(h, a.ServeLimits, a.logf)
 	a.logf("serving %s on %s; stop with Ctrl-C", r.SecretID, ln.Addr())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -214,6 +245,31 @@ SDKs read the file at each refresh.
 	return nil
 }
 
+// readerFor loads the identity serve and exec read the secret with (never
+// an stsrotator endpoint's, see dropLocalEndpoints), says which it is, and
+// reads the secret once, so a wrong target or a missing identity fails
+// here, with its exit code, instead of inside every SDK that asks later.
+func (a *App) readerFor(ctx context.Context, g Globals, r ref, logf func(string, ...any)) (aws.Config, *servedCache, error) {
+	note := a.dropLocalEndpoints(ctx, logf)
+	cfg, err := a.LoadAWS(ctx, g)
+	if err != nil {
+		return aws.Config{}, nil, err
+	}
+	logReader(ctx, cfg, r.SecretID, logf)
+	c := a.servedCache(cfg, r)
+	c.logf = logf
+	if _, err := c.Retrieve(ctx); err != nil {
+		switch {
+		case errors.Is(err, credprovider.ErrNotFound) && r.note != "":
+			err = fmt.Errorf("%w; %s", err, r.note)
+		case note != "" && !errors.Is(err, credprovider.ErrNotFound) && !errors.Is(err, credprovider.ErrExpired):
+			err = fmt.Errorf("%w; %s", err, note)
+		}
+		return aws.Config{}, nil, coded(codeForRead(err), err)
+	}
+	return cfg, c, nil
+}
+
 // serveReporter is serve's expiry reporter: to $STSROTATOR_EVENT_BUS if
 // set, else to the bus the secret names.
 func (a *App) serveReporter(cfg aws.Config) *expiryReporter {
@@ -222,57 +278,11 @@ func (a *App) serveReporter(cfg aws.Config) *expiryReporter {
 		now: a.Now, every: ServeReportEvery, logf: a.logf}
 }
 
-// loadOrCreateToken returns the token kept in path, creating the file with
-// a fresh token when it does not exist. The file holds the token alone, no
-// newline: botocore sends the file's content as the Authorization header
-// and refuses one with CR or LF ("Auth token value is not a legal header
-// value", ContainerProvider._validate_auth_token), so a file it would
-// refuse is refused here too, with the fix.
-func loadOrCreateToken(path string) (string, error) {
-	token, err := newToken()
-	if err != nil {
-		return "", err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		_, werr := f.WriteString(token)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return "", fmt.Errorf("write token file %s: %w", path, werr)
-		}
-		return token, nil
-	}
-	if !errors.Is(err, fs.ErrExist) {
-		return "", fmt.Errorf("create token file %s: %w", path, err)
-	}
-	info, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("token file %s: %w", path, err)
-	}
-	if info.Mode().Perm()&0o077 != 0 {
-		return "", coded(ExitUsage, fmt.Errorf("token file %s is readable by other users (mode %v) (fix: chmod 600 %s)", path, info.Mode().Perm(), path))
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read token file %s: %w", path, err)
-	}
-	switch t := string(b); {
-	case strings.ContainsAny(t, "\r\n"):
-		return "", coded(ExitUsage, fmt.Errorf("token file %s ends in a newline or holds several lines; botocore refuses such a token (fix: rewrite it with printf %%s TOKEN > %s, or delete it and serve makes one)", path, path))
-	case len(t) < minTokenLen:
-		return "", coded(ExitUsage, fmt.Errorf("token file %s holds %d characters, under the %d a token needs (fix: delete it and serve makes one)", path, len(t), minTokenLen))
-	case strings.IndexFunc(t, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0:
-		return "", coded(ExitUsage, fmt.Errorf("token file %s holds characters an HTTP header cannot carry (fix: delete it and serve makes one)", path))
-	default:
-		return t, nil
-	}
+// servedCache is what serve answers from: servedProvider's key, handed
+// out at once while valid and re-read behind the request.
+func (a *App) servedCache(cfg aws.Config, r ref) *servedCache {
+	return &servedCache{p: a.servedProvider(cfg, r), now: a.Now, logf: a.logf}
 }
-
-// minTokenLen keeps a token file from weakening the endpoint: newToken
-// makes 64 hex characters (256 bits).
-const minTokenLen = 32
 
 // servedProvider is serve's credential cache. A secret that breaks while
 // serve runs is said on stderr at each failed re-read, while the cached key
@@ -315,7 +325,11 @@ func newToken() (string, error) {
 type endpoint struct {
 	src   credentialsSource
 	token string
-	log   func(string, ...any)
+	// host is the only Host a request may name: the address serve
+	// listens on. A page in a browser that got its name to resolve to
+	// 127.0.0.1 (DNS rebinding) sends its own name.
+	host string
+	log  func(string, ...any)
 	// onError hears every error src returned, before the 503 is sent;
 	// nil for none.
 	onError func(context.Context, error)
@@ -334,12 +348,16 @@ type containerCredentials struct {
 
 func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set(EndpointHeader, "serve")
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	switch ip := net.ParseIP(host); {
 	case ip == nil || !ip.IsLoopback():
 		// The socket is loopback-only; this guards against a proxy or a
 		// changed listener ever exposing it.
 		e.deny(w, r, http.StatusForbidden, "AccessDenied", "only loopback clients are served")
+		return
+	case r.Host != e.host:
+		e.deny(w, r, http.StatusForbidden, "AccessDenied", "Host "+strconv.Quote(r.Host)+" is not "+e.host+", the address serve listens on")
 		return
 	case subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(e.token)) != 1:
 		hint := EnvContainerToken + " to the token serve printed"
@@ -357,7 +375,14 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.deny(w, r, http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET")
 		return
 	}
+	began := time.Now()
 	creds, err := e.src.Retrieve(r.Context())
+	if err != nil && r.Context().Err() != nil {
+		// The client hung up while serve waited for the secret: its own
+		// timeout, not an outage of serve's.
+		e.log("%s %s client gave up after %s while serve read the secret (nothing valid was cached)", printable(r.Method), printable(r.URL.Path), time.Since(began).Round(time.Millisecond))
+		return
+	}
 	if err != nil {
 		if e.onError != nil {
 			e.onError(r.Context(), err)

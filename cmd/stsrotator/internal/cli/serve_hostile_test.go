@@ -36,7 +36,7 @@ func startEndpoint(t *testing.T, l ServeLimits) (string, *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(&endpoint{src: src, token: "tok", log: logf}, l, logf)
+	srv := newServer(&endpoint{src: src, token: "tok", host: ln.Addr().String(), log: logf}, l, logf)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String(), logs
@@ -73,7 +73,7 @@ func TestServeCutsOffStalledClients(t *testing.T) {
 	addr, _ := startEndpoint(t, hostileLimits)
 	t.Run("a refused client that promises a body it never sends is answered and closed", func(t *testing.T) {
 		c := dial(t, addr)
-		_, _ = io.WriteString(c, "GET /credentials HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+		_, _ = io.WriteString(c, "GET /credentials HTTP/1.1\r\nHost: "+addr+"\r\nContent-Length: 10\r\n\r\n")
 		br := bufio.NewReader(c)
 		_ = c.SetReadDeadline(time.Now().Add(closeBound))
 		resp, err := http.ReadResponse(br, nil)
@@ -87,7 +87,7 @@ func TestServeCutsOffStalledClients(t *testing.T) {
 	})
 	t.Run("an authorised body trickling one byte at a time is cut at the read limit", func(t *testing.T) {
 		c := dial(t, addr)
-		_, _ = io.WriteString(c, "GET /credentials HTTP/1.1\r\nHost: x\r\nAuthorization: tok\r\nContent-Length: 100000\r\n\r\n")
+		_, _ = io.WriteString(c, "GET /credentials HTTP/1.1\r\nHost: "+addr+"\r\nAuthorization: tok\r\nContent-Length: 100000\r\n\r\n")
 		stop := make(chan struct{})
 		defer close(stop)
 		go func() {
@@ -133,7 +133,7 @@ func TestServeCutsOffStalledClients(t *testing.T) {
 	})
 	t.Run("a served client's idle keep-alive is cut at the idle limit", func(t *testing.T) {
 		c := dial(t, addr)
-		_, _ = io.WriteString(c, "GET /credentials HTTP/1.1\r\nHost: x\r\nAuthorization: tok\r\n\r\n")
+		_, _ = io.WriteString(c, "GET /credentials HTTP/1.1\r\nHost: "+addr+"\r\nAuthorization: tok\r\n\r\n")
 		br := bufio.NewReader(c)
 		_ = c.SetReadDeadline(time.Now().Add(closeBound))
 		resp, err := http.ReadResponse(br, nil)
@@ -220,42 +220,49 @@ func TestPrintable(t *testing.T) {
 }
 
 // The token file is what keeps clients working across a restart of
-// serve, so it must be one botocore accepts and nobody else can read.
+// serve, so it must be one botocore accepts and nobody else can read; a
+// restart replaces the token in it.
 func TestTokenFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "token")
-	tok, err := loadOrCreateToken(path)
-	if err != nil {
+	for i, tok := range []string{strings.Repeat("a", 64), strings.Repeat("b", 64)} {
+		if i == 1 {
+			// An earlier file of the user's with a loose mode is replaced
+			// by one only they can read.
+			if err := os.Chmod(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := writeTokenFile(path, tok); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(path)
+		info, _ := os.Lstat(path)
+		if string(b) != tok || info.Mode() != 0o600 {
+			t.Fatalf("start %d wrote %q (mode %v): want the token alone, no newline, a regular file of mode 0600", i, b, info.Mode())
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".token.*")); len(left) != 0 {
+		t.Fatalf("temporary files left behind: %v", left)
+	}
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.Chmod(filepath.Dir(open), 0o777); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(path)
-	info, _ := os.Stat(path)
-	if string(b) != tok || len(tok) != 64 || info.Mode().Perm() != 0o600 {
-		t.Fatalf("created %q (mode %v) for token %q: want the 64-character token alone, no newline, mode 0600", b, info.Mode().Perm(), tok)
-	}
-	again, err := loadOrCreateToken(path)
-	if err != nil || again != tok {
-		t.Fatalf("a restart read %q, %v: want the same token", again, err)
+	sticky := filepath.Join(t.TempDir(), "sticky")
+	if err := os.Chmod(filepath.Dir(sticky), 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
 	}
 	cases := []struct {
-		why, content string
-		mode         os.FileMode
-		want         string
+		why, path, want string
 	}{
-		{"a trailing newline is refused as botocore refuses it", tok + "\n", 0o600, "ends in a newline"},
-		{"a file others can read is refused", tok, 0o644, "chmod 600"},
-		{"a short token is refused", "abc", 0o600, "under the 32"},
-		{"a token with spaces is refused", strings.Repeat("a b ", 10), 0o600, "cannot carry"},
+		{"a directory where the file should be is refused", dir, "not a regular file"},
+		{"a world-writable directory without the sticky bit is refused", open, "sticky bit"},
+		{"a world-writable directory with the sticky bit (like /tmp) is accepted", sticky, ""},
 	}
-	for i, c := range cases {
-		p := filepath.Join(dir, sprintf("bad%d", i))
-		if err := os.WriteFile(p, []byte(c.content), c.mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, c.mode); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := loadOrCreateToken(p); err == nil || codeOf(err) != ExitUsage || !strings.Contains(err.Error(), c.want) {
+	for _, c := range cases {
+		err := writeTokenFile(c.path, strings.Repeat("c", 64))
+		if c.want == "" && err != nil || c.want != "" && (err == nil || codeOf(err) != ExitUsage || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%s: err %v, want a usage error containing %q", c.why, err, c.want)
 		}
 	}

@@ -19,6 +19,10 @@ import (
 	"github.com/stsrotator/stsrotator/shared/events"
 )
 
+// reqHost is the Host httptest.NewRequest puts in a request: the
+// address the endpoints under test take as their own.
+const reqHost = "example.com"
+
 type staticSource struct {
 	creds aws.Credentials
 	err   error
@@ -51,7 +55,7 @@ func TestEndpoint(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
 			var logs []string
-			e := &endpoint{src: c.src, token: "tok", log: func(f string, a ...any) { logs = append(logs, f) }}
+			e := &endpoint{src: c.src, token: "tok", host: reqHost, log: func(f string, a ...any) { logs = append(logs, f) }}
 			req := httptest.NewRequest(http.MethodGet, c.path, nil)
 			req.RemoteAddr = c.remote
 			if c.token != "" {
@@ -87,7 +91,7 @@ func TestEndpoint(t *testing.T) {
 // RFC 9110 §15.5.6: a 405 response carries Allow, listing what the
 // resource accepts.
 func TestEndpointMethodNotAllowed(t *testing.T) {
-	e := &endpoint{src: staticSource{}, token: "tok", log: func(string, ...any) {}}
+	e := &endpoint{src: staticSource{}, token: "tok", host: reqHost, log: func(string, ...any) {}}
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodHead} {
 		req := httptest.NewRequest(m, CredentialsPath, nil)
 		req.RemoteAddr = "127.0.0.1:5000"
@@ -167,7 +171,7 @@ func TestServeReportsAnExpiredSecretOnce(t *testing.T) {
 	putValue(t, env, tg.SecretName, tg.Name, v)
 	a, _, errb := testApp(env, func() time.Time { return clock }, nil)
 	rep := a.serveReporter(env.Config)
-	e := &endpoint{src: a.servedProvider(env.Config, ref{Target: tg.Name, SecretID: tg.SecretName}), token: "tok", log: a.logf, onError: rep.observe}
+	e := &endpoint{src: a.servedProvider(env.Config, ref{Target: tg.Name, SecretID: tg.SecretName}), token: "tok", host: reqHost, log: a.logf, onError: rep.observe}
 
 	if codes := serveRequests(e, 5); !slices.Equal(codes, []int{503, 503, 503, 503, 503}) {
 		t.Fatalf("statuses %v, want five 503s", codes)
@@ -221,7 +225,7 @@ func TestServeReportFailureDoesNotBreakServing(t *testing.T) {
 	putValue(t, env, tg.SecretName, tg.Name, v)
 	a, _, errb := testApp(env, func() time.Time { return now }, nil)
 	rep := a.serveReporter(env.Config)
-	e := &endpoint{src: a.servedProvider(env.Config, ref{Target: tg.Name, SecretID: tg.SecretName}), token: "tok", log: a.logf, onError: rep.observe}
+	e := &endpoint{src: a.servedProvider(env.Config, ref{Target: tg.Name, SecretID: tg.SecretName}), token: "tok", host: reqHost, log: a.logf, onError: rep.observe}
 	if codes := serveRequests(e, 2); !slices.Equal(codes, []int{503, 503}) {
 		t.Fatalf("statuses %v, want 503s", codes)
 	}
@@ -245,7 +249,7 @@ func TestServeReportReachesTheSecretsBusARN(t *testing.T) {
 	reader, delivered, ownBus := rs.reader, rs.delivered, rs.ownBus
 	a, _, errb := testApp(nil, func() time.Time { return now }, nil)
 	rep := a.serveReporter(reader)
-	e := &endpoint{src: a.servedProvider(reader, ref{SecretID: rs.arn}), token: "tok", log: a.logf, onError: rep.observe}
+	e := &endpoint{src: a.servedProvider(reader, ref{SecretID: rs.arn}), token: "tok", host: reqHost, log: a.logf, onError: rep.observe}
 	serveRequests(e, 3)
 	rep.wait()
 	_, _ = awstest.Logs.Write([]byte(errb.String()))
@@ -267,7 +271,7 @@ func TestEndpointNamesTheTokenItUses(t *testing.T) {
 			"set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/home/me/.serve.token, the file serve keeps its token in", "AWS_CONTAINER_AUTHORIZATION_TOKEN to"},
 		{"no token file names AWS_CONTAINER_AUTHORIZATION_TOKEN", "", "set AWS_CONTAINER_AUTHORIZATION_TOKEN to the token serve printed", "_FILE"},
 	} {
-		e := &endpoint{src: staticSource{}, token: "tok", tokenHint: c.hint, log: func(string, ...any) {}}
+		e := &endpoint{src: staticSource{}, token: "tok", host: reqHost, tokenHint: c.hint, log: func(string, ...any) {}}
 		req := httptest.NewRequest(http.MethodGet, CredentialsPath, nil)
 		req.RemoteAddr = "127.0.0.1:5000"
 		rec := httptest.NewRecorder()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -25,7 +26,9 @@ type roleReader interface {
 // or AWS's console AWSRevokeOlderSessions).
 type RevocationRow struct {
 	Policy string `json:"policy"`
-	// Sessions is the session name denied, or "*" for every session.
+	// Sessions lists the session names denied, comma-separated, then
+	// each source identity denied as sourceIdentity=<id>; "*" for every
+	// session.
 	Sessions string    `json:"sessions"`
 	Cutoff   time.Time `json:"cutoff"`
 	// DeniesUntil is when every session it denies has expired (cutoff +
@@ -71,9 +74,12 @@ func readRevocations(ctx context.Context, api roleReader, rows []Row, now time.T
 				r.RevocationsError = oneLine(err.Error())
 				continue
 			}
-			sessions := rev.Scope.SessionName
+			sessions := strings.Join(rev.Scope.SessionNames, ",")
 			if rev.Scope.All() {
 				sessions = "*"
+			}
+			if len(rev.Scope.SourceIdentities) > 0 {
+				sessions = strings.TrimPrefix(sessions+",sourceIdentity="+strings.Join(rev.Scope.SourceIdentities, ",sourceIdentity="), ",")
 			}
 			until := revocation.ExpiresAt(rev.Cutoff, rev.Lasts(maxSession))
 			r.Revocations = append(r.Revocations, RevocationRow{Policy: name, Sessions: sessions, Cutoff: rev.Cutoff, DeniesUntil: until, InForce: now.Before(until)})

@@ -5,12 +5,24 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/credprovider"
+	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 )
 
 const defaultConfig = config.DefaultPath
+
+// envConfig names the config file when --config does not; the functions
+// read the same variable.
+const envConfig = lambdaenv.ConfigPath
+
+// cliClock is the CLI's time: the wall clock, or on an emulator with
+// lambdaenv.DevClockFile set (make local's export line), the functions'
+// moved clock, so status counts LEFT and ISSUED on the clock that wrote
+// the versions instead of showing a 45-minute session with 1h25m left.
+func cliClock() func() time.Time { return lambdaenv.Clock() }
 
 // ref names one target's secret.
 type ref struct {
@@ -33,6 +45,11 @@ type ref struct {
 // default name.
 func (a *App) loadConfig(g Globals) (*config.Config, error) {
 	path := g.Config
+	if path == "" {
+		// What `make local` exports, so the commands it prints run from
+		// any directory.
+		path = a.Getenv(envConfig)
+	}
 	if path == "" {
 		if _, err := a.Stat(defaultConfig); errors.Is(err, fs.ErrNotExist) {
 			return nil, nil

@@ -64,6 +64,14 @@ no replicaRegions entry may be that region.
 		}
 	case err != nil:
 		problems = append(problems, err)
+	default:
+		// Default session names are the stack's: two targets may share
+		// one only in a stack of another name.
+		if errors.As(p.Config.InStack(stackName), &fes) {
+			for _, fe := range fes {
+				problems = append(problems, fe)
+			}
+		}
 	}
 	if len(problems) > 0 {
 		// One problem a line, so a config is fixed in one round trip; the

@@ -293,20 +293,19 @@ func readers(ctx context.Context, p Principals, in Input, acct accountScope, add
 	}
 }
 
-// trust checks that each same-account target role lets every rotator role
-// of the stack assume it with what the target's config passes.
+// trust checks that each same-account target role lets its exact assumer
+// (plan.AssumerArn: the rotator role of the target's shard, or the source
+// user for sourceCredentials: iam-user) assume it with what the target's
+// config passes, and lets no broader set of the account's principals do
+// so.
 func trust(ctx context.Context, p Principals, in Input, acct accountScope, add func(Finding)) {
-	rotators := plan.RotatorRoleArnPattern(acct.partition, acct.account, in.StackName)
 	for _, t := range in.Config.Targets {
 		subject := t.RoleArn
-		pattern := rotators
-		if t.SourceCredentials == config.SourceIAMUser {
-			// Its AssumeRole is signed by the source user, not a rotator role.
-			pattern = plan.SourceUserArnPattern(acct.partition, acct.account, in.StackName)
-		}
+		assumer := plan.AssumerArn(acct.partition, acct.account, in.StackName, t)
+		stmt := TrustStatement(acct.partition, acct.account, in.StackName, t)
 		if accountOf(t.RoleArn) != acct.account {
 			add(Finding{Level: Skip, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + "'s role is in account " + accountOf(t.RoleArn) + ": cannot check its trust policy from here",
-				Fix: "in that account, add to its trust policy: " + TrustStatement(t, pattern) + " (see docs/infra.md#target-roles)"})
+				Fix: "in that account, add to its trust policy: " + stmt + " (stsrotator trust --target " + t.Name + "; docs/infra.md#target-roles)"})
 			continue
 		}
 		_, name := principalName(t.RoleArn)
@@ -314,7 +313,7 @@ func trust(ctx context.Context, p Principals, in Input, acct accountScope, add f
 		switch {
 		case code(err) == "NoSuchEntity":
 			add(Finding{Level: Block, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + "'s role does not exist: the rotator could never assume it",
-				Fix: createRoleFix(t, pattern) + ", or correct roleArn"})
+				Fix: createRoleFix(t, stmt) + ", or correct roleArn"})
 			continue
 		case err != nil:
 			add(failed(CheckTrust, subject, err, "allow iam:GetRole, or check its trust policy by hand"))
@@ -332,13 +331,25 @@ func trust(ctx context.Context, p Principals, in Input, acct accountScope, add f
 			add(sessionFinding(t, subject, aws.ToInt32(out.Role.MaxSessionDuration)))
 		}
 		actions, _ := plan.AssumeActions(t)
+		if broad := pol.Broad(acct.account, actions); len(broad) > 0 {
+			add(Finding{Level: Block, Check: CheckTrust, Subject: subject,
+				Message: "target " + t.Name + ": " + strings.Join(broad, "; ") + ": " + BroadTrustRisk(acct.account),
+				Fix:     "replace that statement with: " + stmt + " (stsrotator trust --target " + t.Name + ")"})
+			continue
+		}
 		tags := map[string]string{}
 		for _, tg := range t.SessionTags {
 			tags[strings.ToLower(tg.Key)] = tg.Value
 		}
-		caller := Caller{Account: acct.account, RolePattern: pattern, ExternalID: t.ExternalID, SourceIdentity: t.SourceIdentity, SessionName: t.SessionName, SessionTags: tags}
-		add(trustFinding(t, subject, pattern, pol.Allows(caller, actions)))
+		caller := Caller{Account: acct.account, PrincipalArn: assumer, ExternalID: t.ExternalID, SourceIdentity: t.SourceIdentity, SessionName: t.SessionName, SessionTags: tags}
+		add(trustFinding(t, subject, assumer, stmt, pol.Allows(caller, actions)))
 	}
+}
+
+// BroadTrustRisk is the one-line risk of a target role trust that is not
+// narrowed to exact ARNs.
+func BroadTrustRisk(account string) string {
+	return "any principal in account " + account + " that can create a role (choosing its name and path) or is granted sts:AssumeRole can assume this role and read what the rotator reads"
 }
 
 // sourceUser checks the account has room for the source user the stack
@@ -350,7 +361,7 @@ func sourceUser(ctx context.Context, p Principals, in Input, add func(Finding)) 
 	if !in.Config.UsesIAMUser() {
 		return
 	}
-	subject := plan.SourceUserPath(in.StackName)
+	subject := plan.SourceUserName(in.StackName)
 	out, err := p.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
 	if err != nil {
 		add(failed(CheckQuota, subject, err, "allow iam:GetAccountSummary, or check the account's IAM user count by hand"))
@@ -372,49 +383,42 @@ func sourceUser(ctx context.Context, p Principals, in Input, add func(Finding)) 
 // roles checks the account has room for the roles the stack creates
 // (quotas.RolesPerAccount: 1,000 unless raised, 5,000 at most), counting
 // the account's roles with iam:ListRoles, page by page, and reading its
-// quota from GetAccountSummary (RolesQuota). Roles already under the
-// stack's path mean a redeploy, which reuses most of its roles: a full
+// quota from GetAccountSummary (RolesQuota). Roles already named after
+// the stack mean a redeploy, which reuses most of its roles: a full
 // account is then a warning, not a block.
 func roles(ctx context.Context, p Principals, in Input, add func(Finding)) {
 	if in.Roles == 0 {
 		return
 	}
 	subject := "IAM roles"
-	count := func(prefix string) (int, error) {
-		n := 0
-		in := &iam.ListRolesInput{}
-		if prefix != "" {
-			in.PathPrefix = aws.String(prefix)
+	// The stack's roles are named after it: the rotator and reactor roles
+	// literally (plan.RotatorRoleName, plan.ReactorRoleName), the others by
+	// CloudFormation, which starts a generated name with the stack's.
+	var total, ours int
+	pages := iam.NewListRolesPaginator(p, &iam.ListRolesInput{})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			add(failed(CheckQuota, subject, err, "allow iam:ListRoles, or compare the account's role count with its quota by hand (aws iam get-account-summary)"))
+			return
 		}
-		pages := iam.NewListRolesPaginator(p, in)
-		for pages.HasMorePages() {
-			out, err := pages.NextPage(ctx)
-			if err != nil {
-				return 0, err
+		total += len(out.Roles)
+		for _, r := range out.Roles {
+			if strings.HasPrefix(aws.ToString(r.RoleName), in.StackName+"-") {
+				ours++
 			}
-			n += len(out.Roles)
 		}
-		return n, nil
-	}
-	total, err := count("")
-	var ours int
-	if err == nil {
-		ours, err = count("/" + in.StackName + "/")
-	}
-	if err != nil {
-		add(failed(CheckQuota, subject, err, "allow iam:ListRoles, or compare the account's role count with its quota by hand (aws iam get-account-summary)"))
-		return
 	}
 	limit := quotas.RolesPerAccount.Limit
 	if out, err := p.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{}); err == nil && out.SummaryMap["RolesQuota"] > 0 {
 		limit = int(out.SummaryMap["RolesQuota"])
 	}
-	msg := fmt.Sprintf("the account has %d IAM roles of its %d (%s); the stack creates %d (2 per rotator lane)", total, limit, quotas.RolesPerAccount.Doc, in.Roles)
+	msg := fmt.Sprintf("the account has %d IAM roles of its %d (%s); the stack creates %d (1 per shard, 1 per rotator lane)", total, limit, quotas.RolesPerAccount.Doc, in.Roles)
 	switch {
 	case total+in.Roles <= limit:
 		add(Finding{Level: OK, Check: CheckQuota, Subject: subject, Message: "room for the stack's roles: " + msg})
 	case ours > 0:
-		add(Finding{Level: Warn, Check: CheckQuota, Subject: subject, Message: msg + fmt.Sprintf("; %d are already under /%s/ (a redeploy adds only new lanes' roles)", ours, in.StackName), Fix: quotas.RolesPerAccount.Fix})
+		add(Finding{Level: Warn, Check: CheckQuota, Subject: subject, Message: msg + fmt.Sprintf("; %d are already named %s-… (a redeploy adds only new lanes' roles)", ours, in.StackName), Fix: quotas.RolesPerAccount.Fix})
 	default:
 		add(Finding{Level: Block, Check: CheckQuota, Subject: subject, Message: msg + ": CloudFormation would fail creating them", Fix: quotas.RolesPerAccount.Fix})
 	}
@@ -437,7 +441,7 @@ func sessionFinding(t config.Target, subject string, maxSeconds int32) Finding {
 	return Finding{Level: OK, Check: CheckSession, Subject: subject, Message: fmt.Sprintf("target %s: %d-second sessions fit the role's MaxSessionDuration of %d", t.Name, want, maxSeconds)}
 }
 
-func trustFinding(t config.Target, subject, pattern string, res []Trust) Finding {
+func trustFinding(t config.Target, subject, assumer, stmt string, res []Trust) Finding {
 	var no, unknown, yes []string
 	for _, r := range res {
 		switch r.Verdict {
@@ -451,11 +455,11 @@ func trustFinding(t config.Target, subject, pattern string, res []Trust) Finding
 	}
 	// An iam-user target's AssumeRole is signed by the source user, so
 	// that is whom the trust policy was checked for.
-	who := "the rotator roles"
+	who := "its rotator role " + assumer
 	if t.SourceCredentials == config.SourceIAMUser {
-		who = "the source user " + pattern
+		who = "the source user " + assumer
 	}
-	fix := "add to its trust policy: " + TrustStatement(t, pattern)
+	fix := "add to its trust policy: " + stmt
 	var denies []string
 	for _, r := range res {
 		if r.DeniedBy != "" && !slices.Contains(denies, r.DeniedBy) {
@@ -467,7 +471,7 @@ func trustFinding(t config.Target, subject, pattern string, res []Trust) Finding
 		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
 		// so adding an Allow cannot fix this.
 		fix = "remove or narrow Deny statement " + strings.Join(denies, ", ") + " of its trust policy so it no longer matches what target " + t.Name +
-			" sends (an Allow cannot override a Deny), or change the target's config; the trust policy must also allow: " + TrustStatement(t, pattern)
+			" sends (an Allow cannot override a Deny), or change the target's config; the trust policy must also allow: " + stmt
 	}
 	switch {
 	case len(no) > 0:
@@ -478,35 +482,17 @@ func trustFinding(t config.Target, subject, pattern string, res []Trust) Finding
 	return Finding{Level: OK, Check: CheckTrust, Subject: subject, Message: "target " + t.Name + ": " + who + " may " + strings.Join(yes, ", ")}
 }
 
-// TrustStatement is the trust-policy statement that lets every principal
-// matching pattern (the rotator roles, or an iam-user target's source
-// user) assume t's role with what t sends, as compact JSON: the account's
-// root as Principal narrowed by an ArnLike condition on aws:PrincipalArn
-// (IAM refuses a wildcard in a Principal ARN:
-// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-roles),
-// sts:TagSession and sts:SetSourceIdentity when t sends session tags or a
-// source identity (plan.AssumeActions), and t's sts:ExternalId, without
-// which the statement would drop the confused-deputy protection the role
-// owner asked for
-// (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html).
-func TrustStatement(t config.Target, pattern string) string {
-	actions, _ := plan.AssumeActions(t)
-	cond := map[string]any{"ArnLike": map[string]string{"aws:PrincipalArn": pattern}}
-	if t.ExternalID != "" {
-		cond["StringEquals"] = map[string]string{"sts:ExternalId": t.ExternalID}
-	}
-	b, _ := json.Marshal(struct {
-		Effect    string
-		Principal map[string]string
-		Action    []string
-		Condition map[string]any
-	}{"Allow", map[string]string{"AWS": "arn:" + partitionOf(pattern) + ":iam::" + accountOf(pattern) + ":root"}, actions, cond})
+// TrustStatement is plan.TrustStatement for target t of a stack named
+// stackName deployed in account, as compact JSON: the statement
+// `stsrotator trust --target` prints and preflight's fixes quote.
+func TrustStatement(partition, account, stackName string, t config.Target) string {
+	b, _ := json.Marshal(plan.TrustStatement(partition, account, stackName, t))
 	return string(b)
 }
 
 // createRoleFix is the command that creates t's missing role with a trust
-// policy holding TrustStatement, under the role ARN's path.
-func createRoleFix(t config.Target, pattern string) string {
+// policy holding stmt, under the role ARN's path.
+func createRoleFix(t config.Target, stmt string) string {
 	_, name := principalName(t.RoleArn)
 	res := arnField(t.RoleArn, 5)
 	rolePath := strings.TrimSuffix(strings.TrimPrefix(res, "role"), name)
@@ -514,7 +500,7 @@ func createRoleFix(t config.Target, pattern string) string {
 	if rolePath != "/" {
 		cmd += " --path " + rolePath
 	}
-	return cmd + ` --assume-role-policy-document '{"Version":"2012-10-17","Statement":[` + TrustStatement(t, pattern) + `]}'`
+	return cmd + ` --assume-role-policy-document '{"Version":"2012-10-17","Statement":[` + stmt + `]}'`
 }
 
 func failed(check, subject string, err error, fix string) Finding {

@@ -27,12 +27,25 @@ import (
 
 const acct = mototest.Account
 
-// Account is the moto account the fixtures live in.
-var pattern = plan.RotatorRoleArnPattern("aws", acct, plan.DefaultStackName)
+// assumer is the exact ARN that calls AssumeRole for the named (role
+// credentials) target of the default stack in the moto account.
+func assumer(target string) string {
+	return plan.AssumerArn("aws", acct, plan.DefaultStackName, config.Target{Name: target})
+}
+
+// exactly is the trust condition that narrows the account root to the
+// assumers of the named targets.
+func exactly(targets ...string) map[string]map[string]any {
+	arns := make([]string, len(targets))
+	for i, t := range targets {
+		arns[i] = assumer(t)
+	}
+	return map[string]map[string]any{"ArnEquals": {"aws:PrincipalArn": arns}}
+}
 
 // trustDoc is a trust policy with one Allow statement for the account,
 // narrowed by the given conditions.
-func trustDoc(actions []string, cond map[string]map[string]string) string {
+func trustDoc(actions []string, cond map[string]map[string]any) string {
 	st := map[string]any{"Effect": "Allow", "Principal": map[string]any{"AWS": "arn:aws:iam::" + acct + ":root"}, "Action": actions}
 	if cond != nil {
 		st["Condition"] = cond
@@ -121,14 +134,16 @@ func TestRunOnMoto(t *testing.T) {
 	s := mototest.Start(t)
 	ctx := context.Background()
 	f := fixture{t: t, ctx: ctx, cfg: s.Config("")}
-	allowPattern := map[string]map[string]string{"ArnLike": {"aws:PrincipalArn": pattern}}
-
 	f.role("FunctionRole", trustDoc([]string{"sts:AssumeRole"}, nil))
-	f.role("Trusting", trustDoc([]string{"sts:AssumeRole", "sts:TagSession"}, allowPattern))
-	f.role("NoTagSession", trustDoc([]string{"sts:AssumeRole"}, allowPattern))
-	f.role("OtherPath", trustDoc([]string{"sts:AssumeRole"}, map[string]map[string]string{"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::" + acct + ":role/ci/*"}}))
-	f.role("WithExternalID", trustDoc([]string{"sts:AssumeRole"}, map[string]map[string]string{"StringEquals": {"sts:ExternalId": "shared-secret-id"}}))
-	f.role("ByTag", trustDoc([]string{"sts:AssumeRole"}, map[string]map[string]string{"StringEquals": {"aws:PrincipalTag/team": "platform"}}))
+	f.role("Trusting", trustDoc([]string{"sts:AssumeRole", "sts:TagSession"}, exactly("trusted")))
+	f.role("NoTagSession", trustDoc([]string{"sts:AssumeRole"}, exactly("tags-not-trusted")))
+	f.role("OtherPath", trustDoc([]string{"sts:AssumeRole"}, map[string]map[string]any{"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::" + acct + ":role/ci/*"}}))
+	extTrust := exactly("right-external-id", "wrong-external-id")
+	extTrust["StringEquals"] = map[string]any{"sts:ExternalId": "shared-secret-id"}
+	f.role("WithExternalID", trustDoc([]string{"sts:AssumeRole"}, extTrust))
+	byTag := exactly("by-tag")
+	byTag["StringEquals"] = map[string]any{"aws:PrincipalTag/team": "platform"}
+	f.role("ByTag", trustDoc([]string{"sts:AssumeRole"}, byTag))
 	f.role("Consumer", trustDoc([]string{"sts:AssumeRole"}, nil))
 	if _, err := iam.NewFromConfig(f.cfg).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("ci-user")}); err != nil {
 		t.Fatal(err)
@@ -221,8 +236,8 @@ targets:
 		{"reader arn:aws:iam::" + acct + ":user/ghost-user", preflight.Block, []string{"user does not exist"}, "a missing reader user too"},
 		{"reader arn:aws:iam::210987654321:role/Elsewhere", preflight.Skip, []string{"cannot check from here"}, "other accounts cannot be read"},
 		{"trust " + role("Trusting"), preflight.OK, []string{"sts:AssumeRole, sts:TagSession"}, "the documented trust statement passes, session tags included"},
-		{"trust " + role("path/NoTagSession"), preflight.Block, []string{"sts:TagSession (no statement allows it)", `"Action":["sts:AssumeRole","sts:TagSession"]`, pattern}, "session tags need sts:TagSession in the trust policy"},
-		{"trust " + role("OtherPath"), preflight.Block, []string{"condition ArnLike aws:PrincipalArn does not hold"}, "a pattern that misses the rotator path"},
+		{"trust " + role("path/NoTagSession"), preflight.Block, []string{"sts:TagSession (no statement allows it)", `"Action":["sts:AssumeRole","sts:TagSession"]`, assumer("tags-not-trusted")}, "session tags need sts:TagSession in the trust policy"},
+		{"trust " + role("OtherPath"), preflight.Block, []string{"trusts a pattern (ArnLike aws:PrincipalArn arn:aws:iam::" + acct + ":role/ci/*)", "can create a role", "stsrotator trust --target other-path", assumer("other-path")}, "a path pattern is a blocking risk whatever it matches"},
 		{"trust " + role("Absent"), preflight.Block, []string{"does not exist"}, "a missing target role"},
 		{"trust " + role("ByTag"), preflight.Warn, []string{"aws:PrincipalTag/team"}, "a condition preflight cannot evaluate is a warning, not a pass"},
 		{"trust arn:aws:iam::210987654321:role/Remote", preflight.Skip, []string{"cannot check its trust policy from here"}, "cross-account targets"},
@@ -255,7 +270,7 @@ targets:
 		}
 	}
 	if len(ext) != 2 || !strings.Contains(strings.Join(ext, "|"), "OK target right-external-id") ||
-		!strings.Contains(strings.Join(ext, "|"), "BLOCK target wrong-external-id: the trust policy does not let the rotator roles sts:AssumeRole (statement Statement[0] condition StringEquals sts:ExternalId does not hold)") {
+		!strings.Contains(strings.Join(ext, "|"), "BLOCK target wrong-external-id: the trust policy does not let its rotator role "+assumer("wrong-external-id")+" sts:AssumeRole (statement Statement[0] condition StringEquals sts:ExternalId does not hold)") {
 		t.Errorf("external ID findings: %q", ext)
 	}
 	if got[0].Level != preflight.Block || preflight.Worst(got) != preflight.Block {

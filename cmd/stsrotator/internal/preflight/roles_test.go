@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/stsrotator/stsrotator/cmd/stsrotator/internal/preflight"
+	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/internal/mototest"
 )
 
@@ -54,10 +55,10 @@ func TestRolesQuotaOnMoto(t *testing.T) {
 			t.Errorf("%s: %s, want %s %q", c.proves, g, c.level, c.say)
 		}
 	}
-	if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("Lane"), Path: aws.String("/stsrotator/rotator/"), AssumeRolePolicyDocument: aws.String(trustDoc([]string{"sts:AssumeRole"}, nil))}); err != nil {
+	if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(plan.RotatorRoleName(plan.DefaultStackName, 7)), AssumeRolePolicyDocument: aws.String(trustDoc([]string{"sts:AssumeRole"}, nil))}); err != nil {
 		t.Fatal(err)
 	}
-	if g := finding(1000 - existing); g.Level != preflight.Warn || !strings.Contains(g.Message, "1 are already under /stsrotator/") {
+	if g := finding(1000 - existing); g.Level != preflight.Warn || !strings.Contains(g.Message, "1 are already named stsrotator-…") {
 		t.Errorf("a redeploy over the quota: %s, want WARN", g)
 	}
 }

@@ -20,8 +20,8 @@ func TestIAMUserTargetsOnMoto(t *testing.T) {
 	s := mototest.Start(t)
 	ctx := context.Background()
 	cfg := s.Config("")
-	user := plan.SourceUserArnPattern("aws", acct, plan.DefaultStackName)
-	trustUser := trustDoc([]string{"sts:AssumeRole"}, map[string]map[string]string{"ArnLike": {"aws:PrincipalArn": user}})
+	user := plan.UserArn("aws", acct, plan.SourceUserName(plan.DefaultStackName))
+	trustUser := trustDoc([]string{"sts:AssumeRole"}, map[string]map[string]any{"ArnEquals": {"aws:PrincipalArn": user}})
 	for name, max := range map[string]int32{"Long": 43200, "Short": 3600} {
 		if _, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trustUser), MaxSessionDuration: aws.Int32(max)}); err != nil {
 			t.Fatal(err)
@@ -50,10 +50,10 @@ targets:
 		t.Errorf("a 1 h role asked for 12 h: %v", short)
 	}
 	// moto answers GetAccountSummary with IAM's default UsersQuota.
-	if q := got["quota /stsrotator/source/"]; q.Level != preflight.OK || !strings.Contains(q.Message, "room for the source user: 0 IAM users of 5000") {
+	if q := got["quota stsrotator-source"]; q.Level != preflight.OK || !strings.Contains(q.Message, "room for the source user: 0 IAM users of 5000") {
 		t.Errorf("the IAM users quota: %v", q)
 	}
 	if tr := got["trust arn:aws:iam::"+acct+":role/Long"]; tr.Level != preflight.OK {
-		t.Errorf("a role trusting the source user's path is what iam-user targets need: %v", tr)
+		t.Errorf("a role trusting the source user's exact ARN is what iam-user targets need: %v", tr)
 	}
 }

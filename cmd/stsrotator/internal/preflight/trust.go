@@ -2,12 +2,12 @@ package preflight
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
-	"path"
 	"sort"
 	"strings"
+
+	"github.com/stsrotator/stsrotator/internal/iameval"
 )
 
 // Policy is an IAM policy document as far as a role's trust policy goes.
@@ -42,22 +42,9 @@ func ParseTrustPolicy(doc string) (*Policy, error) {
 		}
 		text = dec
 	}
-	var raw struct {
-		Statement json.RawMessage
-	}
-	if err := json.Unmarshal([]byte(text), &raw); err != nil {
-		return nil, fmt.Errorf("trust policy is not a JSON object: %w", err)
-	}
-	var stmts []json.RawMessage
-	switch {
-	case len(raw.Statement) == 0:
-		return nil, errors.New("trust policy has no Statement")
-	case raw.Statement[0] == '[':
-		if err := json.Unmarshal(raw.Statement, &stmts); err != nil {
-			return nil, fmt.Errorf("trust policy Statement: %w", err)
-		}
-	default:
-		stmts = []json.RawMessage{raw.Statement}
+	stmts, err := iameval.RawStatements([]byte(text))
+	if err != nil {
+		return nil, fmt.Errorf("trust %w", err)
 	}
 	p := &Policy{}
 	for i, rs := range stmts {
@@ -85,10 +72,10 @@ func parseStatement(b json.RawMessage) (Statement, error) {
 	}
 	s := Statement{Sid: raw.Sid, Effect: raw.Effect, NotPrincipal: len(raw.NotPrincipal) > 0}
 	var err error
-	if s.Actions, err = strings1(raw.Action); err != nil {
+	if s.Actions, err = iameval.Values(raw.Action); err != nil {
 		return s, fmt.Errorf("field Action: %w", err)
 	}
-	if s.NotActions, err = strings1(raw.NotAction); err != nil {
+	if s.NotActions, err = iameval.Values(raw.NotAction); err != nil {
 		return s, fmt.Errorf("field NotAction: %w", err)
 	}
 	if len(raw.Principal) > 0 {
@@ -102,7 +89,7 @@ func parseStatement(b json.RawMessage) (Statement, error) {
 				return s, fmt.Errorf("field Principal: %w", err)
 			}
 			for k, v := range m {
-				if s.Principals[k], err = strings1(v); err != nil {
+				if s.Principals[k], err = iameval.Values(v); err != nil {
 					return s, fmt.Errorf("field Principal.%s: %w", k, err)
 				}
 			}
@@ -113,50 +100,13 @@ func parseStatement(b json.RawMessage) (Statement, error) {
 		for op, keys := range raw.Condition {
 			s.Conditions[op] = map[string][]string{}
 			for k, v := range keys {
-				if s.Conditions[op][k], err = strings1(v); err != nil {
+				if s.Conditions[op][k], err = iameval.Values(v); err != nil {
 					return s, fmt.Errorf("field Condition.%s.%s: %w", op, k, err)
 				}
 			}
 		}
 	}
 	return s, nil
-}
-
-// strings1 reads a string-or-list-of-strings value; numbers and booleans
-// (allowed in conditions) are kept as their JSON text.
-func strings1(b json.RawMessage) ([]string, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	var one any
-	if err := json.Unmarshal(b, &one); err != nil {
-		return nil, err
-	}
-	scalar := func(v any) (string, error) {
-		switch x := v.(type) {
-		case string:
-			return x, nil
-		case float64, bool:
-			return fmt.Sprint(x), nil
-		}
-		return "", fmt.Errorf("want a string, got %T", v)
-	}
-	if list, ok := one.([]any); ok {
-		out := make([]string, 0, len(list))
-		for _, v := range list {
-			s, err := scalar(v)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, s)
-		}
-		return out, nil
-	}
-	s, err := scalar(one)
-	if err != nil {
-		return nil, err
-	}
-	return []string{s}, nil
 }
 
 // Verdict is a three-valued answer: a trust policy evaluated before the
@@ -169,14 +119,13 @@ const (
 	Yes
 )
 
-// Caller describes the principal that will call sts:AssumeRole: any role
-// whose ARN matches RolePattern (an ArnLike pattern ending in "*", as
-// plan.RotatorRoleArnPattern gives), in Account, with the request values
-// a target's config decides.
+// Caller describes the principal that will call sts:AssumeRole: exactly
+// PrincipalArn (plan.AssumerArn), in Account, with the request values a
+// target's config decides.
 type Caller struct {
-	Account     string
-	RolePattern string
-	ExternalID  string
+	Account      string
+	PrincipalArn string
+	ExternalID   string
 	// SourceIdentity and SessionName are what the rotator passes.
 	SourceIdentity string
 	SessionName    string
@@ -201,9 +150,7 @@ type Trust struct {
 // IAM's evaluation logic does for a role trust policy
 // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
 // an explicit Deny that applies wins, else an Allow that applies, else
-// the implicit deny. The caller's own ARN is known only as a pattern, so a
-// principal or condition is taken to apply only when it holds for every
-// role the pattern matches.
+// the implicit deny.
 func (p *Policy) Allows(c Caller, actions []string) []Trust {
 	out := make([]Trust, 0, len(actions))
 	for _, a := range actions {
@@ -275,12 +222,10 @@ func (s Statement) principalMatches(c Caller) bool {
 	}
 	for _, p := range s.Principals["AWS"] {
 		switch {
-		case p == "*", p == c.Account, strings.HasPrefix(p, "arn:") && strings.HasSuffix(p, ":iam::"+c.Account+":root"):
+		case p == "*", p == c.Account, strings.HasPrefix(p, "arn:") && strings.HasSuffix(p, ":iam::"+c.Account+":root"), p == c.PrincipalArn:
 			return true
 		}
 	}
-	// A role named one by one matches no role created by a later deploy:
-	// lanes, and so their roles, are re-packed as the config changes.
 	return false
 }
 
@@ -318,7 +263,7 @@ func condition(op, key string, values []string, c Caller) Verdict {
 	var got []string // the request's value(s); nil = key absent
 	switch strings.ToLower(key) {
 	case "aws:principalarn":
-		return patternCondition(base, values, c.RolePattern)
+		got = []string{c.PrincipalArn}
 	case "aws:principalaccount":
 		got = []string{c.Account}
 	case "sts:externalid":
@@ -371,37 +316,77 @@ func condition(op, key string, values []string, c Caller) Verdict {
 	return verdict(hit)
 }
 
-// patternCondition decides a condition on aws:PrincipalArn when the caller
-// is any role whose ARN matches pattern (prefix + "*"): it holds when it
-// holds for every such role, fails when it fails for every one, and is
-// Unknown otherwise.
-func patternCondition(op string, values []string, pattern string) Verdict {
-	prefix := strings.TrimSuffix(pattern, "*")
-	samples := []string{prefix + "stsrotator-Shard00-Rotator0Role-EXAMPLE1", prefix + "x"}
-	match, ok := matcher(op)
-	if !ok {
-		return Unknown
-	}
-	var hits int
-	for _, s := range samples {
-		hit := false
-		for _, v := range values {
-			hit = hit || match(v, s)
+// Broad lists the Allow statements that grant any of actions to more than
+// one principal of account: Principal "*", the account's root or its bare
+// ID, not narrowed to exact ARNs by an ArnEquals or StringEquals condition
+// on aws:PrincipalArn; or narrowed by a pattern (ArnLike, StringLike), such
+// as an IAM path wildcard. Any principal of the account that may create a
+// role (choosing its name and path) or be granted sts:AssumeRole could
+// then assume the target role. Each entry names the statement and what
+// makes it broad.
+func (p *Policy) Broad(account string, actions []string) []string {
+	var out []string
+	for i, s := range p.Statements {
+		if !strings.EqualFold(s.Effect, "Allow") || s.NotPrincipal {
+			continue
 		}
-		if strings.Contains(op, "Not") {
-			hit = !hit
+		grants := false
+		for _, a := range actions {
+			grants = grants || (len(s.Actions) > 0 && anyGlob(s.Actions, a, true)) || (len(s.NotActions) > 0 && !anyGlob(s.NotActions, a, true))
 		}
-		if hit {
-			hits++
+		if !grants {
+			continue
+		}
+		var broad string
+		if _, ok := s.Principals["*"]; ok {
+			broad = `Principal "*"`
+		}
+		for _, pr := range s.Principals["AWS"] {
+			switch {
+			case pr == "*":
+				broad = `Principal {"AWS":"*"}`
+			case pr == account, strings.HasPrefix(pr, "arn:") && strings.HasSuffix(pr, ":iam::"+account+":root"):
+				broad = "the account root " + pr + " as Principal"
+			}
+		}
+		if broad == "" {
+			continue
+		}
+		name := s.Sid
+		if name == "" {
+			name = fmt.Sprintf("Statement[%d]", i)
+		}
+		exact, pattern := false, ""
+		for op, keys := range s.Conditions {
+			for k, vs := range keys {
+				if !strings.EqualFold(k, "aws:PrincipalArn") {
+					continue
+				}
+				wild := false
+				for _, v := range vs {
+					wild = wild || strings.ContainsAny(v, "*?")
+				}
+				switch op {
+				case "ArnEquals", "StringEquals":
+					exact = exact || !wild
+				case "ArnLike", "StringLike":
+					if wild {
+						pattern = op + " aws:PrincipalArn " + strings.Join(vs, ", ")
+					} else {
+						exact = true
+					}
+				}
+			}
+		}
+		switch {
+		case exact:
+		case pattern != "":
+			out = append(out, "statement "+name+" trusts a pattern ("+pattern+")")
+		default:
+			out = append(out, "statement "+name+" trusts "+broad+" with no exact aws:PrincipalArn")
 		}
 	}
-	switch hits {
-	case len(samples):
-		return Yes
-	case 0:
-		return No
-	}
-	return Unknown
+	return out
 }
 
 // matcher returns the string comparison of an IAM condition operator
@@ -413,7 +398,7 @@ func matcher(op string) (func(pattern, value string) bool, bool) {
 	case "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase":
 		return strings.EqualFold, true
 	case "StringLike", "StringNotLike", "ArnLike", "ArnNotLike":
-		return func(p, v string) bool { return glob(p, v, false) }, true
+		return func(p, v string) bool { return iameval.Glob(p, v, false) }, true
 	}
 	return nil, false
 }
@@ -427,32 +412,9 @@ func verdict(b bool) Verdict {
 
 func anyGlob(patterns []string, s string, fold bool) bool {
 	for _, p := range patterns {
-		if glob(p, s, fold) {
+		if iameval.Glob(p, s, fold) {
 			return true
 		}
 	}
 	return false
-}
-
-// glob matches IAM's wildcards: "*" any run of characters, "?" any one.
-func glob(pattern, s string, fold bool) bool {
-	if fold {
-		pattern, s = strings.ToLower(pattern), strings.ToLower(s)
-	}
-	// path.Match treats "/" specially and knows character classes; IAM
-	// does neither, so escape what IAM treats literally and map "/" away.
-	var b strings.Builder
-	for _, r := range pattern {
-		switch r {
-		case '[', ']', '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case '/':
-			b.WriteRune('\x00')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	ok, err := path.Match(b.String(), strings.ReplaceAll(s, "/", "\x00"))
-	return err == nil && ok
 }

@@ -9,7 +9,8 @@ import (
 )
 
 func TestTrustPolicy(t *testing.T) {
-	caller := preflight.Caller{Account: acct, RolePattern: pattern, ExternalID: "ext-1", SourceIdentity: "stsrotator", SessionName: "stsrotator-a"}
+	me := assumer("a")
+	caller := preflight.Caller{Account: acct, PrincipalArn: me, ExternalID: "ext-1", SourceIdentity: "stsrotator", SessionName: "stsrotator-a"}
 	root := `"Principal":{"AWS":"arn:aws:iam::` + acct + `:root"}`
 	for _, c := range []struct {
 		why     string
@@ -19,15 +20,18 @@ func TestTrustPolicy(t *testing.T) {
 		say     string
 	}{
 		{"the documented statement, URL-encoded as GetRole returns it",
-			url.PathEscape(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` + root + `,"Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:PrincipalArn":"` + pattern + `"}}}]}`),
+			url.PathEscape(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` + root + `,"Action":"sts:AssumeRole","Condition":{"ArnEquals":{"aws:PrincipalArn":"` + me + `"}}}]}`),
 			[]string{"sts:AssumeRole"}, preflight.Yes, "allowed by statement Statement[0]"},
 		{"a single statement object, a bare account ID and an action wildcard",
 			`{"Statement":{"Sid":"Any","Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"sts:*"}}`,
 			[]string{"sts:AssumeRole", "sts:TagSession"}, preflight.Yes, "allowed by statement Any"},
-		{"a wider pattern covers every rotator role",
+		{"the old rotator path pattern does not match the exact rotator role",
 			`{"Statement":[{"Effect":"Allow",` + root + `,"Action":["sts:AssumeRole"],"Condition":{"StringLike":{"aws:PrincipalArn":"arn:aws:iam::` + acct + `:role/stsrotator/*"}}}]}`,
+			[]string{"sts:AssumeRole"}, preflight.No, "condition StringLike aws:PrincipalArn does not hold"},
+		{"the exact role ARN as Principal",
+			`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + me + `"},"Action":"sts:AssumeRole"}]}`,
 			[]string{"sts:AssumeRole"}, preflight.Yes, ""},
-		{"a role named one by one misses the roles of later lanes",
+		{"another role named as Principal does not trust the rotator",
 			`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:role/stsrotator/rotator/Lane0Role"},"Action":"sts:AssumeRole"}]}`,
 			[]string{"sts:AssumeRole"}, preflight.No, "no statement allows it"},
 		{"another account's root does not trust this one",
@@ -37,7 +41,7 @@ func TestTrustPolicy(t *testing.T) {
 			`{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
 			[]string{"sts:AssumeRole"}, preflight.No, ""},
 		{"an explicit Deny wins over an Allow",
-			`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"},{"Sid":"NoRotators","Effect":"Deny",` + root + `,"Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:PrincipalArn":"` + pattern + `"}}}]}`,
+			`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"},{"Sid":"NoRotators","Effect":"Deny",` + root + `,"Action":"sts:AssumeRole","Condition":{"ArnEquals":{"aws:PrincipalArn":"` + me + `"}}}]}`,
 			[]string{"sts:AssumeRole"}, preflight.No, "denied by statement NoRotators"},
 		{"a Deny preflight cannot evaluate makes the answer unknown",
 			`{"Statement":[{"Effect":"Allow",` + root + `,"Action":"sts:AssumeRole"},{"Effect":"Deny",` + root + `,"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"false"}}}]}`,
@@ -80,7 +84,7 @@ func TestTrustIfExistsAbsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Allows(preflight.Caller{Account: acct, RolePattern: pattern}, []string{"sts:AssumeRole"}); got[0].Verdict != preflight.Yes {
+	if got := p.Allows(preflight.Caller{Account: acct, PrincipalArn: assumer("a")}, []string{"sts:AssumeRole"}); got[0].Verdict != preflight.Yes {
 		t.Fatalf("%+v", got)
 	}
 }
@@ -107,6 +111,7 @@ func FuzzParseTrustPolicy(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = p.Allows(preflight.Caller{Account: acct, RolePattern: pattern, ExternalID: "e"}, []string{"sts:AssumeRole", "sts:TagSession"})
+		_ = p.Allows(preflight.Caller{Account: acct, PrincipalArn: assumer("a"), ExternalID: "e"}, []string{"sts:AssumeRole", "sts:TagSession"})
+		_ = p.Broad(acct, []string{"sts:AssumeRole"})
 	})
 }

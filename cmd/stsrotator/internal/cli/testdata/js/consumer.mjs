@@ -6,11 +6,13 @@
 //   node consumer.mjs http              fromHttp: AWS_CONTAINER_CREDENTIALS_FULL_URI + token or token file
 //   node consumer.mjs container         fromContainerMetadata: the same URI + token
 //   node consumer.mjs chain             fromNodeProviderChain: the default chain
+//   node consumer.mjs imds              fromInstanceMetadata: AWS_EC2_METADATA_SERVICE_ENDPOINT (IMDSv2)
 //   node consumer.mjs dotenv FILE...    dotenv.parse of each file (default and fast parser), as an array
 import { readFileSync } from "node:fs";
 import {
   fromContainerMetadata,
   fromHttp,
+  fromInstanceMetadata,
   fromNodeProviderChain,
   fromProcess,
 } from "@aws-sdk/credential-providers";
@@ -29,6 +31,9 @@ async function main() {
       break;
     case "container":
       provider = fromContainerMetadata({ maxRetries: 0 });
+      break;
+    case "imds":
+      provider = fromInstanceMetadata({ maxRetries: 0 });
       break;
     case "chain":
       provider = fromNodeProviderChain();

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/stsrotator/stsrotator/internal/awstest"
+	"github.com/stsrotator/stsrotator/internal/emulator"
+	"github.com/stsrotator/stsrotator/internal/faults"
+	"github.com/stsrotator/stsrotator/internal/mototest"
+	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/metrics"
+	"github.com/stsrotator/stsrotator/shared/rotation"
+	"github.com/stsrotator/stsrotator/shared/secretfmt"
+)
+
+// The abuse suite for the rotator's input (issue 19 §3, §4): an invoker
+// holding only lambda:InvokeFunction, or a hand-edited secret. It runs the
+// real handler on moto, whose Secrets Manager refuses a repeated
+// ClientRequestToken with other content and lists every version, so each
+// test counts what Secrets Manager holds, not what the rotator says.
+
+// motoRotator is the handler on moto with a test clock.
+type motoRotator struct {
+	h       *Handler
+	sm      *secretsmanager.Client
+	clk     *awstest.Clock
+	tg      config.Target
+	metrics *emulator.Buffer
+	logs    *emulator.Buffer
+	// slept is every wait the engine asked for.
+	slept []time.Duration
+}
+
+// undimensioned counts the lines of an EMF metric written without the
+// Target dimension: one per event, whatever the target.
+func undimensioned(emf, name string) int {
+	n := 0
+	for line := range strings.SplitSeq(emf, "\n") {
+		var doc map[string]any
+		if json.Unmarshal([]byte(line), &doc) == nil && doc[name] != nil {
+			if _, perTarget := doc[metrics.DimTarget]; !perTarget {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// noVersionList is the rotator's Secrets Manager client with
+// ListSecretVersionIds denied, as for a role deployed before the rotator
+// was granted it.
+type noVersionList struct{ *secretsmanager.Client }
+
+func (noVersionList) ListSecretVersionIds(context.Context, *secretsmanager.ListSecretVersionIdsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized to perform: secretsmanager:ListSecretVersionIds"}
+}
+
+func newMotoRotator(t *testing.T) *motoRotator {
+	t.Helper()
+	m := mototest.Start(t)
+	cfg := m.Config("")
+	c, err := config.Parse("abuse.yaml", []byte("targets:\n  - name: app\n    roleArn: arn:aws:iam::"+mototest.Account+":role/App\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &motoRotator{sm: secretsmanager.NewFromConfig(cfg), clk: awstest.NewClock(time.Now()), tg: c.Targets[0], metrics: &emulator.Buffer{}, logs: &emulator.Buffer{}}
+	emit := metrics.NewWriter(r.metrics, r.clk.Now)
+	log := awstest.Logger(r.logs)
+	r.h = &Handler{
+		Engine: &rotation.Engine{
+			// moto stamps Expiration on its wall clock; SimulatedExpiry
+			// moves it onto the test's clock.
+			STS:     faults.SimulatedExpiry{STS: sts.NewFromConfig(cfg), Now: r.clk.Now},
+			Secrets: r.sm, Now: r.clk.Now, Log: log, Emit: emit, Verify: rotation.VerifyIdentity,
+			Sleep: func(_ context.Context, d time.Duration) error {
+				r.slept = append(r.slept, d)
+				r.clk.Add(d)
+				return nil
+			},
+		},
+		Config: c, Concurrency: 1, Log: log, Emit: emit, Now: r.clk.Now,
+	}
+	return r
+}
+
+func (r *motoRotator) invoke(t *testing.T, ev rotation.Invocation) (rotation.Response, error) {
+	t.Helper()
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.h.Handle(context.Background(), raw)
+}
+
+// versions is how many versions Secrets Manager holds for the target,
+// unlabelled ones included.
+func (r *motoRotator) versions(t *testing.T) int {
+	t.Helper()
+	out, err := r.sm.ListSecretVersionIds(context.Background(), &secretsmanager.ListSecretVersionIdsInput{
+		SecretId: aws.String(r.tg.SecretName), IncludeDeprecated: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Versions)
+}
+
+// revokeInvocation is what `stsrotator revoke` sends (revoke.go).
+func revokeInvocation(cutoff time.Time) rotation.Invocation {
+	return rotation.Invocation{Target: "app", Force: true, Reason: "stsrotator revoke by attacker", Why: "revoke", RevokedBefore: cutoff}
+}
+
+// Issue 19 §4: 105 invocations with a revokedBefore 23h50m ahead wrote
+// 99 versions in 0.1 s. A cutoff later than the rotator's clock plus
+// rotation.ClockSkew is refused as bad input, with a metric, before
+// anything is read or written; one inside the skew is waited out, so it
+// too writes one version.
+func TestAbuse_FutureRevocationCutoff(t *testing.T) {
+	r := newMotoRotator(t)
+	if _, err := r.invoke(t, rotation.Invocation{}); err != nil {
+		t.Fatalf("first sweep: %v", err)
+	}
+	if n := r.versions(t); n != 1 {
+		t.Fatalf("first sweep wrote %d versions", n)
+	}
+	for i := range 105 {
+		cutoff := r.clk.Now().Add(23*time.Hour + 50*time.Minute)
+		if i%2 == 1 {
+			cutoff = r.clk.Now().Add(rotation.ClockSkew + time.Second)
+		}
+		_, err := r.invoke(t, revokeInvocation(cutoff))
+		if !errors.Is(err, ErrBadInput) || !errors.Is(err, rotation.ErrFutureCutoff) || !strings.Contains(err.Error(), "revokedBefore") {
+			t.Fatalf("invocation %d with a cutoff %s ahead: %v, want ErrBadInput naming revokedBefore", i, cutoff.Sub(r.clk.Now()), err)
+		}
+		r.clk.Add(time.Millisecond)
+	}
+	if n := r.versions(t); n != 1 {
+		t.Fatalf("future cutoffs wrote %d versions, want none beyond the first", n-1)
+	}
+	if got := undimensioned(r.metrics.String(), metrics.RevocationCutoffsRefused); got != 105 {
+		t.Fatalf("%s counted %d refusals, want 105", metrics.RevocationCutoffsRefused, got)
+	}
+	// Clock skew inside ClockSkew is accepted: the engine waits until
+	// the cutoff has passed, writes once, and the same cutoff sent again
+	// (even before the wait ended) forces nothing more.
+	cutoff := r.clk.Now().Truncate(time.Second).Add(3 * time.Second)
+	for i := range 20 {
+		resp, err := r.invoke(t, revokeInvocation(cutoff))
+		if err != nil {
+			t.Fatalf("invocation %d with a cutoff inside the skew: %v", i, err)
+		}
+		if i == 0 && (len(resp.Summary.Rotated) != 1 || len(r.slept) != 1) {
+			t.Fatalf("the first invocation must wait once and rotate: %+v, waits %v", resp.Summary, r.slept)
+		}
+	}
+	if n := r.versions(t); n != 2 {
+		t.Fatalf("one cutoff inside the skew wrote %d versions, want 1", n-1)
+	}
+}
+
+// Issue 19 §4: once a version issued after the cutoff is AWSCURRENT the
+// cutoff forces nothing more. 100 invocations with one past cutoff: one
+// version. As revoke sends it (force) they are spread over 8 minutes,
+// inside the ten-minute write guidance that bounds any forced write;
+// without force over 33 minutes, past that guidance and short of the
+// schedule's refresh point, so only the cutoff could cause a write.
+func TestAbuse_RepeatedCutoffInvocations(t *testing.T) {
+	cases := []struct {
+		force bool
+		every time.Duration
+	}{{true, 5 * time.Second}, {false, 20 * time.Second}}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("force=%v", c.force), func(t *testing.T) {
+			r := newMotoRotator(t)
+			if _, err := r.invoke(t, rotation.Invocation{}); err != nil {
+				t.Fatalf("first sweep: %v", err)
+			}
+			r.clk.Add(2 * time.Minute)
+			cutoff := r.clk.Now().Truncate(time.Second).Add(-2 * time.Second)
+			rotated := 0
+			for i := range 100 {
+				ev := revokeInvocation(cutoff)
+				ev.Force = c.force
+				resp, err := r.invoke(t, ev)
+				if err != nil {
+					t.Fatalf("invocation %d: %v", i, err)
+				}
+				rotated += len(resp.Summary.Rotated)
+				r.clk.Add(c.every)
+			}
+			if n := r.versions(t); rotated != 1 || n != 2 {
+				t.Fatalf("100 invocations with one cutoff rotated %d times and Secrets Manager holds %d new versions, want 1", rotated, n-1)
+			}
+		})
+	}
+}
+
+// current reads AWSCURRENT as a consumer would.
+func (r *motoRotator) current(t *testing.T) (secretfmt.Value, string) {
+	t.Helper()
+	out, err := r.sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.tg.SecretName), VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := secretfmt.Parse([]byte(aws.ToString(out.SecretString)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, aws.ToString(out.VersionId)
+}
+
+// forge writes, as a hand-edited secret would, the current credentials
+// with another expiry and write history.
+func (r *motoRotator) forge(t *testing.T, exp time.Time, writes []time.Time) string {
+	t.Helper()
+	v, _ := r.current(t)
+	v.Expiration, v.Meta.Writes = exp.UTC().Truncate(time.Second), writes
+	body, err := secretfmt.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(r.tg.SecretName), SecretString: aws.String(string(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.VersionId)
+}
+
+// Issue 19 §3: QuotaHold counted the writes stored in the secret, future
+// ones included: an expired current value with 100 stamps at +23h50m held
+// the urgent rotation for 47h50m. The rotator now ignores stamps more
+// than rotation.ClockSkew ahead, counts Secrets Manager's own version
+// dates (ListSecretVersionIds) where the stored history would hold a
+// write, and replaces an expired version on the next sweep whatever the
+// history says — even when it may not list versions.
+func TestAbuse_ForgedWriteHistory(t *testing.T) {
+	stamps := func(from time.Time, step time.Duration) []time.Time {
+		out := make([]time.Time, 100)
+		for i := range out {
+			out[i] = from.Add(time.Duration(i) * step)
+		}
+		return out
+	}
+	cases := []struct {
+		why string
+		// writes forges the history at now; left is the forged version's
+		// validity (negative: expired).
+		writes     func(now time.Time) []time.Time
+		left       time.Duration
+		noList     bool
+		replaced   bool
+		heldReason string
+		// logged is what the rotator's log must say about the history.
+		logged string
+	}{
+		{"as reported: 100 stamps at +23h50m on an expired version", func(now time.Time) []time.Time { return stamps(now.Add(23*time.Hour+50*time.Minute), time.Second) },
+			-time.Minute, false, true, "", `"msg":"write history holds times ahead of the rotator's clock; not counted","target":"app","ahead":100`},
+		{"100 stamps in the past hour on an expired version: Secrets Manager lists two versions", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
+			-time.Minute, false, true, "", `"msg":"the secret's write history disagrees with Secrets Manager's version dates; counting Secrets Manager's","target":"app","storedWrites24h":100,"versions24h":2`},
+		{"100 stamps in the past hour on a version due on schedule: not held either", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
+			5 * time.Minute, false, true, "", "counting Secrets Manager's"},
+		{"the role may not list versions: the expired version is still replaced", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
+			-time.Minute, true, true, "", `"msg":"secret version dates not read; counting the write history stored in the secret"`},
+		{"the role may not list versions: a version merely due is held by the stored history, not forced", func(now time.Time) []time.Time { return stamps(now.Add(-time.Hour), 30*time.Second) },
+			5 * time.Minute, true, false, "held back: 100 versions written in the last 24h", "AccessDeniedException"},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			r := newMotoRotator(t)
+			if c.noList {
+				r.h.Engine.Secrets = noVersionList{r.sm}
+			}
+			if _, err := r.invoke(t, rotation.Invocation{}); err != nil {
+				t.Fatalf("first sweep: %v", err)
+			}
+			r.clk.Add(20 * time.Minute)
+			now := r.clk.Now()
+			forged := r.forge(t, now.Add(c.left), c.writes(now))
+			resp, err := r.invoke(t, rotation.Invocation{})
+			if !strings.Contains(r.logs.String(), c.logged) {
+				t.Errorf("the rotator's log lacks %s:\n%s", c.logged, r.logs.String())
+			}
+			v, id := r.current(t)
+			if !c.replaced {
+				if err == nil || id != forged || len(resp.Summary.Failed) != 1 || !strings.Contains(resp.Summary.Failed[0].Reason, c.heldReason) {
+					t.Fatalf("want the write held by the stored history: %v %+v", err, resp.Summary)
+				}
+				return
+			}
+			if err != nil || len(resp.Summary.Rotated) != 1 || id == forged || v.Expired(r.clk.Now()) {
+				t.Fatalf("the next sweep must replace the forged version: %v %+v (current %s, forged %s)", err, resp.Summary, id, forged)
+			}
+			// The forged stamps are not carried into the new version.
+			for _, w := range v.Meta.Writes {
+				if w.After(r.clk.Now().Add(rotation.ClockSkew)) {
+					t.Fatalf("the new version carries a forged stamp %s", w)
+				}
+			}
+			if !c.noList && len(v.Meta.Writes) > r.versions(t) {
+				t.Fatalf("the new version's history has %d writes, Secrets Manager holds %d versions", len(v.Meta.Writes), r.versions(t))
+			}
+		})
+	}
+}

@@ -1,0 +1,198 @@
+package stack_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/internal/iameval"
+)
+
+// The values CloudFormation gives the synthesized policies' pseudo
+// parameters in the account and Region the abuse tests deploy to.
+var deployed = map[string]string{"AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::Region": "eu-west-1", "AWS::URLSuffix": "amazonaws.com"}
+
+// resolvedPolicy is a synthesized policy document with its intrinsic
+// functions resolved for deployed, parsed for the evaluator.
+func resolvedPolicy(t *testing.T, doc any) *iameval.Policy {
+	t.Helper()
+	v, err := iameval.Resolve(doc, deployed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(v)
+	p, err := iameval.Parse(b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	return p
+}
+
+// Proves (issue 18, "only the rotator writes"): the SYNTHESIZED resource
+// policy of a target's secret, evaluated with AWS's documented logic
+// (internal/iameval), lets only that target's rotator role and the CDK
+// execution role write, re-stage, re-policy, delete, rotate, replicate or
+// re-tag (stsrotator: keys) the secret, whatever the others' own IAM
+// policies allow — an administrator's, a role created at the old rotator
+// path, another shard's rotator, a declared reader's. Each row names the
+// rule of https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+// it follows.
+func TestAbuse_SecretWriteByNonRotator(t *testing.T) {
+	fx := example(t)
+	const target = "deploy-bot"
+	sh := shardOf(fx, target)
+	var secretPolicy *iameval.Policy
+	for id, r := range resources(fx.shardJS[sh], "AWS::SecretsManager::ResourcePolicy") {
+		if id == "ReadPolicy"+plan.OutputKeys(fx.plan.Config)[target] {
+			secretPolicy = resolvedPolicy(t, props(r)["ResourcePolicy"])
+		}
+	}
+	if secretPolicy == nil {
+		t.Fatal("no resource policy for " + target)
+	}
+	// The rotator's own grants, as synthesized (its lanes' managed
+	// policies), not a stand-in.
+	var rotatorGrants []*iameval.Policy
+	for _, m := range resources(fx.shardJS[sh], "AWS::IAM::ManagedPolicy") {
+		rotatorGrants = append(rotatorGrants, resolvedPolicy(t, props(m)["PolicyDocument"]))
+	}
+	admin := []*iameval.Policy{iameval.MustParse(map[string]any{"Statement": map[string]any{"Effect": "Allow", "Action": "*", "Resource": "*"}})}
+	const acct = "arn:aws:iam::123456789012:"
+	rotator := acct + "role/" + plan.RotatorRoleName("stsrotator", plan.ShardOf(target))
+	var otherShard string
+	for _, s := range fx.plan.Shards {
+		if s.ID != sh {
+			otherShard = acct + "role/" + plan.RotatorRoleName("stsrotator", s.Index)
+		}
+	}
+	principals := map[string]struct {
+		arn      string
+		identity []*iameval.Policy
+	}{
+		"rotator":       {rotator, rotatorGrants},
+		"cfn-exec-role": {acct + "role/cdk-hnb659fds-cfn-exec-role-123456789012-eu-west-1", admin},
+		"admin":         {acct + "role/Admin", admin},
+		"old-path-role": {acct + "role/stsrotator/rotator/" + plan.RotatorRoleName("stsrotator", plan.ShardOf(target)), admin},
+		"other-rotator": {otherShard, admin},
+		"reader":        {acct + "role/CiRunner", admin},
+		"reactor":       {acct + "role/" + plan.ReactorRoleName("stsrotator"), nil},
+	}
+	const (
+		evalDeny  = "an explicit Deny in any policy overrides any Allow"
+		evalAllow = "same account: an Allow in the identity or the resource policy allows, when no Deny applies"
+		evalNone  = "no policy allows it: implicit deny"
+	)
+	tls := map[string][]string{"aws:SecureTransport": {"true"}}
+	withTags := func(keys ...string) map[string][]string {
+		return map[string][]string{"aws:SecureTransport": {"true"}, "aws:TagKeys": keys}
+	}
+	cases := []struct {
+		who, action string
+		ctx         map[string][]string
+		want        iameval.Decision
+		rule        string
+	}{
+		{"rotator", "secretsmanager:GetSecretValue", tls, iameval.Allow, evalAllow + " (its OwnSecrets grant; exempt from the read deny by exact ARN)"},
+		{"rotator", "secretsmanager:PutSecretValue", tls, iameval.Allow, evalAllow + " (exempt from OnlyTheRotatorWrites by exact ARN)"},
+		{"rotator", "secretsmanager:TagResource", withTags("stsrotator:target"), iameval.Allow, evalAllow + " (tags its own secrets on create)"},
+		{"rotator", "secretsmanager:UpdateSecretVersionStage", tls, iameval.ImplicitDeny, evalNone + " (least privilege: the rotator never re-stages)"},
+		{"cfn-exec-role", "secretsmanager:UpdateSecret", tls, iameval.Allow, evalAllow + " (CloudFormation updates the stack's secrets)"},
+		{"cfn-exec-role", "secretsmanager:PutResourcePolicy", tls, iameval.Allow, evalAllow + " (CloudFormation updates this policy)"},
+		{"cfn-exec-role", "secretsmanager:DeleteResourcePolicy", tls, iameval.Allow, evalAllow},
+		{"cfn-exec-role", "secretsmanager:GetSecretValue", tls, iameval.ExplicitDeny, evalDeny + " (the deployer never reads credentials)"},
+		{"admin", "secretsmanager:PutSecretValue", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:UpdateSecretVersionStage", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:UpdateSecret", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:PutResourcePolicy", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:DeleteResourcePolicy", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:RotateSecret", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:CancelRotateSecret", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:DeleteSecret", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:RestoreSecret", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:ReplicateSecretToRegions", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:RemoveRegionsFromReplication", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:StopReplicationToReplica", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:TagResource", withTags("team", "stsrotator:target"), iameval.ExplicitDeny, evalDeny + " (ForAnyValue:StringLike aws:TagKeys stsrotator:*)"},
+		{"admin", "secretsmanager:UntagResource", withTags("stsrotator:managed-by"), iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:TagResource", withTags("team"), iameval.Allow, evalAllow + " (other tags stay their owners')"},
+		{"admin", "secretsmanager:DescribeSecret", tls, iameval.Allow, evalAllow + " (reads of metadata are not writes)"},
+		{"admin", "secretsmanager:ValidateResourcePolicy", tls, iameval.Allow, evalAllow + " (read-only)"},
+		{"admin", "secretsmanager:GetSecretValue", tls, iameval.ExplicitDeny, evalDeny + " (OnlyReadersAndStsrotatorRead)"},
+		{"old-path-role", "secretsmanager:PutSecretValue", tls, iameval.ExplicitDeny, evalDeny + " (ArnNotEquals: a path is part of the ARN)"},
+		{"old-path-role", "secretsmanager:GetSecretValue", tls, iameval.ExplicitDeny, evalDeny},
+		{"other-rotator", "secretsmanager:PutSecretValue", tls, iameval.ExplicitDeny, evalDeny + " (only this secret's rotator is exempt)"},
+		{"reader", "secretsmanager:GetSecretValue", tls, iameval.Allow, evalAllow + " (DeclaredReadersRead)"},
+		{"reader", "secretsmanager:GetSecretValue", map[string][]string{"aws:SecureTransport": {"false"}}, iameval.ExplicitDeny, evalDeny + " (DenyReadsWithoutTLS)"},
+		{"reader", "secretsmanager:PutSecretValue", tls, iameval.ExplicitDeny, evalDeny},
+		{"reader", "secretsmanager:UpdateSecretVersionStage", tls, iameval.ExplicitDeny, evalDeny},
+		{"reactor", "secretsmanager:PutSecretValue", tls, iameval.ExplicitDeny, evalDeny},
+	}
+	resource := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stsrotator/" + target + "-AbCdEf"
+	for _, c := range cases {
+		p := principals[c.who]
+		got, err := iameval.Evaluate(iameval.Request{Principal: p.arn, Action: c.action, Resource: resource, Context: c.ctx}, p.identity, secretPolicy)
+		if err != nil || got != c.want {
+			t.Errorf("%s %s %v: %v %v, want %v (%s)", c.who, c.action, c.ctx["aws:TagKeys"], got, err, c.want, c.rule)
+		}
+	}
+	if !strings.HasPrefix(otherShard, acct) {
+		t.Fatal("the example has one shard: no other rotator to try")
+	}
+}
+
+// Proves (issue 18): the source-key secret's write exemption is the
+// execution role's exact ARN, no longer aws:CalledVia: a principal that
+// may create any CloudFormation stack (its calls carry aws:CalledVia =
+// cloudformation.amazonaws.com) can neither write nor re-policy the key,
+// while the source-key rotator and the CDK execution role still can.
+func TestAbuse_StackCreatorWritesTheSourceKey(t *testing.T) {
+	fx := longSession(t)
+	var roleID string
+	for id, r := range resources(fx.rootJS, "AWS::IAM::Role") {
+		if strings.Contains(js(props(r)["Path"]), "/source-key-rotator/") {
+			roleID = id
+		}
+	}
+	keyRotator := "arn:aws:iam::123456789012:role/stsrotator/source-key-rotator/" + roleID
+	values := map[string]string{roleID + ".Arn": keyRotator}
+	for k, v := range deployed {
+		values[k] = v
+	}
+	var pol *iameval.Policy
+	for _, rp := range resources(fx.rootJS, "AWS::SecretsManager::ResourcePolicy") {
+		doc := props(rp)["ResourcePolicy"]
+		if !strings.Contains(js(doc), "OnlyTheSourceKeyRotatorWrites") {
+			continue
+		}
+		v, err := iameval.Resolve(doc, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(v)
+		if pol, err = iameval.Parse(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pol == nil {
+		t.Fatal("no source-key secret policy")
+	}
+	admin := []*iameval.Policy{iameval.MustParse(map[string]any{"Statement": map[string]any{"Effect": "Allow", "Action": "*", "Resource": "*"}})}
+	viaCFN := map[string][]string{"aws:CalledVia": {"cloudformation.amazonaws.com"}, "aws:SecureTransport": {"true"}}
+	resource := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:KeySecret-AbCdEf"
+	for _, c := range []struct {
+		who, principal, action string
+		want                   iameval.Decision
+	}{
+		{"a stack creator's CloudFormation call", "arn:aws:iam::123456789012:role/AnyStackDeployer", "secretsmanager:PutSecretValue", iameval.ExplicitDeny},
+		{"a stack creator's CloudFormation call", "arn:aws:iam::123456789012:role/AnyStackDeployer", "secretsmanager:PutResourcePolicy", iameval.ExplicitDeny},
+		{"a stack creator's CloudFormation call", "arn:aws:iam::123456789012:role/AnyStackDeployer", "secretsmanager:GetSecretValue", iameval.ExplicitDeny},
+		{"the source-key rotator", keyRotator, "secretsmanager:PutSecretValue", iameval.Allow},
+		{"the CDK execution role", "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-eu-west-1", "secretsmanager:PutResourcePolicy", iameval.Allow},
+	} {
+		got, err := iameval.Evaluate(iameval.Request{Principal: c.principal, Action: c.action, Resource: resource, Context: viaCFN}, admin, pol)
+		if err != nil || got != c.want {
+			t.Errorf("%s %s: %v %v, want %v", c.who, c.action, got, err, c.want)
+		}
+	}
+}
