@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -33,18 +32,7 @@ func TestAbuse_ReactorAndLogWatcherBeyondTheirJob(t *testing.T) {
 			values[id+".Arn"] = claims
 		}
 	}
-	resolve := func(doc any) *iameval.Policy {
-		v, err := iameval.Resolve(doc, values)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(v)
-		p, err := iameval.Parse(b)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, b)
-		}
-		return p
-	}
+	resolve := func(doc any) *iameval.Policy { return resolvedPolicyWith(t, doc, values) }
 	var reactor, logwatch []*iameval.Policy
 	for id, r := range resources(fx.rootJS, "AWS::IAM::Policy") {
 		if strings.HasPrefix(id, "ReactorPolicy") {
