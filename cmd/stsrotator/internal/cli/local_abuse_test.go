@@ -360,20 +360,12 @@ func TestAbuse_ServeConnectionFlood(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	srv := newServer(&endpoint{src: src, token: "tok", host: addr, log: func(string, ...any) {}}, hostileLimits, t.Logf)
-	var mu sync.Mutex
-	open, peak := 0, 0
-	srv.ConnState = func(_ net.Conn, s http.ConnState) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch s {
-		case http.StateNew:
-			open++
-			peak = max(peak, open)
-		case http.StateClosed, http.StateHijacked:
-			open--
-		}
-	}
-	go func() { _ = srv.Serve(limitConns(ln, limit)) }()
+	// Counted where serve holds them: from Accept until the connection's
+	// Close gives its slot back. (http.Server's ConnState hooks run after
+	// the close, so counting there would see the next connection before
+	// the last one's StateClosed and report one too many.)
+	counted := &countingListener{Listener: limitConns(ln, limit)}
+	go func() { _ = srv.Serve(counted) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	for range 5 * limit {
 		c := dial(t, addr)
@@ -382,11 +374,54 @@ func TestAbuse_ServeConnectionFlood(t *testing.T) {
 	if got := rawStatus(t, addr, "GET /credentials HTTP/1.1\r\nHost: ADDR\r\nAuthorization: tok\r\n\r\n"); got != 200 {
 		t.Fatalf("a client after the flood got %d, want 200", got)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if peak > limit {
+	if peak := counted.peakOpen(); peak > limit {
 		t.Fatalf("serve held %d connections open at once, want at most %d", peak, limit)
+	} else if peak < limit {
+		t.Fatalf("the flood held only %d connections open at once: it never reached the cap of %d, so the test proves nothing", peak, limit)
 	}
+}
+
+// countingListener counts the connections its Listener hands out that
+// are not yet closed, and the most ever open at once.
+type countingListener struct {
+	net.Listener
+	mu         sync.Mutex
+	open, peak int
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.open++
+	l.peak = max(l.peak, l.open)
+	l.mu.Unlock()
+	return &countedConn{Conn: c, l: l}, nil
+}
+
+func (l *countingListener) peakOpen() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.peak
+}
+
+type countedConn struct {
+	net.Conn
+	l    *countingListener
+	once sync.Once
+}
+
+// Close counts the connection closed before the inner Close releases its
+// slot, so a connection accepted into that slot is never counted beside it.
+func (c *countedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		c.l.open--
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 // exec killed outright (SIGKILL, the OOM killer) cannot pass a signal on:
