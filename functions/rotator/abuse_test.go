@@ -344,3 +344,77 @@ func TestAbuse_HugeReasonLogAmplification(t *testing.T) {
 		t.Fatalf("refusing a 1 MB target name logged %d bytes", len(r.logs.String()))
 	}
 }
+
+// putValue writes v as AWSCURRENT, as anyone the secret's resource
+// policy lets write would.
+func (r *motoRotator) putValue(t *testing.T, v secretfmt.Value) string {
+	t.Helper()
+	body, err := secretfmt.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(r.tg.SecretName), SecretString: aws.String(string(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.VersionId)
+}
+
+// A hand-written current version the rotator took for fresh: credentials
+// "expiring" in ten years were never replaced (and no revocation cutoff
+// could count them as issued before it), an issuedAt ahead of the clock
+// held every due and forced write behind the ten-minute write guidance,
+// and another target's credentials copied in stood until their refresh
+// point. Each is now unusable: replaced on the next sweep, and a
+// revocation replaces it too.
+func TestAbuse_ForgedCurrentVersion(t *testing.T) {
+	cases := []struct {
+		why    string
+		forge  func(v *secretfmt.Value, now time.Time)
+		revoke bool
+		reason string
+	}{
+		{"credentials expiring in ten years", func(v *secretfmt.Value, now time.Time) {
+			v.Expiration = now.AddDate(10, 0, 0).Truncate(time.Second)
+		}, false, "later than a session of this target"},
+		{"credentials expiring in ten years, issuedAt removed, under a revocation", func(v *secretfmt.Value, now time.Time) {
+			v.Expiration, v.Meta.IssuedAt = now.AddDate(10, 0, 0).Truncate(time.Second), time.Time{}
+		}, true, "later than a session of this target"},
+		{"issuedAt a year ahead on a version due on schedule", func(v *secretfmt.Value, now time.Time) {
+			v.Expiration, v.Meta.IssuedAt = now.Add(5*time.Minute).Truncate(time.Second), now.AddDate(1, 0, 0)
+		}, false, "issuedAt"},
+		{"another target's credentials copied in", func(v *secretfmt.Value, now time.Time) {
+			v.Meta.Target, v.Meta.RoleArn = "payroll", "arn:aws:iam::"+mototest.Account+":role/Payroll"
+		}, false, "written for target payroll"},
+		{"another role's credentials under this target's name", func(v *secretfmt.Value, now time.Time) {
+			v.Meta.RoleArn = "arn:aws:iam::" + mototest.Account + ":role/Payroll"
+		}, false, "role/Payroll"},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			r := newMotoRotator(t)
+			if _, err := r.invoke(t, rotation.Invocation{}); err != nil {
+				t.Fatalf("first sweep: %v", err)
+			}
+			r.clk.Add(20 * time.Minute)
+			v, _ := r.current(t)
+			c.forge(&v, r.clk.Now())
+			forged := r.putValue(t, v)
+			ev := rotation.Invocation{}
+			if c.revoke {
+				ev = revokeInvocation(r.clk.Now().Truncate(time.Second).Add(-time.Second))
+			}
+			resp, err := r.invoke(t, ev)
+			cur, id := r.current(t)
+			if err != nil || len(resp.Summary.Rotated) != 1 || id == forged {
+				t.Fatalf("the forged version must be replaced at once: %v %+v", err, resp.Summary)
+			}
+			if !strings.Contains(resp.Summary.Rotated[0].Reason, c.reason) {
+				t.Errorf("reason %q does not say %q", resp.Summary.Rotated[0].Reason, c.reason)
+			}
+			if cur.Meta.Target != "app" || cur.Expiration.Sub(r.clk.Now()) > r.tg.Duration {
+				t.Fatalf("the new version is not the target's own: %v", cur)
+			}
+		})
+	}
+}
