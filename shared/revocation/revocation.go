@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/stsrotator/stsrotator/shared/config"
 )
@@ -264,6 +265,27 @@ func Next(existing *Revocation, want time.Time) time.Time {
 // session of the role lives longer than its MaxSessionDuration.
 func ExpiresAt(cutoff time.Time, maxSession time.Duration) time.Time {
 	return cutoff.Add(maxSession)
+}
+
+// MaxRolePolicySize is IAM's limit on a role's inline policies, in
+// characters, all of them together; IAM does not count white space (the
+// documents DocumentOf writes have none). A scope only ever grows
+// (Union), so one piled up by renames can reach it: revoke refuses such a
+// document before writing anything, leaving the revocation in force as it
+// is.
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (Role policy size)
+const MaxRolePolicySize = 10240
+
+// PolicySize is doc's size as IAM counts it against MaxRolePolicySize:
+// characters other than white space.
+func PolicySize(doc string) int {
+	n := 0
+	for _, r := range doc {
+		if !unicode.IsSpace(r) {
+			n++
+		}
+	}
+	return n
 }
 
 // ErrNotRevocation marks an inline policy that is not a revocation this
