@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/jsonkeys"
 )
 
 // AllSessionsPolicyName is the inline policy AWS's console writes for
@@ -335,6 +336,10 @@ func (l stringList) only() (string, bool) {
 // every reports whether the list is exactly the wildcard "*".
 func (l stringList) every() bool { v, ok := l.only(); return ok && v == "*" }
 
+// policyElements are the IAM policy elements a revocation uses, spelt
+// as the grammar spells them.
+var policyElements = []string{"Version", "Statement", "Sid", "Effect", "Action", "Resource", "Condition"}
+
 // Parse reads a revocation back from an inline policy document as
 // iam:GetRolePolicy returns it (URL-encoded per RFC 3986, or plain JSON).
 // Only a single Deny of every action with a DateLessThan on
@@ -346,6 +351,13 @@ func Parse(name, doc string) (Revocation, error) {
 		if un, err := url.PathUnescape(doc); err == nil {
 			doc = un
 		}
+	}
+	// encoding/json keeps the last of two equal keys and matches element
+	// names in any case; IAM need not read them so. A policy that could
+	// be read two ways is not one revoke may rewrite: keeping the scope it
+	// read could lift the deny of the scope IAM enforces.
+	if err := jsonkeys.Check([]byte(doc), policyElements...); err != nil {
+		return Revocation{}, fmt.Errorf("%w: policy %s could be read two ways: %w", ErrNotRevocation, name, err)
 	}
 	var p struct {
 		Statement json.RawMessage `json:"Statement"`

@@ -301,3 +301,27 @@ func TestIsDenial(t *testing.T) {
 		}
 	}
 }
+
+// A revocation policy that encoding/json reads one way and IAM may read
+// another: with a condition operator, condition key or element written
+// twice (in any case), Parse read only the last, so revoke "kept" a scope
+// narrower than the one in force and rewrote the policy without the
+// other names, lifting their deny. Parse now refuses such a policy
+// (ErrNotRevocation), so revoke never overwrites it.
+func TestAbuse_RevocationPolicyDuplicateKeys(t *testing.T) {
+	const cut = `"DateLessThan":{"aws:TokenIssueTime":"2026-12-01T00:00:00Z"}`
+	docs := map[string]string{
+		"StringLike twice": `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{` + cut +
+			`,"StringLike":{"aws:userid":["*:leaked-a","*:leaked-b"]},"StringLike":{"aws:userid":"*:x"}}}]}`,
+		"aws:userid twice in another case": `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{` + cut +
+			`,"StringLike":{"aws:UserId":"*:leaked","aws:userid":"*:x"}}}]}`,
+		"Statement twice": `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{` + cut + `}},` +
+			`"Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{` + cut + `,"StringLike":{"aws:userid":"*:x"}}}]}`,
+		"Effect in another case": `{"Version":"2012-10-17","Statement":{"effect":"Allow","Effect":"Deny","Action":"*","Resource":"*","Condition":{` + cut + `}}}`,
+	}
+	for why, doc := range docs {
+		if r, err := Parse(PolicyName("app"), doc); !errors.Is(err, ErrNotRevocation) {
+			t.Errorf("%s: Parse = %+v, %v; want ErrNotRevocation", why, r, err)
+		}
+	}
+}
