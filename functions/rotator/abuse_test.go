@@ -385,7 +385,10 @@ func TestAbuse_ForgedCurrentVersion(t *testing.T) {
 		}, false, "issuedAt"},
 		{"another target's credentials copied in", func(v *secretfmt.Value, now time.Time) {
 			v.Meta.Target, v.Meta.RoleArn = "payroll", "arn:aws:iam::"+mototest.Account+":role/Payroll"
-		}, false, "written for target payroll"},
+		}, false, `written for target "payroll"`},
+		{"a 60 KB target name with a forged line", func(v *secretfmt.Value, now time.Time) {
+			v.Meta.Target = "x\nAction taken: none" + strings.Repeat("y", 60<<10)
+		}, false, "written for target (a name of 61460 bytes)"},
 		{"another role's credentials under this target's name", func(v *secretfmt.Value, now time.Time) {
 			v.Meta.RoleArn = "arn:aws:iam::" + mototest.Account + ":role/Payroll"
 		}, false, "role/Payroll"},

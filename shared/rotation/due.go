@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/config"
@@ -286,11 +287,22 @@ func Foreign(now time.Time, t config.Target, v secretfmt.Value) string {
 	case m.IssuedAt.Sub(now) > ClockSkew:
 		return fmt.Sprintf("its issuedAt %s is ahead of the rotator's clock", m.IssuedAt.UTC().Format(time.RFC3339))
 	case m.Target != "" && m.Target != t.Name:
-		return fmt.Sprintf("it was written for target %s", m.Target)
+		return fmt.Sprintf("it was written for target %s", quoted(m.Target, config.MaxNameLen))
 	case m.RoleArn != "" && !sameRole(m.RoleArn, t.RoleArn):
-		return fmt.Sprintf("its credentials are for role %s, not %s", m.RoleArn, t.RoleArn)
+		return fmt.Sprintf("its credentials are for role %s, not %s", quoted(m.RoleArn, 2048), t.RoleArn)
 	}
 	return ""
+}
+
+// quoted shows s, which whoever wrote the secret chose, as a Go-quoted
+// string when it is at most n bytes (escaping any control character), and
+// only its length otherwise: the reason is logged and announced for every
+// sweep that finds it.
+func quoted(s string, n int) string {
+	if len(s) > n {
+		return fmt.Sprintf("(a name of %d bytes)", len(s))
+	}
+	return strconv.Quote(s)
 }
 
 // sameRole reports whether two role ARNs name one role: partition and
