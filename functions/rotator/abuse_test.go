@@ -379,7 +379,7 @@ func TestAbuse_ForgedCurrentVersion(t *testing.T) {
 		}, false, "later than a session of this target"},
 		{"credentials expiring in ten years, issuedAt removed, under a revocation", func(v *secretfmt.Value, now time.Time) {
 			v.Expiration, v.Meta.IssuedAt = now.AddDate(10, 0, 0).Truncate(time.Second), time.Time{}
-		}, true, "later than a session of this target"},
+		}, true, "issued before the revocation cutoff"},
 		{"issuedAt a year ahead on a version due on schedule", func(v *secretfmt.Value, now time.Time) {
 			v.Expiration, v.Meta.IssuedAt = now.Add(5*time.Minute).Truncate(time.Second), now.AddDate(1, 0, 0)
 		}, false, "issuedAt"},
@@ -419,5 +419,32 @@ func TestAbuse_ForgedCurrentVersion(t *testing.T) {
 				t.Fatalf("the new version is not the target's own: %v", cur)
 			}
 		})
+	}
+}
+
+// Leaked credentials planted back into the secret just before a revoke,
+// with their issuedAt removed and an expiry claimed a session from now:
+// Revoked dated them by that claimed expiry (after the cutoff), and the
+// ten-minute write guidance held the forced write, so revoke reported
+// "already issued after the cutoff" while consumers held the revoked key.
+// Credentials stored in a version were issued no later than Secrets
+// Manager created it, so an unstamped version is dated by its
+// CreatedDate as well, and the revoke replaces it.
+func TestAbuse_PlantedCredentialsSurviveRevoke(t *testing.T) {
+	r := newMotoRotator(t)
+	if _, err := r.invoke(t, rotation.Invocation{}); err != nil {
+		t.Fatalf("first sweep: %v", err)
+	}
+	leaked, _ := r.current(t)
+	start := r.clk.Now()
+	leaked.Meta.IssuedAt = time.Time{}
+	leaked.Expiration = start.Add(5*time.Second + r.tg.Duration + 3*time.Second).Truncate(time.Second)
+	planted := r.putValue(t, leaked)
+	r.clk.Add(5 * time.Second)
+	cutoff := r.clk.Now().Truncate(time.Second)
+	resp, err := r.invoke(t, revokeInvocation(cutoff))
+	_, id := r.current(t)
+	if err != nil || len(resp.Summary.Rotated) != 1 || id == planted {
+		t.Fatalf("the planted credentials must be replaced by the revoke: %v %+v", err, resp.Summary)
 	}
 }
