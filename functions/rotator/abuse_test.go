@@ -225,15 +225,7 @@ func (r *motoRotator) forge(t *testing.T, exp time.Time, writes []time.Time) str
 	t.Helper()
 	v, _ := r.current(t)
 	v.Expiration, v.Meta.Writes = exp.UTC().Truncate(time.Second), writes
-	body, err := secretfmt.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := r.sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(r.tg.SecretName), SecretString: aws.String(string(body))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(out.VersionId)
+	return r.putValue(t, v)
 }
 
 // Issue 19 §3: QuotaHold counted the writes stored in the secret, future
