@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 	"github.com/stsrotator/stsrotator/shared/sourcekey"
@@ -69,6 +70,13 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (rotation.Res
 	}
 	if ev.Why != "" && !ev.Why.Valid() {
 		err := fmt.Errorf("%w: why %q is not one of schedule, expired-token-report, forced, revoke", ErrBadInput, ev.Why)
+		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
+		return rotation.Response{}, err
+	}
+	if ev.Why == events.CauseRevoke && ev.RevokedBefore.IsZero() {
+		// The Credentials Rotated event would announce a revocation that
+		// no cutoff backs: subscribers may page on it.
+		err := fmt.Errorf("%w: why %q needs revokedBefore (the revocation's cutoff); stsrotator revoke sends both", ErrBadInput, ev.Why)
 		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
 		return rotation.Response{}, err
 	}

@@ -190,7 +190,8 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 // What an invoker holding only lambda:InvokeFunction can send that is no
 // invocation: deeply nested or oversized JSON, times that overflow or are
 // no times, duplicate keys naming an unknown target, a target name with a
-// look-alike letter. Each is refused as ErrBadInput before any AWS call,
+// look-alike letter, a "revoke" cause no cutoff backs (the event would
+// announce a revocation). Each is refused as ErrBadInput before any AWS call,
 // with a bounded message, and none panics or hangs (Lambda allows a
 // 6 MB payload). These attacks failed; the test keeps them failing.
 func TestAbuse_MalformedInvocations(t *testing.T) {
@@ -211,6 +212,7 @@ func TestAbuse_MalformedInvocations(t *testing.T) {
 		{"a Cyrillic a in the target name", `{"target":"аlpha","force":true}`, "unknown target"},
 		{"a NUL in the target name", `{"target":"alpha\u0000","force":true}`, "unknown target"},
 		{"sourceKey on a target rotator", `{"sourceKey":true}`, "does not manage the IAM user's key"},
+		{"a revocation announced without a cutoff", `{"target":"alpha","force":true,"why":"revoke"}`, `why "revoke" needs revokedBefore`},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
