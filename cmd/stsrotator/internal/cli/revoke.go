@@ -80,7 +80,7 @@ a revocation in force has its cutoff more than 5s ahead of AWS's clock
 	fs.BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "remove the revocation policy once every session it denies has expired")
 	fs.StringVar(&o.function, "function", "", "rotator Lambda `name or ARN` (default: $"+lambdaenv.RotatorFunction+", else found from the config)")
-	fs.StringVar(&o.stack, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName): finds its rotator and the default session names (<stack>-<target>)")
+	fs.StringVar(&o.stack, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName): finds its rotator and the default session names (<stack>.<target>; stsrotator-<target> in the default stack)")
 	fs.StringVar(&o.rotatorProfile, "rotator-profile", "", "AWS `profile` of the stsrotator account, to invoke the rotator with (default: --profile)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
