@@ -397,6 +397,11 @@ func Parse(name, doc string) (Revocation, error) {
 		if i > 0 && !cutoff.Equal(r.Cutoff) {
 			return Revocation{}, fmt.Errorf("%w: policy %s has statements with different cutoffs", ErrNotRevocation, name)
 		}
+		// A fraction of a second is rounded up: DocumentOf writes whole
+		// seconds, and a rewrite must never move a cutoff back.
+		if whole := cutoff.Truncate(time.Second); !whole.Equal(cutoff) {
+			cutoff = whole.Add(time.Second)
+		}
 		r.Cutoff, r.MaxSession = cutoff.UTC(), max(r.MaxSession, maxSessionOf(st.Sid))
 		switch len(st.Condition) {
 		case 1:

@@ -325,3 +325,24 @@ func TestAbuse_RevocationPolicyDuplicateKeys(t *testing.T) {
 		}
 	}
 }
+
+// A revocation in force whose cutoff has a fraction of a second (written
+// by hand or by another tool: IAM's date grammar allows it) was read and
+// then rewritten truncated to the second, moving the cutoff back and
+// re-admitting sessions issued in that fraction. Parse rounds it up, so
+// revoke only ever moves a cutoff forward.
+func TestAbuse_RevocationFractionalCutoff(t *testing.T) {
+	doc := `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-12-01T00:00:00.900Z"}}}}`
+	r, err := Parse(AllSessionsPolicyName, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := time.Date(2026, 12, 1, 0, 0, 0, 500_000_000, time.UTC)
+	written, err := Parse(AllSessionsPolicyName, DocumentOf(Revocation{Scope: r.Scope, Cutoff: Next(&r, in.Add(-time.Hour))}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !written.Denies("AROA:x", "", in) {
+		t.Fatalf("a session issued at %s was denied by the policy in force and is not by its rewrite (cutoff %s)", in, written.Cutoff)
+	}
+}
