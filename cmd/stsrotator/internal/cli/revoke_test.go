@@ -488,3 +488,51 @@ func TestAbuse_RevokeNarrowsScope(t *testing.T) {
 		t.Fatalf("a revoke with the old config narrowed the scope from %+v to %+v", second.Scope, third.Scope)
 	}
 }
+
+// Scopes only ever grow (a revocation keeps every session name and
+// source identity it held), and IAM allows a role 10,240 characters of
+// inline policy in all. A scope piled up by renames past that limit must
+// fail safely: the revocation in force untouched (never rewritten
+// narrower to fit), nothing invoked, and an error that names the limit
+// and the way out. moto stores an inline policy of any size
+// (docs/local.md), so without revoke's own check the oversized document
+// was written.
+func TestAbuse_RevokePastPolicySizeLimit(t *testing.T) {
+	f := newRevokeFixture(t)
+	scoped := revocation.PolicyName("billing-reader")
+	// As many renamed sessions as fit IAM's limit, to the character: the
+	// target's own name is then one too many.
+	doc := func(names []string) string {
+		return revocation.DocumentOf(revocation.Revocation{Scope: revocation.Scope{SessionNames: names}, Cutoff: time.Now().Add(-time.Hour), MaxSession: 2 * time.Hour})
+	}
+	var names []string
+	for i := 0; len(doc(names)) <= revocation.MaxRolePolicySize; i++ {
+		names = append(names, fmt.Sprintf("renamed-%03d-%s", i, strings.Repeat("x", 52)))
+	}
+	names = names[:len(names)-1]
+	for l := 64; l > 0; l-- {
+		if more := append(slices.Clone(names), strings.Repeat("y", l)); len(doc(more)) <= revocation.MaxRolePolicySize {
+			names = more
+			break
+		}
+	}
+	pile := doc(names)
+	if len(pile) > revocation.MaxRolePolicySize || len(pile)+len(`,"*:stsrotator-billing-reader"`) <= revocation.MaxRolePolicySize {
+		t.Fatalf("the piled-up revocation is %d characters; want it just inside IAM's limit", len(pile))
+	}
+	if _, err := f.iam.PutRolePolicy(awstest.Context(t), &iam.PutRolePolicyInput{RoleName: aws.String(revokeRole), PolicyName: aws.String(scoped), PolicyDocument: aws.String(pile)}); err != nil {
+		t.Fatal(err)
+	}
+	before := f.policy(t, scoped)
+	r := f.run(t, "", "revoke", "billing-reader", "--yes", "--function", f.fn)
+	if r.code == ExitOK || !strings.Contains(r.stderr, "10,240") || !strings.Contains(r.stderr, "--all-sessions") {
+		t.Fatalf("revoke past IAM's inline policy limit must refuse, naming the limit and --all-sessions: %+v", r)
+	}
+	after := f.policy(t, scoped)
+	if !after.Cutoff.Equal(before.Cutoff) || !after.Scope.Equal(before.Scope) {
+		t.Fatalf("the revocation in force changed: %+v → %+v", before, after)
+	}
+	if strings.Contains(r.stdout, "Rotated:") {
+		t.Fatalf("nothing may be invoked when the revocation could not be written:\n%s", r.stdout)
+	}
+}

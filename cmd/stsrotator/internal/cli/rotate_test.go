@@ -129,7 +129,9 @@ func TestRotateHeldByVersionQuota(t *testing.T) {
 	cfgPath, _, _ := startRotator(t, env, stack, rotation.VerifyCaller)
 	now := time.Now()
 	v := value(1, now.Add(50*time.Minute), now.Add(25*time.Minute))
-	v.Meta.IssuedAt = now.Add(-20 * time.Minute)
+	// The target's own metadata: a version naming another target or role
+	// is unusable and replaced at once (rotation.Foreign).
+	v.Meta.IssuedAt, v.Meta.Target, v.Meta.RoleArn = now.Add(-20*time.Minute), "billing-reader", ""
 	for i := range 100 {
 		v.Meta.Writes = append(v.Meta.Writes, now.Add(-20*time.Minute-time.Duration(99-i)*13*time.Minute))
 	}
