@@ -34,8 +34,16 @@ func TestSyntaxErrorsPointAtTheWrongLine(t *testing.T) {
 			okTarget + "\tdurationSeconds: 3600\n", []string{"cfg.yaml:5: not valid YAML: ", `'\t'`, "(fix: indent line 5 with spaces: YAML does not allow tabs in indentation)"}},
 		{"an unclosed flow list is reported on its line",
 			"targets: [\n", []string{"cfg.yaml:1: not valid YAML: ", `"targets: ["`, "(fix: "}},
-		{"an unterminated quote is reported where it opens",
-			"targets:\n  - name: \"app\n    roleArn: x\n", []string{"cfg.yaml:2: not valid YAML: "}},
+		{"an unterminated quote is reported where it opens, with the fix", "targets:\n  - name: \"app\n    roleArn: x\n",
+			[]string{"cfg.yaml:2: not valid YAML: ", `the " opened at column 11 is never closed`, `(fix: close the quote: end the value on line 2 with ")`}},
+		{"a ' that the next item's ' closes two lines later", "targets:\n  - name: 'app\n    roleArn: x\n  - name: 'b'\n",
+			[]string{"cfg.yaml:2: ", "so the value runs on to line 4", "(fix: close the quote: end the value on line 2 with ' (a quoted value runs on until the next ', here on line 4))"}},
+		{"a [ list still open at the end of the file", okTarget + "    readers: [a, b\n",
+			[]string{"cfg.yaml:5: ", "the [ list opened at column 14 is never closed with ]", "(fix: close the [ on line 5 with ]"}},
+		{"a { mapping still open at the end of the file", okTarget + "    tags: {a: b\n",
+			[]string{"cfg.yaml:5: ", "the { mapping opened at column 11 is never closed with }", "(fix: close the { on line 5 with }"}},
+		{"a value that is itself 'key: value' after a list dash", "targets:\n  - name: a: b\n",
+			[]string{"cfg.yaml:2: ", `(fix: quote the value on line 2: a ": " inside an unquoted value starts another key, so write name: "a: b")`}},
 	}
 	for _, c := range cases {
 		_, err := Parse("cfg.yaml", []byte(c.yaml))
@@ -46,6 +54,56 @@ func TestSyntaxErrorsPointAtTheWrongLine(t *testing.T) {
 		}
 		if got := es[0].Error(); !containsInOrder(got, c.want) || strings.Contains(got, "\n") {
 			t.Errorf("%s:\n got %s\nwant %q in order, on one line", c.why, got, c.want)
+		}
+	}
+}
+
+// The kinds of syntax mistake a hand edit makes, each a one-line change
+// to the example config kept in testdata/syntax: the error names the
+// line that is wrong (not where a parser gave up, which for an open
+// quote or bracket is many lines later) and says what to change there.
+func TestEverySyntaxMistakeNamesItsLineAndFix(t *testing.T) {
+	cases := []struct {
+		file string
+		why  string
+		line int
+		want []string
+	}{
+		{"unclosed-double-quote.yaml", "issue 21's trial: a \" left open on line 33 is not reported at line 46, where the next \" closes it, nor as an indentation mistake",
+			33, []string{`the " opened at column 17 is not closed on its line, so the value runs on to line 46`, `"externalId: \"stsrotator-deploy-bot"`, `(fix: close the quote: end the value on line 33 with "`}},
+		{"unclosed-single-quote.yaml", "a ' never closed before the end of the file is reported where it opens",
+			38, []string{`the ' opened at column 21 is never closed`, `(fix: close the quote: end the value on line 38 with ')`}},
+		{"unclosed-flow-sequence.yaml", "a [ list left open is reported on its line, not at the next top-level key",
+			19, []string{"the [ list opened at column 11 is never closed with ]", "(fix: close the [ on line 19 with ] after its last entry)"}},
+		{"unclosed-flow-mapping.yaml", "a { mapping left open is reported on its line, not at the next key",
+			26, []string{"the { mapping opened at column 18 is never closed with }", "(fix: close the { on line 26 with } after its last entry)"}},
+		{"tab-indent.yaml", "a tab used for indentation says to use spaces",
+			34, []string{`'\t'`, "(fix: indent line 34 with spaces: YAML does not allow tabs in indentation)"}},
+		{"stray-colon.yaml", "a ': ' inside an unquoted value says to quote it, showing how",
+			38, []string{`"sessionName: deploy: bot"`, `(fix: quote the value on line 38: a ": " inside an unquoted value starts another key, so write sessionName: "deploy: bot")`}},
+		{"duplicate-key.yaml", "a key set twice in one target names the line of the first",
+			38, []string{"targets[1](deploy-bot).roleArn: is set twice", "(fix: keep one of them (the first is on line 32))"}},
+		{"list-item-indent.yaml", "a list item out of line with the item above compares the two dashes, not a key's column",
+			30, []string{"(fix: line 30 is a list item indented 5 spaces and line 29 above it 6: the items of one list line up"}},
+		{"block-scalar-indent.yaml", "a line of a block scalar indented less than its first line names the block and the indentation it needs",
+			49, []string{"(fix: line 49 is indented 5 spaces, less than the 6 of the first line of the block scalar started on line 46 (sessionPolicy: |)", "indent every line of the block at least 6 spaces)"}},
+		{"block-scalar-under-key.yaml", "a block scalar whose lines are not indented under its key says to indent them further",
+			47, []string{"(fix: indent the lines of the block scalar started on line 46 (sessionPolicy: |) further than its key, e.g. 6 spaces"}},
+	}
+	for _, c := range cases {
+		data, err := os.ReadFile("testdata/syntax/" + c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Parse(c.file, data)
+		var es Errors
+		if !errors.As(err, &es) || len(es) != 1 {
+			t.Errorf("%s: want one config error, got %v", c.why, err)
+			continue
+		}
+		got := es[0].Error()
+		if es[0].Line != c.line || !strings.HasPrefix(got, fmt.Sprintf("%s:%d: ", c.file, c.line)) || !containsInOrder(got, c.want) || strings.Contains(got, "\n") {
+			t.Errorf("%s:\n got %s\nwant line %d and %q in order, on one line", c.why, got, c.line, c.want)
 		}
 	}
 }
