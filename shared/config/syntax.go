@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	goyaml "github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/lexer"
@@ -88,6 +89,10 @@ func diagnose(file string, data []byte, line, col int, msg string) *FieldError {
 	if q := openQuote(tokens, line, col, msg); q != nil {
 		problem := fmt.Sprintf("not valid YAML: the %s opened at column %d is never closed", q.mark, q.col)
 		fix := fmt.Sprintf("close the quote: end the value on line %d with %s", q.line, q.mark)
+		if q.inComment > 0 {
+			problem = fmt.Sprintf("not valid YAML: the %s opened at column %d is closed only by the %s at column %d inside the comment", q.mark, q.col, q.mark, q.inComment)
+			fix += " before the comment"
+		}
 		if q.end > q.line {
 			problem = fmt.Sprintf("not valid YAML: the %s opened at column %d is not closed on its line, so the value runs on to line %d", q.mark, q.col, q.end)
 			fix += fmt.Sprintf(" (a quoted value runs on until the next %s, here on line %d)", q.mark, q.end)
@@ -123,6 +128,9 @@ func tokenize(data []byte) (tokens token.Tokens) {
 type quote struct {
 	line, col, end int
 	mark           string
+	// inComment is the column of the closing mark when it is in what was
+	// meant as a comment (`'2700  # botocore's`) on the quote's line.
+	inComment int
 }
 
 // openQuote is the quoted scalar to blame for a syntax error at (line,
@@ -130,7 +138,9 @@ type quote struct {
 // earlier line and ended where the parser gave up. A quoted value may
 // span lines in YAML, but in a file that fails to parse right where one
 // ends, the quote's other half is the likelier mistake than anything on
-// the line the parser stopped at.
+// the line the parser stopped at. So is one closed only by a mark in
+// what was meant as a comment on its line, when the parser stopped after
+// it.
 func openQuote(tokens token.Tokens, line, col int, msg string) *quote {
 	for mark, kind := range map[string]string{`"`: "double-quoted", "'": "single-quoted"} {
 		if strings.Contains(msg, "end character of "+kind) {
@@ -142,13 +152,17 @@ func openQuote(tokens token.Tokens, line, col int, msg string) *quote {
 			continue
 		}
 		start := tk.Position.Line
-		end := start + strings.Count(strings.TrimSpace(tk.Origin), "\n")
+		text := strings.TrimSpace(tk.Origin)
+		end := start + strings.Count(text, "\n")
+		mark := `"`
+		if tk.Type == token.SingleQuoteType {
+			mark = "'"
+		}
 		if start < end && start < line && line <= end+1 {
-			mark := `"`
-			if tk.Type == token.SingleQuoteType {
-				mark = "'"
-			}
 			return &quote{line: start, col: tk.Position.Column, end: end, mark: mark}
+		}
+		if start == end && start == line && col > tk.Position.Column && strings.Contains(text, " #") {
+			return &quote{line: start, col: tk.Position.Column, end: end, mark: mark, inComment: tk.Position.Column + utf8.RuneCountInString(text) - 1}
 		}
 	}
 	return nil

@@ -42,6 +42,8 @@ func TestSyntaxErrorsPointAtTheWrongLine(t *testing.T) {
 			[]string{"cfg.yaml:5: ", "the [ list opened at column 14 is never closed with ]", "(fix: close the [ on line 5 with ]"}},
 		{"a { mapping still open at the end of the file", okTarget + "    tags: {a: b\n",
 			[]string{"cfg.yaml:5: ", "the { mapping opened at column 11 is never closed with }", "(fix: close the { on line 5 with }"}},
+		{"a ' closed only by an apostrophe in the line's comment says to close it before the comment", okTarget + "    durationSeconds: '2700   # botocore's window\n",
+			[]string{"cfg.yaml:5: not valid YAML: the ' opened at column 22 is closed only by the ' at column 40 inside the comment", "(fix: close the quote: end the value on line 5 with ' before the comment)"}},
 		{"a value that is itself 'key: value' after a list dash", "targets:\n  - name: a: b\n",
 			[]string{"cfg.yaml:2: ", `(fix: quote the value on line 2: a ": " inside an unquoted value starts another key, so write name: "a: b")`}},
 	}
@@ -148,5 +150,56 @@ func TestEveryIndentationMistakeNamesItsLine(t *testing.T) {
 	}
 	if errs < 50 || at*10 < errs*8 {
 		t.Errorf("%d syntax errors, %d at the changed line: want most at it", errs, at)
+	}
+}
+
+// The whole kind for quotes, brackets and stray colons: on every line of
+// the example config with a plain `key: value`, an opening " or ' with no
+// closing one and a value holding ": ", and on every one-line [ ] or { },
+// the closing bracket left out, are each reported at that line with the
+// fix for that mistake, wherever in the file the parser gave up.
+func TestEveryOpenQuoteBracketAndStrayColonNamesItsLine(t *testing.T) {
+	src, err := os.ReadFile("../../stsrotator.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(src), "\n")
+	tried, flows := 0, 0
+	for i, l := range lines {
+		body, comment, _ := strings.Cut(l, " #")
+		key, value, ok := strings.Cut(body, ": ")
+		value = strings.TrimSpace(value)
+		if !ok || value == "" || strings.ContainsAny(value[:1], `"'`) || strings.HasPrefix(strings.TrimSpace(key), "#") {
+			continue
+		}
+		if comment != "" {
+			comment = "   #" + comment
+		}
+		mistakes := []struct{ line, fix string }{
+			{key + `: "` + value + comment, fmt.Sprintf(`close the quote: end the value on line %d with "`, i+1)},
+			{key + `: '` + value + comment, fmt.Sprintf(`close the quote: end the value on line %d with '`, i+1)},
+			{key + ": " + value + ": x" + comment, fmt.Sprintf("quote the value on line %d: ", i+1)},
+		}
+		if open := value[:1]; open == "[" || open == "{" {
+			// A flow collection written on one line, its closing bracket left out.
+			shut := map[string]string{"[": "]", "{": "}"}[open]
+			flows++
+			mistakes = []struct{ line, fix string }{
+				{key + ": " + strings.TrimSuffix(value, shut) + comment, fmt.Sprintf("close the %s on line %d with %s", open, i+1, shut)},
+			}
+		}
+		for _, m := range mistakes {
+			mut := slices.Clone(lines)
+			mut[i] = m.line
+			_, err := Parse("c.yaml", []byte(strings.Join(mut, "\n")))
+			var es Errors
+			if !errors.As(err, &es) || len(es) != 1 || es[0].Line != i+1 || !strings.Contains(es[0].Fix, m.fix) {
+				t.Errorf("line %d as %q: want one error at line %d with fix %q, got %v", i+1, m.line, i+1, m.fix, err)
+			}
+			tried++
+		}
+	}
+	if tried < 30 || flows < 2 {
+		t.Errorf("only %d mutations tried, %d of a [ ] or { }: the example config changed shape", tried, flows)
 	}
 }
