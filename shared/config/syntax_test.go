@@ -116,11 +116,7 @@ func TestEverySyntaxMistakeNamesItsLineAndFix(t *testing.T) {
 // tell at the next key (the mistake was the first key of a mapping), its
 // fix names that line as the other of the two to compare.
 func TestEveryIndentationMistakeNamesItsLine(t *testing.T) {
-	src, err := os.ReadFile("../../stsrotator.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(src), "\n")
+	lines := exampleLines(t)
 	errs, at := 0, 0
 	for i, l := range lines {
 		trimmed := strings.TrimLeft(l, " ")
@@ -159,11 +155,7 @@ func TestEveryIndentationMistakeNamesItsLine(t *testing.T) {
 // the closing bracket left out, are each reported at that line with the
 // fix for that mistake, wherever in the file the parser gave up.
 func TestEveryOpenQuoteBracketAndStrayColonNamesItsLine(t *testing.T) {
-	src, err := os.ReadFile("../../stsrotator.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(src), "\n")
+	lines := exampleLines(t)
 	tried, flows := 0, 0
 	for i, l := range lines {
 		body, comment, _ := strings.Cut(l, " #")
@@ -202,4 +194,15 @@ func TestEveryOpenQuoteBracketAndStrayColonNamesItsLine(t *testing.T) {
 	if tried < 30 || flows < 2 {
 		t.Errorf("only %d mutations tried, %d of a [ ] or { }: the example config changed shape", tried, flows)
 	}
+}
+
+// exampleLines is the repository's example config, line by line: the
+// file a new user edits first.
+func exampleLines(t *testing.T) []string {
+	t.Helper()
+	src, err := os.ReadFile("../../stsrotator.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(string(src), "\n")
 }
