@@ -190,7 +190,7 @@ func run(t0 time.Time, port int, assembly, bin string, once, verbose bool) error
 	} else {
 		n.Say("starting the emulator (kumo) on 127.0.0.1:%d and the functions, as synthesized", port)
 	}
-	s, err := localstack.Start(ctx, localstack.Options{Root: root, Assembly: assembly, Port: port, WorkDir: work, FunctionLog: fnLog, BinDir: bin})
+	s, err := localstack.Start(ctx, localstack.Options{Root: root, Assembly: assembly, Port: port, WorkDir: work, FunctionLog: fnLog, BinDir: bin, Once: once})
 	if err != nil {
 		return err
 	}

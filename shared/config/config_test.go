@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -352,6 +353,13 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("defaults: {sourceCredentials: iam-user, durationSeconds: 43200, replicaRegions: [eu-west-1]}\nrotator: {sourceKeyMaxAge: 30d}\nreplicaKmsKeys: {eu-west-1: 'arn:aws:kms:eu-west-1:123456789012:alias/x'}\n" + okTarget))
 	if issue, err := os.ReadFile("testdata/indent-line34.yaml"); err == nil {
 		f.Add(issue)
+	}
+	if files, err := filepath.Glob("testdata/syntax/*.yaml"); err == nil {
+		for _, name := range files {
+			if data, err := os.ReadFile(name); err == nil {
+				f.Add(data)
+			}
+		}
 	}
 	f.Add([]byte(okTarget + "\tdurationSeconds: 3600\n"))
 	f.Add([]byte(okTarget + "      durationSeconds: 3600\n"))

@@ -43,7 +43,10 @@ var ShadowingVars = []string{
 const EnvContainerRelativeURI = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
 
 // childEnv is parent with every ShadowingVars entry removed and add
-// appended; removed lists the names taken out, in parent's order. Each of
+// appended; removed lists the names taken out, sorted: a parent's
+// environment comes in whatever order the program that built it chose
+// (often a map's), and the line naming them should read the same each
+// run. Each of
 // AWS_REGION (read by the SDKs) and AWS_DEFAULT_REGION (the only one the
 // AWS CLI v1 reads) that parent leaves unset or empty is set to region.
 func childEnv(parent []string, region string, add ...string) (env, removed []string) {
@@ -66,6 +69,7 @@ func childEnv(parent []string, region string, add ...string) (env, removed []str
 			env = append(slices.DeleteFunc(env, func(kv string) bool { return kv == k+"=" }), k+"="+region)
 		}
 	}
+	slices.Sort(removed)
 	return append(env, add...), removed
 }
 
