@@ -388,12 +388,21 @@ func FuzzParse(f *testing.F) {
 			if e.Problem == "" || !strings.HasPrefix(e.Error(), "f.yaml") {
 				t.Fatalf("error without location or problem: %#v", e)
 			}
-			// A syntax error's line is a line of the file.
-			if e.Line < 0 || e.Line > bytes.Count(data, []byte("\n"))+1 {
-				t.Fatalf("error at line %d of a %d-line file: %s", e.Line, bytes.Count(data, []byte("\n"))+1, e)
+			// A syntax error's line is a line of the file, counted as
+			// YAML counts them: CR, LF and CRLF each end a line
+			// (https://yaml.org/spec/1.2.2/#54-line-break-characters).
+			if lines := yamlLines(data); e.Line < 0 || e.Line > lines {
+				t.Fatalf("error at line %d of a %d-line file: %s", e.Line, lines, e)
 			}
 		}
 	})
+}
+
+// yamlLines is how many lines YAML sees in data: one more than its line
+// breaks, a CRLF pair counting once.
+func yamlLines(data []byte) int {
+	return bytes.Count(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\n")) +
+		bytes.Count(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\r")) + 1
 }
 
 // manyTags writes n distinct tags as a YAML flow mapping's entries.
