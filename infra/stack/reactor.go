@@ -9,10 +9,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -218,12 +216,12 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 	// this the function could be created, and invoked by a rule, before
 	// the policy exists, and fail its first events with AccessDenied.
 	r.Function.Node().AddDependency(policy)
-	s.WireExpiredTokenReactor(awseventstargets.NewSqsQueue(r.Reports, nil))
-	r.Function.AddEventSource(awslambdaeventsources.NewSqsEventSource(r.Reports, &awslambdaeventsources.SqsEventSourceProps{
+	s.WireExpiredTokenReactor(QueueTarget(r.Reports))
+	addSQSEventSource(r.Function, r.Reports, &awslambda.EventSourceMappingOptions{
 		BatchSize:               jsii.Number(ReactorBatchSize),
 		MaxConcurrency:          jsii.Number(ReactorMaxConcurrency),
 		ReportBatchItemFailures: jsii.Bool(true),
-	}))
+	})
 	// A burst is meant to wait in the queue, but not for long: reports
 	// older than ReactorBacklogAlarm mean the reactor cannot keep up (or
 	// keeps failing), and the credentials they name may be expiring.

@@ -7,12 +7,10 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -168,7 +166,7 @@ func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 		Conditions: alarmSource(st),
 	}))
 	for _, e := range cfg.Alerts.Emails {
-		s.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+		s.Topic.AddSubscription(&emailSubscription{e})
 	}
 
 	s.DeadLetterQueue = awssqs.NewQueue(st, jsii.String("SweepDeadLetters"), &awssqs.QueueProps{
@@ -267,7 +265,7 @@ func newAlarm(scope constructs.Construct, id string, topic awssns.ITopic, m awsc
 		TreatMissingData:   missing,
 		AlarmDescription:   jsii.String(why),
 	})
-	a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+	a.AddAlarmAction(&topicAction{topic})
 	return a
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
@@ -648,7 +647,7 @@ func TestWireExpiredTokenReactor(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := awssqs.NewQueue(svc.Stack, jsii.String("StandIn"), nil)
-	svc.WireExpiredTokenReactor(awseventstargets.NewSqsQueue(q, nil))
+	svc.WireExpiredTokenReactor(stack.QueueTarget(q))
 	hasTarget := assertions.Match_ObjectLike(&map[string]any{"Targets": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Arn": assertions.Match_AnyValue()})})})
 	root := assertions.Template_FromStack(svc.Stack, nil)
 	assert(t, "both rules", func() {
