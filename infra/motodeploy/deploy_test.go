@@ -176,6 +176,9 @@ type deployed struct {
 	// templates maps each stack (root and nested) to its deployed
 	// template, as moto's GetTemplate returns it.
 	templates map[string]template
+	// sessions is each target's RoleSessionName in this stack, as the
+	// rotator derives it from its STSROTATOR_STACK (config.InStack).
+	sessions map[string]string
 }
 
 type template struct {
@@ -192,16 +195,22 @@ func deploy(t *testing.T, root string, env []string, s *mototest.Server, path st
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The deployed rotators name their sessions for this stack
-	// (STSROTATOR_STACK), so the identities they store do too.
-	if err := conf.InStack(stack); err != nil {
-		t.Fatal(err)
-	}
 	p, err := plan.New(conf, src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &deployed{stack: stack, outdir: filepath.Join(t.TempDir(), "cdk.out"), plan: p, cfg: s.Config(""), templates: map[string]template{}}
+	scoped, err := config.Parse(path, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scoped.InStack(stack); err != nil {
+		t.Fatal(err)
+	}
+	sessions := map[string]string{}
+	for _, tg := range scoped.Targets {
+		sessions[tg.Name] = tg.SessionName
+	}
+	d := &deployed{stack: stack, outdir: filepath.Join(t.TempDir(), "cdk.out"), plan: p, cfg: s.Config(""), templates: map[string]template{}, sessions: sessions}
 	out, took := cdk(t, root, root, env, "deploy", "--all", "--require-approval", "never",
 		"-c", "config="+path, "-c", "stackName="+stack, "-o", d.outdir)
 	t.Logf("cdk deploy of %d targets (%d shards, %d lanes): %s (%s)", len(conf.Targets), len(p.Shards), len(p.Lanes()), took.Round(100*time.Millisecond), phases(out))
@@ -409,7 +418,7 @@ func (d *deployed) minted(t *testing.T, targets []config.Target) {
 		}
 		arn := strings.SplitN(tg.RoleArn, ":", 6)
 		role := arn[5][strings.LastIndex(arn[5], "/")+1:]
-		want := "arn:aws:sts::" + arn[4] + ":assumed-role/" + role + "/" + tg.SessionName
+		want := "arn:aws:sts::" + arn[4] + ":assumed-role/" + role + "/" + d.sessions[tg.Name]
 		if v.Meta.Identity != want || v.Meta.Target != tg.Name {
 			t.Errorf("target %s: identity %q (target %q), want %q", tg.Name, v.Meta.Identity, v.Meta.Target, want)
 		}
