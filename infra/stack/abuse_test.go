@@ -196,3 +196,99 @@ func TestAbuse_StackCreatorWritesTheSourceKey(t *testing.T) {
 		}
 	}
 }
+
+// rotatorIdentity is every identity policy of target's shard rotator role
+// as synthesized: its inline policies and its lanes' managed policies.
+func rotatorIdentity(t *testing.T, fx *fixture, target string) []*iameval.Policy {
+	t.Helper()
+	sh := shardOf(fx, target)
+	var out []*iameval.Policy
+	for _, r := range resources(fx.shardJS[sh], "AWS::IAM::Role") {
+		if props(r)["RoleName"] != plan.RotatorRoleName("stsrotator", plan.ShardOf(target)) {
+			continue
+		}
+		// The log groups' and the key's ARNs, as CloudFormation would
+		// give them; the statements naming them are not under test.
+		values := map[string]string{}
+		for k, v := range deployed {
+			values[k] = v
+		}
+		for id := range resources(fx.shardJS[sh], "AWS::Logs::LogGroup") {
+			values[id+".Arn"] = "arn:aws:logs:eu-west-1:123456789012:log-group:" + id + ":*"
+		}
+		params, _ := fx.shardJS[sh]["Parameters"].(map[string]any)
+		for id := range params {
+			values[id] = "arn:aws:kms:eu-west-1:123456789012:key/" + id
+		}
+		inline, _ := props(r)["Policies"].([]any)
+		for _, p := range inline {
+			v, err := iameval.Resolve(p.(map[string]any)["PolicyDocument"], values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(v)
+			pol, err := iameval.Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, pol)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no inline policy on the rotator role of " + sh)
+	}
+	for _, m := range resources(fx.shardJS[sh], "AWS::IAM::ManagedPolicy") {
+		out = append(out, resolvedPolicy(t, props(m)["PolicyDocument"]))
+	}
+	return out
+}
+
+// Proves: the rotator role trusts lambda.amazonaws.com, so anyone who may
+// pass it (iam:PassRole, which AdministratorAccess includes) to a function
+// of their own would run as the rotator: the secrets' write deny exempts
+// the role's ARN, and the target roles trust it. The role's own inline
+// policy denies its credentials every STS and Secrets Manager call that
+// does not come from one of its shard's rotator functions, by
+// lambda:SourceFunctionArn, which Lambda sets on every call from a
+// function's execution environment
+// (https://docs.aws.amazon.com/lambda/latest/dg/permissions-source-function-arn.html);
+// the credentials used anywhere else carry no such key, and ArnNotEquals
+// holds for an absent key
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+func TestAbuse_RotatorRolePassedToAnotherFunction(t *testing.T) {
+	fx := example(t)
+	const target = "deploy-bot"
+	identity := rotatorIdentity(t, fx, target)
+	fn, ok := fx.plan.FunctionFor("stsrotator", target)
+	if !ok {
+		t.Fatal("no function for " + target)
+	}
+	const lambdaArn = "arn:aws:lambda:eu-west-1:123456789012:function:"
+	rotator := "arn:aws:iam::123456789012:role/" + plan.RotatorRoleName("stsrotator", plan.ShardOf(target))
+	secret := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stsrotator/" + target + "-AbCdEf"
+	targetRole := "arn:aws:iam::123456789012:role/DeployBot"
+	from := func(arn string) map[string][]string {
+		if arn == "" {
+			return map[string][]string{"aws:SecureTransport": {"true"}}
+		}
+		return map[string][]string{"aws:SecureTransport": {"true"}, "lambda:SourceFunctionArn": {arn}}
+	}
+	for _, c := range []struct {
+		who, action, resource string
+		ctx                   map[string][]string
+		want                  iameval.Decision
+	}{
+		{"its own function", "secretsmanager:PutSecretValue", secret, from(lambdaArn + fn), iameval.Allow},
+		{"its own function", "sts:AssumeRole", targetRole, from(lambdaArn + fn), iameval.Allow},
+		{"a function the attacker created with the role", "secretsmanager:PutSecretValue", secret, from(lambdaArn + "attacker"), iameval.ExplicitDeny},
+		{"a function the attacker created with the role", "secretsmanager:GetSecretValue", secret, from(lambdaArn + "attacker"), iameval.ExplicitDeny},
+		{"a function the attacker created with the role", "sts:AssumeRole", targetRole, from(lambdaArn + "attacker"), iameval.ExplicitDeny},
+		{"a function with the same name in another Region", "sts:AssumeRole", targetRole, from("arn:aws:lambda:us-east-1:123456789012:function:" + fn), iameval.ExplicitDeny},
+		{"the role's credentials outside any function", "sts:AssumeRole", targetRole, from(""), iameval.ExplicitDeny},
+	} {
+		got, err := iameval.Evaluate(iameval.Request{Principal: rotator, Action: c.action, Resource: c.resource, Context: c.ctx}, identity, nil)
+		if err != nil || got != c.want {
+			t.Errorf("%s: %s: %v %v, want %v", c.who, c.action, got, err, c.want)
+		}
+	}
+}
