@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/infra/stack"
 	"github.com/stsrotator/stsrotator/internal/iameval"
 )
 
@@ -289,6 +290,87 @@ func TestAbuse_RotatorRolePassedToAnotherFunction(t *testing.T) {
 		got, err := iameval.Evaluate(iameval.Request{Principal: rotator, Action: c.action, Resource: c.resource, Context: c.ctx}, identity, nil)
 		if err != nil || got != c.want {
 			t.Errorf("%s: %s: %v %v, want %v", c.who, c.action, got, err, c.want)
+		}
+	}
+}
+
+// fakeValues gives every resource and parameter of tpl a stand-in ARN
+// (Ref and Fn::GetAtt .Arn alike), on top of deployed, for evaluating
+// statements that merely name them.
+func fakeValues(tpl map[string]any) map[string]string {
+	values := map[string]string{}
+	for k, v := range deployed {
+		values[k] = v
+	}
+	for _, sect := range []string{"Resources", "Parameters"} {
+		m, _ := tpl[sect].(map[string]any)
+		for id := range m {
+			values[id] = "arn:aws:fake:eu-west-1:123456789012:" + id
+			values[id+".Arn"] = values[id]
+		}
+	}
+	return values
+}
+
+// Proves: the source-key rotator role, passed to a function of the
+// attacker's (iam:PassRole), can neither mint the source user's access
+// keys nor write the key secret: its inline policy denies iam:* and
+// secretsmanager:* unless lambda:SourceFunctionArn is its own function
+// (https://docs.aws.amazon.com/lambda/latest/dg/permissions-source-function-arn.html).
+// Without it, that function would get a long-lived key that assumes every
+// iam-user target.
+func TestAbuse_SourceKeyRolePassedToAnotherFunction(t *testing.T) {
+	fx := longSession(t)
+	values := fakeValues(fx.rootJS)
+	var identity []*iameval.Policy
+	var roleID string
+	for id, r := range resources(fx.rootJS, "AWS::IAM::Role") {
+		if !strings.Contains(js(props(r)["Path"]), "/source-key-rotator/") {
+			continue
+		}
+		roleID = id
+		inline, _ := props(r)["Policies"].([]any)
+		for _, p := range inline {
+			v, err := iameval.Resolve(p.(map[string]any)["PolicyDocument"], values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(v)
+			pol, err := iameval.Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			identity = append(identity, pol)
+		}
+	}
+	if len(identity) == 0 {
+		t.Fatal("no source-key rotator role")
+	}
+	var userID, secretID string
+	for id := range resources(fx.rootJS, "AWS::IAM::User") {
+		userID = id
+	}
+	for id, r := range resources(fx.rootJS, "AWS::SecretsManager::Secret") {
+		if strings.Contains(js(r), "source") || strings.Contains(id, "Key") {
+			secretID = id
+		}
+	}
+	const lambdaArn = "arn:aws:lambda:eu-west-1:123456789012:function:"
+	principal := "arn:aws:iam::123456789012:role/stsrotator/source-key-rotator/" + roleID
+	for _, c := range []struct {
+		fn, action, resource string
+		want                 iameval.Decision
+	}{
+		{stack.SourceKeyFunctionName("stsrotator"), "iam:CreateAccessKey", values[userID+".Arn"], iameval.Allow},
+		{stack.SourceKeyFunctionName("stsrotator"), "secretsmanager:PutSecretValue", values[secretID], iameval.Allow},
+		{"attacker", "iam:CreateAccessKey", values[userID+".Arn"], iameval.ExplicitDeny},
+		{"attacker", "secretsmanager:PutSecretValue", values[secretID], iameval.ExplicitDeny},
+		{"attacker", "secretsmanager:GetSecretValue", values[secretID], iameval.ExplicitDeny},
+	} {
+		ctx := map[string][]string{"lambda:SourceFunctionArn": {lambdaArn + c.fn}}
+		got, err := iameval.Evaluate(iameval.Request{Principal: principal, Action: c.action, Resource: c.resource, Context: ctx}, identity, nil)
+		if err != nil || got != c.want {
+			t.Errorf("from function %s: %s on %s: %v %v, want %v", c.fn, c.action, c.resource, got, err, c.want)
 		}
 	}
 }

@@ -117,15 +117,27 @@ var RoleUseActions = []string{"sts:*", "secretsmanager:*"}
 // here. KMS is left out: Secrets Manager calls it on the rotator's behalf,
 // and the role's key use is already limited to kms:ViaService.
 func onlyTheShardsFunctions(stackName string, sp plan.Shard) awsiam.PolicyStatement {
-	var arns []*string
+	var names []string
 	for _, lp := range sp.Lanes {
+		names = append(names, FunctionName(stackName, sp.ID, lp.ID))
+	}
+	return onlyFromFunctions("OnlyTheShardsFunctionsUseThisRole", RoleUseActions, names)
+}
+
+// onlyFromFunctions denies actions to a Lambda execution role's
+// credentials unless the call comes from one of the functions named
+// (literal names, in the stack's account and Region): see
+// onlyTheShardsFunctions.
+func onlyFromFunctions(sid string, actions, names []string) awsiam.PolicyStatement {
+	var arns []*string
+	for _, n := range names {
 		arns = append(arns, awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":lambda:"), awscdk.Aws_REGION(),
-			jsii.String(":"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":function:" + FunctionName(stackName, sp.ID, lp.ID))}))
+			jsii.String(":"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":function:" + n)}))
 	}
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("OnlyTheShardsFunctionsUseThisRole"),
+		Sid:        jsii.String(sid),
 		Effect:     awsiam.Effect_DENY,
-		Actions:    jsii.Strings(RoleUseActions...),
+		Actions:    jsii.Strings(actions...),
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{"ArnNotEquals": map[string]any{"lambda:SourceFunctionArn": &arns}},
 	})
