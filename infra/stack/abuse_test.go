@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -371,6 +372,72 @@ func TestAbuse_SourceKeyRolePassedToAnotherFunction(t *testing.T) {
 		got, err := iameval.Evaluate(iameval.Request{Principal: principal, Action: c.action, Resource: c.resource, Context: ctx}, identity, nil)
 		if err != nil || got != c.want {
 			t.Errorf("from function %s: %s on %s: %v %v, want %v", c.fn, c.action, c.resource, got, err, c.want)
+		}
+	}
+}
+
+// guardrailSCP is the SCP docs/security.md recommends for the stsrotator
+// account: its first JSON block after "## Guardrails".
+func guardrailSCP(t *testing.T) *iameval.Policy {
+	t.Helper()
+	b, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "## Guardrails")
+	if ok {
+		_, rest, ok = strings.Cut(rest, "```json\n")
+	}
+	doc, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/security.md: no JSON block under ## Guardrails")
+	}
+	p, err := iameval.Parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("docs/security.md's SCP: %v", err)
+	}
+	return p
+}
+
+// Proves (docs/security.md, guardrails): an administrator of the
+// stsrotator account cannot become a rotator by the Lambda side door —
+// replacing a rotator function's code or configuration, deleting it and
+// creating one of the same name (lambda:SourceFunctionArn would then
+// match), or passing a stsrotator role to anything — nor edit the
+// source-key rotator role, whose generated name sits under the
+// /stsrotator/ path, while the CDK execution role still deploys. The
+// template cannot stop a principal that may change a function's code: the
+// SCP can. An SCP's Deny applies like any explicit Deny
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html);
+// the SCP is given here as one more policy alongside the caller's own.
+func TestAbuse_AdminTakesOverARotatorFunction(t *testing.T) {
+	scp := guardrailSCP(t)
+	// The SCP is written for account 111111111111 in us-east-1.
+	const acct = "arn:aws:iam::111111111111:"
+	admin := []*iameval.Policy{scp, iameval.MustParse(map[string]any{"Statement": map[string]any{"Effect": "Allow", "Action": "*", "Resource": "*"}})}
+	fn := "arn:aws:lambda:us-east-1:111111111111:function:" + plan.FunctionName("stsrotator", plan.ShardID(12), "Rotator0")
+	for _, c := range []struct {
+		who, action, resource string
+		want                  iameval.Decision
+	}{
+		{"Admin", "lambda:UpdateFunctionCode", fn, iameval.ExplicitDeny},
+		{"Admin", "lambda:UpdateFunctionConfiguration", fn, iameval.ExplicitDeny},
+		{"Admin", "lambda:DeleteFunction", fn, iameval.ExplicitDeny},
+		{"Admin", "lambda:CreateFunction", fn, iameval.ExplicitDeny},
+		{"Admin", "lambda:AddPermission", fn, iameval.ExplicitDeny},
+		{"Admin", "lambda:UpdateFunctionCode", "arn:aws:lambda:us-east-1:111111111111:function:" + stack.SourceKeyFunctionName("stsrotator"), iameval.ExplicitDeny},
+		{"Admin", "iam:PassRole", acct + "role/" + plan.RotatorRoleName("stsrotator", 12), iameval.ExplicitDeny},
+		{"Admin", "iam:PassRole", acct + "role/stsrotator/source-key-rotator/StsrotatorSourceKeyRotatorRole1A2B3C", iameval.ExplicitDeny},
+		{"Admin", "iam:UpdateAssumeRolePolicy", acct + "role/stsrotator/source-key-rotator/StsrotatorSourceKeyRotatorRole1A2B3C", iameval.ExplicitDeny},
+		{"Admin", "iam:PutRolePolicy", acct + "role/stsrotator/source-key-rotator/StsrotatorSourceKeyRotatorRole1A2B3C", iameval.ExplicitDeny},
+		{"Admin", "iam:UpdateAssumeRolePolicy", acct + "role/" + plan.RotatorRoleName("stsrotator", 12), iameval.ExplicitDeny},
+		{"Admin", "lambda:UpdateFunctionCode", "arn:aws:lambda:us-east-1:111111111111:function:their-own", iameval.Allow},
+		{"cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1", "lambda:UpdateFunctionCode", fn, iameval.Allow},
+		{"cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1", "iam:PassRole", acct + "role/" + plan.RotatorRoleName("stsrotator", 12), iameval.Allow},
+	} {
+		got, err := iameval.Evaluate(iameval.Request{Principal: acct + "role/" + c.who, Action: c.action, Resource: c.resource}, admin, nil)
+		if err != nil || got != c.want {
+			t.Errorf("%s %s %s: %v %v, want %v", c.who, c.action, c.resource, got, err, c.want)
 		}
 	}
 }
