@@ -72,13 +72,15 @@ func TestAbuse_SecretWriteByNonRotator(t *testing.T) {
 		arn      string
 		identity []*iameval.Policy
 	}{
-		"rotator":       {rotator, rotatorGrants},
-		"cfn-exec-role": {acct + "role/cdk-hnb659fds-cfn-exec-role-123456789012-eu-west-1", admin},
-		"admin":         {acct + "role/Admin", admin},
-		"old-path-role": {acct + "role/stsrotator/rotator/" + plan.RotatorRoleName("stsrotator", plan.ShardOf(target)), admin},
-		"other-rotator": {otherShard, admin},
-		"reader":        {acct + "role/CiRunner", admin},
-		"reactor":       {acct + "role/" + plan.ReactorRoleName("stsrotator"), nil},
+		"rotator":              {rotator, rotatorGrants},
+		"cfn-exec-role":        {acct + "role/cdk-hnb659fds-cfn-exec-role-123456789012-eu-west-1", admin},
+		"admin":                {acct + "role/Admin", admin},
+		"old-path-role":        {acct + "role/stsrotator/rotator/" + plan.RotatorRoleName("stsrotator", plan.ShardOf(target)), admin},
+		"other-rotator":        {otherShard, admin},
+		"reader":               {acct + "role/CiRunner", admin},
+		"reactor":              {acct + "role/" + plan.ReactorRoleName("stsrotator"), nil},
+		"reader-account-admin": {"arn:aws:iam::210987654321:role/Admin", admin},
+		"service":              {"secretsmanager.amazonaws.com", nil},
 	}
 	const (
 		evalDeny  = "an explicit Deny in any policy overrides any Allow"
@@ -129,6 +131,33 @@ func TestAbuse_SecretWriteByNonRotator(t *testing.T) {
 		{"reader", "secretsmanager:PutSecretValue", tls, iameval.ExplicitDeny, evalDeny},
 		{"reader", "secretsmanager:UpdateSecretVersionStage", tls, iameval.ExplicitDeny, evalDeny},
 		{"reactor", "secretsmanager:PutSecretValue", tls, iameval.ExplicitDeny, evalDeny},
+		// Cross-account replication (2025): a reader that may read the
+		// secret could link it to a replica in an account of its own and
+		// receive every future value, after its reader access is gone.
+		{"reader", "secretsmanager:AssociateCrossAccountReplica", tls, iameval.ExplicitDeny, evalDeny + " (NotAction: every action but reads)"},
+		{"admin", "secretsmanager:AssociateCrossAccountReplica", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:DisassociateCrossAccountReplica", tls, iameval.ExplicitDeny, evalDeny},
+		{"admin", "secretsmanager:SomeActionAWSAddsLater", tls, iameval.ExplicitDeny, evalDeny + " (NotAction: not an enumerated list)"},
+		{"admin", "secretsmanager:ListSecretVersionIds", tls, iameval.Allow, evalAllow + " (reads of metadata are not writes)"},
+		{"admin", "secretsmanager:GetResourcePolicy", tls, iameval.Allow, evalAllow},
+		// A declared reader account (210987654321 reads audit-s3, not this
+		// secret) and a service principal (no aws:PrincipalArn).
+		{"reader-account-admin", "secretsmanager:PutSecretValue", tls, iameval.ExplicitDeny, evalDeny},
+		{"reader-account-admin", "secretsmanager:GetSecretValue", tls, iameval.ExplicitDeny, evalDeny + " (reads another target's secret)"},
+		{"service", "secretsmanager:PutSecretValue", tls, iameval.ExplicitDeny, evalDeny + " (ArnNotEquals holds for an absent aws:PrincipalArn)"},
+	}
+	for _, a := range plan.SecretWriteActions {
+		cases = append(cases, struct {
+			who, action string
+			ctx         map[string][]string
+			want        iameval.Decision
+			rule        string
+		}{"admin", a, tls, iameval.ExplicitDeny, evalDeny + " (every write action)"}, struct {
+			who, action string
+			ctx         map[string][]string
+			want        iameval.Decision
+			rule        string
+		}{"cfn-exec-role", a, tls, iameval.Allow, evalAllow + " (the deployer is exempt)"})
 	}
 	resource := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stsrotator/" + target + "-AbCdEf"
 	for _, c := range cases {

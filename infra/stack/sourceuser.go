@@ -171,7 +171,7 @@ func restrictKeySecret(s *Service, scope constructs.Construct, src *SourceUser) 
 		// create any stack makes calls via CloudFormation.
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("OnlyTheSourceKeyRotatorWrites"), Effect: awsiam.Effect_DENY, Principals: &anyone,
-			Actions: jsii.Strings(append(append([]string{}, plan.SecretWriteActions...), plan.SecretTagActions...)...), Resources: jsii.Strings("*"),
+			NotActions: jsii.Strings(plan.SecretReadActions...), Resources: jsii.Strings("*"),
 			Conditions: &map[string]any{
 				"ArnNotEquals": map[string]any{"aws:PrincipalArn": []any{src.Role.RoleArn(), plan.CfnExecRoleArn(s.qualifier)}},
 			},

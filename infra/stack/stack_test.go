@@ -173,10 +173,11 @@ func TestSecretResourcePolicies(t *testing.T) {
 					"Condition": notIn},
 				map[string]any{"Sid": "DenyReadsWithoutTLS", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": "secretsmanager:GetSecretValue", "Resource": "*",
 					"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
-				map[string]any{"Sid": "OnlyTheRotatorWrites", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": []any{
-					"secretsmanager:CancelRotateSecret", "secretsmanager:DeleteResourcePolicy", "secretsmanager:DeleteSecret", "secretsmanager:PutResourcePolicy",
-					"secretsmanager:PutSecretValue", "secretsmanager:RemoveRegionsFromReplication", "secretsmanager:ReplicateSecretToRegions", "secretsmanager:RestoreSecret",
-					"secretsmanager:RotateSecret", "secretsmanager:StopReplicationToReplica", "secretsmanager:UpdateSecret", "secretsmanager:UpdateSecretVersionStage"},
+				// Everything but reads and tagging (its own statement), so
+				// an action AWS adds is denied too.
+				map[string]any{"Sid": "OnlyTheRotatorWrites", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "NotAction": []any{
+					"secretsmanager:BatchGetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:GetSecretValue",
+					"secretsmanager:ListSecretVersionIds", "secretsmanager:ValidateResourcePolicy", "secretsmanager:TagResource", "secretsmanager:UntagResource"},
 					"Resource": "*", "Condition": map[string]any{"ArnNotEquals": writers}},
 				map[string]any{"Sid": "OnlyTheRotatorTagsStsrotatorKeys", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"},
 					"Action": []any{"secretsmanager:TagResource", "secretsmanager:UntagResource"}, "Resource": "*",
