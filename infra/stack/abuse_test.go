@@ -470,3 +470,36 @@ func TestAbuse_AdminTakesOverARotatorFunction(t *testing.T) {
 		}
 	}
 }
+
+// Proves (docs/security.md, the execution role's exemption): an
+// administrator of the stsrotator account cannot deploy a CloudFormation
+// stack of their own through the CDK execution role — which the secrets'
+// write deny exempts, and which would then rewrite a secret's policy —
+// neither by assuming the bootstrap's deploy role (it trusts the whole
+// account) nor by passing the execution role to CloudFormation; the
+// deployer and the deploy role still can. The guardrail SCP is evaluated
+// as one more policy beside the caller's own.
+func TestAbuse_AdminDeploysThroughTheExecutionRole(t *testing.T) {
+	scp := guardrailSCP(t)
+	const acct = "arn:aws:iam::111111111111:"
+	admin := []*iameval.Policy{scp, iameval.MustParse(map[string]any{"Statement": map[string]any{"Effect": "Allow", "Action": "*", "Resource": "*"}})}
+	exec := acct + "role/cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1"
+	deploy := acct + "role/cdk-hnb659fds-deploy-role-111111111111-us-east-1"
+	for _, c := range []struct {
+		who, action, resource string
+		want                  iameval.Decision
+	}{
+		{acct + "role/Admin", "sts:AssumeRole", deploy, iameval.ExplicitDeny},
+		{acct + "role/Admin", "sts:AssumeRole", exec, iameval.ExplicitDeny},
+		{acct + "role/Admin", "iam:PassRole", exec, iameval.ExplicitDeny},
+		{acct + "user/alice", "iam:PassRole", exec, iameval.ExplicitDeny},
+		{acct + "role/BreakGlassDeployer", "sts:AssumeRole", deploy, iameval.Allow},
+		{deploy, "iam:PassRole", exec, iameval.Allow},
+		{acct + "role/Admin", "iam:PassRole", acct + "role/their-own-app", iameval.Allow},
+	} {
+		got, err := iameval.Evaluate(iameval.Request{Principal: c.who, Action: c.action, Resource: c.resource}, admin, nil)
+		if err != nil || got != c.want {
+			t.Errorf("%s %s %s: %v %v, want %v", c.who, c.action, c.resource, got, err, c.want)
+		}
+	}
+}
