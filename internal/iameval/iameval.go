@@ -437,9 +437,9 @@ func operator(name string) (op, error) {
 	case "StringNotEquals":
 		o.match, o.negated = func(p, v string) bool { return p == v }, true
 	case "ArnEquals", "ArnLike":
-		o.match = arnMatch
+		o.match = ArnMatch
 	case "ArnNotEquals", "ArnNotLike":
-		o.match, o.negated = arnMatch, true
+		o.match, o.negated = ArnMatch, true
 	case "StringEqualsIgnoreCase":
 		o.match = strings.EqualFold
 	case "StringNotEqualsIgnoreCase":
@@ -510,14 +510,15 @@ func (o op) holds(want, got []string, present bool) (bool, error) {
 	return matches(got[0]) != o.negated, nil
 }
 
-// arnMatch is the ARN condition operators' comparison: "ArnEquals,
+// ArnMatch is the ARN condition operators' comparison (pattern against
+// value): "ArnEquals,
 // ArnLike: Case-sensitive matching of the ARN. Each of the six
 // colon-delimited components of the ARN is checked separately and each can
 // include multi-character match wildcards (*) or single-character match
 // wildcards (?)" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN).
 // So ArnEquals takes wildcards too, and a "*" never spans a colon between
 // components (the sixth, the resource, keeps any colons it has).
-func arnMatch(pattern, value string) bool {
+func ArnMatch(pattern, value string) bool {
 	p, v := strings.SplitN(pattern, ":", 6), strings.SplitN(value, ":", 6)
 	if len(p) != 6 || len(v) != 6 {
 		return false
