@@ -9,6 +9,7 @@ import (
 	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/infra/stack"
 	"github.com/stsrotator/stsrotator/internal/iameval"
+	"github.com/stsrotator/stsrotator/shared/config"
 )
 
 // The values CloudFormation gives the synthesized policies' pseudo
@@ -500,6 +501,54 @@ func TestAbuse_AdminDeploysThroughTheExecutionRole(t *testing.T) {
 		got, err := iameval.Evaluate(iameval.Request{Principal: c.who, Action: c.action, Resource: c.resource}, admin, nil)
 		if err != nil || got != c.want {
 			t.Errorf("%s %s %s: %v %v, want %v", c.who, c.action, c.resource, got, err, c.want)
+		}
+	}
+}
+
+// Proves: a role whose name differs from a rotator's only in case gains
+// nothing. IAM refuses to create it while the rotator exists ("names must
+// be unique within the account. They are not distinguished by case",
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html);
+// created while the stack is not deployed, it only makes the deploy fail,
+// and its ARN still differs: ARN condition operators compare
+// case-sensitively
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN),
+// so neither the secret's exemption nor the target role's trust matches it.
+func TestAbuse_CaseVariantRotatorRole(t *testing.T) {
+	fx := example(t)
+	const target = "deploy-bot"
+	var secretPolicy *iameval.Policy
+	for id, r := range resources(fx.shardJS[shardOf(fx, target)], "AWS::SecretsManager::ResourcePolicy") {
+		if id == "ReadPolicy"+plan.OutputKeys(fx.plan.Config)[target] {
+			secretPolicy = resolvedPolicy(t, props(r)["ResourcePolicy"])
+		}
+	}
+	var tg config.Target
+	for _, x := range fx.plan.Config.Targets {
+		if x.Name == target {
+			tg = x
+		}
+	}
+	trust := iameval.MustParse(map[string]any{"Statement": plan.TrustStatement("aws", "123456789012", "stsrotator", tg)})
+	admin := []*iameval.Policy{iameval.MustParse(map[string]any{"Statement": map[string]any{"Effect": "Allow", "Action": "*", "Resource": "*"}})}
+	real := "arn:aws:iam::123456789012:role/" + plan.RotatorRoleName("stsrotator", plan.ShardOf(target))
+	variant := "arn:aws:iam::123456789012:role/" + strings.ToUpper(plan.RotatorRoleName("stsrotator", plan.ShardOf(target)))
+	secret := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stsrotator/" + target + "-AbCdEf"
+	ext := map[string][]string{"sts:ExternalId": {tg.ExternalID}, "aws:SecureTransport": {"true"}}
+	for _, c := range []struct {
+		principal, action, resource string
+		resourcePolicy              *iameval.Policy
+		trust                       bool
+		want                        iameval.Decision
+	}{
+		{variant, "secretsmanager:PutSecretValue", secret, secretPolicy, false, iameval.ExplicitDeny},
+		{variant, "secretsmanager:GetSecretValue", secret, secretPolicy, false, iameval.ExplicitDeny},
+		{variant, "sts:AssumeRole", tg.RoleArn, trust, true, iameval.ImplicitDeny},
+		{real, "sts:AssumeRole", tg.RoleArn, trust, true, iameval.Allow},
+	} {
+		got, err := iameval.Evaluate(iameval.Request{Principal: c.principal, Action: c.action, Resource: c.resource, Context: ext, TrustPolicy: c.trust}, admin, c.resourcePolicy)
+		if err != nil || got != c.want {
+			t.Errorf("%s %s: %v %v, want %v", c.principal, c.action, got, err, c.want)
 		}
 	}
 }
