@@ -239,32 +239,9 @@ func rotatorIdentity(t *testing.T, fx *fixture, target string) []*iameval.Policy
 		if props(r)["RoleName"] != plan.RotatorRoleName("stsrotator", plan.ShardOf(target)) {
 			continue
 		}
-		// The log groups' and the key's ARNs, as CloudFormation would
-		// give them; the statements naming them are not under test.
-		values := map[string]string{}
-		for k, v := range deployed {
-			values[k] = v
-		}
-		for id := range resources(fx.shardJS[sh], "AWS::Logs::LogGroup") {
-			values[id+".Arn"] = "arn:aws:logs:eu-west-1:123456789012:log-group:" + id + ":*"
-		}
-		params, _ := fx.shardJS[sh]["Parameters"].(map[string]any)
-		for id := range params {
-			values[id] = "arn:aws:kms:eu-west-1:123456789012:key/" + id
-		}
-		inline, _ := props(r)["Policies"].([]any)
-		for _, p := range inline {
-			v, err := iameval.Resolve(p.(map[string]any)["PolicyDocument"], values)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := json.Marshal(v)
-			pol, err := iameval.Parse(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, pol)
-		}
+		// The log groups' and the key's ARNs stand-ins: the statements
+		// naming them are not under test.
+		out = append(out, inlinePolicies(t, r, fakeValues(fx.shardJS[sh]))...)
 	}
 	if len(out) == 0 {
 		t.Fatal("no inline policy on the rotator role of " + sh)
@@ -325,6 +302,27 @@ func TestAbuse_RotatorRolePassedToAnotherFunction(t *testing.T) {
 	}
 }
 
+// inlinePolicies are role's inline policies, resolved with values and
+// parsed.
+func inlinePolicies(t *testing.T, role map[string]any, values map[string]string) []*iameval.Policy {
+	t.Helper()
+	var out []*iameval.Policy
+	inline, _ := props(role)["Policies"].([]any)
+	for _, p := range inline {
+		v, err := iameval.Resolve(p.(map[string]any)["PolicyDocument"], values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(v)
+		pol, err := iameval.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, pol)
+	}
+	return out
+}
+
 // fakeValues gives every resource and parameter of tpl a stand-in ARN
 // (Ref and Fn::GetAtt .Arn alike), on top of deployed, for evaluating
 // statements that merely name them.
@@ -360,19 +358,7 @@ func TestAbuse_SourceKeyRolePassedToAnotherFunction(t *testing.T) {
 			continue
 		}
 		roleID = id
-		inline, _ := props(r)["Policies"].([]any)
-		for _, p := range inline {
-			v, err := iameval.Resolve(p.(map[string]any)["PolicyDocument"], values)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := json.Marshal(v)
-			pol, err := iameval.Parse(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			identity = append(identity, pol)
-		}
+		identity = append(identity, inlinePolicies(t, r, values)...)
 	}
 	if len(identity) == 0 {
 		t.Fatal("no source-key rotator role")
