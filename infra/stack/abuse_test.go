@@ -447,6 +447,9 @@ func TestAbuse_AdminTakesOverARotatorFunction(t *testing.T) {
 		{"Admin", "iam:UpdateAssumeRolePolicy", acct + "role/stsrotator/source-key-rotator/StsrotatorSourceKeyRotatorRole1A2B3C", iameval.ExplicitDeny},
 		{"Admin", "iam:PutRolePolicy", acct + "role/stsrotator/source-key-rotator/StsrotatorSourceKeyRotatorRole1A2B3C", iameval.ExplicitDeny},
 		{"Admin", "iam:UpdateAssumeRolePolicy", acct + "role/" + plan.RotatorRoleName("stsrotator", 12), iameval.ExplicitDeny},
+		// The reactor reads every secret; passed to another function its
+		// role would too (its own SourceFunctionArn deny is issue 19's).
+		{"Admin", "iam:PassRole", acct + "role/" + plan.ReactorRoleName("stsrotator"), iameval.ExplicitDeny},
 		{"Admin", "lambda:UpdateFunctionCode", "arn:aws:lambda:us-east-1:111111111111:function:their-own", iameval.Allow},
 		{"cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1", "lambda:UpdateFunctionCode", fn, iameval.Allow},
 		{"cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1", "iam:PassRole", acct + "role/" + plan.RotatorRoleName("stsrotator", 12), iameval.Allow},
@@ -521,18 +524,23 @@ func TestAbuse_CaseVariantRotatorRole(t *testing.T) {
 	variant := "arn:aws:iam::123456789012:role/" + strings.ToUpper(plan.RotatorRoleName("stsrotator", plan.ShardOf(target)))
 	secret := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stsrotator/" + target + "-AbCdEf"
 	ext := map[string][]string{"sts:ExternalId": {tg.ExternalID}, "aws:SecureTransport": {"true"}}
+	wrongExt := map[string][]string{"sts:ExternalId": {"guessed"}, "aws:SecureTransport": {"true"}}
 	for _, c := range []struct {
 		principal, action, resource string
 		resourcePolicy              *iameval.Policy
 		trust                       bool
+		ctx                         map[string][]string
 		want                        iameval.Decision
 	}{
-		{variant, "secretsmanager:PutSecretValue", secret, secretPolicy, false, iameval.ExplicitDeny},
-		{variant, "secretsmanager:GetSecretValue", secret, secretPolicy, false, iameval.ExplicitDeny},
-		{variant, "sts:AssumeRole", tg.RoleArn, trust, true, iameval.ImplicitDeny},
-		{real, "sts:AssumeRole", tg.RoleArn, trust, true, iameval.Allow},
+		{variant, "secretsmanager:PutSecretValue", secret, secretPolicy, false, ext, iameval.ExplicitDeny},
+		{variant, "secretsmanager:GetSecretValue", secret, secretPolicy, false, ext, iameval.ExplicitDeny},
+		{variant, "sts:AssumeRole", tg.RoleArn, trust, true, ext, iameval.ImplicitDeny},
+		{real, "sts:AssumeRole", tg.RoleArn, trust, true, ext, iameval.Allow},
+		// stsrotator trust keeps the role owner's ExternalId: even the
+		// rotator needs it.
+		{real, "sts:AssumeRole", tg.RoleArn, trust, true, wrongExt, iameval.ImplicitDeny},
 	} {
-		got, err := iameval.Evaluate(iameval.Request{Principal: c.principal, Action: c.action, Resource: c.resource, Context: ext, TrustPolicy: c.trust}, admin, c.resourcePolicy)
+		got, err := iameval.Evaluate(iameval.Request{Principal: c.principal, Action: c.action, Resource: c.resource, Context: c.ctx, TrustPolicy: c.trust}, admin, c.resourcePolicy)
 		if err != nil || got != c.want {
 			t.Errorf("%s %s: %v %v, want %v", c.principal, c.action, got, err, c.want)
 		}
