@@ -190,7 +190,7 @@ func run(t0 time.Time, port int, assembly, bin string, once, verbose bool) error
 	} else {
 		n.Say("starting the emulator (kumo) on 127.0.0.1:%d and the functions, as synthesized", port)
 	}
-	s, err := localstack.Start(ctx, localstack.Options{Root: root, Assembly: assembly, Port: port, WorkDir: work, FunctionLog: fnLog, BinDir: bin})
+	s, err := localstack.Start(ctx, localstack.Options{Root: root, Assembly: assembly, Port: port, WorkDir: work, FunctionLog: fnLog, BinDir: bin, Once: once})
 	if err != nil {
 		return err
 	}
@@ -202,8 +202,9 @@ func run(t0 time.Time, port int, assembly, bin string, once, verbose bool) error
 		n.Say("stopped: functions and emulator shut down")
 		return nil
 	}
-	n.Say("up: %d secrets in Secrets Manager, %d EventBridge rules, %d rotator function(s) on a %s schedule, the reactor and the alert topic, as cdk synth laid them out",
-		len(s.Assembly.Secrets), len(s.Assembly.Rules), len(s.Assembly.Lanes), s.Assembly.Lanes[0].Every)
+	n.Say("up: %s in Secrets Manager, %s, %s ticking every %s, the reactor and the alert topic, as cdk synth laid them out",
+		count(len(s.Assembly.Secrets), "secret"), count(len(s.Assembly.Rules), "EventBridge rule"), count(len(s.Assembly.Lanes), "rotator function"),
+		humantime.Span(s.Assembly.Lanes[0].Every))
 	res, err := localstack.Demo(ctx, s, os.Stdout, t0)
 	if err != nil {
 		_ = closeStack()
@@ -220,7 +221,7 @@ func run(t0 time.Time, port int, assembly, bin string, once, verbose bool) error
 	// functions' clock keeps its lead and runs on from there.
 	ahead := humantime.Span(s.Offset())
 	every := s.Assembly.Lanes[0].Every
-	n.Say("from here the demo clock (the functions', and the CLI's with the export line below) runs %s ahead of yours and never back; the schedule ticks now and every %s", ahead, every)
+	n.Say("from here the demo clock (the functions', and the CLI's with the export line below) runs %s ahead of yours and never back; the schedule ticks now and every %s", ahead, humantime.Span(every))
 	// A tick right away: the script leaves some targets minutes from
 	// expiry on the functions' clock, and they are due now, not in a
 	// schedule period. A failure is narrated; the ticks retry.
@@ -275,4 +276,12 @@ func run(t0 time.Time, port int, assembly, bin string, once, verbose bool) error
 			_, _ = n.Sweep(ctx)
 		}
 	}
+}
+
+// count is n and noun, plural when n is not 1: "3 secrets", "1 EventBridge rule".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -127,7 +127,14 @@ func TestReportThroughEventBridge(t *testing.T) {
 	if alert == "" {
 		t.Fatalf("no alert reached the topic within 30s; function logs:\n%s", logs.String())
 	}
-	for _, want := range []string{"rotated after ExpiredToken", "nightly-report on host-7 via cli got ExpiredToken calling s3:GetObject", "forced a rotation because the current credentials expired", "stsrotator status --target billing-reader"} {
+	// SNS delivers to SQS in its JSON envelope; the email is its Subject
+	// and Message.
+	var note struct{ Subject, Message string }
+	if err := json.Unmarshal([]byte(alert), &note); err != nil || note.Message == "" {
+		t.Fatalf("SQS body is not an SNS notification: %v\n%s", err, alert)
+	}
+	alert = note.Subject + "\n" + note.Message
+	for _, want := range []string{"rotated after ExpiredToken", `> observer:    "nightly-report on host-7 via cli"`, `> call:        "s3" "GetObject"`, "forced a rotation because the current credentials expired", "stsrotator status --target billing-reader"} {
 		if !strings.Contains(alert, want) {
 			t.Errorf("alert lacks %q:\n%s", want, alert)
 		}

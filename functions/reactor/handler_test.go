@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 
 	"github.com/stsrotator/stsrotator/internal/awstest"
 	"github.com/stsrotator/stsrotator/shared/config"
@@ -29,7 +33,7 @@ func TestHandleDropsMalformedEvents(t *testing.T) {
 	}
 	for _, c := range cases {
 		logs.Reset()
-		if err := h.Handle(context.Background(), []byte(c.in)); err != nil {
+		if _, err := h.Handle(context.Background(), []byte(c.in)); err != nil {
 			t.Errorf("%s: returned %v; a malformed event must not be retried", c.why, err)
 		}
 		if !strings.Contains(logs.String(), c.reason) || !strings.Contains(logs.String(), `"RejectedEvents":1`) {
@@ -38,5 +42,33 @@ func TestHandleDropsMalformedEvents(t *testing.T) {
 		if strings.Contains(logs.String(), "ASIAABCDEFGHIJKLMNOP") {
 			t.Errorf("%s: a whole access key reached the log", c.why)
 		}
+	}
+}
+
+type throttled struct{}
+
+func (throttled) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
+}
+
+// From the reports queue the reactor gets a batch of SQS messages, each an
+// EventBridge event: a malformed one is dropped (not retried), one that
+// failed for a transient reason is named in BatchItemFailures so SQS
+// retries only it.
+func TestHandleSQSBatch(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte("targets:\n  - name: a\n    roleArn: arn:aws:iam::000000000000:role/A\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	h := &Handler{Reactor: &reaction.Reactor{Config: cfg, Secrets: throttled{}, Now: time.Now, Log: awstest.Logger(&logs)}, Log: awstest.Logger(&logs), Emit: metrics.NewWriter(&logs, time.Now)}
+	report := `{"source":"stsrotator","detail-type":"ExpiredToken Observed","account":"000000000000","detail":{"schemaVersion":1,"target":"a","errorCode":"ExpiredToken","observedAt":"2026-11-25T10:00:00Z","observer":{"via":"cli"}}}`
+	batch, _ := json.Marshal(map[string]any{"Records": []map[string]any{
+		{"messageId": "m-malformed", "body": "hello", "eventSource": "aws:sqs"},
+		{"messageId": "m-throttled", "body": report, "eventSource": "aws:sqs"},
+	}})
+	resp, err := h.Handle(context.Background(), batch)
+	if err != nil || resp == nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m-throttled" {
+		t.Fatalf("want only m-throttled retried, got %+v %v\n%s", resp, err, logs.String())
 	}
 }

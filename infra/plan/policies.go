@@ -249,27 +249,148 @@ func ReadPolicySize(t config.Target) int {
 // (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutPermission.html).
 func ReportBusStatementID(stackName string) string { return stackName + "-ReadersReport" }
 
-// ReportBusPolicySize is how many characters the bus policy takes with
-// the report statement for accounts as its only statement, rendered in
-// the longest partition and Region names and stack name, so a config that
-// fits here fits everywhere.
-func ReportBusPolicySize(accounts []string) int {
-	principals := make([]string, len(accounts))
-	for i, a := range accounts {
-		principals[i] = "arn:aws-iso-b:iam::" + a + ":root"
+// ReportBusRoleStatementID names the second statement a stack may add to
+// the default bus's policy: reader accounts whose readers are all role or
+// user ARNs, each principal narrowed to those ARNs. At most 63 characters
+// with CheckStackName's longest name.
+func ReportBusRoleStatementID(stackName string) string { return stackName + "-RoleReadersReport" }
+
+// ReportSenders splits the reader accounts of ts by what the bus policy
+// lets them report from: whole lists accounts any principal of which may
+// report, arns the exact role and user ARNs of the other reader accounts
+// (arnAccounts), whose reports the bus narrows to those principals
+// (aws:PrincipalArn). An account is whole when it is a reader itself (an
+// account ID or its root ARN) for some target. An account read only
+// through ARNs is narrowed while the policy still fits its quota
+// (quotas.EventBusPolicy, measured as ReportBusPolicySize does): accounts
+// with the fewest ARNs first, so a config that fitted before narrowing
+// existed still deploys, and an account whose ARNs would not fit stays
+// whole — the reactor still acts only on reports naming a target that
+// account reads (reaction.Reads). All three lists sorted.
+func ReportSenders(ts []config.Target) (whole, arnAccounts, arns []string) {
+	wholeSet := map[string]bool{}
+	byAccount := map[string]map[string]bool{}
+	for _, t := range ts {
+		accounts, principals := Readers(t)
+		for _, a := range accounts {
+			wholeSet[a] = true
+		}
+		for _, p := range principals {
+			if m := reARN.FindStringSubmatch(p); m != nil {
+				if byAccount[m[1]] == nil {
+					byAccount[m[1]] = map[string]bool{}
+				}
+				byAccount[m[1]][p] = true
+			}
+		}
 	}
-	b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
-		"Sid":       ReportBusStatementID(strings.Repeat("s", MaxStackNameLen)),
-		"Effect":    "Allow",
-		"Principal": map[string]any{"AWS": principals},
-		"Action":    "events:PutEvents",
-		"Resource":  "arn:aws-iso-b:events:ap-southeast-5:123456789012:event-bus/default",
-		"Condition": map[string]any{
-			"ForAllValues:StringEquals": map[string]any{"events:source": []string{events.Source}},
-			"StringEquals":              map[string]any{"events:detail-type": events.DetailTypeExpiredToken},
-		},
-	}}})
+	var candidates []string
+	for a := range byAccount {
+		if !wholeSet[a] {
+			candidates = append(candidates, a)
+		}
+	}
+	sort.Slice(candidates, func(i, j int) bool {
+		ni, nj := len(byAccount[candidates[i]]), len(byAccount[candidates[j]])
+		return ni < nj || ni == nj && candidates[i] < candidates[j]
+	})
+	// Start with every candidate whole, then narrow while it fits.
+	for _, a := range candidates {
+		wholeSet[a] = true
+	}
+	sorted := func(set map[string]bool) []string {
+		out := make([]string, 0, len(set))
+		for k := range set {
+			out = append(out, k)
+		}
+		sort.Strings(out)
+		return out
+	}
+	narrowed, arnSet := map[string]bool{}, map[string]bool{}
+	for _, a := range candidates {
+		delete(wholeSet, a)
+		narrowed[a] = true
+		for p := range byAccount[a] {
+			arnSet[p] = true
+		}
+		if worstBusPolicySize(sorted(wholeSet), sorted(narrowed), sorted(arnSet)) > quotas.EventBusPolicy.Limit {
+			wholeSet[a] = true
+			delete(narrowed, a)
+			for p := range byAccount[a] {
+				delete(arnSet, p)
+			}
+		}
+	}
+	return sorted(wholeSet), sorted(narrowed), sorted(arnSet)
+}
+
+// ReportBusStatements is the default bus's policy statements a stack adds
+// so readers can report ExpiredToken (each with its Sid, which is the
+// StatementId CloudFormation gives it): one for whole accounts, one for
+// accounts that only role or user ARNs read, narrowed with ArnEquals on
+// aws:PrincipalArn (a global key present in every request:
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
+// root renders an account's root principal and resource the bus ARN, as
+// template values or as literal strings; the stack and ReportBusPolicySize
+// build the same statements from here.
+func ReportBusStatements(stackName string, ts []config.Target, root func(account string) any, resource any) []map[string]any {
+	whole, arnAccounts, arns := ReportSenders(ts)
+	return reportBusStatements(stackName, whole, arnAccounts, arns, root, resource)
+}
+
+func reportBusStatements(stackName string, whole, arnAccounts, arns []string, root func(account string) any, resource any) []map[string]any {
+	stmt := func(sid string, accounts []string) map[string]any {
+		principals := make([]any, len(accounts))
+		for i, a := range accounts {
+			principals[i] = root(a)
+		}
+		return map[string]any{
+			"Sid":       sid,
+			"Effect":    "Allow",
+			"Principal": map[string]any{"AWS": principals},
+			"Action":    "events:PutEvents",
+			"Resource":  resource,
+			"Condition": map[string]any{
+				// PutEvents carries a list of entries: every one must be an
+				// stsrotator report.
+				"ForAllValues:StringEquals": map[string]any{"events:source": []string{events.Source}},
+				"StringEquals":              map[string]any{"events:detail-type": events.DetailTypeExpiredToken},
+			},
+		}
+	}
+	var out []map[string]any
+	if len(whole) > 0 {
+		out = append(out, stmt(ReportBusStatementID(stackName), whole))
+	}
+	if len(arns) > 0 {
+		s := stmt(ReportBusRoleStatementID(stackName), arnAccounts)
+		s["Condition"].(map[string]any)["ArnEquals"] = map[string]any{"aws:PrincipalArn": arns}
+		out = append(out, s)
+	}
+	return out
+}
+
+// worstBusPolicySize is the bus policy with these statements, rendered as
+// the template renders them and measured as quotacheck measures it, for
+// the longest stack name.
+func worstBusPolicySize(whole, arnAccounts, arns []string) int {
+	stmts := reportBusStatements(strings.Repeat("s", MaxStackNameLen), whole, arnAccounts, arns,
+		func(a string) any { return join("arn:", ref("AWS::Partition"), ":iam::"+a+":root") },
+		join("arn:", ref("AWS::Partition"), ":events:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":event-bus/"+events.DefaultBus))
+	all := make([]any, len(stmts))
+	for i, st := range stmts {
+		all[i] = st
+	}
+	b, _ := json.Marshal(quotacheck.WorstCase(nil, map[string]any{"Version": "2012-10-17", "Statement": all}))
 	return len(b)
+}
+
+// ReportBusPolicySize is how many characters the bus policy takes with
+// ts's report statements as its only ones, rendered in the longest
+// partition and Region names and stack name, so a config that fits here
+// fits everywhere.
+func ReportBusPolicySize(ts []config.Target) int {
+	return worstBusPolicySize(ReportSenders(ts))
 }
 
 // checkPolicies refuses a config whose readers would make a policy cross
@@ -289,6 +410,8 @@ func checkPolicies(cfg *config.Config) error {
 	if len(accounts) == 0 {
 		return nil
 	}
-	subject := fmt.Sprintf("%s: readers: %d distinct reader accounts make the default bus's policy statement letting them report ExpiredToken", cfg.File, len(accounts))
-	return quotas.EventBusPolicy.Check(subject, ReportBusPolicySize(accounts))
+	_, narrowed, arns := ReportSenders(cfg.Targets)
+	subject := fmt.Sprintf("%s: readers: %d distinct reader accounts (%d of them narrowed to %d reader ARNs) make the default bus's policy statements letting them report ExpiredToken",
+		cfg.File, len(accounts), len(narrowed), len(arns))
+	return quotas.EventBusPolicy.Check(subject, ReportBusPolicySize(cfg.Targets))
 }

@@ -38,8 +38,8 @@ func TestReaderPoliciesAtTheEdge(t *testing.T) {
 			return ReadPolicySize(parse(t, plantest.Readers(n)).Targets[0])
 		}, "cfg.yaml:2: targets[0](t0).readers: ", [2]int{120, 200}},
 		{quotas.EventBusPolicy, plantest.ReaderAccounts, func(n int) int {
-			return ReportBusPolicySize(ReaderAccounts(parse(t, plantest.ReaderAccounts(n)).Targets))
-		}, "distinct reader accounts make the default bus's policy statement letting them report ExpiredToken", [2]int{230, 260}},
+			return ReportBusPolicySize(parse(t, plantest.ReaderAccounts(n)).Targets)
+		}, "make the default bus's policy statements letting them report ExpiredToken", [2]int{230, 260}},
 	} {
 		t.Run(c.q.ID, func(t *testing.T) {
 			n := edge(t, c.q.Limit, c.size)
@@ -63,4 +63,63 @@ func parse(t *testing.T, src []byte) *config.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// Issue 19 §1: an account read only through role or user ARNs may report
+// only from those principals (aws:PrincipalArn on its own statement); an
+// account that is a reader itself stays whole; an account whose ARNs
+// would push the bus policy past its quota stays whole too, so every
+// config that fitted before still plans, and ReportBusPolicySize measures
+// exactly the statements built.
+func TestReportSendersNarrowARNOnlyAccounts(t *testing.T) {
+	cfg := parse(t, []byte("targets:\n"+
+		"  - name: a\n    roleArn: arn:aws:iam::123456789012:role/A\n    readers: [\"111111111111\", arn:aws:iam::111111111111:role/R]\n"+
+		"  - name: b\n    roleArn: arn:aws:iam::123456789012:role/B\n    readers: [arn:aws:iam::222222222222:role/R1, arn:aws:iam::222222222222:user/U]\n"+
+		"  - name: c\n    roleArn: arn:aws:iam::123456789012:role/C\n    readers: [arn:aws:iam::333333333333:root]\n"))
+	whole, narrowed, arns := ReportSenders(cfg.Targets)
+	if strings.Join(whole, ",") != "111111111111,333333333333" || strings.Join(narrowed, ",") != "222222222222" ||
+		strings.Join(arns, ",") != "arn:aws:iam::222222222222:role/R1,arn:aws:iam::222222222222:user/U" {
+		t.Errorf("whole %v, narrowed %v, arns %v", whole, narrowed, arns)
+	}
+	stmts := ReportBusStatements("s", cfg.Targets, func(a string) any { return a }, "bus")
+	if len(stmts) != 2 || stmts[1]["Sid"] != "s-RoleReadersReport" {
+		t.Fatalf("statements %v", stmts)
+	}
+	if c := stmts[1]["Condition"].(map[string]any)["ArnEquals"]; c == nil {
+		t.Errorf("the narrowed statement has no ArnEquals aws:PrincipalArn: %v", stmts[1])
+	}
+	if c := stmts[0]["Condition"].(map[string]any)["ArnEquals"]; c != nil {
+		t.Errorf("the whole-account statement is narrowed: %v", stmts[0])
+	}
+
+	// 200 roles of one account read one target: narrowing them would not
+	// fit, so the account stays whole and the config still plans.
+	many := parse(t, plantest.Readers(200))
+	whole, narrowed, _ = ReportSenders(many.Targets)
+	if len(whole) != 1 || len(narrowed) != 0 {
+		t.Errorf("an account whose ARNs do not fit: whole %v, narrowed %v", whole, narrowed)
+	}
+	if n := ReportBusPolicySize(many.Targets); n > quotas.EventBusPolicy.Limit {
+		t.Errorf("%d characters, over the quota", n)
+	}
+}
+
+// Issue 18 §3: the reactor reads its targets' secrets by name, or by the
+// shortest prefixes that fit its policy, never every secret of the
+// account and never by a tag.
+func TestReactorSecretPatterns(t *testing.T) {
+	small := parse(t, []byte("targets:\n  - name: a\n    roleArn: arn:aws:iam::123456789012:role/A\n  - name: b\n    roleArn: arn:aws:iam::123456789012:role/B\n    secretName: team/b\n"))
+	if got := strings.Join(ReactorSecretPatterns(small.Targets), " "); got != "stsrotator/a-?????? team/b-??????" {
+		t.Errorf("two targets: %s, want each secret by name", got)
+	}
+	big := parse(t, plantest.Config(10000))
+	got := ReactorSecretPatterns(big.Targets)
+	if strings.Join(got, " ") != "stsrotator/* workloads/*" {
+		t.Errorf("10,000 targets: %v, want the two path prefixes the config uses", got)
+	}
+	for _, p := range got {
+		if p == "*" || p == "" {
+			t.Errorf("pattern %q covers every secret", p)
+		}
+	}
 }

@@ -181,6 +181,12 @@ func size(t Template, v any) int {
 	return len(b)
 }
 
+// busPolicy gathers the statements a stack adds to one event bus's policy.
+type busPolicy struct {
+	where string
+	stmts []any
+}
+
 func measure(ts []Template, report func(q quotas.Quota, where string, got int)) {
 	report(quotas.StacksPerAccount, "the cloud assembly (its stacks, nested ones included)", len(ts))
 	rules, schedules := 0, 0
@@ -195,6 +201,7 @@ func measure(ts []Template, report func(q quotas.Quota, where string, got int)) 
 		inline := map[string]int{}
 		perms := map[string]int{}
 		filters := map[string]int{}
+		busPolicies := map[string]*busPolicy{}
 		ids := make([]string, 0, len(rs))
 		for id := range rs {
 			ids = append(ids, id)
@@ -256,12 +263,16 @@ func measure(ts []Template, report func(q quotas.Quota, where string, got int)) 
 			case "AWS::SecretsManager::ResourcePolicy":
 				report(quotas.SecretResourcePolicy, where, size(t, p["ResourcePolicy"]))
 			case "AWS::Events::EventBusPolicy":
-				// CloudFormation adds Statement under StatementId as its Sid.
+				// CloudFormation adds Statement under StatementId as its Sid;
+				// every statement on one bus counts toward its one policy.
 				stmt, _ := WorstCase(t.Body, p["Statement"]).(map[string]any)
 				if stmt != nil {
 					stmt["Sid"] = p["StatementId"]
-					b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{stmt}})
-					report(quotas.EventBusPolicy, where, len(b))
+					bus := fmt.Sprint(p["EventBusName"])
+					if busPolicies[bus] == nil {
+						busPolicies[bus] = &busPolicy{where: where}
+					}
+					busPolicies[bus].stmts = append(busPolicies[bus].stmts, stmt)
 				}
 			case "AWS::KMS::Key":
 				report(quotas.KeyPolicy, where, size(t, p["KeyPolicy"]))
@@ -278,6 +289,15 @@ func measure(ts []Template, report func(q quotas.Quota, where string, got int)) 
 				}
 				report(quotas.AlarmMetrics, where, n)
 			}
+		}
+		for _, bus := range sortedKeys(busPolicies) {
+			bp := busPolicies[bus]
+			where := bp.where
+			if len(bp.stmts) > 1 {
+				where = fmt.Sprintf("%s: the %s event bus's policy (%d statements)", st, bus, len(bp.stmts))
+			}
+			b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": bp.stmts})
+			report(quotas.EventBusPolicy, where, len(b))
 		}
 		for _, id := range sortedKeys(inline) {
 			report(quotas.RoleInlinePolicies, subject(t, id, rs[id]), inline[id])

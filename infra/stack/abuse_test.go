@@ -20,7 +20,13 @@ var deployed = map[string]string{"AWS::Partition": "aws", "AWS::AccountId": "123
 // functions resolved for deployed, parsed for the evaluator.
 func resolvedPolicy(t *testing.T, doc any) *iameval.Policy {
 	t.Helper()
-	v, err := iameval.Resolve(doc, deployed)
+	return resolvedPolicyWith(t, doc, deployed)
+}
+
+// resolvedPolicyWith is resolvedPolicy with its own deploy-time values.
+func resolvedPolicyWith(t *testing.T, doc any, values map[string]string) *iameval.Policy {
+	t.Helper()
+	v, err := iameval.Resolve(doc, values)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,10 +8,13 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -20,24 +23,42 @@ import (
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/logwatch"
+	"github.com/stsrotator/stsrotator/shared/reaction"
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
-// Reactor sizing. It has no reserved concurrency
+// Reactor sizing. The reactor has no reserved concurrency
 // (plan.ReactorReservedConcurrency is 0): AWS refuses a reservation that
 // would leave less than the minimum unreserved concurrency, which is every
-// new account's whole quota, and none is needed: rotations are decided by
-// Secrets Manager's state and the engine's ClientRequestToken, which hold
-// across execution environments (shared/reaction's
-// TestStormAcrossEnvironments); docs/reaction.md says what that means for
-// alerts. It waits for a rotator's synchronous answer, so its timeout
-// covers the longest rotator timeout.
+// new account's whole quota. Its concurrency is bounded instead by the
+// way events reach it: both ExpiredToken rules put them on an SQS queue,
+// and the queue's event source mapping invokes the reactor with at most
+// ReactorMaxConcurrency concurrent invocations, however many reports
+// arrive (ScalingConfig.MaximumConcurrency, 2 to 1,000:
+// https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+// A burst of reports waits in the queue instead of taking the concurrency
+// the rotators' sweeps need. Rotations are decided by Secrets Manager's
+// state and the engine's ClientRequestToken, alerts by the shared claims
+// table (reaction.TableClaims), so both bounds hold across execution
+// environments. It waits for a rotator's synchronous answer, so its
+// timeout covers the longest rotator timeout.
 const (
 	ReactorMemoryMB = 256
+	// ReactorMaxConcurrency is the reports queue's MaximumConcurrency:
+	// the lowest AWS accepts.
+	ReactorMaxConcurrency = 2
+	// ReactorBatchSize is how many reports one invocation takes.
+	ReactorBatchSize = 10
 	// ReactorMaxEventAge bounds how long a queued report stays worth
-	// acting on: after an hour the credentials it names have expired and
-	// the schedule has replaced them anyway.
+	// acting on (the queue's retention): after an hour the credentials it
+	// names have expired and the schedule has replaced them anyway.
 	ReactorMaxEventAge = time.Hour
+	// ReactorReceives is how often a report is tried before it goes to
+	// the dead-letter queue (1 + 2 retries).
+	ReactorReceives = 3
+	// ReactorBacklogAlarm is the age of the oldest queued report that
+	// alarms.
+	ReactorBacklogAlarm = 15 * time.Minute
 )
 
 // ReactorTimeout is the reactor's timeout: a rotator's plus margin for its
@@ -49,7 +70,13 @@ func ReactorTimeout(sweep time.Duration) time.Duration { return Timeout(sweep) +
 type Reactor struct {
 	Function awslambda.Function
 	Role     awsiam.Role
-	LogWatch awslambda.Function
+	// Reports is the queue both ExpiredToken rules deliver to; the
+	// reactor reads it with at most ReactorMaxConcurrency invocations.
+	Reports awssqs.Queue
+	// AlertClaims is the table the reactor's environments share their
+	// alert debounce in.
+	AlertClaims awsdynamodb.Table
+	LogWatch    awslambda.Function
 	// LogSubscriptions is the nested stack of subscription filters; nil
 	// without log groups.
 	LogSubscriptions awscdk.NestedStack
@@ -75,20 +102,53 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	stack := awscdk.Stack_Of(s.Stack)
-	secrets := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
-		ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
-	rotators := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("lambda"), Resource: jsii.String("function"),
-		ResourceName: jsii.String(rotatorNamePattern(s.stackName)), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	// The deployment-wide alert debounce: one item per alert key, written
+	// with a condition (reaction.TableClaims). DynamoDB because its
+	// conditional UpdateItem is atomic per item and both emulators (kumo,
+	// moto) implement it, and because the grant is one action on one
+	// table; SSM parameters would pile up with no expiry, and Secrets
+	// Manager has no conditional write.
+	r.AlertClaims = awsdynamodb.NewTable(scope, jsii.String("AlertClaims"), &awsdynamodb.TableProps{
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(reaction.TableKey), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute:              jsii.String(reaction.TableExpires),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
+		RemovalPolicy:                    awscdk.RemovalPolicy_DESTROY,
+	})
+	timeout := ReactorTimeout(s.sweep)
+	r.Reports = awssqs.NewQueue(scope, jsii.String("Reports"), &awssqs.QueueProps{
+		// SQS-managed encryption: EventBridge can send to it with no key
+		// policy statement for events.amazonaws.com (whose KMS calls carry
+		// no source condition to scope one by).
+		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL: jsii.Bool(true),
+		// Lambda's guidance: at least six times the function's timeout
+		// (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(min(6*timeout, 12*time.Hour).Seconds())),
+		RetentionPeriod:   awscdk.Duration_Seconds(jsii.Number(ReactorMaxEventAge.Seconds())),
+		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: s.DeadLetterQueue, MaxReceiveCount: jsii.Number(ReactorReceives)},
+	})
+	patterns := plan.ReactorSecretPatterns(s.config.Targets)
+	secrets := make([]*string, len(patterns))
+	var wildcards []any
+	for i, p := range patterns {
+		secrets[i] = stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
+			ResourceName: jsii.String(p), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+		if strings.Contains(p, "*") {
+			wildcards = append(wildcards, "Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"+p)
+		}
+	}
 	stmts := []awsiam.PolicyStatement{
 		writeOwnLogs(logs),
-		// Up to thousands of secrets cannot be listed in one policy; the
-		// tag is put on every secret by this stack (and by the rotator on
-		// secrets it creates), and each secret's resource policy denies
+		// The targets' secrets by name, or by the shortest prefixes that
+		// fit (plan.ReactorSecretPatterns), never secret:*; the tag
+		// condition narrows further (the stack and the rotator put it on
+		// every target secret), and each secret's resource policy denies
 		// every reader but its own, the rotator and this role.
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("ReadTargetSecrets"),
 			Actions:    jsii.Strings("secretsmanager:GetSecretValue"),
-			Resources:  &[]*string{secrets},
+			Resources:  &secrets,
 			Conditions: &map[string]any{"Null": map[string]any{"secretsmanager:ResourceTag/" + rotation.TagTarget: "false"}},
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -97,19 +157,21 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 			Resources:  &[]*string{s.Key.KeyArn()},
 			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": viaService("secretsmanager")}},
 		}),
-		// Rotator names are fixed at synth (<stack>-shardNN-rotatorN); the
-		// pattern covers exactly this stack's lanes as the config grows.
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("AskRotatorsToRotate"),
-			Actions:   jsii.Strings("lambda:InvokeFunction"),
-			Resources: &[]*string{rotators},
-		}),
+		// No lambda:InvokeFunction here: each rotator function's own
+		// policy names this role (below), so the reactor may invoke
+		// exactly its stack's rotators, by ARN, however many lanes there
+		// are (270 at 10,000 targets would not fit this policy).
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("Alert"),
 			Actions:   jsii.Strings("sns:Publish"),
 			Resources: &[]*string{s.Topic.TopicArn()},
 		}),
 		lifecycleEvents(stack, "AnnounceAlerts"),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ClaimAlerts"),
+			Actions:   jsii.Strings("dynamodb:UpdateItem"),
+			Resources: &[]*string{r.AlertClaims.TableArn()},
+		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("EncryptAlertsThroughSNS"),
 			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
@@ -119,32 +181,56 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 	}
 	policy := awsiam.NewPolicy(scope, jsii.String("Policy"), &awsiam.PolicyProps{Statements: &stmts})
 	r.Role.AttachInlinePolicy(policy)
-	cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
-		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Secrets: thousands of target secrets cannot be listed in one policy, so reads are scoped by the stsrotator:target tag and each secret's resource policy names this role. " +
-			"Rotators: their names are fixed at synth as <stack>-shardNN-rotatorN and the pattern matches only those."),
-		AppliesTo: &[]any{
-			"Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:*",
-			"Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:" + rotatorNamePattern(s.stackName),
-		},
-	}}, jsii.Bool(true))
+	if len(wildcards) > 0 {
+		cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-IAM5"),
+			Reason: jsii.String("Secrets: thousands of target secrets cannot be listed in one policy, so reads are scoped to the shortest name prefixes of the targets' secrets that fit (plan.ReactorSecretPatterns), " +
+				"and each secret's resource policy names this role."),
+			AppliesTo: &wildcards,
+		}}, jsii.Bool(true))
+	}
+	// Each rotator lane lets exactly this role invoke it: the grant lives
+	// on the function (AWS::Lambda::Permission with the role's ARN as
+	// principal; within one account either policy's Allow suffices:
+	// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
+	// so no function name pattern is ever granted.
+	for _, sh := range s.Shards {
+		for _, rot := range sh.Rotators {
+			awslambda.NewCfnPermission(rot.Function, jsii.String("ReactorMayInvoke"), &awslambda.CfnPermissionProps{
+				Action:       jsii.String("lambda:InvokeFunction"),
+				FunctionName: rot.Function.FunctionArn(),
+				Principal:    r.Role.RoleArn(),
+			})
+		}
+	}
 
 	r.Function = newGoFunction(scope, codeDir, &awslambda.FunctionProps{
-		FunctionName:  jsii.String(s.stackName + "-reactor"),
-		Description:   jsii.String("stsrotator reactor: ExpiredToken reports → forced rotation, stale-consumer notice, alert"),
-		MemorySize:    jsii.Number(ReactorMemoryMB),
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(ReactorTimeout(s.sweep).Seconds())),
-		LogGroup:      logs,
-		Role:          r.Role,
-		Environment:   &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn(), lambdaenv.StackName: jsii.String(s.stackName)},
-		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(ReactorMaxEventAge.Seconds())),
-		RetryAttempts: jsii.Number(2),
+		FunctionName: jsii.String(s.stackName + "-reactor"),
+		Description:  jsii.String("stsrotator reactor: ExpiredToken reports → forced rotation, stale-consumer notice, alert"),
+		MemorySize:   jsii.Number(ReactorMemoryMB),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout.Seconds())),
+		LogGroup:     logs,
+		Role:         r.Role,
+		Environment: &map[string]*string{lambdaenv.TopicArn: s.Topic.TopicArn(), lambdaenv.StackName: jsii.String(s.stackName),
+			lambdaenv.AlertTable: r.AlertClaims.TableName()},
 	})
 	// The policy is a resource of its own, attached to the role: without
 	// this the function could be created, and invoked by a rule, before
 	// the policy exists, and fail its first events with AccessDenied.
 	r.Function.Node().AddDependency(policy)
-	s.WireExpiredTokenReactor(awseventstargets.NewLambdaFunction(r.Function, nil))
+	s.WireExpiredTokenReactor(awseventstargets.NewSqsQueue(r.Reports, nil))
+	r.Function.AddEventSource(awslambdaeventsources.NewSqsEventSource(r.Reports, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(ReactorBatchSize),
+		MaxConcurrency:          jsii.Number(ReactorMaxConcurrency),
+		ReportBatchItemFailures: jsii.Bool(true),
+	}))
+	// A burst is meant to wait in the queue, but not for long: reports
+	// older than ReactorBacklogAlarm mean the reactor cannot keep up (or
+	// keeps failing), and the credentials they name may be expiring.
+	s.alarm("ReportsBacklog", r.Reports.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{
+		Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
+	}), ReactorBacklogAlarm.Seconds(), awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
+		"ExpiredToken reports have waited 15 minutes or more for the reactor (a burst it drains at most two invocations at a time, or an invocation that keeps failing); the queue's depth says how many, the reactor's log why.")
 	s.alarm("ReactorErrors", r.Function.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
 		1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
 		"The ExpiredToken reactor failed after Lambda's retries: reports may have gone unanswered. Its log group says why.")
@@ -178,8 +264,13 @@ func (s *Service) AddLogWatch(r *Reactor, codeDir string) {
 		InlinePolicies: &map[string]awsiam.PolicyDocument{"Report": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
 			writeOwnLogs(logs),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				// Only reports: events:source and events:detail-type are
+				// PutEvents condition keys
+				// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html),
+				// so the log watcher cannot put Credentials Rotated, Rotation
+				// Failed or Alert.
 				Sid: jsii.String("PublishReports"), Actions: jsii.Strings("events:PutEvents"), Resources: &[]*string{bus},
-				Conditions: &map[string]any{"StringEquals": map[string]any{"events:source": events.Source}},
+				Conditions: &map[string]any{"StringEquals": map[string]any{"events:source": events.Source, "events:detail-type": events.DetailTypeExpiredToken}},
 			}),
 		}})},
 	})
@@ -226,12 +317,6 @@ func (s *Service) AddLogWatch(r *Reactor, codeDir string) {
 			FilterPattern:  jsii.String(logwatch.FilterPattern),
 		})
 	}
-}
-
-// rotatorNamePattern matches every rotator lane's FunctionName of a stack
-// and nothing else of it.
-func rotatorNamePattern(stackName string) string {
-	return strings.ToLower(stackName) + "-shard*"
 }
 
 // lifecycleEvents lets a function put stsrotator's own events (Credentials

@@ -59,19 +59,43 @@ func TestReactor(t *testing.T) {
 				t.Errorf("%s: %s: got %s, want %s", c.why, k.why, k.got, k.want)
 			}
 		}
-		for _, r := range resources(fx.rootJS, "AWS::Lambda::EventInvokeConfig") {
-			if p := props(r); js(p["MaximumEventAgeInSeconds"]) != "3600" || js(p["MaximumRetryAttempts"]) != "2" {
-				t.Errorf("%s: async config: %s", c.why, js(p))
+		// Issue 19 §1: floods wait in a queue. Both rules deliver to it,
+		// and only its event source mapping invokes the reactor, with at
+		// most ReactorMaxConcurrency (2, AWS's minimum) concurrent
+		// invocations, so a burst can never take the rotators'
+		// concurrency; nothing invokes the reactor asynchronously.
+		if n := len(resources(fx.rootJS, "AWS::Lambda::EventInvokeConfig")); n != 0 {
+			t.Errorf("%s: %d async invoke configs; the reactor is invoked only by its queue", c.why, n)
+		}
+		var queueID string
+		for id, q := range resources(fx.rootJS, "AWS::SQS::Queue") {
+			if strings.HasPrefix(id, "ReactorReports") {
+				queueID = id
+				p := props(q)
+				if js(p["SqsManagedSseEnabled"]) != "true" || js(p["MessageRetentionPeriod"]) != "3600" || !strings.Contains(js(p["RedrivePolicy"]), `"maxReceiveCount":3`) {
+					t.Errorf("%s: reports queue %s", c.why, js(p))
+				}
 			}
 		}
 		rules := resources(fx.rootJS, "AWS::Events::Rule")
-		if len(rules) != 2 {
-			t.Errorf("%s: %d rules on the default bus, want 2 (reports, CloudTrail)", c.why, len(rules))
+		if len(rules) != 2 || queueID == "" {
+			t.Errorf("%s: %d rules on the default bus, want 2 (reports, CloudTrail); reports queue %q", c.why, len(rules), queueID)
 		}
 		for id, r := range rules {
 			ts, _ := props(r)["Targets"].([]any)
-			if len(ts) != 1 || js(ts[0].(map[string]any)["Arn"]) != `{"Fn::GetAtt":["`+fnID+`","Arn"]}` {
-				t.Errorf("%s: rule %s does not target the reactor: %s", c.why, id, js(props(r)["Targets"]))
+			if len(ts) != 1 || js(ts[0].(map[string]any)["Arn"]) != `{"Fn::GetAtt":["`+queueID+`","Arn"]}` {
+				t.Errorf("%s: rule %s does not target the reports queue: %s", c.why, id, js(props(r)["Targets"]))
+			}
+		}
+		esms := resources(fx.rootJS, "AWS::Lambda::EventSourceMapping")
+		if len(esms) != 1 {
+			t.Fatalf("%s: %d event source mappings, want the reports queue's", c.why, len(esms))
+		}
+		for _, m := range esms {
+			p := props(m)
+			if js(p["ScalingConfig"]) != `{"MaximumConcurrency":2}` || js(p["FunctionResponseTypes"]) != `["ReportBatchItemFailures"]` ||
+				js(p["BatchSize"]) != "10" || js(p["EventSourceArn"]) != `{"Fn::GetAtt":["`+queueID+`","Arn"]}` || !strings.Contains(js(p["FunctionName"]), fnID) {
+				t.Errorf("%s: event source mapping %s", c.why, js(p))
 			}
 		}
 		perms := 0
@@ -82,8 +106,20 @@ func TestReactor(t *testing.T) {
 				}
 			}
 		}
-		if perms != 2 {
-			t.Errorf("%s: the reactor's function policy has %d statements, want 2", c.why, perms)
+		if perms != 0 {
+			t.Errorf("%s: the reactor's function policy has %d statements, want none (only its queue's mapping invokes it)", c.why, perms)
+		}
+		// The claims table: one item per alert key, expiring by TTL.
+		var tableID string
+		for id, tb := range resources(fx.rootJS, "AWS::DynamoDB::Table") {
+			tableID = id
+			if p := props(tb); js(p["KeySchema"]) != `[{"AttributeName":"key","KeyType":"HASH"}]` || js(p["TimeToLiveSpecification"]) != `{"AttributeName":"expires","Enabled":true}` ||
+				p["BillingMode"] != "PAY_PER_REQUEST" {
+				t.Errorf("%s: claims table %s", c.why, js(p))
+			}
+		}
+		if got := js(fn["Environment"].(map[string]any)["Variables"].(map[string]any)[lambdaenv.AlertTable]); tableID == "" || got != `{"Ref":"`+tableID+`"}` {
+			t.Errorf("%s: %s = %s, want the claims table %s", c.why, lambdaenv.AlertTable, got, tableID)
 		}
 	}
 }
@@ -149,10 +185,10 @@ func TestReactorPolicyIsExact(t *testing.T) {
 		"WriteOwnLogs":                        `["logs:CreateLogStream","logs:PutLogEvents"]`,
 		"ReadTargetSecrets":                   `"secretsmanager:GetSecretValue"`,
 		"DecryptSecretsThroughSecretsManager": `"kms:Decrypt"`,
-		"AskRotatorsToRotate":                 `"lambda:InvokeFunction"`,
 		"Alert":                               `"sns:Publish"`,
 		"EncryptAlertsThroughSNS":             `["kms:Decrypt","kms:GenerateDataKey"]`,
 		"AnnounceAlerts":                      `"events:PutEvents"`,
+		"ClaimAlerts":                         `"dynamodb:UpdateItem"`,
 	}
 	if len(stmts) != len(want) {
 		t.Fatalf("reactor policy has %d statements, want %d: %s", len(stmts), len(want), js(stmts))
@@ -166,12 +202,18 @@ func TestReactorPolicyIsExact(t *testing.T) {
 		res := js(st["Resource"])
 		switch sid {
 		case "ReadTargetSecrets":
-			if js(st["Condition"]) != `{"Null":{"secretsmanager:ResourceTag/stsrotator:target":"false"}}` {
-				t.Errorf("secret reads must be scoped to stsrotator's tag: %s", js(st["Condition"]))
+			// Issue 18 §3: by the secrets' names (the example's five), never
+			// secret:* gated only by a tag anyone could add.
+			for _, tg := range fx.plan.Config.Targets {
+				if !strings.Contains(res, ":secret:"+tg.SecretName+`-??????"`) {
+					t.Errorf("secret reads must name %s's secret: %s", tg.Name, res)
+				}
 			}
-		case "AskRotatorsToRotate":
-			if !strings.Contains(res, ":function:stsrotator-shard*") {
-				t.Errorf("invoke must be limited to this stack's rotator lanes: %s", res)
+			if strings.Contains(res, ":secret:*") || strings.Count(res, ":secret:") != len(fx.plan.Config.Targets) {
+				t.Errorf("secret reads must list exactly the targets' secrets: %s", res)
+			}
+			if js(st["Condition"]) != `{"Null":{"secretsmanager:ResourceTag/stsrotator:target":"false"}}` {
+				t.Errorf("secret reads are narrowed by stsrotator's tag too: %s", js(st["Condition"]))
 			}
 		case "AnnounceAlerts":
 			// Only stsrotator's lifecycle events, only on the default bus: the
@@ -180,6 +222,10 @@ func TestReactorPolicyIsExact(t *testing.T) {
 				c != `{"StringEquals":{"events:detail-type":["Credentials Rotated","Rotation Failed","Alert"],"events:source":"stsrotator"}}` {
 				t.Errorf("alert events must be scoped to the default bus and the lifecycle detail-types: %s %s", res, c)
 			}
+		case "ClaimAlerts":
+			if !strings.Contains(res, `"Fn::GetAtt":["ReactorAlertClaims`) || strings.Contains(res, "*") {
+				t.Errorf("alert claims must be limited to the claims table: %s", res)
+			}
 		case "DecryptSecretsThroughSecretsManager", "EncryptAlertsThroughSNS":
 			// The URL suffix, not a literal amazonaws.com: the condition must
 			// hold in aws-cn too, which the app's target partitions include.
@@ -187,6 +233,35 @@ func TestReactorPolicyIsExact(t *testing.T) {
 				t.Errorf("%s: KMS use must go through a service, named for any partition: %s", sid, c)
 			}
 		}
+	}
+	// Issue 18 §3: the reactor may invoke exactly its stack's rotator
+	// lanes: no identity grant by name pattern, one function permission
+	// per lane naming the reactor role's ARN.
+	if strings.Contains(js(stmts), "lambda:InvokeFunction") {
+		t.Errorf("the reactor's own policy grants lambda:InvokeFunction: %s", js(stmts))
+	}
+	lanes, perms := 0, 0
+	for sid, tpl := range fx.shardJS {
+		fns := resources(tpl, "AWS::Lambda::Function")
+		lanes += len(fns)
+		for id, r := range resources(tpl, "AWS::Lambda::Permission") {
+			p := props(r)
+			fn, _ := p["FunctionName"].(map[string]any)["Fn::GetAtt"].([]any)
+			if p["Action"] != "lambda:InvokeFunction" || len(fn) == 0 || fns[fmt.Sprint(fn[0])] == nil {
+				t.Errorf("%s/%s: %s", sid, id, js(p))
+				continue
+			}
+			// The principal is the root stack's reactor role ARN, passed in
+			// as a parameter of the shard stack.
+			param, _ := p["Principal"].(map[string]any)["Ref"].(string)
+			if !strings.Contains(param, "ReactorRole") {
+				t.Errorf("%s/%s: principal %s, want the reactor role's ARN", sid, id, js(p["Principal"]))
+			}
+			perms++
+		}
+	}
+	if lanes == 0 || perms != lanes {
+		t.Errorf("%d reactor permissions for %d rotator lanes, want one each", perms, lanes)
 	}
 	if stack.ReactorTimeout(fx.plan.Config.SweepInterval()) <= stack.Timeout(fx.plan.Config.SweepInterval()) {
 		t.Error("the reactor waits for a rotator: its timeout must exceed the rotator's")
@@ -247,7 +322,8 @@ func TestLogWatch(t *testing.T) {
 			continue
 		}
 		pol := js(props(r)["Policies"])
-		if !strings.Contains(pol, `"events:PutEvents"`) || !strings.Contains(pol, `"events:source":"stsrotator"`) || !strings.Contains(pol, `event-bus/default`) {
+		// Issue 18 §3: only ExpiredToken reports, never lifecycle events.
+		if !strings.Contains(pol, `"events:PutEvents"`) || !strings.Contains(pol, `"events:detail-type":"ExpiredToken Observed","events:source":"stsrotator"`) || !strings.Contains(pol, `event-bus/default`) {
 			t.Errorf("log watcher policy: %s", pol)
 		}
 	}

@@ -64,47 +64,41 @@ func reportBusArn(scope constructs.Construct) *string {
 // The conditions are EventBridge's own keys, as in AWS's example policy
 // for one source and detail-type:
 // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-example-policy-cross-account-custom-bus-source.html
-// With StatementId, CloudFormation adds this one statement to the bus's
-// policy and leaves any other statement there alone. The whole policy is
-// limited to 10,240 characters
-// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html):
-// about 250 reader accounts in this statement.
-func allowReadersToReport(st awscdk.Stack, stackName string, ts []config.Target) awscdk.CfnResource {
-	accounts := readerAccounts(ts)
-	if len(accounts) == 0 {
-		return nil
+// An account that reads only through role or user ARNs gets a second
+// statement narrowed to exactly those principals (aws:PrincipalArn), so
+// nobody else there can report (plan.ReportBusStatements). With
+// StatementId, CloudFormation adds each statement to the bus's policy and
+// leaves any other statement there alone. The whole policy is limited to
+// 10,240 characters (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html):
+// about 250 reader accounts; plan.New has refused a config whose
+// statements would not fit (quotas.EventBusPolicy) and quotacheck measures
+// the template too. The reactor still checks each report's sender account
+// against the target it names (reaction.Reads).
+func allowReadersToReport(st awscdk.Stack, stackName string, ts []config.Target) []awscdk.CfnResource {
+	root := func(a string) any {
+		return awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::" + a + ":root")})
 	}
-	// plan.New has refused a config whose accounts would not fit
-	// (quotas.EventBusPolicy); quotacheck measures the template too.
-	principals := make([]*string, len(accounts))
-	for i, a := range accounts {
-		principals[i] = awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::" + a + ":root")})
+	var out []awscdk.CfnResource
+	for _, stmt := range plan.ReportBusStatements(stackName, ts, root, reportBusArn(st)) {
+		id := "ReadersReportExpiredToken"
+		if stmt["Sid"] == plan.ReportBusRoleStatementID(stackName) {
+			id = "RoleReadersReportExpiredToken"
+		}
+		sid := stmt["Sid"]
+		// No Sid: CloudFormation names the statement StatementId, as in
+		// the resource's documented example.
+		delete(stmt, "Sid")
+		// A plain CfnResource: awsevents.CfnEventBusPolicy prints a
+		// deprecation warning on every synth (its legacy Principal
+		// property), and the L2 EventBusPolicy cannot render an
+		// AccountPrincipal in this CDK version.
+		out = append(out, awscdk.NewCfnResource(st, jsii.String(id), &awscdk.CfnResourceProps{
+			Type:       jsii.String("AWS::Events::EventBusPolicy"),
+			Properties: &map[string]any{"EventBusName": events.DefaultBus, "StatementId": sid, "Statement": stmt},
+		}))
 	}
-	// A plain CfnResource: awsevents.CfnEventBusPolicy prints a deprecation
-	// warning on every synth (its legacy Principal property), and the L2
-	// EventBusPolicy cannot render an AccountPrincipal in this CDK version.
-	return awscdk.NewCfnResource(st, jsii.String("ReadersReportExpiredToken"), &awscdk.CfnResourceProps{
-		Type: jsii.String("AWS::Events::EventBusPolicy"),
-		Properties: &map[string]any{
-			"EventBusName": events.DefaultBus,
-			"StatementId":  ReportBusStatementID(stackName),
-			// No Sid: CloudFormation names the statement StatementId, as
-			// in the resource's documented example.
-			"Statement": map[string]any{
-				"Effect":    "Allow",
-				"Principal": map[string]any{"AWS": principals},
-				"Action":    "events:PutEvents",
-				"Resource":  reportBusArn(st),
-				"Condition": map[string]any{
-					// PutEvents carries a list of entries: every one must
-					// be an stsrotator report.
-					"ForAllValues:StringEquals": map[string]any{"events:source": []string{events.Source}},
-					"StringEquals":              map[string]any{"events:detail-type": events.DetailTypeExpiredToken},
-				},
-			},
-		},
-	})
+	return out
 }
 
 // ReportBusPolicySize is plan.ReportBusPolicySize.
-func ReportBusPolicySize(accounts []string) int { return plan.ReportBusPolicySize(accounts) }
+func ReportBusPolicySize(ts []config.Target) int { return plan.ReportBusPolicySize(ts) }

@@ -2,10 +2,14 @@ package stack_test
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/stsrotator/stsrotator/infra/plan"
+	"github.com/stsrotator/stsrotator/infra/quotacheck"
 	"github.com/stsrotator/stsrotator/infra/stack"
+	"github.com/stsrotator/stsrotator/shared/config"
 	"github.com/stsrotator/stsrotator/shared/events"
 	"github.com/stsrotator/stsrotator/shared/lambdaenv"
 	"github.com/stsrotator/stsrotator/shared/quotas"
@@ -18,29 +22,53 @@ import (
 func TestReadersMayReportToTheDefaultBus(t *testing.T) {
 	fx := example(t)
 	pols := resources(fx.rootJS, "AWS::Events::EventBusPolicy")
-	if len(pols) != 1 {
-		t.Fatalf("%d event bus policies, want 1: %s", len(pols), js(pols))
+	if len(pols) != 2 {
+		t.Fatalf("%d event bus policies, want 2 (whole accounts, accounts narrowed to reader ARNs): %s", len(pols), js(pols))
 	}
-	for _, p := range pols {
-		pp := props(p)
-		if pp["EventBusName"] != events.DefaultBus || pp["StatementId"] != "stsrotator-ReadersReport" {
-			t.Errorf("policy on bus %v with statement %v", pp["EventBusName"], pp["StatementId"])
+	for id, want := range map[string]struct{ sid, account, arns string }{
+		// 210987654321 is a reader itself: any principal there may report.
+		"ReadersReportExpiredToken": {"stsrotator-ReadersReport", "210987654321", ""},
+		// 123456789012 reads only through two roles: only they may.
+		"RoleReadersReportExpiredToken": {"stsrotator-RoleReadersReport", "123456789012",
+			`{"aws:PrincipalArn":["arn:aws:iam::123456789012:role/CiRunner","arn:aws:iam::123456789012:role/ReportsJob"]}`},
+	} {
+		pp := props(pols[id])
+		if pp["EventBusName"] != events.DefaultBus || pp["StatementId"] != want.sid {
+			t.Errorf("%s: policy on bus %v with statement %v, want %s", id, pp["EventBusName"], pp["StatementId"], want.sid)
 		}
 		st, _ := pp["Statement"].(map[string]any)
 		if st["Effect"] != "Allow" || st["Action"] != "events:PutEvents" {
-			t.Errorf("statement %s: want Allow events:PutEvents only", js(st))
+			t.Errorf("%s: statement %s: want Allow events:PutEvents only", id, js(st))
 		}
 		principals := js(st["Principal"])
-		if !strings.Contains(principals, `":iam::210987654321:root"`) || !strings.Contains(principals, `{"Ref":"AWS::Partition"}`) {
-			t.Errorf("principals %s: want the reader account 210987654321's root in the stack's partition", principals)
+		if !strings.Contains(principals, `":iam::`+want.account+`:root"`) || !strings.Contains(principals, `{"Ref":"AWS::Partition"}`) || strings.Count(principals, ":root") != 1 {
+			t.Errorf("%s: principals %s: want only the reader account %s's root in the stack's partition", id, principals, want.account)
 		}
-		cond := js(st["Condition"])
-		if want := `{"ForAllValues:StringEquals":{"events:source":["` + events.Source + `"]},"StringEquals":{"events:detail-type":"` + events.DetailTypeExpiredToken + `"}}`; cond != want {
-			t.Errorf("condition %s, want %s", cond, want)
+		cond, _ := st["Condition"].(map[string]any)
+		if got := js(cond["ForAllValues:StringEquals"]) + js(cond["StringEquals"]); got != `{"events:source":["`+events.Source+`"]}{"events:detail-type":"`+events.DetailTypeExpiredToken+`"}` {
+			t.Errorf("%s: source and detail-type conditions %s", id, got)
+		}
+		if got := js(cond["ArnEquals"]); want.arns == "" && cond["ArnEquals"] != nil || want.arns != "" && got != want.arns {
+			t.Errorf("%s: ArnEquals %s, want %q", id, got, want.arns)
 		}
 		if res := js(st["Resource"]); !strings.Contains(res, ":event-bus/default") {
-			t.Errorf("resource %s: want the default bus", res)
+			t.Errorf("%s: resource %s: want the default bus", id, res)
 		}
+	}
+	// The plan's size (what validate and synth refuse on) is what
+	// quotacheck measures on the template, both statements together, but
+	// for the longest stack name in each StatementId.
+	src, err := os.ReadFile("../../stsrotator.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Load("stsrotator.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := quotacheck.Measure([]quotacheck.Template{{Name: "Root.json", Body: fx.rootJS}}).Max[quotas.EventBusPolicy.ID]
+	if want := plan.ReportBusPolicySize(p.Config.Targets) - 2*(plan.MaxStackNameLen-len("stsrotator")); got != want {
+		t.Errorf("quotacheck measures the bus policy at %d characters, the plan at %d (for the stack name stsrotator)", got, want)
 	}
 	n := 0
 	for sid, tpl := range fx.shardJS {
@@ -70,10 +98,11 @@ func TestTooManyReaderAccountsFailSynth(t *testing.T) {
 		return a
 	}
 	limit := quotas.EventBusPolicy.Limit
-	if n := stack.ReportBusPolicySize(accounts(250)); n > limit {
+	readBy := func(n int) []config.Target { return []config.Target{{Name: "shared", Readers: accounts(n)}} }
+	if n := stack.ReportBusPolicySize(readBy(250)); n > limit {
 		t.Fatalf("250 reader accounts take %d characters, over %d", n, limit)
 	}
-	if n := stack.ReportBusPolicySize(accounts(260)); n <= limit {
+	if n := stack.ReportBusPolicySize(readBy(260)); n <= limit {
 		t.Fatalf("260 reader accounts take %d characters, under %d: the check cannot fail", n, limit)
 	}
 

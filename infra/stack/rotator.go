@@ -285,9 +285,7 @@ func targetList(ts []config.Target) string {
 func (r *Rotator) schedule(s *Service, scope constructs.Construct) {
 	role := awsiam.NewRole(scope, jsii.String("SchedulerRole"), &awsiam.RoleProps{
 		Description: jsii.String("stsrotator: lets EventBridge Scheduler start sweeps and dead-letter the undeliverable ones"),
-		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
-			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
-		}),
+		AssumedBy:   schedulerPrincipal(awscdk.Stack_Of(scope)),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
 			"Sweep": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
 				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -194,9 +194,7 @@ func restrictKeySecret(s *Service, scope constructs.Construct, src *SourceUser) 
 func (src *SourceUser) schedule(s *Service, scope constructs.Construct) {
 	role := awsiam.NewRole(scope, jsii.String("SchedulerRole"), &awsiam.RoleProps{
 		Description: jsii.String("stsrotator: lets EventBridge Scheduler start source-key rotations"),
-		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
-			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
-		}),
+		AssumedBy:   schedulerPrincipal(awscdk.Stack_Of(scope)),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{"Run": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("InvokeTheSourceKeyRotator"), Actions: jsii.Strings("lambda:InvokeFunction"), Resources: &[]*string{src.Function.FunctionArn()}}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("DeadLetterUndeliveredRuns"), Actions: jsii.Strings("sqs:SendMessage"), Resources: &[]*string{s.DeadLetterQueue.QueueArn()}}),

@@ -47,9 +47,10 @@ type Service struct {
 	DeadLetterQueue awssqs.Queue
 	// ReportRule matches ExpiredToken reports consumers publish.
 	ReportRule awsevents.Rule
-	// ReportBusPolicy lets reader accounts put reports on the default bus;
-	// nil when no target has readers in an account.
-	ReportBusPolicy awscdk.CfnResource
+	// ReportBusPolicies let reader accounts put reports on the default
+	// bus (whole accounts, and accounts narrowed to their reader ARNs);
+	// empty when no target has readers in an account.
+	ReportBusPolicies []awscdk.CfnResource
 	// CloudTrailRule matches API calls refused with an expired token, for
 	// every assumed-role session of the account; the reactor keeps the
 	// target roles' ones.
@@ -129,20 +130,23 @@ func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	allowReadersThroughSecretsManager(s.Key, cfg.Targets)
-	s.ReportBusPolicy = allowReadersToReport(st, s.stackName, cfg.Targets)
+	s.ReportBusPolicies = allowReadersToReport(st, s.stackName, cfg.Targets)
 	// CloudWatch alarms publish to the encrypted topic as the service
 	// principal, which has no IAM policy of its own to lean on. This is
-	// AWS's documented statement, word for word
-	// (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services,
-	// https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns):
-	// AWS documents no condition key that CloudWatch's KMS calls carry, and
-	// a condition they lacked would silence every alarm.
+	// AWS's documented statement for an AWS service publishing to an
+	// encrypted topic, with the confused-deputy conditions the same page
+	// gives (aws:SourceArn of the publishing resource, here any alarm of
+	// this account and Region, and aws:SourceAccount):
+	// https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services,
+	// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html
+	// (the topic policy's Allow_Publish_Alarms below carries the same two).
 	s.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("Allow_CloudWatch_for_CMK"),
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 		// In a key policy, "*" means this key.
-		Resources: jsii.Strings("*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: alarmSource(st),
 	}), jsii.Bool(false))
 
 	s.Topic = awssns.NewTopic(st, jsii.String("Alerts"), &awssns.TopicProps{
@@ -161,11 +165,7 @@ func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("sns:Publish"),
 		Resources:  &[]*string{s.Topic.TopicArn()},
-		Conditions: &map[string]any{
-			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
-			"ArnLike": map[string]any{"aws:SourceArn": st.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"),
-				ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})},
-		},
+		Conditions: alarmSource(st),
 	}))
 	for _, e := range cfg.Alerts.Emails {
 		s.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
@@ -184,7 +184,7 @@ func New(scope constructs.Construct, id string, props Props) (*Service, error) {
 	s.alarm("DeadLettersWaiting", s.DeadLetterQueue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 		Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
 	}), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, awscloudwatch.TreatMissingData_NOT_BREACHING,
-		"A scheduled sweep could not be delivered to a rotator after every retry; the message in the dead-letter queue says which and why.")
+		"A scheduled sweep could not be delivered to a rotator after every retry, or an ExpiredToken report failed the reactor three times; the message in the dead-letter queue says which and why.")
 	s.rotationAlarms()
 
 	// Lifecycle events (Credentials Rotated, Rotation Failed, Alert) that

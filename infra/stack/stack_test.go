@@ -42,6 +42,17 @@ func TestEverythingIsEncryptedWithTheKey(t *testing.T) {
 	keyArn := map[string]any{"Fn::GetAtt": []any{key, "Arn"}}
 	for _, typ := range []string{"AWS::SNS::Topic", "AWS::SQS::Queue"} {
 		for id, r := range resources(fx.rootJS, typ) {
+			if strings.HasPrefix(id, "ReactorReports") {
+				// The one exception: the reports queue EventBridge delivers
+				// to is encrypted with SQS-managed keys, so the key policy
+				// needs no statement for events.amazonaws.com, whose KMS
+				// calls carry no source condition to scope one by. It holds
+				// reports (masked keys only), never credentials.
+				if js(props(r)["SqsManagedSseEnabled"]) != "true" {
+					t.Errorf("%s %s: not encrypted", typ, id)
+				}
+				continue
+			}
 			if got := props(r)["KmsMasterKeyId"]; !reflect.DeepEqual(got, keyArn) {
 				t.Errorf("%s %s: KmsMasterKeyId %s, want the stack's key", typ, id, js(got))
 			}
@@ -518,7 +529,12 @@ func TestRoutes(t *testing.T) {
 // only that.
 func TestSweepSchedule(t *testing.T) {
 	fx := example(t)
-	dlq := fx.rootRef(t, "AWS::SQS::Queue")
+	dlq := ""
+	for id := range resources(fx.rootJS, "AWS::SQS::Queue") {
+		if strings.HasPrefix(id, "SweepDeadLetters") {
+			dlq = id
+		}
+	}
 	for _, sh := range fx.plan.Shards {
 		tpl := fx.shardJS[sh.ID]
 		scheds := resources(tpl, "AWS::Scheduler::Schedule")
@@ -542,6 +558,13 @@ func TestSweepSchedule(t *testing.T) {
 				t.Errorf("%s/%s: target %v is not a rotator", sh.ID, id, fn)
 			}
 			role := resources(tpl, "AWS::IAM::Role")[tg["RoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)]
+			// Issue 18 §3: Scheduler may assume it only for this account's
+			// default schedule group (aws:SourceAccount and aws:SourceArn).
+			trust := js(props(role)["AssumeRolePolicyDocument"])
+			if !strings.Contains(trust, `"aws:SourceAccount":{"Ref":"AWS::AccountId"}`) || !strings.Contains(trust, `":scheduler:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":schedule-group/default"`) ||
+				!strings.Contains(trust, `"Service":"scheduler.amazonaws.com"`) {
+				t.Errorf("%s/%s: scheduler role trust %s", sh.ID, id, trust)
+			}
 			var got []string
 			for _, st := range stmtsOf(role) {
 				got = append(got, fmt.Sprintf("%v %s", st["Action"], js(st["Resource"])))
@@ -670,6 +693,12 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
 		})
 	})
+	assert(t, "reports waiting 15 minutes in the reactor's queue alarm", func() {
+		fx.root.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"MetricName": "ApproximateAgeOfOldestMessage", "Namespace": "AWS/SQS", "Threshold": 900, "Statistic": "Maximum",
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+		})
+	})
 	assert(t, "lost lifecycle events alarm on the first one", func() {
 		fx.root.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
 			"MetricName": metrics.EventPublishFailures, "Namespace": metrics.Namespace, "Statistic": "Sum", "Threshold": 1,
@@ -790,7 +819,7 @@ func TestOutputs(t *testing.T) {
 }
 
 // Proves: cdk-nag's AWS Solutions rules report no unsuppressed finding,
-// and the only suppressions are the two reasoned ones (so a new one cannot
+// and the only suppressions are the reasoned ones (so a new one cannot
 // slip in unreviewed).
 func TestNagClean(t *testing.T) {
 	fx := example(t)
@@ -814,7 +843,11 @@ func TestNagClean(t *testing.T) {
 	for _, tpl := range fx.shardJS {
 		collect(tpl)
 	}
-	want := map[string]string{"AwsSolutions-SMG4": "4 hours", "AwsSolutions-SQS3": "dead-letter queue", "AwsSolutions-IAM5": "cannot be listed in one policy"}
+	// No IAM5: the example's reactor reads its five secrets by name and
+	// invokes no function by pattern (issue 18 §3); a config too big to
+	// list its secrets gets the reactor's one reasoned IAM5
+	// (TestTwoThousandTargets).
+	want := map[string]string{"AwsSolutions-SMG4": "4 hours", "AwsSolutions-SQS3": "dead-letter queue"}
 	if len(got) != len(want) {
 		t.Errorf("suppressions %v, want only %v", got, want)
 	}
@@ -884,6 +917,23 @@ func TestTwoThousandTargets(t *testing.T) {
 	checkRotatorPolicies(t, fx)
 	checkCloudTrailRules(t, fx)
 	checkAlarms(t, fx)
+	// Issue 18 §3: 2,000 secret names do not fit the reactor's policy, so
+	// it reads by the config's name prefixes, never secret:*.
+	for id, r := range resources(fx.rootJS, "AWS::IAM::Policy") {
+		if !strings.HasPrefix(id, "ReactorPolicy") {
+			continue
+		}
+		for _, st := range props(r)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			sm := st.(map[string]any)
+			if sm["Sid"] != "ReadTargetSecrets" {
+				continue
+			}
+			res := js(sm["Resource"])
+			if strings.Contains(res, `:secret:*"`) || !strings.Contains(res, `:secret:stsrotator/*"`) {
+				t.Errorf("the reactor's secret reads at 2,000 targets: %s", res)
+			}
+		}
+	}
 	assert(t, "alerts.emails subscribe to the topic", func() {
 		fx.root.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{
 			"Protocol": "email", "Endpoint": "oncall@example.com", "TopicArn": map[string]any{"Ref": fx.rootRef(t, "AWS::SNS::Topic")},
@@ -993,8 +1043,8 @@ func roleRef(getAtt string) string {
 // Proves: alarms can alert. The topic policy (which replaces SNS's
 // default) lets cloudwatch.amazonaws.com publish, only for alarms of this
 // account and Region, as AWS documents; the key policy has AWS's
-// documented statement for CloudWatch alarms on an encrypted topic, word
-// for word and without conditions AWS does not document.
+// documented statement for CloudWatch alarms on an encrypted topic, with
+// the same aws:SourceAccount and aws:SourceArn conditions.
 func TestAlarmsCanPublish(t *testing.T) {
 	fx := example(t)
 	topic := fx.rootRef(t, "AWS::SNS::Topic")
@@ -1031,9 +1081,11 @@ func TestAlarmsCanPublish(t *testing.T) {
 			continue
 		}
 		found = true
-		want := `{"Action":["kms:Decrypt","kms:GenerateDataKey*"],"Effect":"Allow","Principal":{"Service":"cloudwatch.amazonaws.com"},"Resource":"*","Sid":"Allow_CloudWatch_for_CMK"}`
+		// Issue 18 §3: with the confused-deputy conditions AWS documents,
+		// the same as the topic policy's.
+		want := `{"Action":["kms:Decrypt","kms:GenerateDataKey*"],"Condition":{"ArnLike":{"aws:SourceArn":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":cloudwatch:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":alarm:*"]]}},"StringEquals":{"aws:SourceAccount":{"Ref":"AWS::AccountId"}}},"Effect":"Allow","Principal":{"Service":"cloudwatch.amazonaws.com"},"Resource":"*","Sid":"Allow_CloudWatch_for_CMK"}`
 		if js(s) != want {
-			t.Errorf("key policy statement for alarms:\n got %s\nwant %s (AWS's documented one)", js(s), want)
+			t.Errorf("key policy statement for alarms:\n got %s\nwant %s", js(s), want)
 		}
 	}
 	if !found {

@@ -246,7 +246,7 @@ func TestREADMEFitsItsBudget(t *testing.T) {
 	if n := len(strings.Fields(string(b))); n > readmeMaxWords {
 		t.Errorf("README.md has %d words, over its %d: move detail to docs/ and link it", n, readmeMaxWords)
 	}
-	for _, must := range []string{"make local", "Ctrl-C", "make test", "credential_process", "stsrotator exec", "serve --imds", "stsrotator update", "docs/consumers.md", "docs/config.md"} {
+	for _, must := range []string{"make local", "Ctrl-C", "make test", "credential_process", "stsrotator exec", "--imds", "stsrotator update", "stsrotator doctor", "docs/consumers.md", "docs/config.md"} {
 		if !strings.Contains(string(b), must) {
 			t.Errorf("README.md no longer mentions %s", must)
 		}

@@ -27,13 +27,15 @@ type Decision struct {
 
 // Describe is the line make local prints for a decision.
 func (d Decision) Describe() string {
-	key := d.Key
-	if key == "" {
-		key = "no key"
+	// A report without --access-key-id: "(no key: not reported)" read
+	// like a report that was not sent.
+	key := "no access key in the report"
+	if d.Key != "" {
+		key = d.Key + ": " + d.KeyMatch
 	}
-	line := fmt.Sprintf("reactor: report for %s (%s: %s) → %s: %s", d.Target, key, d.KeyMatch, d.Action, d.Reason)
+	line := fmt.Sprintf("reactor: report for %s (%s) → %s: %s", d.Target, key, d.Action, d.Reason)
 	if d.Rotation != "" {
-		line += "; rotation " + d.Rotation
+		line += "; rotator outcome: " + d.Rotation
 		if d.NewKey != "" {
 			line += ", new key " + d.NewKey
 		}

@@ -91,7 +91,7 @@ func Demo(ctx context.Context, s *Stack, out io.Writer, t0 time.Time) (Result, e
 	if err := s.SetClock(o1); err != nil {
 		return res, err
 	}
-	n.Say("clock moved %s ahead: %s is inside its refreshBefore (%s); the schedule ticks", o1, first.Name, first.RefreshBefore)
+	n.Say("clock moved %s ahead: %s is inside its refreshBefore (%s); the schedule ticks", humantime.Span(o1), first.Name, humantime.Span(first.RefreshBefore))
 	sum, err = n.Sweep(ctx)
 	if err != nil {
 		return res, fmt.Errorf("tick: %w", err)
@@ -109,7 +109,7 @@ func Demo(ctx context.Context, s *Stack, out io.Writer, t0 time.Time) (Result, e
 	}
 	old := currentKey(ctx, s, second.Name)
 	res.ForcedTarget = second.Name
-	n.Say("clock moved %s ahead; a consumer of %s reports ExpiredToken for the current key %s:", o2, second.Name, old)
+	n.Say("clock moved %s ahead; a consumer of %s reports ExpiredToken for the current key %s:", humantime.Span(o2), second.Name, old)
 	if err := n.report(ctx, second.Name, old); err != nil {
 		return res, err
 	}

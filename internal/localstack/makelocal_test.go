@@ -85,6 +85,21 @@ func TestMakeLocalWarmRunReadsPlainAndNeverGoesQuiet(t *testing.T) {
 			}
 		}
 	}
+	// Issue 21's trial: under --once the narration pointed to an export
+	// line "printed at the end" that never came. A line promising a later
+	// one is followed by it.
+	for i, l := range lines {
+		if !strings.Contains(l.text, "printed at the end") && !strings.Contains(l.text, "export line below") {
+			continue
+		}
+		printed := false
+		for _, later := range lines[i+1:] {
+			printed = printed || strings.HasPrefix(strings.TrimSpace(later.text), "export ")
+		}
+		if !printed {
+			t.Errorf("make local --once promised an export line that it never printed: %q\n%s", l.text, joinLines(lines))
+		}
+	}
 	for _, p := range []string{"up: ", "first credential minted", "stopped: "} {
 		if _, ok := phases[p]; !ok {
 			t.Errorf("make local never printed %q:\n%s", p, joinLines(lines))

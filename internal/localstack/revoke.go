@@ -95,7 +95,11 @@ func (n *Narrator) Revoke(ctx context.Context, avoid string) (RevokeResult, erro
 	// environment (the secret, in kumo), which make local prints as the
 	// export line to paste first. The script runs it exactly so.
 	res.Check = strings.Join(env, " ") + " stsrotator status --target " + t.Name + " --revocations"
-	n.Say("check the revocation (in a shell with the stack's export line, printed at the end; moto, standing in for the role's account, runs until make local stops):")
+	if n.Stack.opts.Once {
+		n.Say("check the revocation (moto stands in for the role's account until the demo ends):")
+	} else {
+		n.Say("check the revocation (in a shell with the stack's export line, printed at the end; moto, standing in for the role's account, runs until make local stops):")
+	}
 	n.Say("  $ %s", res.Check)
 	checkOut, err := s.Shell(ctx, res.Check)
 	res.CheckOutput = checkOut

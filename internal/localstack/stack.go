@@ -53,6 +53,10 @@ type Options struct {
 	// reactor, stsrotator: what `make local` builds with the emulator in
 	// one go build); Start then builds nothing and Close leaves them.
 	BinDir string
+	// Once says the stack stops when the scripted demo ends (make local
+	// --once): no export line is printed after it and nothing is left
+	// running for another shell, so the narration promises neither.
+	Once bool
 }
 
 // Stack is stsrotator running on kumo.

@@ -29,6 +29,10 @@ func plainLine(line string) string {
 		return "an internal path or function name (" + reInternalPath.FindString(line) + ")"
 	case reEmulatorLog.MatchString(line):
 		return "an emulator or function log line"
+	case reGoDuration.MatchString(line):
+		return "a Go duration (" + reGoDuration.FindString(line) + "); humantime.Span says 8m, not 8m0s"
+	case strings.Contains(line, "(s) "):
+		return `a "(s)" plural`
 	}
 	return ""
 }
@@ -83,6 +87,10 @@ func triesWork(ctx context.Context, t *testing.T, s *Stack, res Result) {
 	}
 }
 
+// reGoDuration is time.Duration's String form with a zero tail (8m0s,
+// 1h0m0s), which people read as noise; humantime.Span prints 8m.
+var reGoDuration = regexp.MustCompile(`\b\d+[hm]0s\b`)
+
 func TestPlainLine(t *testing.T) {
 	for _, c := range []struct {
 		line string
@@ -95,6 +103,9 @@ func TestPlainLine(t *testing.T) {
 		{`time=2026-12-04T23:00:00Z level=INFO msg="delivered event to SQS"`, true, "kumo's INFO line"},
 		{`{"time":"2026-12-04T23:00:00Z","level":"INFO","msg":"expired-token signal"}`, true, "a function's JSON log"},
 		{"\x1b[1G\x1b[0K⠙", true, "npm's spinner"},
+		{"[00:34:13.846] up: 3 secrets in Secrets Manager, 2 EventBridge rules, 3 rotator function(s) on a 8m0s schedule", true, "Go's duration form and a (s) plural"},
+		{"[00:34:15.500 (clock +20m)] clock moved 20m ahead: deploy-bot is inside its refreshBefore (26m); the schedule ticks", false, "humantime's durations"},
+		{"    deploy-bot       ASIA…ac1f  1         2026-12-05T01:23:20Z 44m59s left", false, "a duration with seconds is not Go's zero tail"},
 	} {
 		if got := plainLine(c.line) != ""; got != c.bad {
 			t.Errorf("%s: plainLine(%q) flags it: %v, want %v", c.why, c.line, got, c.bad)

@@ -24,6 +24,28 @@ import (
 // tests check that policy in the template).
 func (s *Server) ReportInbox(tb testing.TB, cfg aws.Config, account string) (string, func() []string) {
 	tb.Helper()
+	bus, received := s.ReportEvents(tb, cfg, account)
+	var got []string
+	return bus, func() []string {
+		tb.Helper()
+		for _, raw := range received() {
+			var ev struct {
+				Detail json.RawMessage `json:"detail"`
+			}
+			if err := json.Unmarshal([]byte(raw), &ev); err != nil {
+				tb.Fatalf("mototest: delivered event: %v", err)
+			}
+			got = append(got, string(ev.Detail))
+		}
+		return got
+	}
+}
+
+// ReportEvents is ReportInbox returning each delivered event whole, as
+// the rule's target receives it (envelope and detail), and only the
+// events received since the last call.
+func (s *Server) ReportEvents(tb testing.TB, cfg aws.Config, account string) (string, func() []string) {
+	tb.Helper()
 	ctx := context.Background()
 	q := sqs.NewFromConfig(cfg)
 	qo, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("stsrotator-reports")})
@@ -43,9 +65,9 @@ func (s *Server) ReportInbox(tb testing.TB, cfg aws.Config, account string) (str
 		Targets: []ebtypes.Target{{Id: aws.String("inbox"), Arn: aws.String(qa.Attributes["QueueArn"])}}}); err != nil {
 		tb.Fatalf("mototest: put targets: %v", err)
 	}
-	var got []string
 	return "arn:aws:events:" + cfg.Region + ":" + account + ":event-bus/" + events.DefaultBus, func() []string {
 		tb.Helper()
+		var got []string
 		// Long polling is the synchronisation: it returns as soon as a
 		// message is there, and after a second when none is.
 		for {
@@ -57,13 +79,7 @@ func (s *Server) ReportInbox(tb testing.TB, cfg aws.Config, account string) (str
 				return got
 			}
 			for _, m := range out.Messages {
-				var ev struct {
-					Detail json.RawMessage `json:"detail"`
-				}
-				if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
-					tb.Fatalf("mototest: delivered event: %v", err)
-				}
-				got = append(got, string(ev.Detail))
+				got = append(got, aws.ToString(m.Body))
 				if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: qo.QueueUrl, ReceiptHandle: m.ReceiptHandle}); err != nil {
 					tb.Fatalf("mototest: delete: %v", err)
 				}

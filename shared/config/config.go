@@ -297,28 +297,32 @@ func sweepFor(minRefresh time.Duration) time.Duration {
 
 // DefaultSessionName is the RoleSessionName of a target without a
 // sessionName, in the stack named stack ("" is DefaultStack):
-// <stack>-<target>. Two stacks that rotate one role (two deployments, in
+// <stack>.<target>. Two stacks that rotate one role (two deployments, in
 // two accounts or Regions, whose configs name the same target) then
 // never share a session name, so revoking one's sessions cannot deny the
 // other's. The stack DefaultStack keeps the names of earlier releases
 // (stsrotator-<target>); a stack deployed with another -c stackName gets
 // new session names on its first rotation after the upgrade (docs/incident.md).
+// The separator is a dot because stack names (letters, digits, hyphens)
+// and target names ([a-z0-9-]) hold none: with a hyphen, stack
+// stsrotator-prod's target billing and stack stsrotator's target
+// prod-billing were both stsrotator-prod-billing, and every other name
+// has a dot the default stack's names lack.
 // STS allows 2–64 characters of [\w+=,.@-]
 // (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html);
-// stack names are letters, digits and hyphens, and a stack name too long
-// to fit is cut and followed by 8 hex digits of its SHA-256, so it stays
-// distinct.
+// a stack name too long to fit is cut and followed by 8 hex digits of its
+// SHA-256 (<stack cut>.<hash>.<target>), so it stays distinct.
 func DefaultSessionName(stack, target string) string {
-	if stack == "" {
-		stack = DefaultStack
+	if stack == "" || stack == DefaultStack {
+		return DefaultStack + "-" + target
 	}
-	if s := stack + "-" + target; len(s) <= MaxSessionNameLen {
+	if s := stack + "." + target; len(s) <= MaxSessionNameLen {
 		return s
 	}
 	sum := sha256.Sum256([]byte(stack))
 	tag := hex.EncodeToString(sum[:4])
 	keep := max(MaxSessionNameLen-len(target)-len(tag)-2, 1)
-	return stack[:min(keep, len(stack))] + "-" + tag + "-" + target
+	return stack[:min(keep, len(stack))] + "." + tag + "." + target
 }
 
 // InStack gives every target without its own sessionName the default

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -353,6 +354,13 @@ func FuzzParse(f *testing.F) {
 	if issue, err := os.ReadFile("testdata/indent-line34.yaml"); err == nil {
 		f.Add(issue)
 	}
+	if files, err := filepath.Glob("testdata/syntax/*.yaml"); err == nil {
+		for _, name := range files {
+			if data, err := os.ReadFile(name); err == nil {
+				f.Add(data)
+			}
+		}
+	}
 	f.Add([]byte(okTarget + "\tdurationSeconds: 3600\n"))
 	f.Add([]byte(okTarget + "      durationSeconds: 3600\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -380,12 +388,21 @@ func FuzzParse(f *testing.F) {
 			if e.Problem == "" || !strings.HasPrefix(e.Error(), "f.yaml") {
 				t.Fatalf("error without location or problem: %#v", e)
 			}
-			// A syntax error's line is a line of the file.
-			if e.Line < 0 || e.Line > bytes.Count(data, []byte("\n"))+1 {
-				t.Fatalf("error at line %d of a %d-line file: %s", e.Line, bytes.Count(data, []byte("\n"))+1, e)
+			// A syntax error's line is a line of the file, counted as
+			// YAML counts them: CR, LF and CRLF each end a line
+			// (https://yaml.org/spec/1.2.2/#54-line-break-characters).
+			if lines := yamlLines(data); e.Line < 0 || e.Line > lines {
+				t.Fatalf("error at line %d of a %d-line file: %s", e.Line, lines, e)
 			}
 		}
 	})
+}
+
+// yamlLines is how many lines YAML sees in data: one more than its line
+// breaks, a CRLF pair counting once.
+func yamlLines(data []byte) int {
+	return bytes.Count(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\n")) +
+		bytes.Count(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\r")) + 1
 }
 
 // manyTags writes n distinct tags as a YAML flow mapping's entries.

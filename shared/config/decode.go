@@ -212,15 +212,15 @@ func (d *decoder) mapping(n *yaml.Node, path string, allowed []string, visit fun
 		d.add(n.Line, path, "must be a mapping of key: value", "indent its fields under it, one per line")
 		return
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		field := join(path, k.Value)
-		if seen[k.Value] {
-			d.add(k.Line, field, "is set twice", "keep one of them")
+		if first, dup := seen[k.Value]; dup {
+			d.add(k.Line, field, "is set twice", keepOne(first))
 			continue
 		}
-		seen[k.Value] = true
+		seen[k.Value] = k.Line
 		if !contains(allowed, k.Value) {
 			fix := "valid keys here: " + strings.Join(allowed, ", ")
 			if s := suggest.Closest(k.Value, allowed); s != "" {
@@ -231,6 +231,13 @@ func (d *decoder) mapping(n *yaml.Node, path string, allowed []string, visit fun
 		}
 		visit(k.Value, k, v)
 	}
+}
+
+// keepOne is the fix for a key written twice in one mapping, naming the
+// line of the first: a long file's two copies are far apart, and YAML
+// parsers disagree on which one wins (go.yaml.in/yaml/v3 keeps the last).
+func keepOne(firstLine int) string {
+	return fmt.Sprintf("keep one of them (the first is on line %d)", firstLine)
 }
 
 func (d *decoder) rotator(n *yaml.Node, r *Rotator) {
@@ -291,13 +298,15 @@ func (d *decoder) replicaKeys(v *yaml.Node) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
+	lines := map[string]int{}
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, e := v.Content[i], v.Content[i+1]
 		path := "replicaKmsKeys." + k.Value
-		if _, dup := out[k.Value]; dup {
-			d.add(k.Line, path, "is set twice", "keep one of them")
+		if first, dup := lines[k.Value]; dup {
+			d.add(k.Line, path, "is set twice", keepOne(first))
 			continue
 		}
+		lines[k.Value] = k.Line
 		s := d.str(e, path)
 		if !s.set {
 			continue
@@ -397,7 +406,7 @@ func (d *decoder) tags(v *yaml.Node, path string, same func(a, b string) bool) v
 		k, e := v.Content[i], v.Content[i+1]
 		if first := firstSame(seen, k.Value, same); first != nil {
 			if first.Value == k.Value {
-				d.add(k.Line, path+"."+k.Value, "is set twice", "keep one of them")
+				d.add(k.Line, path+"."+k.Value, "is set twice", keepOne(first.Line))
 			} else {
 				d.add(k.Line, path+"."+k.Value, fmt.Sprintf("is the same session tag key as %s (line %d): STS compares session tag keys without regard to case, so you cannot have separate %s and %s tag keys", first.Value, first.Line, first.Value, k.Value),
 					"keep one of them, in the case you want STS to preserve")

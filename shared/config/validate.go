@@ -537,6 +537,6 @@ func (d *decoder) checkSharedSessions(cfg *Config) {
 		d.add(t.Line, targetPath(i, t.Name)+".sessionName",
 			fmt.Sprintf("target %s (line %d) and target %s (line %d) both assume role %s with session name %q: their sessions are one identity, so revoking one denies the other and neither can be told apart in CloudTrail",
 				o.Name, o.Line, t.Name, t.Line, t.RoleArn, t.SessionName),
-			"give one of them its own sessionName (the default, <stack>-<target name>, differs per target), or declare the role once")
+			"give one of them its own sessionName (the default, stsrotator-<target name> or <stack>.<target name> in another stack, differs per target), or declare the role once")
 	}
 }

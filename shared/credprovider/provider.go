@@ -394,6 +394,19 @@ func (p *Provider) Invalidate(accessKeyID string) bool {
 	return true
 }
 
+// NextRead is when Retrieve next reads the secret: the cached version's
+// refresh hint (Stsrotator.refreshAt, when the rotator replaces it), else
+// its Expiration minus the expiry window, never sooner than the retry
+// pause, or the retry pause after a failed re-read; zero when nothing is
+// cached. A caller that copies the credentials elsewhere (stsrotator
+// update) renews its copy then.
+func (p *Provider) NextRead() time.Time {
+	if e := p.cur.Load(); e != nil {
+		return e.fetchAfter
+	}
+	return time.Time{}
+}
+
 // Version is the secret version the cache holds ("" when empty).
 func (p *Provider) Version() string {
 	if e := p.cur.Load(); e != nil {

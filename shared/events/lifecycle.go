@@ -119,7 +119,15 @@ type Alert struct {
 	Action string `json:"action"`
 	Reason string `json:"reason"`
 	// Signal is where the report came from: consumer, logs or cloudtrail.
-	Signal     string    `json:"signal"`
+	Signal string `json:"signal"`
+	// SenderAccount is the account that put the report on the bus, as
+	// EventBridge recorded it (the sender cannot choose it).
+	SenderAccount string `json:"senderAccount,omitempty"`
+	// ClaimedBy names who vouches for Observer, ErrorCode, Service,
+	// Operation and Region: the report's sender or CloudTrail. Those
+	// fields are the claimant's text, escaped (no control characters) and
+	// shortened; stsrotator did not check them.
+	ClaimedBy  string    `json:"claimedBy,omitempty"`
 	Observer   string    `json:"observer,omitempty"`
 	ErrorCode  string    `json:"errorCode,omitempty"`
 	Service    string    `json:"service,omitempty"`

@@ -26,6 +26,10 @@ const (
 	Concurrency = "STSROTATOR_CONCURRENCY"
 	// TopicArn is the SNS topic alerts go to.
 	TopicArn = "STSROTATOR_TOPIC_ARN"
+	// AlertTable is the DynamoDB table the reactor's execution
+	// environments share their alert debounce in (reaction.TableClaims);
+	// unset, each keeps its own in memory.
+	AlertTable = "STSROTATOR_ALERT_TABLE"
 	// RotatorFunction is the name of the rotator, for functions that ask it
 	// to rotate a target.
 	RotatorFunction = "STSROTATOR_ROTATOR_FUNCTION"

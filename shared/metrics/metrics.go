@@ -117,4 +117,19 @@ const (
 	UnmatchedEvents = "UnmatchedEvents"
 	// RejectedEvents counts events that could not be parsed.
 	RejectedEvents = "RejectedEvents"
+	// RefusedReports counts consumer reports the reactor would not act
+	// on because of who sent them (per Reason: ReasonNotAReader,
+	// ReasonKeyOnly): from an account that does not read the target it
+	// names, or from another account naming only a key. Never rotated,
+	// never alerted individually (shared/reaction).
+	RefusedReports = "RefusedReports"
+	// KeySearchSkipped counts key-only reports from the stack's own
+	// account that were not searched for because the config has more
+	// targets than reaction.MaxKeySearchTargets.
+	KeySearchSkipped = "KeySearchSkipped"
+	// DimReason says why a report was refused.
+	DimReason = "Reason"
+	// Reasons for RefusedReports.
+	ReasonNotAReader = "not-a-reader"
+	ReasonKeyOnly    = "key-only-from-other-account"
 )

@@ -63,7 +63,7 @@ var (
 	TargetsPerRule = Quota{ID: "eventbridge.targets-per-rule", Service: "EventBridge", Name: "Targets", Limit: 5, Unit: "targets", Scope: "per rule",
 		Doc: ebDoc, Fix: "report a bug: each stsrotator rule has one target"}
 	EventBusPolicy = Quota{ID: "eventbridge.bus-policy", Service: "EventBridge", Name: "Event bus policy size", Limit: 10_240, Unit: "characters", Scope: "per event bus (every statement of its resource policy)", Adjustable: true,
-		Doc: ebDoc, Fix: "fewer reader accounts: the default bus's statement letting readers report ExpiredToken names each reader account (about 250 fit); split targets whose readers are in many accounts into a second config deployed in another account or Region, or request a higher Event bus policy size quota"}
+		Doc: ebDoc, Fix: "fewer reader accounts: the default bus's statements letting readers report ExpiredToken name each reader account (about 250 fit), and each reader role or user ARN of accounts read only through such ARNs; split targets whose readers are in many accounts into a second config deployed in another account or Region, or request a higher Event bus policy size quota"}
 	EventPattern = Quota{ID: "eventbridge.event-pattern", Service: "EventBridge", Name: "Event pattern size", Limit: 2048, Unit: "characters", Scope: "per rule",
 		Doc: ebDoc, Fix: "report a bug: stsrotator's patterns do not depend on the config"}
 

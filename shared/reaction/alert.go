@@ -10,9 +10,17 @@ import (
 	"github.com/stsrotator/stsrotator/shared/rotation"
 )
 
-// Alert renders the message a human reads in an email: what happened,
-// what was done, what state the secret is in now, and what to run next.
-// It carries masked keys only.
+// Alert renders the message a human reads in an email. It carries masked
+// keys only, and it is in two parts that never mix:
+//
+//   - first what stsrotator itself established: the action it took, the
+//     target and secret, the current version, the failing key's match,
+//     what to run next;
+//   - then, under a line naming who claimed it (the report's sender by the
+//     account EventBridge recorded, or CloudTrail), every field that came
+//     from a reporter or a log line, each on a line starting with "> ",
+//     escaped (Clean: no CR, LF or other control character survives) and
+//     shortened. A reporter cannot add a line that reads as stsrotator's.
 //
 // cur is the current version as it is now, after any rotation; failing
 // is the version that held the reported key when the reactor decided
@@ -27,34 +35,6 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, failing V
 	var b strings.Builder
 	line := func(label, format string, args ...any) {
 		fmt.Fprintf(&b, "%-14s %s\n", label+":", fmt.Sprintf(format, args...))
-	}
-	what := fmt.Sprintf("%s got %s", orDash(s.Observer), orDash(s.ErrorCode))
-	if s.Service != "" || s.Operation != "" {
-		what += fmt.Sprintf(" calling %s:%s", orDash(s.Service), orDash(s.Operation))
-	}
-	if s.Region != "" {
-		what += " in " + s.Region
-	}
-	if !s.ObservedAt.IsZero() {
-		what += " at " + s.ObservedAt.UTC().Format(time.RFC3339)
-	}
-	line("What happened", "%s", what)
-	if s.Message != "" {
-		line("Error", "%s", s.Message)
-	}
-	line("Reported by", "%s (signal source: %s)", orDash(s.Observer), s.Source)
-	if out.Target != "" {
-		line("Target", "%s (role %s)", t.Name, t.RoleArn)
-		line("Secret", "%s", t.SecretName)
-	} else {
-		line("Received", "%s", describeIdentity(s))
-	}
-	if s.Key != "" {
-		desc := fmt.Sprintf("%s (%s)", s.Key, out.Decision.Key)
-		if v := failing; v.Exists && v.ParseErr == nil && v.Value.MaskedKey() == s.Key && !v.Value.Meta.IssuedAt.IsZero() {
-			desc += fmt.Sprintf(", issued %s, expires %s (%s)", humantime.Since(now, v.Value.Meta.IssuedAt), v.Value.Expiration.Format(time.RFC3339), humantime.Left(now, v.Value.Expiration))
-		}
-		line("Failing key", "%s", desc)
 	}
 
 	var action, short string
@@ -98,7 +78,16 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, failing V
 		action = "alert only: " + out.Decision.Reason
 		short = "unmatched ExpiredToken report"
 	}
-	line("Action taken", "%s", action)
+	// The reason and the rotator's answer are stsrotator's words, but
+	// AWS error text can reach them; Clean keeps them on this one line.
+	line("Action taken", "%s", Clean(action, 2000))
+	if out.Target != "" {
+		line("Target", "%s (role %s)", t.Name, t.RoleArn)
+		line("Secret", "%s", t.SecretName)
+	} else {
+		line("Target", "none: the report matched no target its sender may report on")
+	}
+	line("Signal", "%s", signalFact(s))
 	if cur.Exists && cur.ParseErr == nil {
 		line("Current", "version %s, key %s, expires %s (%s)", shortID(cur.VersionID), cur.Value.MaskedKey(),
 			cur.Value.Expiration.Format(time.RFC3339), humantime.Left(now, cur.Value.Expiration))
@@ -106,10 +95,39 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, failing V
 			line("Consumer fix", "re-read %s (version %s) before %s", t.SecretName, shortID(cur.VersionID), cur.Value.Expiration.Format(time.RFC3339))
 		}
 	}
+	if s.Key != "" {
+		desc := fmt.Sprintf("%s (%s)", Clean(s.Key, 16), out.Decision.Key)
+		if v := failing; v.Exists && v.ParseErr == nil && v.Value.MaskedKey() == s.Key && !v.Value.Meta.IssuedAt.IsZero() {
+			desc += fmt.Sprintf(", issued %s, expires %s (%s)", humantime.Since(now, v.Value.Meta.IssuedAt), v.Value.Expiration.Format(time.RFC3339), humantime.Left(now, v.Value.Expiration))
+		}
+		line("Failing key", "%s", desc)
+	}
 	if suppressed > 0 {
 		line("Suppressed", "%d similar report(s) in the previous %s were not alerted separately", suppressed, humantime.Span(window))
 	}
 	line("Inspect", "%s", InspectCommand(out.Target))
+
+	fmt.Fprintf(&b, "\nClaimed by %s (not checked by stsrotator):\n", Claimant(s))
+	claim := func(label, value string) {
+		fmt.Fprintf(&b, "> %-12s %s\n", label+":", value)
+	}
+	claim("observer", quoted(s.Observer, MaxClaimedField))
+	claim("error code", quoted(s.ErrorCode, MaxClaimedField))
+	if s.Service != "" || s.Operation != "" {
+		claim("call", quoted(s.Service, MaxClaimedField)+" "+quoted(s.Operation, MaxClaimedField))
+	}
+	if s.Region != "" {
+		claim("region", quoted(s.Region, MaxClaimedField))
+	}
+	if !s.ObservedAt.IsZero() {
+		claim("observed at", s.ObservedAt.UTC().Format(time.RFC3339))
+	}
+	if s.Message != "" {
+		claim("message", quoted(s.Message, MaxClaimedMessage))
+	}
+	if out.Target == "" {
+		claim("names", describeIdentity(s))
+	}
 	subject = fmt.Sprintf("stsrotator: %s — %s", name, short)
 	if len(subject) > 100 { // SNS's limit for email subjects
 		subject = strings.ToValidUTF8(subject[:97], "") + "..."
@@ -117,11 +135,17 @@ func Alert(now time.Time, s Signal, out Outcome, t config.Target, cur, failing V
 	return subject, b.String()
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
+// signalFact is what stsrotator itself knows of where a signal came from:
+// EventBridge records the account that put a report (the sender cannot
+// set it), and CloudTrail's events come only from AWS.
+func signalFact(s Signal) string {
+	switch {
+	case s.Source == FromCloudTrail:
+		return "CloudTrail recorded the refused call (source aws.*, which only AWS can send)"
+	case s.Account != "":
+		return fmt.Sprintf("ExpiredToken report (%s) put on the bus by account %s", s.Source, s.Account)
 	}
-	return s
+	return fmt.Sprintf("ExpiredToken report (%s)", s.Source)
 }
 
 func shortID(id string) string {

@@ -7,8 +7,11 @@
 //
 // Rotation debounce lives in Secrets Manager itself: the current version's
 // issue time and the rotation engine's deterministic ClientRequestToken.
-// Alert debounce lives in each execution environment's memory: the stack
-// reserves no concurrency for the reactor, so only the rotation alert is
-// exactly once (the invocation that rotated sends it); other alerts are at
-// most once per target per window per environment.
+// Alert debounce lives in one DynamoDB table every execution environment
+// shares (TableClaims: a conditional UpdateItem per alert key), so at most
+// one alert per target and one summary of unmatched or refused reports
+// per window for the whole deployment; without the table (local runs) in
+// memory (MemoryClaims). A report acts only when its sender (the
+// EventBridge envelope's account) is the stack's own account or reads the
+// target it names (Reads).
 package reaction

@@ -6,7 +6,7 @@ import (
 	"github.com/stsrotator/stsrotator/shared/events"
 )
 
-// The observer is the subject of the alert's "What happened" sentence, so
+// The observer is the alert's claimed "observer" line, so
 // it reads as one with or without an app (issue 15 §6: report-expired
 // without --app produced "on vm via cli got ExpiredToken").
 func TestObserverReadsAsASubject(t *testing.T) {

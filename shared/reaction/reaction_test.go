@@ -181,7 +181,7 @@ func TestAlertText(t *testing.T) {
 		Expiration: now.Add(10 * time.Minute), Meta: secretfmt.Metadata{IssuedAt: now.Add(-50 * time.Minute)}}}
 	cur := Version{Exists: true, VersionID: "22222222-bbbb", Value: secretfmt.Value{AccessKeyID: "ASIANEWKEYNEWKEYABCD", SecretAccessKey: "newsecretmaterial", SessionToken: "newtokenmaterial",
 		Expiration: now.Add(time.Hour), Meta: secretfmt.Metadata{IssuedAt: now}}}
-	s := Signal{Source: FromConsumer, Target: tg.Name, Key: "ASIA…7XQZ", Service: "s3", Operation: "GetObject", Region: "eu-west-1",
+	s := Signal{Source: FromConsumer, Account: "123456789012", Target: tg.Name, Key: "ASIA…7XQZ", Service: "s3", Operation: "GetObject", Region: "eu-west-1",
 		ErrorCode: "ExpiredToken", Message: "The provided token has expired.", ObservedAt: now.Add(-time.Second), Observer: "nightly-report on host-7 via cli"}
 	res := rotation.Result{Outcome: rotation.Rotated, Key: "ASIA…ABCD", Expires: cur.Value.Expiration}
 	out := Outcome{Target: tg.Name, Decision: Decision{Action: Force, Key: KeyCurrent, Reason: "the current credentials have only 10m0s left"}, Rotation: &res}
@@ -192,7 +192,11 @@ func TestAlertText(t *testing.T) {
 		t.Errorf("subject: %q", subject)
 	}
 	for _, want := range []string{
-		"nightly-report on host-7 via cli got ExpiredToken calling s3:GetObject in eu-west-1",
+		"> observer:    \"nightly-report on host-7 via cli\"",
+		"> call:        \"s3\" \"GetObject\"",
+		"> region:      \"eu-west-1\"",
+		"Claimed by the sender of the report, account 123456789012 (not checked by stsrotator):",
+		"Signal:        ExpiredToken report (consumer) put on the bus by account 123456789012",
 		"Target:        billing-reader (role arn:aws:iam::123456789012:role/BillingReadOnly)",
 		"Failing key:   ASIA…7XQZ (current version), issued 50m ago",
 		"Action taken:  forced a rotation because the current credentials have only 10m0s left → new key ASIA…ABCD",

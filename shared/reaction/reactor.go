@@ -41,7 +41,12 @@ type Rotator interface {
 // Reactor handles signals. Build it once per process; it is safe for
 // concurrent use.
 type Reactor struct {
-	Config   *config.Config
+	Config *config.Config
+	// Account is the stack's own account (the one EventBridge records on
+	// reports its own principals put). Reports from any other account act
+	// only on targets that account reads (Reads); empty trusts every
+	// sender, for local runs.
+	Account  string
 	Secrets  Secrets
 	Rotator  Rotator
 	Topic    Publisher
@@ -55,16 +60,20 @@ type Reactor struct {
 	// as an "Alert" event; nil sends none. A failed put is counted
 	// (metrics.EventPublishFailures), never a failed reaction.
 	Events *events.Emitter
+	// Claims debounces alerts; nil keeps them in this process's memory
+	// (MemoryClaims). The deployed reactor shares one table across its
+	// execution environments (TableClaims).
+	Claims AlertClaims
 
 	mu     sync.Mutex
 	locks  map[string]*sync.Mutex
-	alerts map[string]*alertState
+	memory MemoryClaims
 }
 
-type alertState struct {
-	last       time.Time
-	suppressed int
-}
+// UnmatchedAlertKey is the debounce key of the one summary alert per
+// window for every report that matched no target or was refused for its
+// sender (it is no target name: names are validated, this has a space).
+const UnmatchedAlertKey = "unmatched reports"
 
 // Outcome is what the reactor did with one signal.
 type Outcome struct {
@@ -87,7 +96,25 @@ func (r *Reactor) window() time.Duration {
 func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 	r.Emit.Put(metrics.EventsReceived, 1, metrics.Count, map[string]string{metrics.DimSource: s.Source})
 	t, ok := r.match(s)
+	if why, reason := r.refusal(s, t, ok); why != "" {
+		// The sender may not act on what it names: counted, logged with
+		// the account EventBridge recorded, folded into the one summary
+		// alert for unmatched reports, never rotated.
+		r.Emit.Put(metrics.RefusedReports, 1, metrics.Count, map[string]string{metrics.DimReason: reason})
+		r.Log.WarnContext(ctx, "report refused: the sender may not report on what it names",
+			slog.String("senderAccount", s.Account), slog.String("reason", reason), slog.String("why", why))
+		out := Outcome{Decision: Decision{Action: Unmatched, Key: KeyNone, Reason: why}}
+		return r.finish(ctx, UnmatchedAlertKey, out, s, config.Target{}, Version{}, Version{})
+	}
 	if !ok && s.Target == "" && s.SecretID == "" && s.RoleArn == "" && s.Key != "" {
+		if n := len(r.Config.Targets); n > MaxKeySearchTargets {
+			r.Emit.Put(metrics.KeySearchSkipped, 1, metrics.Count, nil)
+			r.Log.WarnContext(ctx, "key-only report not searched: too many targets", slog.Int("targets", n), slog.Int("cap", MaxKeySearchTargets))
+			out := Outcome{Decision: Decision{Action: Unmatched, Key: KeyNone,
+				Reason: fmt.Sprintf("the report names only a key, and with %d targets (more than %d) the reactor does not search them all: report with --target or the secret's name", n, MaxKeySearchTargets)}}
+			r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, nil)
+			return r.finish(ctx, UnmatchedAlertKey, out, s, config.Target{}, Version{}, Version{})
+		}
 		var err error
 		if t, ok, err = r.matchKey(ctx, s.Key); err != nil {
 			return Outcome{}, err
@@ -101,13 +128,13 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, map[string]string{metrics.DimSource: s.Source})
 		r.Log.InfoContext(ctx, "expired-token signal for a role that is no target; ignored",
 			slog.String("role", s.RoleArn), slog.String("source", s.Source))
-		return Outcome{Decision: Decision{Action: Unmatched, Key: KeyNone, Reason: "no target matches " + describeIdentity(s)}}, nil
+		return Outcome{Decision: Decision{Action: Unmatched, Key: KeyNone, Reason: unmatchedReason(s)}}, nil
 	}
 	if !ok {
 		r.Emit.Put(metrics.UnmatchedEvents, 1, metrics.Count, nil)
-		d := Decision{Action: Unmatched, Key: KeyNone, Reason: "no target matches " + describeIdentity(s)}
+		d := Decision{Action: Unmatched, Key: KeyNone, Reason: unmatchedReason(s)}
 		out := Outcome{Decision: d}
-		return r.finish(ctx, "unmatched", out, s, config.Target{}, Version{}, Version{})
+		return r.finish(ctx, UnmatchedAlertKey, out, s, config.Target{}, Version{}, Version{})
 	}
 
 	// One signal per target at a time in this process: the second waits
@@ -139,7 +166,7 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 	out := Outcome{Target: t.Name, Decision: d}
 	switch d.Action {
 	case Force:
-		res, err := r.Rotator.Rotate(ctx, t, fmt.Sprintf("ExpiredToken reported by %s (%s)", s.Observer, s.Source))
+		res, err := r.Rotator.Rotate(ctx, t, rotateReason(s))
 		if err != nil {
 			return out, fmt.Errorf("request rotation of %s: %w", t.Name, err)
 		}
@@ -174,20 +201,32 @@ func (r *Reactor) React(ctx context.Context, s Signal) (Outcome, error) {
 func (r *Reactor) finish(ctx context.Context, alertKey string, out Outcome, s Signal, t config.Target, cur, failing Version) (Outcome, error) {
 	attrs := []any{slog.String("target", out.Target), slog.String("action", string(out.Decision.Action)),
 		slog.String("key", s.Key), slog.String("keyMatch", string(out.Decision.Key)), slog.String("reason", out.Decision.Reason),
-		slog.String("source", s.Source), slog.String("observer", s.Observer)}
+		slog.String("source", s.Source), slog.String("senderAccount", s.Account), slog.String("observer", s.Observer)}
 	if out.Rotation != nil {
 		attrs = append(attrs, slog.String("rotation", string(out.Rotation.Outcome)), slog.String("newKey", out.Rotation.Key))
 	}
-	send, suppressed := r.claimAlert(alertKey, out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated)
+	rotated := out.Rotation != nil && out.Rotation.Outcome == rotation.Rotated
+	send, suppressed, err := r.claims().Claim(ctx, alertKey, r.Now(), r.window(), rotated)
+	if err != nil {
+		if !rotated {
+			r.Log.InfoContext(ctx, "expired-token signal", attrs...)
+			return out, err
+		}
+		// The rotation happened: its alert goes out even when the
+		// debounce cannot be asked.
+		r.Log.WarnContext(ctx, "alert claim failed; the rotation alert is sent anyway", slog.String("error", err.Error()))
+		send = true
+	}
 	attrs = append(attrs, slog.Bool("alerted", send))
 	r.Log.InfoContext(ctx, "expired-token signal", attrs...)
 	if !send {
 		return out, nil
 	}
 	subject, body := Alert(r.Now(), s, out, t, cur, failing, suppressed, r.window())
-	_, err := r.Topic.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(r.TopicArn), Subject: aws.String(subject), Message: aws.String(body)})
-	if err != nil {
-		r.releaseAlert(alertKey, suppressed)
+	if _, err := r.Topic.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(r.TopicArn), Subject: aws.String(subject), Message: aws.String(body)}); err != nil {
+		if rerr := r.claims().Release(ctx, alertKey, suppressed); rerr != nil {
+			r.Log.WarnContext(ctx, "alert claim not released", slog.String("error", rerr.Error()))
+		}
 		return out, fmt.Errorf("publish alert for %s: %w", alertKey, err)
 	}
 	out.Alerted, out.Suppressed = true, suppressed
@@ -198,41 +237,18 @@ func (r *Reactor) finish(ctx context.Context, alertKey string, out Outcome, s Si
 	return out, nil
 }
 
-// claimAlert allows one alert per key per window, except that a rotation
-// this reactor just made always alerts (and starts a new window): it is
-// the alert a human most needs, and Secrets Manager's state already limits
+// claims is where alert claims live: Claims, or this process's memory.
+// Either allows one alert per key per window, except that a rotation this
+// reactor just made always alerts (and starts a new window): it is the
+// alert a human most needs, and Secrets Manager's state already limits
 // rotations to one per target per window. So one window can carry two
 // alerts for a target: a non-rotation one, then the rotation's.
 // docs/reaction.md states the same; TestAlertDebounce pins it.
-func (r *Reactor) claimAlert(key string, rotated bool) (bool, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.alerts == nil {
-		r.alerts = map[string]*alertState{}
+func (r *Reactor) claims() AlertClaims {
+	if r.Claims != nil {
+		return r.Claims
 	}
-	st := r.alerts[key]
-	if st == nil {
-		st = &alertState{}
-		r.alerts[key] = st
-	}
-	now := r.Now()
-	if !rotated && !st.last.IsZero() && now.Sub(st.last) < r.window() {
-		st.suppressed++
-		return false, 0
-	}
-	n := st.suppressed
-	st.last, st.suppressed = now, 0
-	return true, n
-}
-
-// releaseAlert undoes a claim whose alert could not be sent, so the retry
-// sends it with the count intact.
-func (r *Reactor) releaseAlert(key string, suppressed int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if st := r.alerts[key]; st != nil {
-		st.last, st.suppressed = time.Time{}, st.suppressed+suppressed
-	}
+	return &r.memory
 }
 
 func (r *Reactor) lock(target string) *sync.Mutex {
@@ -336,15 +352,41 @@ func (r *Reactor) version(ctx context.Context, t config.Target, stage string) (V
 	return v, nil
 }
 
+// describeIdentity is what a signal names, each value as the reporter
+// sent it, escaped and shortened: for the alert's claimed part only.
 func describeIdentity(s Signal) string {
 	var parts []string
 	for _, kv := range [][2]string{{"target", s.Target}, {"secret", s.SecretID}, {"role", s.RoleArn}, {"session", s.Session}} {
 		if kv[1] != "" {
-			parts = append(parts, fmt.Sprintf("%s %q", kv[0], kv[1]))
+			parts = append(parts, kv[0]+" "+quoted(kv[1], MaxClaimedField))
 		}
 	}
 	if len(parts) == 0 {
-		return "an empty identity"
+		return "nothing but a key"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// unmatchedReason says which kinds of name a signal carried, never their
+// values: a Decision's reason is stsrotator's own text.
+func unmatchedReason(s Signal) string {
+	var kinds []string
+	for _, kv := range [][2]string{{"target", s.Target}, {"secret", s.SecretID}, {"role", s.RoleArn}, {"key", s.Key}} {
+		if kv[1] != "" {
+			kinds = append(kinds, kv[0])
+		}
+	}
+	if len(kinds) == 0 {
+		return "the report names no target"
+	}
+	return "no target of this stack matches the " + strings.Join(kinds, " or ") + " the report names"
+}
+
+// rotateReason is the reason a forced rotation carries into the rotator's
+// log and its Credentials Rotated event: stsrotator's words only.
+func rotateReason(s Signal) string {
+	if s.Account != "" {
+		return fmt.Sprintf("ExpiredToken report (%s) from account %s", s.Source, s.Account)
+	}
+	return fmt.Sprintf("ExpiredToken report (%s)", s.Source)
 }

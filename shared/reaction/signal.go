@@ -32,6 +32,9 @@ const CloudTrailSourcePrefix = "aws."
 // Signal is one ExpiredToken observation, whatever its source.
 type Signal struct {
 	Source string
+	// Account is the account that put the event on the bus, from the
+	// EventBridge envelope: EventBridge sets it, the sender cannot.
+	Account string
 	// Target, SecretID and RoleArn identify the target; any may be empty.
 	Target   string
 	SecretID string
@@ -56,6 +59,7 @@ var ErrMalformed = errors.New("malformed event")
 
 type envelope struct {
 	Source     string          `json:"source"`
+	Account    string          `json:"account"`
 	DetailType string          `json:"detail-type"`
 	Time       time.Time       `json:"time"`
 	Region     string          `json:"region"`
@@ -97,7 +101,7 @@ func ParseEvent(raw []byte) (Signal, error) {
 			return Signal{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		s := Signal{
-			Source: FromConsumer, Target: d.Target, SecretID: d.SecretID, Key: d.AccessKeyID,
+			Source: FromConsumer, Account: env.Account, Target: d.Target, SecretID: d.SecretID, Key: d.AccessKeyID,
 			Service: d.Service, Operation: d.Operation, Region: d.Region, ErrorCode: d.ErrorCode,
 			Message: d.ErrorMessage, ObservedAt: d.ObservedAt, Observer: observer(d.Observer),
 		}
@@ -129,7 +133,7 @@ func ParseEvent(raw []byte) (Signal, error) {
 			return Signal{}, fmt.Errorf("%w: CloudTrail event has no userIdentity.sessionContext.sessionIssuer.arn, so no role to match", ErrMalformed)
 		}
 		s := Signal{
-			Source: FromCloudTrail, RoleArn: issuer, Session: sessionName(d.UserIdentity.Arn),
+			Source: FromCloudTrail, Account: env.Account, RoleArn: issuer, Session: sessionName(d.UserIdentity.Arn),
 			// CloudTrail records the whole key; only its masked form goes on.
 			Key:     maskIfWhole(d.UserIdentity.AccessKeyID),
 			Service: strings.TrimSuffix(d.EventSource, ".amazonaws.com"), Operation: d.EventName,
@@ -145,9 +149,9 @@ func ParseEvent(raw []byte) (Signal, error) {
 		ErrMalformed, trunc(env.Source), trunc(env.DetailType), events.Source, events.DetailTypeExpiredToken, DetailTypeCloudTrail)
 }
 
-// observer is the subject of the alert's "What happened" line ("<observer>
-// got ExpiredToken ..."), so it always starts with a noun: a report without
-// an app (report-expired without --app) is "a process on HOST via cli".
+// observer is the alert's claimed "observer" line ("APP on HOST via
+// cli"), so it always starts with a noun: a report without an app
+// (report-expired without --app) is "a process on HOST via cli".
 func observer(o events.Observer) string {
 	parts := []string{"a process"}
 	if o.App != "" {

@@ -35,8 +35,9 @@ type fixture struct {
 
 // appTargets is a config, read as file, of n targets app-<i> (i padded to
 // width digits) assuming role App<i> of account; secretName, when not nil,
-// names each target's secret from its name (env.Unique keeps runs apart).
-func appTargets(t testing.TB, file string, n, width int, account string, secretName func(string) string) *config.Config {
+// names each target's secret from its name (env.Unique keeps runs apart);
+// readers, when given, lists each target's readers by index.
+func appTargets(t testing.TB, file string, n, width int, account string, secretName func(string) string, readers ...func(i int) []string) *config.Config {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("targets:\n")
@@ -46,6 +47,11 @@ func appTargets(t testing.TB, file string, n, width int, account string, secretN
 		if secretName != nil {
 			fmt.Fprintf(&b, "    secretName: %s\n", secretName(name))
 		}
+		for _, rd := range readers {
+			if rs := rd(i); len(rs) > 0 {
+				fmt.Fprintf(&b, "    readers: [%s]\n", strings.Join(rs, ", "))
+			}
+		}
 	}
 	cfg, err := config.Parse(file, []byte(b.String()))
 	if err != nil {
@@ -54,9 +60,9 @@ func appTargets(t testing.TB, file string, n, width int, account string, secretN
 	return cfg
 }
 
-func newFixture(t testing.TB, targets int) *fixture {
+func newFixture(t testing.TB, targets int, readers ...func(i int) []string) *fixture {
 	env := awstest.Start(t)
-	cfg := appTargets(t, "storm.yaml", targets, 2, "000000000000", env.Unique)
+	cfg := appTargets(t, "storm.yaml", targets, 2, "000000000000", env.Unique, readers...)
 	clk := awstest.NewClock(time.Now())
 	log := awstest.Logger(nil)
 	emit := metrics.NewWriter(awstest.Logs, clk.Now)

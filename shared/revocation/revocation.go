@@ -11,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/stsrotator/stsrotator/shared/config"
+	"github.com/stsrotator/stsrotator/shared/jsonkeys"
 )
 
 // AllSessionsPolicyName is the inline policy AWS's console writes for
@@ -266,6 +268,27 @@ func ExpiresAt(cutoff time.Time, maxSession time.Duration) time.Time {
 	return cutoff.Add(maxSession)
 }
 
+// MaxRolePolicySize is IAM's limit on a role's inline policies, in
+// characters, all of them together; IAM does not count white space (the
+// documents DocumentOf writes have none). A scope only ever grows
+// (Union), so one piled up by renames can reach it: revoke refuses such a
+// document before writing anything, leaving the revocation in force as it
+// is.
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (Role policy size)
+const MaxRolePolicySize = 10240
+
+// PolicySize is doc's size as IAM counts it against MaxRolePolicySize:
+// characters other than white space.
+func PolicySize(doc string) int {
+	n := 0
+	for _, r := range doc {
+		if !unicode.IsSpace(r) {
+			n++
+		}
+	}
+	return n
+}
+
 // ErrNotRevocation marks an inline policy that is not a revocation this
 // package wrote or AWS's console wrote.
 var ErrNotRevocation = errors.New("not a session revocation policy")
@@ -313,6 +336,10 @@ func (l stringList) only() (string, bool) {
 // every reports whether the list is exactly the wildcard "*".
 func (l stringList) every() bool { v, ok := l.only(); return ok && v == "*" }
 
+// policyElements are the IAM policy elements a revocation uses, spelt
+// as the grammar spells them.
+var policyElements = []string{"Version", "Statement", "Sid", "Effect", "Action", "Resource", "Condition"}
+
 // Parse reads a revocation back from an inline policy document as
 // iam:GetRolePolicy returns it (URL-encoded per RFC 3986, or plain JSON).
 // Only a single Deny of every action with a DateLessThan on
@@ -324,6 +351,13 @@ func Parse(name, doc string) (Revocation, error) {
 		if un, err := url.PathUnescape(doc); err == nil {
 			doc = un
 		}
+	}
+	// encoding/json keeps the last of two equal keys and matches element
+	// names in any case; IAM need not read them so. A policy that could
+	// be read two ways is not one revoke may rewrite: keeping the scope it
+	// read could lift the deny of the scope IAM enforces.
+	if err := jsonkeys.Check([]byte(doc), policyElements...); err != nil {
+		return Revocation{}, fmt.Errorf("%w: policy %s could be read two ways: %w", ErrNotRevocation, name, err)
 	}
 	var p struct {
 		Statement json.RawMessage `json:"Statement"`
@@ -362,6 +396,11 @@ func Parse(name, doc string) (Revocation, error) {
 		}
 		if i > 0 && !cutoff.Equal(r.Cutoff) {
 			return Revocation{}, fmt.Errorf("%w: policy %s has statements with different cutoffs", ErrNotRevocation, name)
+		}
+		// A fraction of a second is rounded up: DocumentOf writes whole
+		// seconds, and a rewrite must never move a cutoff back.
+		if whole := cutoff.Truncate(time.Second); !whole.Equal(cutoff) {
+			cutoff = whole.Add(time.Second)
 		}
 		r.Cutoff, r.MaxSession = cutoff.UTC(), max(r.MaxSession, maxSessionOf(st.Sid))
 		switch len(st.Condition) {

@@ -301,3 +301,48 @@ func TestIsDenial(t *testing.T) {
 		}
 	}
 }
+
+// A revocation policy that encoding/json reads one way and IAM may read
+// another: with a condition operator, condition key or element written
+// twice (in any case), Parse read only the last, so revoke "kept" a scope
+// narrower than the one in force and rewrote the policy without the
+// other names, lifting their deny. Parse now refuses such a policy
+// (ErrNotRevocation), so revoke never overwrites it.
+func TestAbuse_RevocationPolicyDuplicateKeys(t *testing.T) {
+	const cut = `"DateLessThan":{"aws:TokenIssueTime":"2026-12-01T00:00:00Z"}`
+	docs := map[string]string{
+		"StringLike twice": `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{` + cut +
+			`,"StringLike":{"aws:userid":["*:leaked-a","*:leaked-b"]},"StringLike":{"aws:userid":"*:x"}}}]}`,
+		"aws:userid twice in another case": `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{` + cut +
+			`,"StringLike":{"aws:UserId":"*:leaked","aws:userid":"*:x"}}}]}`,
+		"Statement twice": `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{` + cut + `}},` +
+			`"Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{` + cut + `,"StringLike":{"aws:userid":"*:x"}}}]}`,
+		"Effect in another case": `{"Version":"2012-10-17","Statement":{"effect":"Allow","Effect":"Deny","Action":"*","Resource":"*","Condition":{` + cut + `}}}`,
+	}
+	for why, doc := range docs {
+		if r, err := Parse(PolicyName("app"), doc); !errors.Is(err, ErrNotRevocation) {
+			t.Errorf("%s: Parse = %+v, %v; want ErrNotRevocation", why, r, err)
+		}
+	}
+}
+
+// A revocation in force whose cutoff has a fraction of a second (written
+// by hand or by another tool: IAM's date grammar allows it) was read and
+// then rewritten truncated to the second, moving the cutoff back and
+// re-admitting sessions issued in that fraction. Parse rounds it up, so
+// revoke only ever moves a cutoff forward.
+func TestAbuse_RevocationFractionalCutoff(t *testing.T) {
+	doc := `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-12-01T00:00:00.900Z"}}}}`
+	r, err := Parse(AllSessionsPolicyName, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := time.Date(2026, 12, 1, 0, 0, 0, 500_000_000, time.UTC)
+	written, err := Parse(AllSessionsPolicyName, DocumentOf(Revocation{Scope: r.Scope, Cutoff: Next(&r, in.Add(-time.Hour))}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !written.Denies("AROA:x", "", in) {
+		t.Fatalf("a session issued at %s was denied by the policy in force and is not by its rewrite (cutoff %s)", in, written.Cutoff)
+	}
+}

@@ -45,7 +45,9 @@ func policyCutoff(cutoff time.Time) time.Time { return cutoff.Truncate(time.Seco
 // revocation's cutoff (zero: no revocation). The issue time is the
 // earlier of the rotator's IssuedAt (taken after STS answered) and
 // Expiration minus the session duration (STS's own clock), so a version
-// minted around the cutoff counts as revoked rather than slipping through.
+// minted around the cutoff counts as revoked rather than slipping through;
+// a version without IssuedAt is also dated by its CreatedDate, so
+// credentials planted with a later Expiration are not taken for new ones.
 //
 // Once a version issued at or after the cutoff is AWSCURRENT, Revoked is
 // false for that cutoff: one cutoff forces at most one write, however
@@ -57,6 +59,11 @@ func Revoked(t config.Target, cur Current, cutoff time.Time) bool {
 	issued := cur.Value.Expiration.Add(-t.Duration)
 	if at := cur.Value.Meta.IssuedAt; !at.IsZero() && at.Before(issued) {
 		issued = at
+	} else if at.IsZero() && !cur.Created.IsZero() && cur.Created.Before(issued) {
+		// No rotator stamped it: whoever wrote the version chose its
+		// Expiration, but the credentials in it were issued no later
+		// than Secrets Manager created the version (its own clock).
+		issued = cur.Created
 	}
 	return issued.Before(policyCutoff(cutoff))
 }

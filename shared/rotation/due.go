@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/stsrotator/stsrotator/shared/config"
@@ -233,6 +234,9 @@ func decide(now time.Time, t config.Target, cur Current, jitter time.Duration, f
 	case cur.Value.Expired(now):
 		return Decision{Due: true, Urgent: true, Reason: "current credentials " + humantime.Left(now, cur.Value.Expiration)}
 	}
+	if why := Foreign(now, t, cur.Value); why != "" {
+		return Decision{Due: true, Urgent: true, Reason: "current version is unusable: " + why}
+	}
 	dueAt := RefreshAt(t, cur.Value.Expiration, jitter)
 	// The rotator's own issue time is preferred over Secrets Manager's
 	// CreatedDate: both mark the last write, but IssuedAt comes from the
@@ -255,6 +259,61 @@ func decide(now time.Time, t config.Target, cur Current, jitter time.Duration, f
 		return Decision{Due: true, Reason: fmt.Sprintf("%s, below refreshBefore %s", humantime.Left(now, cur.Value.Expiration), humantime.Span(t.RefreshBefore))}
 	}
 	return Decision{Reason: "fresh: " + humantime.Left(now, cur.Value.Expiration), NextCheck: dueAt}
+}
+
+// Foreign says why v cannot be a version this rotator wrote for t, or ""
+// when it can be. Anyone the secret's resource policy lets write can put
+// any well-formed value there, and Decide reads only the value: credentials
+// "expiring" years from now were fresh forever (and no revocation cutoff
+// could count them as issued before it), an issuedAt ahead of the clock
+// held every write behind the write-rate guidance, and another target's
+// credentials stood until their own refresh point. Such a version is
+// unusable, replaced at once like a missing one:
+//   - Expiration more than t.Duration (+ ClockSkew) from now: STS issues
+//     no session of this target for longer (DurationSeconds); a config
+//     that shortened durationSeconds also replaces the longer version once;
+//   - issuedAt more than ClockSkew ahead of now (the rotator stamps its
+//     own clock);
+//   - metadata naming another target or another role (a roleArn changed
+//     in the config is therefore applied at the next sweep). A value with
+//     no metadata (written by hand or before it existed) passes: its
+//     expiry is bounded by the first rule.
+//
+// https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html (DurationSeconds)
+func Foreign(now time.Time, t config.Target, v secretfmt.Value) string {
+	switch m := v.Meta; {
+	case v.Expiration.Sub(now) > t.Duration+ClockSkew:
+		return fmt.Sprintf("its credentials expire %s, later than a session of this target (durationSeconds %d) could last", v.Expiration.UTC().Format(time.RFC3339), int64(t.Duration/time.Second))
+	case m.IssuedAt.Sub(now) > ClockSkew:
+		return fmt.Sprintf("its issuedAt %s is ahead of the rotator's clock", m.IssuedAt.UTC().Format(time.RFC3339))
+	case m.Target != "" && m.Target != t.Name:
+		return fmt.Sprintf("it was written for target %s", quoted(m.Target, config.MaxNameLen))
+	case m.RoleArn != "" && !sameRole(m.RoleArn, t.RoleArn):
+		return fmt.Sprintf("its credentials are for role %s, not %s", quoted(m.RoleArn, 2048), t.RoleArn)
+	}
+	return ""
+}
+
+// quoted shows s, which whoever wrote the secret chose, as a Go-quoted
+// string when it is at most n bytes (escaping any control character), and
+// only its length otherwise: the reason is logged and announced for every
+// sweep that finds it.
+func quoted(s string, n int) string {
+	if len(s) > n {
+		return fmt.Sprintf("(a name of %d bytes)", len(s))
+	}
+	return strconv.Quote(s)
+}
+
+// sameRole reports whether two role ARNs name one role: partition and
+// account exactly, the name by config.SameRoleName, the path ignored.
+func sameRole(a, b string) bool {
+	ia, errA := ExpectedIdentity(a, "s")
+	ib, errB := ExpectedIdentity(b, "s")
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	return SameIdentity(ia, ib)
 }
 
 // RefreshAt is when credentials expiring at exp become due. The jitter

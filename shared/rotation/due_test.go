@@ -156,3 +156,39 @@ func TestSameIdentity(t *testing.T) {
 		}
 	}
 }
+
+// Whatever a writer of the secret puts there, Decide never calls it fresh
+// unless it could be a version this rotator wrote for the target: unexpired,
+// expiring within one session, issued no later than now (Foreign); and a
+// revocation cutoff after an unstamped version's Secrets Manager
+// CreatedDate counts it revoked.
+func FuzzDecideForgedValue(f *testing.F) {
+	good, _ := secretfmt.Marshal(secretfmt.Value{AccessKeyID: "ASIAEXAMPLEKEY123456", SecretAccessKey: "s", SessionToken: "t",
+		Expiration: time.Date(2026, 11, 25, 12, 40, 0, 0, time.UTC), Meta: secretfmt.Metadata{Target: "app", IssuedAt: time.Date(2026, 11, 25, 11, 40, 0, 0, time.UTC)}})
+	f.Add(good, int64(0))
+	f.Add([]byte(`{"Version":1,"AccessKeyId":"ASIAEXAMPLEKEY123456","SecretAccessKey":"s","SessionToken":"t","Expiration":"9999-12-31T23:59:59Z"}`), int64(-3600))
+	f.Fuzz(func(t *testing.T, body []byte, createdOffset int64) {
+		now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+		tg := config.Target{Name: "app", RoleArn: "arn:aws:iam::123456789012:role/App", Duration: time.Hour, RefreshBefore: 20 * time.Minute}
+		v, err := secretfmt.Parse(body)
+		cur := Current{Exists: true, VersionID: "v1", Created: now.Add(time.Duration(createdOffset%86400) * time.Second), Value: v, ParseErr: err}
+		d := Decide(now, tg, cur, 0, false)
+		if err != nil {
+			if !d.Due || !d.Urgent {
+				t.Fatalf("an unparsable value is not urgent: %+v", d)
+			}
+			return
+		}
+		if !d.Due && d.HeldUntil.IsZero() {
+			if v.Expired(now) || v.Expiration.Sub(now) > tg.Duration+ClockSkew || Foreign(now, tg, v) != "" {
+				t.Fatalf("a value no rotator wrote is fresh: %v (%s)", v, d.Reason)
+			}
+		}
+		// (A version stamped with an issuedAt is dated by it: one within
+		// ClockSkew of the revoke's cutoff yet written before it would need
+		// its writer to foresee the cutoff to the second.)
+		if cutoff := now.Add(-time.Second); v.Meta.IssuedAt.IsZero() && cur.Created.Before(cutoff.Add(-time.Second)) && !Revoked(tg, cur, cutoff) {
+			t.Fatalf("a version created at %s is not revoked by a cutoff at %s: %v", cur.Created, cutoff, v)
+		}
+	})
+}

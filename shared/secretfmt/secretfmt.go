@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/stsrotator/stsrotator/shared/jsonkeys"
 )
 
 // ProcessVersion is the credential_process payload version AWS defines.
@@ -104,6 +106,11 @@ func render(v Value, meta *Metadata) ([]byte, error) {
 	})
 }
 
+// wireNames are the keys of the wire layout and of Metadata, spelt as
+// written.
+var wireNames = []string{"Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration", "Stsrotator",
+	"schema", "target", "roleArn", "identity", "issuedAt", "refreshAt", "reportBus", "writes"}
+
 // ErrInvalid marks a secret string that is not a usable stsrotator value.
 var ErrInvalid = errors.New("invalid stsrotator secret")
 
@@ -112,6 +119,13 @@ var reKeyID = regexp.MustCompile(`^[A-Za-z0-9]{16,128}$`)
 // Parse reads a secret string. Errors wrap ErrInvalid, name the field that
 // is wrong and never quote the secret's content.
 func Parse(s []byte) (Value, error) {
+	// encoding/json keeps the last of two equal keys and matches names in
+	// any case; botocore and the JS SDK read exact keys. A value those
+	// read differently from this parser is refused: the rotator must
+	// judge the credentials consumers use.
+	if err := jsonkeys.Check(s, wireNames...); err != nil {
+		return Value{}, fmt.Errorf("%w: %w; each field must appear once, spelt as credential_process and stsrotator write it (fix: let the rotator rewrite the secret)", ErrInvalid, err)
+	}
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(s))
 	if err := dec.Decode(&w); err != nil {

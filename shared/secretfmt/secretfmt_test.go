@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +179,48 @@ func TestReportBusIsAnAddition(t *testing.T) {
 	got, err = Parse([]byte(old))
 	if err != nil || got.Meta.ReportBus != "" || got.Meta.Target != v.Meta.Target {
 		t.Fatalf("a schema-1 secret: %+v %v", got.Meta, err)
+	}
+}
+
+// A hand-written secret that the rotator (encoding/json: the last of two
+// equal keys, names in any case) and a consumer reading exact keys
+// (botocore's credential_process, the JS SDK v3) read as different
+// credentials: the rotator judged one key and expiry while consumers used
+// another, so what it logged, matched reports against and counted as
+// revoked was not what consumers held. Parse refuses every such value as
+// unusable (the rotator replaces it at once), never quoting the content.
+func TestAbuse_SecretReadTwoWays(t *testing.T) {
+	good, err := Marshal(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.TrimSuffix(string(good), "}")
+	cases := map[string]string{
+		"a second AccessKeyId in another case":    body + `,"accessKeyId":"ASIAOTHERKEYBBBBBBBB"}`,
+		"Expiration twice":                        body + `,"Expiration":"2099-01-01T00:00:00Z"}`,
+		"only a lower-case sessiontoken":          strings.Replace(string(good), `"SessionToken"`, `"sessiontoken"`, 1),
+		"the write history twice in the metadata": strings.Replace(string(good), `"target":`, `"writes":["2026-11-25T18:00:00Z"],"Writes":[],"target":`, 1),
+	}
+	for why, in := range cases {
+		v, err := Parse([]byte(in))
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: accepted as %v; want ErrInvalid", why, v)
+			continue
+		}
+		if strings.Contains(err.Error(), "OTHERKEY") || strings.Contains(err.Error(), "TOKENtoken") {
+			t.Errorf("%s: the error quotes the secret: %v", why, err)
+		}
+	}
+}
+
+// Every key the parser reads is one Parse holds to its exact spelling.
+func TestWireNamesCoverEveryField(t *testing.T) {
+	for _, typ := range []reflect.Type{reflect.TypeFor[wire](), reflect.TypeFor[Metadata]()} {
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !slices.Contains(wireNames, name) {
+				t.Errorf("%s.%s (%q) is missing from wireNames", typ.Name(), f.Name, name)
+			}
+		}
 	}
 }

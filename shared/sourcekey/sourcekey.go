@@ -118,6 +118,10 @@ func (r *Rotator) Run(ctx context.Context) Result {
 	return res
 }
 
+// createdSkew is how far ahead of the rotator's clock a stored key's
+// CreatedAt may be and still be believed (clock skew only).
+const createdSkew = 5 * time.Second
+
 func (r *Rotator) run(ctx context.Context) Result {
 	res := Result{Steps: []string{}}
 	keys, err := r.list(ctx)
@@ -152,6 +156,17 @@ func (r *Rotator) run(ctx context.Context) Result {
 		}
 	}
 	now := r.Now()
+	if stored != nil && cur.CreatedAt.Sub(now) > createdSkew {
+		// The rotator dates a key with its own clock when it stores it; a
+		// date ahead of that clock was written by someone else and would
+		// keep the key from ever being due. IAM's CreateDate dates it.
+		r.Log.WarnContext(ctx, "the stored source key's CreatedAt is ahead of the rotator's clock; dating it by IAM's CreateDate", slog.String("key", res.Key),
+			slog.Time("createdAt", cur.CreatedAt), slog.Time("iamCreateDate", aws.ToTime(stored.CreateDate)))
+		cur.CreatedAt = now
+		if at := aws.ToTime(stored.CreateDate); !at.IsZero() && at.Before(now) {
+			cur.CreatedAt = at.UTC()
+		}
+	}
 
 	// Retire every key that is not the stored one: the previous key after
 	// a rotation, or a key created by a run that died before storing it

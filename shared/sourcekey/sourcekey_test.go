@@ -347,3 +347,33 @@ func TestCrashAtEveryStepConverges(t *testing.T) {
 	}
 	t.Logf("%d crash points converged", crashed)
 }
+
+// A source-key secret rewritten with the stored key's CreatedAt ten years
+// ahead: the key's age was negative, so the IAM user's long-term key was
+// never rotated again (and the previous one never retired). A date ahead
+// of the rotator's clock is no date it wrote: IAM's CreateDate dates the
+// key instead, and the key is replaced when that says it is due.
+func TestAbuse_SourceKeyForgedCreatedAt(t *testing.T) {
+	f := newFixture(t)
+	f.run(t, Rotated, "created", "proved", "stored")
+	k := f.stored(t)
+	k.CreatedAt = f.clk.Now().AddDate(10, 0, 0).Truncate(time.Second)
+	body, err := secretfmt.MarshalSourceKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sm.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(secret), SecretString: aws.String(string(body))}); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t, Fresh)
+	// moto dates the key on its wall clock, which the test clock started
+	// from; past maxAge on the test clock the key is due by IAM's date.
+	f.clk.Add(maxAge + time.Minute)
+	f.run(t, Rotated, "created", "proved", "stored")
+	if next := f.works(t); next.AccessKeyID == k.AccessKeyID {
+		t.Fatal("the key with a forged CreatedAt was not replaced")
+	}
+	if !strings.Contains(f.logs.String(), "ahead of the rotator's clock") {
+		t.Fatalf("the forged date is not logged:\n%s", f.logs.String())
+	}
+}

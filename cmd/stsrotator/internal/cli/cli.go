@@ -48,7 +48,7 @@ const (
 	// rotate the target.
 	ExitRotationFailed = 6
 	// ExitUnhealthy: status found at least one secret expired, invalid,
-	// missing or unreadable.
+	// missing or unreadable; doctor found a problem.
 	ExitUnhealthy = 7
 	// ExitBlocked: preflight found something that blocks the deploy.
 	ExitBlocked = 8
@@ -94,8 +94,13 @@ type App struct {
 	Setenv         func(string, string) error
 	Unsetenv       func(string) error
 	Now            func() time.Time
-	Hostname       func() (string, error)
-	Username       func() string
+	// Wall is this machine's clock, which AWS's timestamps (a version's
+	// CreatedDate, a revocation's cutoff) are compared with. It differs
+	// from Now only under make local's dev clock, where Now runs ahead
+	// with the functions' clock; nil means Now.
+	Wall     func() time.Time
+	Hostname func() (string, error)
+	Username func() string
 	// LoadAWS builds the SDK configuration from the global flags.
 	LoadAWS func(context.Context, Globals) (aws.Config, error)
 	// Listen opens serve's socket.
@@ -116,6 +121,9 @@ type App struct {
 	ServerTime func(middleware.Metadata) (time.Time, bool)
 	// Sleep waits (revoke waits for AWS's clock to pass its cutoff).
 	Sleep func(context.Context, time.Duration) error
+	// SocketOwner finds the uid owning a loopback TCP socket (serve and
+	// exec's checks against other local users); nil for the platform's.
+	SocketOwner func(local, remote string) (int, error)
 
 	// collecting, when set, receives every flag set a command declares,
 	// and parse stops the command there: completion reads each command's
@@ -127,7 +135,7 @@ type App struct {
 func New(stdout, stderr io.Writer) *App {
 	return &App{
 		Stdout: stdout, Stderr: stderr,
-		Getenv: os.Getenv, Setenv: os.Setenv, Unsetenv: os.Unsetenv, Now: cliClock(), Hostname: os.Hostname,
+		Getenv: os.Getenv, Setenv: os.Setenv, Unsetenv: os.Unsetenv, Now: cliClock(), Wall: time.Now, Hostname: os.Hostname,
 		Username: func() string {
 			if u, err := user.Current(); err == nil && u.Username != "" {
 				return u.Username
@@ -148,6 +156,14 @@ func New(stdout, stderr io.Writer) *App {
 	}
 }
 
+// wallNow is Wall's time, or Now's without one.
+func (a *App) wallNow() time.Time {
+	if a.Wall == nil {
+		return a.Now()
+	}
+	return a.Wall()
+}
+
 // Globals are the flags every command accepts.
 type Globals struct {
 	Profile, Region, EndpointURL, Config string
@@ -157,14 +173,7 @@ type Globals struct {
 // config and credentials files, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL),
 // with the flags taking precedence.
 func LoadAWS(ctx context.Context, g Globals) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if g.Profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(g.Profile))
-	}
-	if g.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(g.Region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, g.loadOptions()...)
 	if err != nil {
 		return aws.Config{}, coded(ExitUsage, fmt.Errorf("load AWS configuration: %w", err))
 	}
@@ -175,6 +184,18 @@ func LoadAWS(ctx context.Context, g Globals) (aws.Config, error) {
 		return aws.Config{}, coded(ExitUsage, errors.New("no AWS region (fix: pass --region, set AWS_REGION, or set region in the profile)"))
 	}
 	return cfg, nil
+}
+
+// loadOptions are the global flags as the SDK's load options.
+func (g Globals) loadOptions() []func(*awsconfig.LoadOptions) error {
+	var opts []func(*awsconfig.LoadOptions) error
+	if g.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(g.Profile))
+	}
+	if g.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(g.Region))
+	}
+	return opts
 }
 
 // exitError carries the exit code a failure maps to.
@@ -222,6 +243,8 @@ func commands() []command {
 		{"revoke", "deny a leaked target's older sessions, then rotate it", (*App).revoke},
 		{"trust", "print the exact trust policy a target's role needs", (*App).trust},
 		{"validate", "run every config check synth runs, without a synth", (*App).validate},
+		{"update", "keep one profile of ~/.aws/credentials fresh", (*App).update},
+		{"doctor", "say where this environment's AWS credentials come from, and what is wrong", (*App).doctor},
 		{"version", "print the build's version", (*App).version},
 		{"completion", "print the shell completion script for bash, zsh or fish", (*App).completion},
 	}
@@ -275,6 +298,10 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	}
 	if s := suggest.Closest(name, options); s != "" {
 		hint = "did you mean stsrotator " + s + "? run stsrotator help for every command"
+	} else if strings.HasPrefix(name, "-") {
+		// `stsrotator --target x` from a user who has not picked a
+		// command yet: say where the flag goes.
+		hint = "flags go after the command, e.g. stsrotator status " + printable(name) + " …; run stsrotator help for every command"
 	}
 	fmt.Fprintf(a.Stderr, "stsrotator: unknown command %q (%s)\n", printable(name), hint)
 	return ExitUsage
@@ -303,17 +330,20 @@ Commands:
 	fmt.Fprint(w, `
 Every command takes --profile, --region, --endpoint-url and --config, and
 reads the standard AWS environment (AWS_PROFILE, AWS_REGION,
-AWS_ENDPOINT_URL, ...). Run stsrotator <command> --help for its flags.
+AWS_ENDPOINT_URL, ...); update's --profile is the profile it writes, and
+--read-profile the one it reads with. Run stsrotator <command> --help for
+its flags.
 
 stsrotator --version (or -v) is stsrotator version.
 
 Exit codes: 0 ok, 1 AWS or other failure, 2 usage, 3 not found, 4 invalid
-secret, 5 expired, 6 rotation failed, 7 status found a problem, 8 preflight
-found something that blocks the deploy, 9 revoked but the forced rotation
-failed, 10 revoke --cleanup refused (too early), 11 revoke found a cutoff
-in force ahead of AWS's clock, 12 status --revocations could not read a
-target's revocations, 13 rotate held back (written less than 10 minutes
-ago and still valid, or the version quota; it says when to retry).
+secret, 5 expired, 6 rotation failed, 7 status or doctor found a problem,
+8 preflight found something that blocks the deploy, 9 revoked but the
+forced rotation failed, 10 revoke --cleanup refused (too early), 11 revoke
+found a cutoff in force ahead of AWS's clock, 12 status --revocations
+could not read a target's revocations, 13 rotate held back (written less
+than 10 minutes ago and still valid, or the version quota; it says when to
+retry).
 `)
 }
 
@@ -429,10 +459,12 @@ func (fs *flagSet) profileFor(what string) {
 }
 
 // flagName is a flag as the flag package names it in its errors ("-target").
-var flagName = regexp.MustCompile(`(^|[\s:])-([A-Za-z][A-Za-z0-9-]*)`)
+var flagName = regexp.MustCompile(`(^|[\s:])-([A-Za-z][A-Za-z0-9-]+)`)
 
 // doubleDash rewrites the flag package's error messages to name flags the
 // way --help and the docs spell them: "flag needs an argument: --target".
+// A one-letter flag (-v) stays as typed: no command has one, and "--v"
+// is not what the user wrote.
 func doubleDash(msg string) string {
 	return flagName.ReplaceAllString(msg, "${1}--${2}")
 }

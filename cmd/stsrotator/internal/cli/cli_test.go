@@ -43,6 +43,8 @@ func TestHelpAndUsage(t *testing.T) {
 		{"a transposed command too", []string{"roatte", "--target", "a"}, ExitUsage, "", "did you mean stsrotator rotate?"},
 		{"a misspelt --version before any command", []string{"--verison"}, ExitUsage, "", "did you mean stsrotator --version?"},
 		{"nothing close, no guess", []string{"frobnicate"}, ExitUsage, "", "(run stsrotator help)"},
+		{"a one-letter flag is named as typed, not as --v", []string{"status", "-v"}, ExitUsage, "", "not defined: -v (run stsrotator status --help)"},
+		{"a command's flag before any command says where flags go", []string{"--target", "billing-reader"}, ExitUsage, "", `unknown command "--target" (flags go after the command, e.g. stsrotator status --target …`},
 		{"a misspelt flag gets the command's flag it most likely means", []string{"status", "--taget", "a"}, ExitUsage, "", "not defined: --taget; did you mean --target? (run stsrotator status --help)"},
 		{"a global flag is among the command's flags", []string{"env", "--target", "a", "--regoin", "eu-west-1"}, ExitUsage, "", "did you mean --region?"},
 		{"a flag of another command is not suggested", []string{"env", "--target", "a", "--stack", "x"}, ExitUsage, "", "not defined: --stack (run stsrotator env --help)"},

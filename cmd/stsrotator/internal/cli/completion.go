@@ -58,10 +58,45 @@ working directory at the time you press Tab.
 		return root.GenFishCompletion(a.Stdout, true)
 	}
 	hint := ""
-	if s := suggest.Closest(pos[0], shells); s != "" {
+	if s := shellTypo(pos[0]); s != "" {
 		hint = "; did you mean " + s + "?"
 	}
-	return coded(ExitUsage, fmt.Errorf("no completion for shell %q%s (bash, zsh or fish)", printable(pos[0]), hint))
+	return coded(ExitUsage, fmt.Errorf("no completion for shell %q%s (the shells supported are bash, zsh and fish)", printable(pos[0]), hint))
+}
+
+// otherShells are shells completion has no script for. Shell names are
+// three or four letters, so another shell is often within suggest's two
+// edits of a supported one (tcsh of bash, ksh of zsh): naming one is a
+// choice of shell, not a typo to correct.
+var otherShells = []string{"sh", "ash", "dash", "ksh", "mksh", "pdksh", "csh", "tcsh", "yash", "posh", "rc", "es", "powershell", "pwsh", "nu", "nushell", "elvish", "xonsh", "oil", "osh", "ysh", "ion", "murex"}
+
+// shellTypo is the supported shell name meant by name, or "": a path to
+// one (completion $SHELL gives /bin/zsh), or one edit from one (bsah,
+// zhs), the one sharing its first letter when it is one edit from two
+// (bsh); never for another shell's name.
+func shellTypo(name string) string {
+	name = strings.ToLower(name)
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	if slices.Contains(otherShells, name) {
+		return ""
+	}
+	var near []string
+	for _, s := range shells {
+		if suggest.Distance(name, s) <= 1 {
+			near = append(near, s)
+		}
+	}
+	if len(near) > 1 {
+		// bsh is one edit from bash and from zsh: a first letter is
+		// rarely the one mistyped.
+		near = slices.DeleteFunc(near, func(s string) bool { return name == "" || s[0] != name[0] })
+	}
+	if len(near) != 1 {
+		return ""
+	}
+	return near[0]
 }
 
 // complete answers the scripts' hidden __complete request (args[0] is

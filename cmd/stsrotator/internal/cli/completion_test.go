@@ -93,6 +93,37 @@ func TestCompletionFollowsTheCommandTable(t *testing.T) {
 	}
 }
 
+// Issue 21's trial: `completion tcsh` answered "did you mean bash?". A
+// shell completion has no script for is told which shells are
+// supported, with no suggestion; only a typo of a supported name (or a
+// path to one) gets a "did you mean".
+func TestCompletionOfAnUnsupportedShellNamesTheSupportedOnes(t *testing.T) {
+	cases := []struct {
+		why, shell, hint string
+	}{
+		{"tcsh is two edits from bash but another shell", "tcsh", ""},
+		{"ksh is one edit from zsh but another shell", "ksh", ""},
+		{"sh is one edit from zsh but another shell", "sh", ""},
+		{"powershell is a shell cobra could do but stsrotator does not offer", "powershell", ""},
+		{"an unknown word two edits from fish is not a typo of it", "fizz", ""},
+		{"one edit from zsh and from fish, fsh is the one with its first letter", "fsh", "fish"},
+		{"a swapped pair of letters is a typo", "bsah", "bash"},
+		{"a dropped letter is a typo", "fis", "fish"},
+		{"$SHELL's path names the shell", "/usr/bin/zsh", "zsh"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := New(&out, &errb).Run(context.Background(), []string{"completion", c.shell})
+		msg := errb.String()
+		if code != ExitUsage || out.Len() != 0 || !strings.Contains(msg, fmt.Sprintf("no completion for shell %q", c.shell)) || !strings.Contains(msg, "(the shells supported are bash, zsh and fish)") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d naming the supported shells", c.why, code, out.String(), msg, ExitUsage)
+		}
+		if got := strings.Contains(msg, "did you mean"); got != (c.hint != "") || c.hint != "" && !strings.Contains(msg, "did you mean "+c.hint+"?") {
+			t.Errorf("%s: stderr %q, want did-you-mean %q", c.why, msg, c.hint)
+		}
+	}
+}
+
 // Reading a command's flags runs nothing of the command: no AWS config,
 // no config file, no clock, no output.
 func TestCompletionRunsNoCommand(t *testing.T) {

@@ -127,27 +127,34 @@ func awsCLI(t *testing.T, env []string, args ...string) string {
 	return stdout.String()
 }
 
+// boto3Resolves fails unless boto3, in env, resolves want's key and token
+// (for profile, or the default chain when profile is "").
+func boto3Resolves(t *testing.T, env []string, profile string, want secretfmt.Value) {
+	t.Helper()
+	session := "boto3.Session()"
+	if profile != "" {
+		session = "boto3.Session(profile_name='" + profile + "')"
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("python3", "-c", "import boto3; c = "+session+".get_credentials().get_frozen_credentials(); print(c.access_key, c.token)")
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("boto3: %v\n%s", err, stderr.String())
+	}
+	if got := strings.TrimSpace(stdout.String()); got != want.AccessKeyID+" "+want.SessionToken {
+		t.Fatalf("boto3 resolved key %s, want the secret's %s", secretfmt.Mask(strings.Fields(got + " ")[0]), want.MaskedKey())
+	}
+}
+
 // profileHome is a HOME whose ~/.aws has a default profile with its own
 // keys (the identity that reads secrets) and a profile `billing` whose
 // credential_process is exactly the line `cdk deploy` prints as
 // AwsConfig<Name> (infra/stack.ProfileLine), with stsrotator on PATH.
 func profileHome(t *testing.T, secretArn string) string {
 	t.Helper()
-	home := t.TempDir()
-	dir := filepath.Join(home, ".aws")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	conf := "[default]\nregion = " + awstest.Region + "\n\n[profile billing]\nregion = " + awstest.Region + "\n" +
 		"credential_process = stsrotator credential-process --secret-id " + secretArn + " --region " + awstest.Region + "\n"
-	creds := "[default]\naws_access_key_id = AKIAKUMOTESTKEY00000\naws_secret_access_key = kumo-test-secret\n"
-	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "credentials"), []byte(creds), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return home
+	return awsDir(t, conf, "[default]\naws_access_key_id = AKIAKUMOTESTKEY00000\naws_secret_access_key = kumo-test-secret\n")
 }
 
 // Issue 15 §6: `AWS_PROFILE=billing aws sts get-caller-identity`, billing's
@@ -158,13 +165,7 @@ func profileHome(t *testing.T, secretArn string) string {
 // AWS CLI v1, boto3, and the AWS SDK for JavaScript v3's default chain and
 // fromProcess.
 func TestDeployProfileLineUnderAWSProfile(t *testing.T) {
-	env := awstest.Start(t)
-	bin := buildCLI(t)
-	good := target(env, "billing")
-	mint(t, env, good)
-	arn := secretArn(t, env, good.SecretName)
-	want := currentValue(t, env, good.SecretName)
-	wantCreds := aws.Credentials{AccessKeyID: want.AccessKeyID, SessionToken: want.SessionToken, Expires: want.Expiration}
+	env, bin, arn, want, wantCreds := mintedBilling(t)
 	home := profileHome(t, arn)
 	shellEnv := []string{"PATH=" + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + home,
 		"AWS_ENDPOINT_URL=" + env.URL, "AWS_EC2_METADATA_DISABLED=true"}
@@ -176,15 +177,7 @@ func TestDeployProfileLineUnderAWSProfile(t *testing.T) {
 		}
 	})
 	t.Run("boto3 resolves the secret's credentials", func(t *testing.T) {
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command("python3", "-c", "import boto3; c = boto3.Session().get_credentials().get_frozen_credentials(); print(c.access_key, c.token)")
-		cmd.Env, cmd.Stdout, cmd.Stderr = underProfile, &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("boto3: %v\n%s", err, stderr.String())
-		}
-		if got := strings.TrimSpace(stdout.String()); got != want.AccessKeyID+" "+want.SessionToken {
-			t.Fatalf("boto3 resolved key %s, want the secret's %s", secretfmt.Mask(strings.Fields(got + " ")[0]), want.MaskedKey())
-		}
+		boto3Resolves(t, underProfile, "", want)
 	})
 	t.Run("JavaScript v3 default chain", func(t *testing.T) {
 		var got jsCreds
@@ -205,6 +198,19 @@ func TestDeployProfileLineUnderAWSProfile(t *testing.T) {
 			t.Fatalf("reading billing's secret as billing must be refused as a loop: exit %d, stderr %s", cmd.ProcessState.ExitCode(), stderr.String())
 		}
 	})
+}
+
+// mintedBilling is a target billing minted on kumo, the built CLI, the
+// secret's ARN, and its value as credentials.
+func mintedBilling(t *testing.T) (*awstest.Env, string, string, secretfmt.Value, aws.Credentials) {
+	t.Helper()
+	env := awstest.Start(t)
+	bin := buildCLI(t)
+	good := target(env, "billing")
+	mint(t, env, good)
+	want := currentValue(t, env, good.SecretName)
+	return env, bin, secretArn(t, env, good.SecretName), want,
+		aws.Credentials{AccessKeyID: want.AccessKeyID, SessionToken: want.SessionToken, Expires: want.Expiration}
 }
 
 func secretArn(t *testing.T, env *awstest.Env, name string) string {

@@ -6,19 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stsrotator/stsrotator/shared/credprovider"
-	"github.com/stsrotator/stsrotator/shared/humantime"
 	"github.com/stsrotator/stsrotator/shared/secretfmt"
 )
 
@@ -36,48 +32,6 @@ func (c *credFlags) register(fs *flagSet) {
 	fs.StringVar(&c.target, "target", "", "config target `name` (its secret is stsrotator/NAME unless the config names another)")
 	fs.StringVar(&c.secretID, "secret-id", "", "read this secret `name or ARN` instead of a target's")
 	fs.DurationVar(&c.minValidity, "min-validity", DefaultMinValidity, "refuse credentials with less than this `duration` left")
-}
-
-// The variables that select a shared-config profile, in the order the AWS
-// CLI and the Go SDK read them.
-const (
-	envProfile        = "AWS_PROFILE"
-	envDefaultProfile = "AWS_DEFAULT_PROFILE"
-)
-
-// invokingProfile is the profile AWS_PROFILE (else AWS_DEFAULT_PROFILE)
-// selects when that profile's credential_process is stsrotator
-// credential-process, i.e. when this process is that profile's own
-// credential process; "" otherwise. It reads the shared config files the
-// SDK would (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, ~/.aws).
-func (a *App) invokingProfile(ctx context.Context) string {
-	name := a.Getenv(envProfile)
-	if name == "" {
-		name = a.Getenv(envDefaultProfile)
-	}
-	if name == "" {
-		return ""
-	}
-	sc, err := awsconfig.LoadSharedConfigProfile(ctx, name, func(o *awsconfig.LoadSharedConfigOptions) {
-		if f := a.Getenv("AWS_CONFIG_FILE"); f != "" {
-			o.ConfigFiles = []string{f}
-		}
-		if f := a.Getenv("AWS_SHARED_CREDENTIALS_FILE"); f != "" {
-			o.CredentialsFiles = []string{f}
-		}
-	})
-	if err != nil || !runsCredentialProcess(sc.CredentialProcess) {
-		return ""
-	}
-	return name
-}
-
-// runsCredentialProcess tells whether a credential_process line runs this
-// command: its program is stsrotator (any path, any suffix such as .exe)
-// and it names credential-process.
-func runsCredentialProcess(line string) bool {
-	f := strings.Fields(line)
-	return len(f) >= 2 && strings.HasPrefix(filepath.Base(strings.Trim(f[0], `"'`)), "stsrotator") && slices.Contains(f[1:], "credential-process")
 }
 
 // phases records where credential-process spends its time, for
@@ -112,23 +66,7 @@ func (a *App) fetch(ctx context.Context, fs *flagSet, c credFlags, ph *phases) (
 	p := credprovider.New(secretsmanager.NewFromConfig(cfg), r.Target, credprovider.WithSecretID(r.SecretID), credprovider.WithClock(a.Now))
 	creds, err := p.Retrieve(ctx)
 	ph.mark("get")
-	switch {
-	case errors.Is(err, credprovider.ErrNotFound) && r.note != "":
-		return aws.Credentials{}, coded(ExitNotFound, fmt.Errorf("%w; %s", err, r.note))
-	case errors.Is(err, credprovider.ErrNotFound):
-		return aws.Credentials{}, coded(ExitNotFound, err)
-	case errors.Is(err, secretfmt.ErrInvalid):
-		return aws.Credentials{}, coded(ExitInvalid, err)
-	case errors.Is(err, credprovider.ErrExpired):
-		return aws.Credentials{}, coded(ExitExpired, err)
-	case err != nil:
-		return aws.Credentials{}, err
-	}
-	if left := creds.Expires.Sub(a.Now()); left < c.minValidity {
-		return aws.Credentials{}, coded(ExitExpired, fmt.Errorf("secret %s: key %s has %s, under --min-validity %s (fix: stsrotator status; stsrotator rotate --target %s)",
-			r.SecretID, secretfmt.Mask(creds.AccessKeyID), humantime.Left(a.Now(), creds.Expires), humantime.Span(c.minValidity), orTarget(p.Target())))
-	}
-	return creds, nil
+	return a.checked(r, p, c.minValidity)(creds, err)
 }
 
 // orTarget is a target for a fix hint: the one named on the command line,
@@ -155,13 +93,15 @@ Prints exactly the JSON that AWS credential_process defines, so this line in
 
 (the line cdk deploy prints as AwsConfig<Name>). Which identity reads the
 secret: the profile given with --profile; else, when AWS_PROFILE (or
-AWS_DEFAULT_PROFILE) names a profile whose own credential_process is
-stsrotator credential-process (AWS_PROFILE=billing aws ..., whose
-environment this command inherits), the rest of the default chain without
+AWS_DEFAULT_PROFILE) names a profile whose resolution runs stsrotator
+credential-process, its own credential_process or a source_profile's
+(AWS_PROFILE=billing aws ..., whose environment this command inherits),
+as under aws --profile billing: the rest of the default chain without
 that profile: AWS_ACCESS_KEY_ID and friends, the default profile, SSO,
-container and instance roles; else the whole default chain. On a missing,
-malformed or expired secret it prints nothing to stdout, one line to
-stderr, and exits 3, 4 or 5.`)
+container and instance roles; else the whole default chain. A profile
+that would start this command again is refused, naming the chain of
+profiles that leads back. On a missing, malformed or expired secret it
+prints nothing to stdout, one line to stderr, and exits 3, 4 or 5.`)
 	c.register(fs)
 	fs.profileFor("read the secret")
 	pos, err := a.parse(fs, args)
@@ -171,19 +111,27 @@ stderr, and exits 3, 4 or 5.`)
 	if err := noArgs(fs, pos); err != nil {
 		return err
 	}
-	if a.Getenv(envGuard) != "" {
-		return coded(ExitUsage, errors.New("the profile used to read the secret runs stsrotator credential-process itself (fix: pass --profile with a profile that has its own credentials)"))
+	if outer := a.Getenv(envGuard); outer != "" {
+		// A credential_process this process could not see through (a
+		// wrapper script, an alias) started it again.
+		if outer == "1" {
+			outer = "a profile"
+		}
+		return coded(ExitUsage, fmt.Errorf("the profile used to read the secret runs stsrotator credential-process itself: the stsrotator credential-process that started this one read its secret as %s, whose resolution ran stsrotator credential-process again (fix: pass --profile with a profile that has its own credentials)", printable(outer)))
 	}
-	_ = a.Setenv(envGuard, "1")
-	if fs.g.Profile == "" {
+	who, dropProfile, err := a.readIdentity(ctx, fs.g)
+	if err != nil {
+		return err
+	}
+	_ = a.Setenv(envGuard, who)
+	if dropProfile {
 		// AWS_PROFILE=billing aws ...: the AWS CLI runs billing's
 		// credential_process (this command) with AWS_PROFILE=billing still
 		// set. Reading the secret as billing would run this command again;
-		// the secret is read with the rest of the default chain instead.
-		if name := a.invokingProfile(ctx); name != "" {
-			_ = a.Unsetenv(envProfile)
-			_ = a.Unsetenv(envDefaultProfile)
-		}
+		// the secret is read with the rest of the default chain instead,
+		// as under aws --profile billing, which does not export it.
+		_ = a.Unsetenv(envProfile)
+		_ = a.Unsetenv(envDefaultProfile)
 	}
 	creds, err := a.fetch(ctx, fs, c, ph)
 	if err != nil {

@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -40,7 +43,10 @@ var ShadowingVars = []string{
 const EnvContainerRelativeURI = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
 
 // childEnv is parent with every ShadowingVars entry removed and add
-// appended; removed lists the names taken out, in parent's order. Each of
+// appended; removed lists the names taken out, sorted: a parent's
+// environment comes in whatever order the program that built it chose
+// (often a map's), and the line naming them should read the same each
+// run. Each of
 // AWS_REGION (read by the SDKs) and AWS_DEFAULT_REGION (the only one the
 // AWS CLI v1 reads) that parent leaves unset or empty is set to region.
 func childEnv(parent []string, region string, add ...string) (env, removed []string) {
@@ -63,6 +69,7 @@ func childEnv(parent []string, region string, add ...string) (env, removed []str
 			env = append(slices.DeleteFunc(env, func(kv string) bool { return kv == k+"=" }), k+"="+region)
 		}
 	}
+	slices.Sort(removed)
 	return append(env, add...), removed
 }
 
@@ -84,7 +91,8 @@ removed from the child's environment, and exec says which on stderr (names
 only). AWS_REGION and AWS_DEFAULT_REGION are each set to the secret's region
 when unset. Signals are passed to the child; exec exits with the
 child's status (128+N when a signal N ended it) and the endpoint stops
-with it. No shell is involved: COMMAND is run with ARGS as given.
+with it; on Linux, if exec itself is killed outright (SIGKILL, OOM), the
+child gets SIGTERM rather than run on against a port anyone may take. No shell is involved: COMMAND is run with ARGS as given.
 
 --env gives the child static AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION instead, for tools that
@@ -152,7 +160,7 @@ child outlives them.
 		}
 		srv := newServer(&endpoint{src: cache, token: token, host: ln.Addr().String(), log: quiet, onError: rep.observe}, a.ServeLimits, logf)
 		done := make(chan struct{})
-		go func() { defer close(done); _ = srv.Serve(ln) }()
+		go func() { defer close(done); _ = srv.Serve(limitConns(ln, maxServeConns)) }()
 		stop = func() {
 			_ = srv.Close()
 			<-done
@@ -163,14 +171,27 @@ child outlives them.
 	}
 	defer stop()
 	env, removed := childEnv(parentEnv, cfg.Region, add...)
+	if f := envValue(env, envBotoConfig); f != "" && botoConfigHasKeys(f) {
+		// Only when it holds AWS keys: gsutil's boto config (GCS settings)
+		// is none of exec's business.
+		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, envBotoConfig+"=") })
+		removed = append(removed, envBotoConfig)
+	}
 	if len(removed) > 0 {
 		logf("removed from %s's environment, where they would take precedence over the target's credentials: %s", argv[0], strings.Join(removed, ", "))
 	}
-	if shadow := defaultProfileShadows(ctx, env); shadow != "" {
-		logf("warning: %s", shadow)
+	for _, shadow := range []string{defaultProfileShadows(ctx, env), botoConfigShadows(env)} {
+		if shadow != "" {
+			logf("warning: %s", shadow)
+		}
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, os.Stdin, a.Stdout, a.Stderr
+	if !envMode {
+		var release func()
+		cmd.SysProcAttr, release = bindChild(cmd.SysProcAttr)
+		defer release()
+	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
@@ -229,14 +250,7 @@ var errSilent = errors.New("exit status passed on")
 // default profile's credentials (keys, role, SSO, credential_process)
 // before container credentials, and exec cannot remove a file.
 func defaultProfileShadows(ctx context.Context, env []string) string {
-	get := func(k string) string {
-		for _, kv := range slices.Backward(env) {
-			if v, ok := strings.CutPrefix(kv, k+"="); ok {
-				return v
-			}
-		}
-		return ""
-	}
+	get := func(k string) string { return envValue(env, k) }
 	sc, err := awsconfig.LoadSharedConfigProfile(ctx, "default", func(o *awsconfig.LoadSharedConfigOptions) {
 		if f := get("AWS_CONFIG_FILE"); f != "" {
 			o.ConfigFiles = []string{f}
@@ -264,4 +278,75 @@ func defaultProfileShadows(ctx context.Context, env []string) string {
 		return ""
 	}
 	return "the default profile in the shared AWS config files has " + what + ", which the SDKs take before the endpoint exec serves (fix: point AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE at files without it for this command, or move those settings to a named profile)"
+}
+
+// envValue is k's value in env (the last setting wins, as in exec.Cmd).
+func envValue(env []string, k string) string {
+	for _, kv := range slices.Backward(env) {
+		if v, ok := strings.CutPrefix(kv, k+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// envBotoConfig names the boto config file botocore's BotoProvider reads
+// instead of /etc/boto.cfg and ~/.boto. That provider comes before the
+// container endpoint in botocore's chain (credentials.py,
+// create_credential_resolver: env, assume-role, the profile's providers,
+// OriginalEC2Provider, BotoProvider, container, instance metadata), so
+// keys in a boto config shadow exec's endpoint for boto3 and the AWS CLI.
+const envBotoConfig = "BOTO_CONFIG"
+
+// botoConfigShadows says which default boto config file, when BOTO_CONFIG
+// is unset, holds AWS keys the child's botocore would take before exec's
+// endpoint.
+func botoConfigShadows(env []string) string {
+	if envValue(env, envBotoConfig) != "" {
+		return ""
+	}
+	files := []string{"/etc/boto.cfg"}
+	if home := envValue(env, "HOME"); home != "" {
+		files = append(files, filepath.Join(home, ".boto"))
+	}
+	for _, f := range files {
+		if botoConfigHasKeys(f) {
+			return f + " holds AWS keys under [Credentials], which botocore (boto3, the AWS CLI) takes before the endpoint exec serves (fix: run exec with BOTO_CONFIG=/dev/null, or remove the keys)"
+		}
+	}
+	return ""
+}
+
+// botoConfigHasKeys says whether the boto config at path holds what
+// BotoProvider loads: aws_access_key_id and aws_secret_access_key in the
+// [Credentials] section (option names match in any case, as configparser
+// lowercases them). Only a regular file, and its first MiB, is read, as
+// botocore reads only a regular file (os.path.isfile): BOTO_CONFIG=/dev/zero
+// or a FIFO must not hang exec.
+func botoConfigHasKeys(path string) bool {
+	info, err := os.Stat(path)
+	if err != nil || !info.Mode().IsRegular() {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
+	section, found := "", map[string]bool{}
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || line[0] == '#' || line[0] == ';':
+		case line[0] == '[' && strings.HasSuffix(line, "]"):
+			section = strings.TrimSpace(line[1 : len(line)-1])
+		case section == "Credentials":
+			// configparser splits at the first = or :.
+			if i := strings.IndexAny(line, "=:"); i > 0 {
+				found[strings.ToLower(strings.TrimSpace(line[:i]))] = true
+			}
+		}
+	}
+	return found["aws_access_key_id"] && found["aws_secret_access_key"]
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -127,11 +128,15 @@ func TestExecChildEnv(t *testing.T) {
 		{"every shadowing variable goes, the endpoint's are added", []string{"PATH=/bin", "AWS_ACCESS_KEY_ID=AKIA", "AWS_SECRET_ACCESS_KEY=s", "AWS_SESSION_TOKEN=t", "AWS_PROFILE=p", "AWS_DEFAULT_PROFILE=d",
 			"AWS_WEB_IDENTITY_TOKEN_FILE=/f", "AWS_ROLE_ARN=arn", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/tok", "AWS_CREDENTIAL_EXPIRATION=x", "AWS_REGION=eu-west-1", "AWS_DEFAULT_REGION=eu-west-1"},
 			[]string{"PATH=/bin", "AWS_REGION=eu-west-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI=u"}, []string{"AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1"},
-			[]string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
-				"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_CREDENTIAL_EXPIRATION"}},
+			[]string{"AWS_ACCESS_KEY_ID", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CREDENTIAL_EXPIRATION", "AWS_DEFAULT_PROFILE",
+				"AWS_PROFILE", "AWS_ROLE_ARN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE"}},
+		{"the removed names are listed sorted, whatever order the parent's environment has them in (issue 21's trial saw map order)",
+			[]string{"AWS_SESSION_TOKEN=t", "AWS_PROFILE=p", "HOME=/h", "AWS_ACCESS_KEY_ID=AKIA", "AWS_SECRET_ACCESS_KEY=s", "AWS_ACCESS_KEY_ID=again"},
+			[]string{"HOME=/h"}, []string{"AWS_ACCESS_KEY_ID=AKIA", "AWS_ACCESS_KEY_ID=again"},
+			[]string{"AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}},
 		{"the Go SDK's aliases and another endpoint's variables go too", []string{"AWS_ACCESS_KEY=a", "AWS_SECRET_KEY=b", "AWS_SECURITY_TOKEN=c", "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:1/credentials", "AWS_CONTAINER_AUTHORIZATION_TOKEN=old"},
 			[]string{"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI=u"}, []string{"AWS_CONTAINER_AUTHORIZATION_TOKEN=old"},
-			[]string{"AWS_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_SECURITY_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN"}},
+			[]string{"AWS_ACCESS_KEY", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_SECRET_KEY", "AWS_SECURITY_TOKEN"}},
 		{"a region variable set is kept, the other is set (the AWS CLI v1 reads only AWS_DEFAULT_REGION)", []string{"AWS_DEFAULT_REGION=ap-south-1"}, []string{"AWS_DEFAULT_REGION=ap-south-1", "AWS_REGION=us-east-1"}, []string{"AWS_DEFAULT_REGION=us-east-1"}, nil},
 		{"an empty AWS_REGION is replaced", []string{"AWS_REGION="}, []string{"AWS_REGION=us-east-1"}, []string{"AWS_REGION="}, nil},
 		{"nothing to remove", []string{"HOME=/h"}, []string{"HOME=/h"}, nil, nil},
@@ -212,7 +217,7 @@ print(json.dumps({"key": c.get_frozen_credentials().access_key, "method": c.meth
 				t.Errorf("the parent's %s reached the child", v)
 			}
 		}
-		if !strings.Contains(r.stderr, "removed from python3's environment, where they would take precedence over the target's credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+		if !strings.Contains(r.stderr, "removed from python3's environment, where they would take precedence over the target's credentials: AWS_ACCESS_KEY_ID, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, AWS_PROFILE, AWS_SECRET_ACCESS_KEY") {
 			t.Errorf("exec did not say what it removed:\n%s", r.stderr)
 		}
 		if keys := proxy.keysFor("GetCallerIdentity"); len(keys) == 0 || keys[len(keys)-1] != want.AccessKeyID {
@@ -357,4 +362,35 @@ sys.exit(4)`
 		}
 		noSecrets(t, "exec stderr", errb.String())
 	})
+}
+
+// botoConfigHasKeys reads a boto config as botocore's BotoProvider does.
+func TestBotoConfigHasKeys(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		why, body string
+		want      bool
+	}{
+		{"both keys under [Credentials]", "[Credentials]\naws_access_key_id = A\naws_secret_access_key = B\n", true},
+		{"':' separates as well, names in any case", "[Credentials]\nAWS_ACCESS_KEY_ID: A=1\naws_secret_access_key:B\n", true},
+		{"an id without a secret is not loaded", "[Credentials]\naws_access_key_id = A\n", false},
+		{"keys in another section are not read", "[Boto]\naws_access_key_id = A\naws_secret_access_key = B\n", false},
+		{"section names are case-sensitive", "[credentials]\naws_access_key_id = A\naws_secret_access_key = B\n", false},
+		{"commented keys are not keys", "[Credentials]\n# aws_access_key_id = A\n; aws_secret_access_key = B\n", false},
+		{"gsutil's GCS settings", "[Credentials]\ngs_oauth2_refresh_token = x\n", false},
+	}
+	for i, c := range cases {
+		p := filepath.Join(dir, strconv.Itoa(i))
+		if err := os.WriteFile(p, []byte(c.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := botoConfigHasKeys(p); got != c.want {
+			t.Errorf("%s: %v, want %v", c.why, got, c.want)
+		}
+	}
+	for _, p := range []string{"/dev/zero", dir, filepath.Join(dir, "missing")} {
+		if botoConfigHasKeys(p) {
+			t.Errorf("%s: not a regular file, yet read as a boto config", p)
+		}
+	}
 }

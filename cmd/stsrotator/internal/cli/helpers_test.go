@@ -38,7 +38,7 @@ type run struct {
 func testApp(env *awstest.Env, now func() time.Time, vars map[string]string) (*App, *syncBuffer, *syncBuffer) {
 	out, errb := &syncBuffer{}, &syncBuffer{}
 	a := New(out, errb)
-	a.Now = now
+	a.Now, a.Wall = now, nil
 	a.Getenv = func(k string) string { return vars[k] }
 	a.Setenv = func(string, string) error { return nil }
 	a.Unsetenv = func(string) error { return nil }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +58,9 @@ type imdsEndpoint struct {
 	log func(string, ...any)
 	// onError hears every error src returned; nil for none.
 	onError func(context.Context, error)
+	// owner finds which user a client's socket belongs to; nil for the
+	// platform's (socketOwner).
+	owner socketOwnerFunc
 
 	mu     sync.Mutex
 	tokens map[string]time.Time // session token → expiry
@@ -86,6 +91,14 @@ func (e *imdsEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Host != e.host {
 		e.refuse(w, r, http.StatusForbidden, "Host "+strconv.Quote(r.Host)+" is not "+e.host+", the address serve listens on")
+		return
+	}
+	// IMDS has no secret a client must hold: anything that can connect
+	// gets a session token. On EC2 that is the instance's own software;
+	// on a shared machine every other user's process could connect to
+	// 127.0.0.1, so only this user's (and root's) are answered.
+	if msg := e.stranger(r); msg != "" {
+		e.refuse(w, r, http.StatusForbidden, msg)
 		return
 	}
 	// A request relayed by a proxy carries X-Forwarded-For; EC2 refuses
@@ -127,6 +140,21 @@ func (e *imdsEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		e.refuse(w, r, http.StatusNotFound, "only "+imdsTokenPath+" and "+imdsCredsPath+"/ are served")
 	}
+}
+
+// stranger says why the client may not be served ("" when it may): its
+// socket belongs to another user, or its owner cannot be found.
+func (e *imdsEndpoint) stranger(r *http.Request) string {
+	uid, err := peerOwner(e.owner, r.RemoteAddr, e.host)
+	switch {
+	case errors.Is(err, errOwnerUnknown):
+		return ""
+	case err != nil:
+		return "cannot tell which user is connecting: " + oneLine(err.Error())
+	case !trustedUID(uid):
+		return "the connecting process runs as uid " + strconv.Itoa(uid) + "; serve --imds answers only its own user (uid " + strconv.Itoa(os.Getuid()) + ") and root"
+	}
+	return ""
 }
 
 // putToken issues a session token for the TTL the client asks, 1 to

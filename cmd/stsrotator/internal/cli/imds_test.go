@@ -44,8 +44,12 @@ func (e *imdsEndpoint) do(q imdsReq) *httptest.ResponseRecorder {
 func testIMDS(clock func() time.Time, v1 bool) *imdsEndpoint {
 	src := staticSource{creds: aws.Credentials{AccessKeyID: "ASIAIMDSTESTKEY00001", SecretAccessKey: "imdsSecretValue0001", SessionToken: "imdsTokenValue0001",
 		Expires: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC), CanExpire: true}}
-	return &imdsEndpoint{src: src, role: "BillingReader", host: reqHost, v1: v1, now: clock, log: func(string, ...any) {}}
+	return &imdsEndpoint{src: src, role: "BillingReader", host: reqHost, v1: v1, now: clock, log: func(string, ...any) {}, owner: ownUID}
 }
+
+// ownUID says every socket is this user's (the requests of the table
+// tests have no real socket behind them).
+func ownUID(string, string) (int, error) { return os.Getuid(), nil }
 
 // The IMDSv2 exchange as EC2 answers it (instancedata-data-retrieval,
 // instance-metadata-security-credentials): a session token by PUT with a

@@ -80,7 +80,7 @@ a revocation in force has its cutoff more than 5s ahead of AWS's clock
 	fs.BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "remove the revocation policy once every session it denies has expired")
 	fs.StringVar(&o.function, "function", "", "rotator Lambda `name or ARN` (default: $"+lambdaenv.RotatorFunction+", else found from the config)")
-	fs.StringVar(&o.stack, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName): finds its rotator and the default session names (<stack>-<target>)")
+	fs.StringVar(&o.stack, "stack", plan.DefaultStackName, "the deployed stack's `name` (cdk -c stackName): finds its rotator and the default session names (<stack>.<target>; stsrotator-<target> in the default stack)")
 	fs.StringVar(&o.rotatorProfile, "rotator-profile", "", "AWS `profile` of the stsrotator account, to invoke the rotator with (default: --profile)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
@@ -341,6 +341,10 @@ func (r *revoker) putRevocation(ctx context.Context, st roleState) error {
 		return coded(ExitCutoffAhead, fmt.Errorf("the revocation in force (%s on role %s) has its cutoff %s, %s ahead of AWS's clock (%s), probably written with a clock running ahead: it denies every session issued before then, including any rotation now, so revoke neither moves it back nor waits for it; nothing written, no rotation requested. Target %s has no valid credentials until %s. Fix: if that cutoff is a mistake, remove it (aws iam delete-role-policy --role-name %s --policy-name %s) and run %s; else run that after %s",
 			st.policy, st.role, stamp3339(cutoff), humantime.Span(ahead), stamp3339(st.awsNow), r.t.Name, stamp3339(cutoff), st.role, st.policy, r.again, stamp3339(cutoff)))
 	}
+	if size := revocation.PolicySize(doc); size > revocation.MaxRolePolicySize {
+		return fmt.Errorf("the revocation would be %d characters, more than the %s IAM allows a role's inline policies together: it denies %d session names and %d source identities (every one it ever held is kept, so a cutoff never lifts a deny); nothing written, no rotation requested, the revocation in force (if any) stays. Fix: revoke with --all-sessions (AWS's AWSRevokeOlderSessions, every session of the role), or once every session %s denies has expired remove it (stsrotator revoke --target %s --cleanup) and revoke again",
+			size, "10,240 characters", len(st.scope.SessionNames), len(st.scope.SourceIdentities), st.policy, r.t.Name)
+	}
 	if r.o.dryRun {
 		fmt.Fprintln(w, "Dry run: nothing written, no rotation requested.")
 		return nil
@@ -486,6 +490,12 @@ func (r *revoker) iamErr(action string, err error) error {
 				r.profile, action, r.t.RoleArn, ae.ErrorMessage())
 		case "NoSuchEntity":
 			return coded(ExitNotFound, fmt.Errorf("role %s does not exist in this account (%s): fix roleArn of target %s", r.t.RoleArn, action, r.t.Name))
+		case "LimitExceeded":
+			// Every inline policy of the role counts towards IAM's
+			// limit; the write was refused whole, so what was in
+			// force stays.
+			return fmt.Errorf("%s on role %s refused: its inline policies together would pass IAM's limit of 10,240 characters; nothing written, the revocation in force (if any) stays (fix: remove an inline policy the role no longer needs, or revoke with --all-sessions): %s",
+				action, r.t.RoleArn, ae.ErrorMessage())
 		case "UnmodifiableEntity":
 			return coded(ExitUsage, fmt.Errorf("role %s cannot be changed (%s): service-linked roles cannot have their sessions revoked", r.t.RoleArn, action))
 		}

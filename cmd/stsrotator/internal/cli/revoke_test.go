@@ -379,6 +379,18 @@ func TestStatusShowsRevocations(t *testing.T) {
 			t.Errorf("status --revocations lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// Under make local's dev clock the CLI's Now runs ahead with the
+	// functions' (41m in the demo); the cutoff is on AWS's clock, so its
+	// time left is still counted on the wall clock: with Now counted, the
+	// demo's status said "denies nothing now" while revoke --cleanup,
+	// reading AWS's clock, still refused.
+	a, out, errb = testApp(env, func() time.Time { return now.Add(41 * time.Minute) }, nil)
+	a.Wall = func() time.Time { return now }
+	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return cfg, nil }
+	r = execute(t, a, out, errb, "status", "--config", path, "--revocations")
+	if !strings.Contains(r.stdout, "2026-11-30T10:10:00Z  IN FORCE, 40m left") {
+		t.Errorf("status --revocations with the dev clock 41m ahead must count the cutoff on AWS's clock:\n%s", r.stdout)
+	}
 	a, out, errb = testApp(env, func() time.Time { return now }, nil)
 	a.LoadAWS = func(context.Context, Globals) (aws.Config, error) { return cfg, nil }
 	r = execute(t, a, out, errb, "status", "--config", path, "--revocations", "--json")
@@ -474,5 +486,53 @@ func TestAbuse_RevokeNarrowsScope(t *testing.T) {
 	}
 	if third := f.policy(t, scoped); !third.Scope.Covers(second.Scope) {
 		t.Fatalf("a revoke with the old config narrowed the scope from %+v to %+v", second.Scope, third.Scope)
+	}
+}
+
+// Scopes only ever grow (a revocation keeps every session name and
+// source identity it held), and IAM allows a role 10,240 characters of
+// inline policy in all. A scope piled up by renames past that limit must
+// fail safely: the revocation in force untouched (never rewritten
+// narrower to fit), nothing invoked, and an error that names the limit
+// and the way out. moto stores an inline policy of any size
+// (docs/local.md), so without revoke's own check the oversized document
+// was written.
+func TestAbuse_RevokePastPolicySizeLimit(t *testing.T) {
+	f := newRevokeFixture(t)
+	scoped := revocation.PolicyName("billing-reader")
+	// As many renamed sessions as fit IAM's limit, to the character: the
+	// target's own name is then one too many.
+	doc := func(names []string) string {
+		return revocation.DocumentOf(revocation.Revocation{Scope: revocation.Scope{SessionNames: names}, Cutoff: time.Now().Add(-time.Hour), MaxSession: 2 * time.Hour})
+	}
+	var names []string
+	for i := 0; len(doc(names)) <= revocation.MaxRolePolicySize; i++ {
+		names = append(names, fmt.Sprintf("renamed-%03d-%s", i, strings.Repeat("x", 52)))
+	}
+	names = names[:len(names)-1]
+	for l := 64; l > 0; l-- {
+		if more := append(slices.Clone(names), strings.Repeat("y", l)); len(doc(more)) <= revocation.MaxRolePolicySize {
+			names = more
+			break
+		}
+	}
+	pile := doc(names)
+	if len(pile) > revocation.MaxRolePolicySize || len(pile)+len(`,"*:stsrotator-billing-reader"`) <= revocation.MaxRolePolicySize {
+		t.Fatalf("the piled-up revocation is %d characters; want it just inside IAM's limit", len(pile))
+	}
+	if _, err := f.iam.PutRolePolicy(awstest.Context(t), &iam.PutRolePolicyInput{RoleName: aws.String(revokeRole), PolicyName: aws.String(scoped), PolicyDocument: aws.String(pile)}); err != nil {
+		t.Fatal(err)
+	}
+	before := f.policy(t, scoped)
+	r := f.run(t, "", "revoke", "billing-reader", "--yes", "--function", f.fn)
+	if r.code == ExitOK || !strings.Contains(r.stderr, "10,240") || !strings.Contains(r.stderr, "--all-sessions") {
+		t.Fatalf("revoke past IAM's inline policy limit must refuse, naming the limit and --all-sessions: %+v", r)
+	}
+	after := f.policy(t, scoped)
+	if !after.Cutoff.Equal(before.Cutoff) || !after.Scope.Equal(before.Scope) {
+		t.Fatalf("the revocation in force changed: %+v → %+v", before, after)
+	}
+	if strings.Contains(r.stdout, "Rotated:") {
+		t.Fatalf("nothing may be invoked when the revocation could not be written:\n%s", r.stdout)
 	}
 }

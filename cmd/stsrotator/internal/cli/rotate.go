@@ -131,7 +131,7 @@ func (a *App) invokeRotate(ctx context.Context, api invoker, function, target st
 		r := s.Failed[0]
 		return coded(ExitRotationFailed, fmt.Errorf("%s: rotation failed: %s", r.Target, r.Reason))
 	}
-	if err := heldBack(s, target); err != nil {
+	if err := heldBack(s, target, a.wallNow().Sub(a.Now()).Round(time.Second)); err != nil {
 		return err
 	}
 	if len(s.Rotated)+s.Superseded+s.Fresh == 0 {
@@ -141,14 +141,22 @@ func (a *App) invokeRotate(ctx context.Context, api invoker, function, target st
 }
 
 // heldBack is the refusal a forced rotation the rotator held back exits
-// with: the reason, and when a rotation will be allowed.
-func heldBack(s rotation.Summary, target string) error {
+// with: the reason, and when a rotation will be allowed. The rotator
+// says when on its own clock, which under make local's dev clock runs
+// ahead of the user's; toWall is what to add to it to read it on the
+// user's (App.Wall), zero when they are one clock.
+func heldBack(s rotation.Summary, target string, toWall time.Duration) error {
 	retry := func(at time.Time) string {
-		return fmt.Sprintf("run stsrotator rotate --target %s again at %s or later; the current credentials stand until then, and if they leaked, stsrotator revoke --target %s replaces them now", target, at.UTC().Format(time.RFC3339), target)
+		return fmt.Sprintf("run stsrotator rotate --target %s again at %s or later; the current credentials stand until then, and if they leaked, stsrotator revoke --target %s replaces them now", target, at.Add(toWall).UTC().Format(time.RFC3339), target)
 	}
 	if len(s.Held) > 0 {
 		r := s.Held[0]
-		return coded(ExitNotRotated, fmt.Errorf("%s: not rotated: %s (fix: %s)", r.Target, r.Reason, retry(r.HeldUntil)))
+		// The rotator's reason names the same time, on its clock.
+		reason := r.Reason
+		if toWall != 0 && !r.HeldUntil.IsZero() {
+			reason = strings.ReplaceAll(reason, r.HeldUntil.UTC().Format(time.RFC3339), r.HeldUntil.Add(toWall).UTC().Format(time.RFC3339))
+		}
+		return coded(ExitNotRotated, fmt.Errorf("%s: not rotated: %s (fix: %s)", r.Target, reason, retry(r.HeldUntil)))
 	}
 	if len(s.Waiting) > 0 {
 		r := s.Waiting[0]

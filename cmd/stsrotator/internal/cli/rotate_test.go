@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,7 +130,9 @@ func TestRotateHeldByVersionQuota(t *testing.T) {
 	cfgPath, _, _ := startRotator(t, env, stack, rotation.VerifyCaller)
 	now := time.Now()
 	v := value(1, now.Add(50*time.Minute), now.Add(25*time.Minute))
-	v.Meta.IssuedAt = now.Add(-20 * time.Minute)
+	// The target's own metadata: a version naming another target or role
+	// is unusable and replaced at once (rotation.Foreign).
+	v.Meta.IssuedAt, v.Meta.Target, v.Meta.RoleArn = now.Add(-20*time.Minute), "billing-reader", ""
 	for i := range 100 {
 		v.Meta.Writes = append(v.Meta.Writes, now.Add(-20*time.Minute-time.Duration(99-i)*13*time.Minute))
 	}
@@ -147,6 +150,46 @@ func TestRotateHeldByVersionQuota(t *testing.T) {
 }
 
 // fixedRotator answers every Invoke with one response.
+// Issue 21's trial: under make local's dev clock (the CLI's Now, 41
+// minutes ahead) the rotator's "again at" time is on that clock; the
+// refusal says it on the user's own clock (Wall), as status does, and the
+// relative "in 9m18s" is left as it is true on both.
+func TestRotateRefusalSaysWhenOnTheUsersClock(t *testing.T) {
+	wall := time.Date(2026, 12, 5, 0, 40, 52, 0, time.UTC)
+	shift := 41 * time.Minute
+	allowed := wall.Add(shift).Add(9*time.Minute + 18*time.Second) // 01:31:10 on the demo clock
+	for _, c := range []struct {
+		why  string
+		s    rotation.Summary
+		want []string
+	}{
+		{"the write interval",
+			rotation.Summary{Fresh: 1, Waiting: []rotation.Result{{Target: "app", Outcome: rotation.Fresh, Reason: "last written 42s ago; AWS advises at most one write per secret per 10m, next write allowed in 9m18s", WriteAllowedAt: allowed}}},
+			[]string{"next write allowed in 9m18s", "again at 2026-12-05T00:50:10Z or later"}},
+		{"the version quota, whose reason names the time too",
+			rotation.Summary{Fresh: 1, Held: []rotation.Result{{Target: "app", Outcome: rotation.Fresh, Reason: "held back: …, so the next write is allowed at 2026-12-05T01:31:10Z (in 9m18s)", HeldUntil: allowed}}},
+			[]string{"the next write is allowed at 2026-12-05T00:50:10Z (in 9m18s)", "again at 2026-12-05T00:50:10Z or later"}},
+	} {
+		a := New(io.Discard, io.Discard)
+		a.Hostname = func() (string, error) { return "h", nil }
+		a.Username = func() string { return "u" }
+		a.Now = func() time.Time { return wall.Add(shift) }
+		a.Wall = func() time.Time { return wall }
+		err := a.invokeRotate(context.Background(), fixedRotator{rotation.Response{Mode: "target", Summary: c.s}}, "fn", "app", false)
+		if err == nil {
+			t.Errorf("%s: exit 0, want %d", c.why, ExitNotRotated)
+			continue
+		}
+		ok := codeOf(err) == ExitNotRotated && !strings.Contains(err.Error(), "01:31:10")
+		for _, w := range c.want {
+			ok = ok && strings.Contains(err.Error(), w)
+		}
+		if !ok {
+			t.Errorf("%s: got %v\nwant exit %d with %q and no demo-clock time", c.why, err, ExitNotRotated, c.want)
+		}
+	}
+}
+
 type fixedRotator struct{ resp rotation.Response }
 
 func (f fixedRotator) Invoke(context.Context, *lambda.InvokeInput, ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {

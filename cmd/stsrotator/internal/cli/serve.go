@@ -130,7 +130,10 @@ instead, for tools that speak only IMDS, and prints
 
 Clients get a session token with PUT /latest/api/token (TTL 1-21600 s) and
 send it with every GET; requests without one (IMDSv1) are refused unless
---imds-v1 is given, and requests carrying X-Forwarded-For are refused.`)
+--imds-v1 is given, and requests carrying X-Forwarded-For are refused.
+IMDS clients hold no secret, so on Linux only your own processes and root's
+are answered (the socket's owner in /proc/net/tcp); elsewhere any local
+user's are.`)
 	fs.profileFor("read the secret")
 	fs.StringVar(&target, "target", "", "config target `name`")
 	fs.StringVar(&secretID, "secret-id", "", "serve this secret `name or ARN` instead of a target's")
@@ -201,7 +204,7 @@ send it with every GET; requests without one (IMDSv1) are refused unless
 	defer rep.wait()
 	var h http.Handler
 	if imds {
-		h = &imdsEndpoint{src: p, role: roleName(r.RoleArn, p.p.Target()), host: ln.Addr().String(), v1: imdsV1, now: a.Now, log: a.logf, onError: rep.observe}
+		h = &imdsEndpoint{src: p, role: roleName(r.RoleArn, p.p.Target()), host: ln.Addr().String(), v1: imdsV1, now: a.Now, log: a.logf, onError: rep.observe, owner: a.SocketOwner}
 		fmt.Fprintf(a.Stdout, "export %s=http://%s/\n", EnvEC2MetadataEndpoint, ln.Addr())
 	} else {
 		e := &endpoint{src: p, token: token, host: ln.Addr().String(), log: a.logf, onError: rep.observe}
@@ -228,7 +231,7 @@ send it with every GET; requests without one (IMDSv1) are refused unless
 	srv := newServer(h, a.ServeLimits, a.logf)
 	a.logf("serving %s on %s; stop with Ctrl-C", r.SecretID, ln.Addr())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() { done <- srv.Serve(limitConns(ln, maxServeConns)) }()
 	select {
 	case err := <-done:
 		return fmt.Errorf("serve: %w", err)

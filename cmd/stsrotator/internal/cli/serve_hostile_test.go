@@ -277,7 +277,7 @@ func TestStatusTableEscapesSecretContent(t *testing.T) {
 	var b strings.Builder
 	now := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
 	rows := []Row{{Target: "evil\x1b[2J\nFAKE OK", RoleArn: "arn:aws:iam::123456789012:role/R\u202e", Health: HealthInvalid, Problem: "bad\rvalue"}}
-	if err := writeTable(&b, rows, now); err != nil {
+	if err := writeTable(&b, rows, now, now); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"time"
 
@@ -54,9 +57,14 @@ func (a *App) dropLocalEndpoints(ctx context.Context, logf func(string, ...any))
 			continue // a real agent (ECS, EKS Pod Identity, EC2): the program's own identity
 		}
 		why := ""
-		switch ours, err := probeEndpoint(ctx, raw); {
+		switch ours, uid, err := probeEndpoint(ctx, raw, a.SocketOwner); {
 		case err != nil:
 			why = "does not answer (" + oneLine(err.Error()) + "); a stopped serve's address"
+		case uid >= 0 && !trustedUID(uid):
+			// The port of a stopped serve (or agent) taken over by another
+			// user, who would hand this program credentials of their own
+			// choosing: the secret read with them comes from their account.
+			why = fmt.Sprintf("is served by a process of uid %d, another user, who could hand this program any credentials", uid)
 		case ours:
 			why = "is an stsrotator endpoint, which serves another target's credentials"
 		default:
@@ -72,20 +80,34 @@ func (a *App) dropLocalEndpoints(ctx context.Context, logf func(string, ...any))
 }
 
 // probeEndpoint asks a local endpoint, without credentials, whether it is
-// stsrotator's.
-func probeEndpoint(ctx context.Context, raw string) (bool, error) {
+// stsrotator's, and which user's process answers it (uid -1 where the
+// platform does not say).
+func probeEndpoint(ctx context.Context, raw string, owner socketOwnerFunc) (ours bool, uid int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
+	uid = -1
+	var ownerErr error
+	// Asked while the connection is open: the server's end of it carries
+	// the owner of the socket it listens on.
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		uid, ownerErr = connOwner(owner, info.Conn)
+	}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
 	if err != nil {
-		return false, err
+		return false, -1, err
 	}
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil {
-		return false, err
+		return false, -1, err
 	}
 	_ = resp.Body.Close()
-	return resp.Header.Get(EndpointHeader) != "", nil
+	switch {
+	case errors.Is(ownerErr, errOwnerUnknown):
+		uid = -1
+	case ownerErr != nil:
+		return false, -1, fmt.Errorf("cannot tell which user serves it: %w", ownerErr)
+	}
+	return resp.Header.Get(EndpointHeader) != "", uid, nil
 }
 
 // logReader says which identity reads the secret: the credential source

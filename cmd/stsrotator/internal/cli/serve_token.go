@@ -23,7 +23,8 @@ import (
 // through it. Before that, path itself is looked at without following
 // symlinks (Lstat) and refused when it is a symlink, not a regular file,
 // or owned by another user, and its directory is refused when other users
-// may replace files in it (world-writable without the sticky bit). The
+// may replace files in it (owned by another user than this one or root,
+// or world-writable without the sticky bit). The
 // token is written alone, no newline: botocore refuses a token with CR or
 // LF (ContainerProvider._validate_auth_token).
 func writeTokenFile(path, token string) error {
@@ -75,6 +76,12 @@ func tokenFileSafe(path string) error {
 	d, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("token file %s: directory: %w", path, err)
+	}
+	if uid, ok := ownerOf(d); ok && !trustedUID(uid) {
+		// Its owner may rename anything in it: the token file swapped for
+		// a link to one of your files, which your SDKs would read and send
+		// as their token to whoever holds the port.
+		return coded(ExitUsage, fmt.Errorf("token file %s is in %s, which uid %d owns, not you (uid %d) or root, so that user could replace it %s", path, dir, uid, os.Getuid(), fix))
 	}
 	if d.Mode().Perm()&0o002 != 0 && d.Mode()&fs.ModeSticky == 0 {
 		return coded(ExitUsage, fmt.Errorf("token file %s is in %s, which every user may write to without the sticky bit, so another user could replace it %s", path, dir, fix))

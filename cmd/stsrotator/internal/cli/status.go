@@ -168,7 +168,7 @@ if --revocations could not read the revocations of a target (UNKNOWN).`)
 		}
 		rows := readRows(ctx, sm, refs, a.Now())
 		if revs {
-			readRevocations(ctx, iam.NewFromConfig(cfg), rows, a.Now())
+			readRevocations(ctx, iam.NewFromConfig(cfg), rows, a.wallNow())
 		}
 		if watch && !asJSON {
 			// Home and clear, so each frame replaces the last.
@@ -177,10 +177,12 @@ if --revocations could not read the revocations of a target (UNKNOWN).`)
 		if asJSON {
 			return rows, writeJSON(a.Stdout, rows)
 		}
-		if err := writeTable(a.Stdout, rows, a.Now()); err != nil || !revs {
+		if err := writeTable(a.Stdout, rows, a.Now(), a.wallNow()); err != nil || !revs {
 			return rows, err
 		}
-		return rows, writeRevocations(a.Stdout, rows, a.Now())
+		// A revocation's cutoff is on AWS's clock (revoke takes it from
+		// the Date header), so its time left is counted on the wall clock.
+		return rows, writeRevocations(a.Stdout, rows, a.wallNow())
 	}
 	if !watch {
 		rows, err := draw()
@@ -499,7 +501,12 @@ func writeJSON(w io.Writer, rows []Row) error {
 	return enc.Encode(rows)
 }
 
-func writeTable(w io.Writer, rows []Row, now time.Time) error {
+// writeTable counts ISSUED, EXPIRES and LEFT on now, the clock that wrote
+// the versions, and LAST ROTATION (Secrets Manager's CreatedDate) on wall,
+// the clock AWS stamps it with: the two differ under make local's dev
+// clock, where counting CreatedDate on the moved clock showed a rotation
+// done a second ago as "41m ago".
+func writeTable(w io.Writer, rows []Row, now, wall time.Time) error {
 	if len(rows) == 0 {
 		_, err := fmt.Fprintln(w, "no managed secrets found")
 		return err
@@ -524,7 +531,7 @@ func writeTable(w io.Writer, rows []Row, now time.Time) error {
 			health += " (replicas: " + strings.Join(rs, ", ") + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(r.Target), dash(shortRole(r.RoleArn)), dash(r.Key),
-			stamp(r.IssuedAt), stamp(r.ExpiresAt), left(r), bar(r), agoStamp(r.LastRotation, now), health)
+			stamp(r.IssuedAt), stamp(r.ExpiresAt), left(r), bar(r), agoStamp(r.LastRotation, wall), health)
 	}
 	return tw.Flush()
 }

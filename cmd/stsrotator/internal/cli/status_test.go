@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,29 @@ func TestStatus(t *testing.T) {
 	}
 	if len(mine) != 5 || mine["absent"] {
 		t.Fatalf("listed %v, want the 5 written secrets", mine)
+	}
+}
+
+// Under make local's dev clock (the CLI's Now 41m ahead with the
+// functions'), LAST ROTATION is Secrets Manager's CreatedDate, stamped on
+// AWS's clock: it is counted on the wall clock, so a version written a
+// moment ago says so instead of "41m ago", while LEFT stays on the clock
+// that wrote the version.
+func TestStatusDevClockLastRotation(t *testing.T) {
+	env := awstest.Start(t)
+	demo := time.Now().UTC().Truncate(time.Second).Add(41 * time.Minute)
+	tg := target(env, "dev-clock")
+	putValue(t, env, tg.SecretName, tg.Name, value(21, demo.Add(50*time.Minute), demo.Add(30*time.Minute)))
+	a, out, errb := testApp(env, func() time.Time { return demo }, nil)
+	a.Wall = time.Now
+	r := execute(t, a, out, errb, "status", "--config", writeConfig(t, tg))
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != ExitOK || len(lines) != 2 {
+		t.Fatalf("exit %d, stderr %q, stdout:\n%s", r.code, r.stderr, r.stdout)
+	}
+	row := lines[1]
+	if !strings.Contains(row, " 50m ") || !regexp.MustCompile(`(just now|\b\d+s ago)`).MatchString(row) || strings.Contains(row, "41m") {
+		t.Fatalf("want LEFT 50m on the demo clock and LAST ROTATION within seconds on the wall clock:\n%s", r.stdout)
 	}
 }
 

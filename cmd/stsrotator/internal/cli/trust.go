@@ -108,7 +108,9 @@ with a CloudFormation StackSet (docs/infra.md#target-roles).`)
 func (a *App) callerAccount(ctx context.Context, g Globals) (string, string, error) {
 	cfg, err := a.LoadAWS(ctx, g)
 	if err != nil {
-		return "", "", err
+		// trust is offline with --account: say so before the region or
+		// credentials a new user may not have set up yet.
+		return "", "", fmt.Errorf("find the stack's account (or pass --account ID): %w", err)
 	}
 	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -101,9 +102,15 @@ func TestTrustStatementPerTarget(t *testing.T) {
 		{[]string{"--all", "--target", "plain", "--account", acct}, ExitUsage, "--target NAME, or every target with --all"},
 		{[]string{"--all", "--format", "cloudformation", "--account", acct}, ExitUsage, "--out DIR"},
 		{[]string{"--target", "plain", "--account", "12"}, ExitUsage, "12 digits"},
+		// A new user without a region or credentials is told the
+		// offline way first, not only how to set a region.
+		{[]string{"--target", "plain"}, ExitUsage, "find the stack's account (or pass --account ID): no AWS region"},
 	} {
 		a, out, errb := New(&syncBuffer{}, &syncBuffer{}), &syncBuffer{}, &syncBuffer{}
 		a.Stdout, a.Stderr = out, errb
+		a.LoadAWS = func(context.Context, Globals) (aws.Config, error) {
+			return aws.Config{}, coded(ExitUsage, errors.New("no AWS region (fix: pass --region, set AWS_REGION, or set region in the profile)"))
+		}
 		r := execute(t, a, out, errb, append([]string{"trust", "--config", path}, c.args...)...)
 		if r.code != c.code || !strings.Contains(r.stderr, c.say) {
 			t.Errorf("%v: exit %d %q, want %d %q", c.args, r.code, r.stderr, c.code, c.say)
