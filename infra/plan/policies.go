@@ -91,24 +91,47 @@ func CfnExecRoleArn(qualifier string) map[string]any {
 	return join("arn:", ref("AWS::Partition"), ":iam::", ref("AWS::AccountId"), ":role/cdk-"+qualifier+"-cfn-exec-role-", ref("AWS::AccountId"), "-", ref("AWS::Region"))
 }
 
+// SecretReadActions are the Secrets Manager actions on an existing secret
+// that change nothing: Read and List access in the Service Authorization
+// Reference
+// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html),
+// and ValidateResourcePolicy, which only checks a document. The write
+// denies are NotAction these (and, for target secrets, SecretTagActions,
+// which have their own statement), so every other action — today's
+// SecretWriteActions and any AWS adds later — is denied to all but the
+// writers; an enumerated list went stale when Secrets Manager added
+// cross-account replication (AssociateCrossAccountReplica copies every
+// future value to another account). GetSecretValue has its own read deny;
+// BatchGetSecretValue takes GetSecretValue on each secret too
+// (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_BatchGetSecretValue.html).
+var SecretReadActions = []string{
+	"secretsmanager:BatchGetSecretValue",
+	"secretsmanager:DescribeSecret",
+	"secretsmanager:GetResourcePolicy",
+	"secretsmanager:GetSecretValue",
+	"secretsmanager:ListSecretVersionIds",
+	"secretsmanager:ValidateResourcePolicy",
+}
+
 // SecretWriteActions are the Secrets Manager actions on an existing
-// secret whose access level is Write, Permissions management or Tagging
-// in the Service Authorization Reference
-// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html):
-// each can change the stored value (PutSecretValue, UpdateSecret with a
-// SecretString), which version AWSCURRENT is (UpdateSecretVersionStage,
-// RotateSecret, CancelRotateSecret), whether the secret exists
-// (DeleteSecret, RestoreSecret), who may use it (PutResourcePolicy,
-// DeleteResourcePolicy) or where it is copied (ReplicateSecretToRegions,
-// RemoveRegionsFromReplication, StopReplicationToReplica).
-// ValidateResourcePolicy, GetResourcePolicy, DescribeSecret and
-// ListSecretVersionIds change nothing; CreateSecret acts on no existing
-// secret, so a resource policy cannot govern it. Tagging is
-// SecretTagActions.
+// secret that can change the stored value (PutSecretValue, UpdateSecret
+// with a SecretString), which version AWSCURRENT is
+// (UpdateSecretVersionStage, RotateSecret, CancelRotateSecret), whether
+// the secret exists (DeleteSecret, RestoreSecret), who may use it
+// (PutResourcePolicy, DeleteResourcePolicy) or where it is copied
+// (ReplicateSecretToRegions, RemoveRegionsFromReplication,
+// StopReplicationToReplica, AssociateCrossAccountReplica,
+// DisassociateCrossAccountReplica, AcceptCrossAccountReplication). The
+// policies do not list them (SecretReadActions says why); tests prove each
+// is denied. CreateSecret acts on no existing secret, so a resource policy
+// cannot govern it. Tagging is SecretTagActions.
 var SecretWriteActions = []string{
+	"secretsmanager:AcceptCrossAccountReplication",
+	"secretsmanager:AssociateCrossAccountReplica",
 	"secretsmanager:CancelRotateSecret",
 	"secretsmanager:DeleteResourcePolicy",
 	"secretsmanager:DeleteSecret",
+	"secretsmanager:DisassociateCrossAccountReplica",
 	"secretsmanager:PutResourcePolicy",
 	"secretsmanager:PutSecretValue",
 	"secretsmanager:RemoveRegionsFromReplication",
@@ -118,6 +141,12 @@ var SecretWriteActions = []string{
 	"secretsmanager:StopReplicationToReplica",
 	"secretsmanager:UpdateSecret",
 	"secretsmanager:UpdateSecretVersionStage",
+}
+
+// TargetWriteDenyNotActions is the NotAction of a target secret's
+// OnlyTheRotatorWrites: SecretReadActions and SecretTagActions.
+func TargetWriteDenyNotActions() []string {
+	return append(append([]string{}, SecretReadActions...), SecretTagActions...)
 }
 
 // SecretTagActions change a secret's tags; both carry aws:TagKeys (the
@@ -138,8 +167,9 @@ const ReservedTagKeys = config.ReservedTagPrefix + "*"
 //     reported keys with the current and previous versions;
 //   - nobody may read it without TLS;
 //   - nobody but t's rotator role and the CloudFormation execution role
-//     may write, re-stage, re-policy, rotate, replicate, delete or restore
-//     it (SecretWriteActions), or add or remove its stsrotator: tags
+//     may do anything to it but read it (NotAction SecretReadActions):
+//     write, re-stage, re-policy, rotate, replicate, delete or restore it
+//     (SecretWriteActions, and any action AWS adds), or add or remove its stsrotator: tags
 //     (SecretTagActions): an explicit Deny wins over any Allow, an
 //     administrator's included
 //     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
@@ -191,7 +221,7 @@ func ReadPolicy(stackName, qualifier string, t config.Target) map[string]any {
 		map[string]any{"Sid": "OnlyReadersAndStsrotatorRead", "Effect": "Deny", "Principal": anyone, "Action": read, "Resource": "*", "Condition": cond},
 		map[string]any{"Sid": "DenyReadsWithoutTLS", "Effect": "Deny", "Principal": anyone, "Action": read, "Resource": "*",
 			"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
-		map[string]any{"Sid": "OnlyTheRotatorWrites", "Effect": "Deny", "Principal": anyone, "Action": SecretWriteActions, "Resource": "*",
+		map[string]any{"Sid": "OnlyTheRotatorWrites", "Effect": "Deny", "Principal": anyone, "NotAction": TargetWriteDenyNotActions(), "Resource": "*",
 			"Condition": map[string]any{"ArnNotEquals": writers}},
 		map[string]any{"Sid": "OnlyTheRotatorTagsStsrotatorKeys", "Effect": "Deny", "Principal": anyone, "Action": SecretTagActions, "Resource": "*",
 			"Condition": map[string]any{"ArnNotEquals": writers, "ForAnyValue:StringLike": map[string]any{"aws:TagKeys": ReservedTagKeys}}},

@@ -311,18 +311,24 @@ func TestOnlyTheSourceKeyRotatorWritesTheKeySecret(t *testing.T) {
 	if stmt == nil || stmt["Effect"] != "Deny" || js(stmt["Principal"]) != js(map[string]any{"AWS": "*"}) {
 		t.Fatalf("no deny-all-but-the-rotator write statement: %s", js(stmt))
 	}
-	actions := map[string]bool{}
-	for _, a := range asList(stmt["Action"]) {
-		actions[a.(string)] = true
+	if stmt["Action"] != nil {
+		t.Errorf("the write statement lists actions; it must deny every action but reads (NotAction): %s", js(stmt))
 	}
-	// The list, written out here rather than taken from the code.
+	// NotAction: what is NOT denied to others.
+	spared := map[string]bool{}
+	for _, a := range asList(stmt["NotAction"]) {
+		spared[a.(string)] = true
+	}
+	// The list and cross-account replication, written out here
+	// rather than taken from the code.
 	for _, a := range []string{"PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "RestoreSecret", "DeleteSecret", "PutResourcePolicy",
-		"DeleteResourcePolicy", "RotateSecret", "CancelRotateSecret", "ReplicateSecretToRegions", "RemoveRegionsFromReplication", "StopReplicationToReplica", "TagResource", "UntagResource"} {
-		if !actions["secretsmanager:"+a] {
+		"DeleteResourcePolicy", "RotateSecret", "CancelRotateSecret", "ReplicateSecretToRegions", "RemoveRegionsFromReplication", "StopReplicationToReplica", "TagResource", "UntagResource",
+		"AssociateCrossAccountReplica", "DisassociateCrossAccountReplica"} {
+		if spared["secretsmanager:"+a] {
 			t.Errorf("secretsmanager:%s is not denied to others", a)
 		}
 	}
-	if actions["secretsmanager:GetSecretValue"] {
+	if !spared["secretsmanager:GetSecretValue"] {
 		t.Error("the write statement must not deny reads (OnlyRotatorsRead governs those)")
 	}
 	cond := js(stmt["Condition"])

@@ -89,10 +89,58 @@ func newShard(s *Service, sp plan.Shard, codeDir, workDir string, keys map[strin
 		AssumedBy:      awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{"Rotate": sh.rotate},
 	})
+	sh.rotate.AddStatements(onlyTheShardsFunctions(s.stackName, sp))
 	for _, lp := range sp.Lanes {
 		sh.Rotators = append(sh.Rotators, newRotator(s, sh, lp, codeDir))
 	}
 	return sh, nil
+}
+
+// RoleUseActions are what the rotator role's credentials may do only from
+// inside the shard's own functions (onlyTheShardsFunctions): assume the
+// target roles and touch secrets.
+var RoleUseActions = []string{"sts:*", "secretsmanager:*"}
+
+// onlyTheShardsFunctions denies the rotator role's credentials every
+// RoleUseActions call that does not come from one of the shard's rotator
+// functions. The role trusts lambda.amazonaws.com, so whoever may pass it
+// (iam:PassRole) to a function of their own would otherwise run as the
+// rotator: assume every target role of the shard and write its secrets,
+// which the secrets' ArnNotEquals exemption cannot tell apart. Lambda puts
+// lambda:SourceFunctionArn (the function's ARN) in the context of every
+// call made from a function's execution environment, and the key works in
+// identity policies only, not in resource policies
+// (https://docs.aws.amazon.com/lambda/latest/dg/permissions-source-function-arn.html);
+// it is absent from calls made with the role anywhere else, and an ARN
+// operator's negation holds for an absent key, so those are denied too.
+// The function names are literal (FunctionName), so the ARNs are known
+// here. KMS is left out: Secrets Manager calls it on the rotator's behalf,
+// and the role's key use is already limited to kms:ViaService.
+func onlyTheShardsFunctions(stackName string, sp plan.Shard) awsiam.PolicyStatement {
+	var names []string
+	for _, lp := range sp.Lanes {
+		names = append(names, FunctionName(stackName, sp.ID, lp.ID))
+	}
+	return onlyFromFunctions("OnlyTheShardsFunctionsUseThisRole", RoleUseActions, names)
+}
+
+// onlyFromFunctions denies actions to a Lambda execution role's
+// credentials unless the call comes from one of the functions named
+// (literal names, in the stack's account and Region): see
+// onlyTheShardsFunctions.
+func onlyFromFunctions(sid string, actions, names []string) awsiam.PolicyStatement {
+	var arns []*string
+	for _, n := range names {
+		arns = append(arns, awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":lambda:"), awscdk.Aws_REGION(),
+			jsii.String(":"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":function:" + n)}))
+	}
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(sid),
+		Effect:     awsiam.Effect_DENY,
+		Actions:    jsii.Strings(actions...),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnNotEquals": map[string]any{"lambda:SourceFunctionArn": &arns}},
+	})
 }
 
 // TargetTemplate is the CloudFormation template of a shard's per-target

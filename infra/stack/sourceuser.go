@@ -84,6 +84,9 @@ func newSourceUser(s *Service, p *plan.Plan, codeDir string) *SourceUser {
 		Description: jsii.String("stsrotator source-key rotator: manages the source user's access keys and stores the current one"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{"RotateSourceKey": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+			// Passed to any other function, the role would mint the
+			// source user's keys: see onlyTheShardsFunctions.
+			onlyFromFunctions("OnlyTheSourceKeyFunctionUsesThisRole", SourceKeyRoleUseActions, []string{SourceKeyFunctionName(s.stackName)}),
 			writeOwnLogs(logs),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("ManageTheSourceUsersKeys"),
@@ -102,7 +105,7 @@ func newSourceUser(s *Service, p *plan.Plan, codeDir string) *SourceUser {
 	restrictKeySecret(s, scope, src)
 
 	src.Function = newGoFunction(scope, codeDir, &awslambda.FunctionProps{
-		FunctionName: jsii.String(s.stackName + "-source-key"),
+		FunctionName: jsii.String(SourceKeyFunctionName(s.stackName)),
 		Description:  jsii.String("stsrotator source-key rotator: keeps the source user's access key young (create, prove, store, deactivate, delete)"),
 		MemorySize:   jsii.Number(MemoryMB),
 		Timeout:      awscdk.Duration_Minutes(jsii.Number(2)),
@@ -123,6 +126,13 @@ func newSourceUser(s *Service, p *plan.Plan, codeDir string) *SourceUser {
 		"The source-key rotator failed: the source user's current key is still stored and in use, but it was not replaced or cleaned up; its log group says which step failed and why.")
 	return src
 }
+
+// SourceKeyFunctionName is the source-key rotator's literal function name.
+func SourceKeyFunctionName(stackName string) string { return stackName + "-source-key" }
+
+// SourceKeyRoleUseActions are what the source-key rotator role's
+// credentials may do only from inside its own function.
+var SourceKeyRoleUseActions = []string{"iam:*", "secretsmanager:*"}
 
 // SourceKeyActions is what the source-key rotator may do to the source
 // user, and nothing else in IAM.
@@ -161,7 +171,7 @@ func restrictKeySecret(s *Service, scope constructs.Construct, src *SourceUser) 
 		// create any stack makes calls via CloudFormation.
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid: jsii.String("OnlyTheSourceKeyRotatorWrites"), Effect: awsiam.Effect_DENY, Principals: &anyone,
-			Actions: jsii.Strings(append(append([]string{}, plan.SecretWriteActions...), plan.SecretTagActions...)...), Resources: jsii.Strings("*"),
+			NotActions: jsii.Strings(plan.SecretReadActions...), Resources: jsii.Strings("*"),
 			Conditions: &map[string]any{
 				"ArnNotEquals": map[string]any{"aws:PrincipalArn": []any{src.Role.RoleArn(), plan.CfnExecRoleArn(s.qualifier)}},
 			},

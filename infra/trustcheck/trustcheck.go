@@ -122,9 +122,11 @@ func writeDeny(target string, doc map[string]any, stackName, qualifier string) [
 		st, _ := s.(map[string]any)
 		sid, _ := st["Sid"].(string)
 		var want []string
+		field := "Action"
 		switch sid {
 		case "OnlyTheRotatorWrites":
-			want = plan.SecretWriteActions
+			// Everything but reads, so no action AWS adds is left out.
+			want, field = plan.TargetWriteDenyNotActions(), "NotAction"
 		case "OnlyTheRotatorTagsStsrotatorKeys":
 			want = plan.SecretTagActions
 		default:
@@ -132,8 +134,11 @@ func writeDeny(target string, doc map[string]any, stackName, qualifier string) [
 		}
 		found[sid] = true
 		var got []string
-		for _, a := range asList(st["Action"]) {
+		for _, a := range asList(st[field]) {
 			got = append(got, fmt.Sprint(a))
+		}
+		if other := map[string]string{"Action": "NotAction", "NotAction": "Action"}[field]; st[other] != nil {
+			errs = append(errs, fmt.Errorf("target %s: %s has %s as well as %s", target, sid, other, field))
 		}
 		sort.Strings(got)
 		w := append([]string(nil), want...)
@@ -141,7 +146,7 @@ func writeDeny(target string, doc map[string]any, stackName, qualifier string) [
 		cond, _ := st["Condition"].(map[string]any)
 		exempt, _ := cond["ArnNotEquals"].(map[string]any)
 		if st["Effect"] != "Deny" || js(st["Principal"]) != `{"AWS":"*"}` || st["Resource"] != "*" || strings.Join(got, ",") != strings.Join(w, ",") {
-			errs = append(errs, fmt.Errorf("target %s: %s is not a Deny of %v to everyone: %s", target, sid, w, js(st)))
+			errs = append(errs, fmt.Errorf("target %s: %s is not a Deny (%s %v) to everyone: %s", target, sid, field, w, js(st)))
 		}
 		if js(exempt["aws:PrincipalArn"]) != js(writers) || len(exempt) != 1 {
 			errs = append(errs, fmt.Errorf("target %s: %s exempts %s, want exactly the rotator and execution roles %s", target, sid, js(exempt), js(writers)))

@@ -54,8 +54,13 @@ func TestCheckCatchesPatterns(t *testing.T) {
 		{"a rotator role with a generated name", func(role, _ map[string]any) { delete(role["Properties"].(map[string]any), "RoleName") }, "want exactly one with that literal RoleName"},
 		{"a rotator role on the old path", func(role, _ map[string]any) { role["Properties"].(map[string]any)["Path"] = "/s/rotator/" }, "under the rotator path"},
 		{"a write left to IAM", func(_, pol map[string]any) {
+			delete(stmt(pol, "OnlyTheRotatorWrites"), "NotAction")
 			stmt(pol, "OnlyTheRotatorWrites")["Action"] = []any{"secretsmanager:PutSecretValue"}
-		}, "is not a Deny of"},
+		}, "is not a Deny (NotAction"},
+		{"a write action added to the exempt reads", func(_, pol map[string]any) {
+			s := stmt(pol, "OnlyTheRotatorWrites")
+			s["NotAction"] = append(s["NotAction"].([]string), "secretsmanager:AssociateCrossAccountReplica")
+		}, "is not a Deny (NotAction"},
 		{"an exemption wider than the two roles", func(_, pol map[string]any) {
 			stmt(pol, "OnlyTheRotatorWrites")["Condition"] = map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": []any{"arn:aws:iam::1:role/Admin"}}}
 		}, "want exactly the rotator and execution roles"},

@@ -15,7 +15,10 @@
 // SCPs, permissions boundaries and session policies are not modelled.
 //
 // Action, NotAction, Resource, NotResource and Principal are matched with
-// IAM's wildcards; conditions support the operators stsrotator's templates
+// IAM's wildcards, and the Arn* operators component by component (each of
+// an ARN's six colon-separated fields on its own, wildcards allowed in
+// ArnEquals too); a service principal (Request.Principal without "arn:")
+// has no aws:PrincipalArn and no account; conditions support the operators stsrotator's templates
 // use (String*, Arn*, Bool, Null, each with IfExists, and the ForAnyValue
 // and ForAllValues set operators). Any other operator, NotPrincipal, or a
 // malformed document is an error, never a silent allow.

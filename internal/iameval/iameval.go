@@ -27,7 +27,9 @@ func (d Decision) String() string {
 // Request is one API call as the evaluation sees it.
 type Request struct {
 	// Principal is the calling principal's ARN as aws:PrincipalArn gives
-	// it: a role's ARN for any of its sessions, a user's ARN.
+	// it: a role's ARN for any of its sessions, a user's ARN; or a service
+	// principal's name (e.g. "logs.amazonaws.com"), which has no
+	// aws:PrincipalArn.
 	Principal string
 	// Action is "service:Action", e.g. secretsmanager:PutSecretValue.
 	Action string
@@ -282,8 +284,10 @@ func Evaluate(req Request, identity []*Policy, resource *Policy) (Decision, erro
 		}
 		return ImplicitDeny, nil
 	}
-	if accountOf(req.Principal) != accountOf(req.Resource) && accountOf(req.Resource) != "" {
-		// Cross-account: both sides must allow.
+	if pa, ra := accountOf(req.Principal), accountOf(req.Resource); pa != "" && ra != "" && pa != ra {
+		// Cross-account: both sides must allow. A service principal has no
+		// account and no identity policy: the resource policy decides
+		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-services).
 		if idAllow && resAllow {
 			return Allow, nil
 		}
@@ -300,7 +304,12 @@ func context(req Request) map[string][]string {
 	for k, v := range req.Context {
 		ctx[strings.ToLower(k)] = v
 	}
-	if _, ok := ctx["aws:principalarn"]; !ok && req.Principal != "" {
+	// A service principal (e.g. "logs.amazonaws.com") has no ARN: AWS
+	// puts aws:PrincipalArn in the context for IAM roles, users, STS
+	// federated users and account root users only, and
+	// aws:PrincipalServiceName for a service
+	// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
+	if _, ok := ctx["aws:principalarn"]; !ok && strings.HasPrefix(req.Principal, "arn:") {
 		ctx["aws:principalarn"] = []string{req.Principal}
 	}
 	if _, ok := ctx["aws:principalaccount"]; !ok && accountOf(req.Principal) != "" {
@@ -423,17 +432,21 @@ func operator(name string) (op, error) {
 	}
 	o.base, o.ifExists = strings.CutSuffix(rest, "IfExists")
 	switch o.base {
-	case "StringEquals", "ArnEquals":
+	case "StringEquals":
 		o.match = func(p, v string) bool { return p == v }
-	case "StringNotEquals", "ArnNotEquals":
+	case "StringNotEquals":
 		o.match, o.negated = func(p, v string) bool { return p == v }, true
+	case "ArnEquals", "ArnLike":
+		o.match = ArnMatch
+	case "ArnNotEquals", "ArnNotLike":
+		o.match, o.negated = ArnMatch, true
 	case "StringEqualsIgnoreCase":
 		o.match = strings.EqualFold
 	case "StringNotEqualsIgnoreCase":
 		o.match, o.negated = strings.EqualFold, true
-	case "StringLike", "ArnLike":
+	case "StringLike":
 		o.match = func(p, v string) bool { return Glob(p, v, false) }
-	case "StringNotLike", "ArnNotLike":
+	case "StringNotLike":
 		o.match, o.negated = func(p, v string) bool { return Glob(p, v, false) }, true
 	case "Bool":
 		o.match = strings.EqualFold
@@ -495,6 +508,27 @@ func (o op) holds(want, got []string, present bool) (bool, error) {
 		return false, fmt.Errorf("a single-valued operator on %d values: use ForAnyValue or ForAllValues", len(got))
 	}
 	return matches(got[0]) != o.negated, nil
+}
+
+// ArnMatch is the ARN condition operators' comparison (pattern against
+// value): "ArnEquals,
+// ArnLike: Case-sensitive matching of the ARN. Each of the six
+// colon-delimited components of the ARN is checked separately and each can
+// include multi-character match wildcards (*) or single-character match
+// wildcards (?)" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN).
+// So ArnEquals takes wildcards too, and a "*" never spans a colon between
+// components (the sixth, the resource, keeps any colons it has).
+func ArnMatch(pattern, value string) bool {
+	p, v := strings.SplitN(pattern, ":", 6), strings.SplitN(value, ":", 6)
+	if len(p) != 6 || len(v) != 6 {
+		return false
+	}
+	for i := range p {
+		if !Glob(p[i], v[i], false) {
+			return false
+		}
+	}
+	return true
 }
 
 func anyGlob(patterns []string, s string, fold bool) bool {

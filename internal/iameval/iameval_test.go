@@ -65,6 +65,35 @@ func TestEvaluate(t *testing.T) {
 		{"ArnLike with a path wildcard matches any role created under that path",
 			iameval.Request{Principal: "arn:aws:iam::" + acct + ":role/stack/rotator/evil", Action: "secretsmanager:GetSecretValue", Resource: secret}, nil,
 			pol(stmt("Allow", "Principal", "*", "Action", "*", "Resource", "*", "Condition", map[string]any{"ArnLike": map[string]any{"aws:PrincipalArn": "arn:aws:iam::" + acct + ":role/stack/rotator/*"}})), iameval.Allow},
+		// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN:
+		// "Each of the six colon-delimited components of the ARN is checked
+		// separately and each can include ... wildcards", for ArnEquals too.
+		{"ArnEquals takes wildcards, as ArnLike does", read, nil,
+			pol(stmt("Allow", "Principal", "*", "Action", "*", "Resource", "*", "Condition", map[string]any{"ArnEquals": map[string]any{"aws:PrincipalArn": "arn:aws:iam::" + acct + ":role/A*"}})), iameval.Allow},
+		{"an ARN operator's * never spans a component: five components match no ARN", read, nil,
+			pol(stmt("Allow", "Principal", "*", "Action", "*", "Resource", "*", "Condition", map[string]any{"ArnLike": map[string]any{"aws:PrincipalArn": "arn:aws:iam:*:role/App"}})), iameval.ImplicitDeny},
+		{"ARN operators compare case-sensitively", read, []*iameval.Policy{allowID},
+			pol(stmt("Deny", "Principal", "*", "Action", "*", "Resource", "*", "Condition", map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": "arn:aws:iam::" + acct + ":role/app"}})), iameval.ExplicitDeny},
+		// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn:
+		// aws:PrincipalArn is a role's, user's, federated user's or root's
+		// ARN; a service principal has aws:PrincipalServiceName instead.
+		{"a service principal has no aws:PrincipalArn (Null true holds)",
+			iameval.Request{Principal: "logs.amazonaws.com", Action: "secretsmanager:GetSecretValue", Resource: secret}, nil,
+			pol(stmt("Allow", "Principal", map[string]any{"Service": "logs.amazonaws.com"}, "Action", "*", "Resource", "*", "Condition", map[string]any{"Null": map[string]any{"aws:PrincipalArn": "true"}})), iameval.Allow},
+		{"a service principal: ArnNotEquals on the absent aws:PrincipalArn holds, so the Deny applies",
+			iameval.Request{Principal: "secretsmanager.amazonaws.com", Action: "secretsmanager:PutSecretValue", Resource: secret}, nil,
+			pol(stmt("Allow", "Principal", map[string]any{"Service": "secretsmanager.amazonaws.com"}, "Action", "*", "Resource", "*"),
+				stmt("Deny", "Principal", "*", "Action", "*", "Resource", "*", "Condition", map[string]any{"ArnNotEquals": map[string]any{"aws:PrincipalArn": role}})), iameval.ExplicitDeny},
+		// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_logic_multiple_context_keys_or_values.html:
+		// several keys are ANDed, several values of one key ORed.
+		{"several values of one key are ORed", read, nil,
+			pol(stmt("Allow", "Principal", "*", "Action", "*", "Resource", "*", "Condition", map[string]any{"ArnEquals": map[string]any{"aws:PrincipalArn": []any{other, role}}})), iameval.Allow},
+		{"several keys under one operator are ANDed", read, nil,
+			pol(stmt("Allow", "Principal", "*", "Action", "*", "Resource", "*", "Condition", map[string]any{"StringEquals": map[string]any{"aws:PrincipalAccount": acct, "aws:SourceIdentity": "x"}})), iameval.ImplicitDeny},
+		{"a Deny with NotAction denies every other action", iameval.Request{Principal: role, Action: "secretsmanager:PutSecretValue", Resource: secret}, []*iameval.Policy{allowID},
+			pol(stmt("Deny", "Principal", "*", "NotAction", "secretsmanager:GetSecretValue", "Resource", "*")), iameval.ExplicitDeny},
+		{"ForAllValues with a negated operator holds over an absent key", read, []*iameval.Policy{allowID},
+			pol(stmt("Deny", "Principal", "*", "Action", "*", "Resource", "*", "Condition", map[string]any{"ForAllValues:StringNotLike": map[string]any{"aws:TagKeys": "x"}})), iameval.ExplicitDeny},
 		{"conditions under different operators are ANDed",
 			read, []*iameval.Policy{allowID},
 			pol(stmt("Deny", "Principal", "*", "Action", "*", "Resource", "*", "Condition", map[string]any{

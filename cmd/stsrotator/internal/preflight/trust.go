@@ -393,12 +393,15 @@ func (p *Policy) Broad(account string, actions []string) []string {
 // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
 func matcher(op string) (func(pattern, value string) bool, bool) {
 	switch op {
-	case "StringEquals", "StringNotEquals", "ArnEquals", "ArnNotEquals":
+	case "StringEquals", "StringNotEquals":
 		return func(p, v string) bool { return p == v }, true
 	case "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase":
 		return strings.EqualFold, true
-	case "StringLike", "StringNotLike", "ArnLike", "ArnNotLike":
+	case "StringLike", "StringNotLike":
 		return func(p, v string) bool { return iameval.Glob(p, v, false) }, true
+	case "ArnEquals", "ArnNotEquals", "ArnLike", "ArnNotLike":
+		// Component by component, wildcards in ArnEquals too.
+		return iameval.ArnMatch, true
 	}
 	return nil, false
 }

@@ -28,6 +28,13 @@ func TestTrustPolicy(t *testing.T) {
 		{"the old rotator path pattern does not match the exact rotator role",
 			`{"Statement":[{"Effect":"Allow",` + root + `,"Action":["sts:AssumeRole"],"Condition":{"StringLike":{"aws:PrincipalArn":"arn:aws:iam::` + acct + `:role/stsrotator/*"}}}]}`,
 			[]string{"sts:AssumeRole"}, preflight.No, "condition StringLike aws:PrincipalArn does not hold"},
+		// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN
+		{"ArnEquals takes wildcards, as ArnLike does",
+			`{"Statement":[{"Effect":"Allow",` + root + `,"Action":"sts:AssumeRole","Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::` + acct + `:role/*"}}}]}`,
+			[]string{"sts:AssumeRole"}, preflight.Yes, ""},
+		{"an ARN pattern's * never spans a colon: five components match no ARN",
+			`{"Statement":[{"Effect":"Allow",` + root + `,"Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam:*:` + strings.SplitN(me, ":", 6)[5] + `"}}}]}`,
+			[]string{"sts:AssumeRole"}, preflight.No, "condition ArnLike aws:PrincipalArn does not hold"},
 		{"the exact role ARN as Principal",
 			`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + me + `"},"Action":"sts:AssumeRole"}]}`,
 			[]string{"sts:AssumeRole"}, preflight.Yes, ""},
