@@ -34,6 +34,12 @@ func RotatorRoleName(stackName string, shard int) string {
 // (to compare a reported key with the stored versions).
 func ReactorRoleName(stackName string) string { return fitName(stackName, "-reactor") }
 
+// ReactorFunctionName is the reactor function's name: the one function
+// whose calls may use the reactor role's credentials. Stack names are at
+// most MaxStackNameLen characters, so it never needs shortening within
+// Lambda's 64.
+func ReactorFunctionName(stackName string) string { return stackName + "-reactor" }
+
 // SourceUserName is the literal name of the stack's source user (the IAM
 // user whose access key signs sourceCredentials: iam-user targets'
 // AssumeRole calls): those target roles trust exactly this user's ARN.

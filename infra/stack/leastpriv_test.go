@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stsrotator/stsrotator/infra/plan"
 	"github.com/stsrotator/stsrotator/internal/iameval"
 )
 
@@ -12,7 +13,9 @@ import (
 // logic (internal/iameval), allow their job and nothing next to it: the
 // reactor reads a target's secret but not another secret someone tagged
 // stsrotator:target, invokes no function on its own policy (each rotator's
-// function policy names it), and claims alerts only in its table; the log
+// function policy names it), and claims alerts only in its table, all only
+// from its own function (a role passed to another function does nothing:
+// lambda:SourceFunctionArn); the log
 // watcher puts ExpiredToken reports but not Credentials Rotated or Alert.
 func TestAbuse_ReactorAndLogWatcherBeyondTheirJob(t *testing.T) {
 	fx := example(t)
@@ -51,7 +54,21 @@ func TestAbuse_ReactorAndLogWatcherBeyondTheirJob(t *testing.T) {
 	}
 	const acct = "arn:aws:iam::123456789012:"
 	target := fx.plan.Config.Targets[0]
+	// Lambda puts the calling function's ARN on every call its code makes
+	// with the execution role (lambda:SourceFunctionArn).
+	fromReactor := map[string][]string{"lambda:SourceFunctionArn": {"arn:aws:lambda:eu-west-1:123456789012:function:" + plan.ReactorFunctionName(plan.DefaultStackName)}}
+	fromElsewhere := map[string][]string{"lambda:SourceFunctionArn": {"arn:aws:lambda:eu-west-1:123456789012:function:admins-own-function"}}
 	tagged := map[string][]string{"secretsmanager:ResourceTag/stsrotator:target": {target.Name}}
+	with := func(a, b map[string][]string) map[string][]string {
+		m := map[string][]string{}
+		for k, v := range a {
+			m[k] = v
+		}
+		for k, v := range b {
+			m[k] = v
+		}
+		return m
+	}
 	report := func(dt string) map[string][]string {
 		return map[string][]string{"events:source": {"stsrotator"}, "events:detail-type": {dt}}
 	}
@@ -65,14 +82,19 @@ func TestAbuse_ReactorAndLogWatcherBeyondTheirJob(t *testing.T) {
 		want     iameval.Decision
 	}{
 		{"the reactor reads a target's secret", reactor, "secretsmanager:GetSecretValue",
-			"arn:aws:secretsmanager:eu-west-1:123456789012:secret:" + target.SecretName + "-AbCdEf", tagged, iameval.Allow},
+			"arn:aws:secretsmanager:eu-west-1:123456789012:secret:" + target.SecretName + "-AbCdEf", with(tagged, fromReactor), iameval.Allow},
 		{"the reactor cannot read another secret, even one tagged stsrotator:target", reactor, "secretsmanager:GetSecretValue",
-			"arn:aws:secretsmanager:eu-west-1:123456789012:secret:payroll/db-password-AbCdEf", tagged, iameval.ImplicitDeny},
+			"arn:aws:secretsmanager:eu-west-1:123456789012:secret:payroll/db-password-AbCdEf", with(tagged, fromReactor), iameval.ImplicitDeny},
+		{"the reactor role passed to another function (iam:PassRole) reads no secret", reactor, "secretsmanager:GetSecretValue",
+			"arn:aws:secretsmanager:eu-west-1:123456789012:secret:" + target.SecretName + "-AbCdEf", with(tagged, fromElsewhere), iameval.ExplicitDeny},
+		{"the reactor role passed to another function sends no alert", reactor, "sns:Publish",
+			"arn:aws:sns:eu-west-1:123456789012:Alerts", fromElsewhere, iameval.ExplicitDeny},
 		{"the reactor's own policy invokes no function (the rotators' function policies name it)", reactor, "lambda:InvokeFunction",
-			"arn:aws:lambda:eu-west-1:123456789012:function:stsrotator-shard-evil", nil, iameval.ImplicitDeny},
-		{"the reactor claims alerts in its table", reactor, "dynamodb:UpdateItem", claims, nil, iameval.Allow},
+			"arn:aws:lambda:eu-west-1:123456789012:function:stsrotator-shard-evil", fromReactor, iameval.ImplicitDeny},
+		{"the reactor claims alerts in its table", reactor, "dynamodb:UpdateItem", claims, fromReactor, iameval.Allow},
+		{"the reactor role passed to another function claims no alert", reactor, "dynamodb:UpdateItem", claims, fromElsewhere, iameval.ExplicitDeny},
 		{"the reactor cannot write another table", reactor, "dynamodb:UpdateItem",
-			"arn:aws:dynamodb:eu-west-1:123456789012:table/someone-elses", nil, iameval.ImplicitDeny},
+			"arn:aws:dynamodb:eu-west-1:123456789012:table/someone-elses", fromReactor, iameval.ImplicitDeny},
 		{"the log watcher puts ExpiredToken reports", logwatch, "events:PutEvents", bus, report("ExpiredToken Observed"), iameval.Allow},
 		{"the log watcher cannot put Credentials Rotated", logwatch, "events:PutEvents", bus, report("Credentials Rotated"), iameval.ImplicitDeny},
 		{"the log watcher cannot put Alert", logwatch, "events:PutEvents", bus, report("Alert"), iameval.ImplicitDeny},

@@ -80,6 +80,11 @@ type Reactor struct {
 	LogSubscriptions awscdk.NestedStack
 }
 
+// ReactorRoleUseActions are what the reactor role's credentials may do
+// only from inside the reactor function: read secrets, alert, claim
+// alerts, announce them.
+var ReactorRoleUseActions = []string{"secretsmanager:*", "sns:Publish", "dynamodb:*", "events:PutEvents"}
+
 // newReactorRole is created before the shards so each secret's resource
 // policy can let exactly this role read it.
 func newReactorRole(s *Service) awsiam.Role {
@@ -170,6 +175,13 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 			Actions:   jsii.Strings("dynamodb:UpdateItem"),
 			Resources: &[]*string{r.AlertClaims.TableArn()},
 		}),
+		// The role trusts lambda.amazonaws.com: whoever may pass it to a
+		// function of their own would read every target secret and send
+		// alerts as the reactor. Its credentials do that only from the
+		// reactor function (lambda:SourceFunctionArn, as for the rotator
+		// roles; the SQS event source mapping polls with the role outside
+		// the function, so sqs: actions are not in the list).
+		onlyFromFunctions("OnlyTheReactorUsesThisRole", ReactorRoleUseActions, []string{plan.ReactorFunctionName(s.stackName)}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("EncryptAlertsThroughSNS"),
 			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
@@ -203,7 +215,7 @@ func (s *Service) AddReactor(codeDir string) *Reactor {
 	}
 
 	r.Function = newGoFunction(scope, codeDir, &awslambda.FunctionProps{
-		FunctionName: jsii.String(s.stackName + "-reactor"),
+		FunctionName: jsii.String(plan.ReactorFunctionName(s.stackName)),
 		Description:  jsii.String("stsrotator reactor: ExpiredToken reports → forced rotation, stale-consumer notice, alert"),
 		MemorySize:   jsii.Number(ReactorMemoryMB),
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout.Seconds())),

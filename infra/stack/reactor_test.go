@@ -189,6 +189,7 @@ func TestReactorPolicyIsExact(t *testing.T) {
 		"EncryptAlertsThroughSNS":             `["kms:Decrypt","kms:GenerateDataKey"]`,
 		"AnnounceAlerts":                      `"events:PutEvents"`,
 		"ClaimAlerts":                         `"dynamodb:UpdateItem"`,
+		"OnlyTheReactorUsesThisRole":          `["secretsmanager:*","sns:Publish","dynamodb:*","events:PutEvents"]`,
 	}
 	if len(stmts) != len(want) {
 		t.Fatalf("reactor policy has %d statements, want %d: %s", len(stmts), len(want), js(stmts))
