@@ -28,28 +28,11 @@ import (
 // token is written alone, no newline: botocore refuses a token with CR or
 // LF (ContainerProvider._validate_auth_token).
 func writeTokenFile(path, token string) error {
-	dir := filepath.Dir(path)
 	if err := tokenFileSafe(path); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write token file %s: %w", path, err)
-	}
-	name := tmp.Name()
-	_, werr := tmp.WriteString(token)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(name, path)
-	}
-	if werr != nil {
-		_ = os.Remove(name)
-		return fmt.Errorf("write token file %s: %w", path, werr)
+	if err := writeAtomic(path, []byte(token)); err != nil {
+		return fmt.Errorf("token file: %w", err)
 	}
 	return nil
 }

@@ -336,7 +336,9 @@ func readOwnFile(path string) ([]byte, error) {
 	case !fi.Mode().IsRegular():
 		return nil, coded(ExitUsage, fmt.Errorf("%s is not a regular file", path))
 	}
-	if uid, foreign := ownedByAnother(fi); foreign {
+	// Outside Unix ownerOf knows no owner: the file's ACL decides there,
+	// and the rename fails if this user may not replace the file.
+	if uid, ok := ownerOf(fi); ok && uid != os.Getuid() {
 		return nil, coded(ExitUsage, fmt.Errorf("%s belongs to user id %d, not to this user; refusing to replace it (fix: run update as its owner, or pass --credentials-file with a file of your own)", path, uid))
 	}
 	return os.ReadFile(path)
@@ -344,7 +346,9 @@ func readOwnFile(path string) ([]byte, error) {
 
 // writeAtomic replaces path with data: a temporary file in the same
 // directory, synced, mode 0600, renamed over path, so a reader sees the
-// old file or the new one, never a part of either.
+// old file or the new one, never a part of either, and a symlink at path
+// is replaced, never written through. update and serve's token file
+// both write with it.
 func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".stsrotator-*")
